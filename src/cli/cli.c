@@ -1,0 +1,81 @@
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int cli_engine(struct cli *cli, struct cryo_engine **engine)
+{
+	cleanup_error cryo_err err = NULL;
+	if (!cli->engine && cryo_engine_open(&cli->engine, &cli->opts, &err) < 0) {
+		cli_fail(&err);
+		return -1;
+	}
+	*engine = cli->engine;
+	return 0;
+}
+
+int cli_fail(cryo_err *err)
+{
+	fprintf(stderr, "Error: %s\n", err && *err ? (*err)->msg : "unknown error");
+	cryo_error_free(err);
+	return EXIT_ENGINE;
+}
+
+int cli_usage_error(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "Error: %s: ", cli->command ? cli->command : "cryo");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nSee 'cryo %s--help'.\n", cli->command ? cli->command : "");
+	return EXIT_ENGINE;
+}
+
+void cli_getopt_reset(void)
+{
+	optind = 0; /* glibc: full re-initialisation */
+	opterr = 0;
+}
+
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, int *exit_code)
+{
+	cleanup_free char *opts = xasprintf("+:%s", shortopts);
+	int prev = optind ? optind : 1;
+	int c = getopt_long(argc, argv, opts, longopts, NULL);
+	if (c == '?') {
+		if (optopt)
+			*exit_code = cli_usage_error(cli, "unknown option `-%c`", optopt);
+		else
+			*exit_code = cli_usage_error(cli, "unknown option `%s`", argv[prev]);
+		return '?';
+	}
+	if (c == ':') {
+		*exit_code = cli_usage_error(cli, "option `%s` needs a value", argv[prev]);
+		return '?';
+	}
+	return c;
+}
+
+void cli_print_json(struct json_object *obj)
+{
+	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+bool cli_parse_uint64(const char *s, unsigned long long *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}

@@ -1,0 +1,48 @@
+/* The thin command-line layer: argument parsing and output only. Every command
+ * is `int cmd_NAME(struct cli *cli, int argc, char **argv)` returning the process
+ * exit code; argv[0] is the command's name. */
+#ifndef CRYO_CLI_H
+#define CRYO_CLI_H
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "error.h"
+
+/* Podman's exit codes. */
+#define EXIT_ENGINE 125     /* cryo itself failed, or bad usage */
+#define EXIT_CANNOT_RUN 126 /* the container command could not be invoked */
+#define EXIT_NOT_FOUND 127  /* the container command was not found */
+
+struct cli {
+	struct cryo_engine_opts opts;
+	struct cryo_engine *engine; /* opened on first use */
+	const char *command;        /* "image import", "run", ... for messages */
+};
+
+/* Open the engine (once); on failure print the error and return -1. */
+int cli_engine(struct cli *cli, struct cryo_engine **engine);
+
+/* Print "Error: <message>" on stderr, free the error, return EXIT_ENGINE. */
+int cli_fail(cryo_err *err);
+
+/* Print "Error: <cmd>: <message>" and a hint to --help on stderr; return EXIT_ENGINE. */
+int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reset getopt and parse: returns the getopt_long result like getopt_long, but
+ * reports unknown options and missing arguments through cli_usage_error
+ * (returning '?' with the exit code in *exit_code). Options stop at the first
+ * non-option argument (so `run IMAGE CMD -x` passes -x to CMD). */
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, int *exit_code);
+void cli_getopt_reset(void);
+
+/* Print a JSON object to stdout, pretty. */
+void cli_print_json(struct json_object *obj);
+
+/* Parse a non-negative integer; false on junk. */
+bool cli_parse_uint64(const char *s, unsigned long long *out);
+
+#endif

@@ -1,0 +1,125 @@
+/* cryo: a daemonless container engine built for consistent checkpoint/restore. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "util.h"
+
+struct command {
+	const char *name; /* one word, or "group verb" */
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	/* -- info -- */
+	{"info", cmd_info, "Show the host's facts that decide how cryo checkpoints"},
+	/* -- images -- */
+	/* -- containers and volumes -- */
+	/* -- checkpoint / restore -- */
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out, "Usage: cryo [--root DIR] [--runroot DIR] [--runtime PATH] COMMAND [OPTIONS] [ARGS...]\n\n"
+		     "A container engine for consistent, low-downtime checkpoint and restore.\n\n"
+		     "Global options:\n"
+		     "  --root DIR       engine state (default " CRYO_DEFAULT_ROOT ")\n"
+		     "  --runroot DIR    per-boot state (default " CRYO_DEFAULT_RUNROOT ")\n"
+		     "  --runtime PATH   OCI runtime (default " CRYO_DEFAULT_RUNTIME ")\n"
+		     "  --version        print the version\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
+}
+
+static const struct command *find_command(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const char *space = strchr(commands[i].name, ' ');
+		if (!space) {
+			if (strcmp(commands[i].name, argv[0]) == 0) {
+				*words = 1;
+				return &commands[i];
+			}
+			continue;
+		}
+		size_t group = (size_t)(space - commands[i].name);
+		if (argc >= 2 && strlen(argv[0]) == group && strncmp(argv[0], commands[i].name, group) == 0 &&
+		    strcmp(argv[1], space + 1) == 0) {
+			*words = 2;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+static bool is_group(const char *word)
+{
+	size_t n = strlen(word);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strncmp(commands[i].name, word, n) == 0 && commands[i].name[n] == ' ')
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option global_options[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"runroot", required_argument, NULL, 'R'},
+		{"runtime", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{},
+	};
+	struct cli cli = {0};
+	int c, exit_code = 0, words = 0;
+
+	cli_getopt_reset();
+	while ((c = cli_getopt(&cli, argc, argv, "h", global_options, &exit_code)) != -1) {
+		switch (c) {
+		case 'r':
+			cli.opts.root = optarg;
+			break;
+		case 'R':
+			cli.opts.runroot = optarg;
+			break;
+		case 't':
+			cli.opts.runtime = optarg;
+			break;
+		case 'h':
+			print_help(stdout);
+			return 0;
+		case 'V':
+			printf("cryo version %s\n", CRYO_VERSION);
+			return 0;
+		default:
+			return exit_code;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		print_help(stderr);
+		return EXIT_ENGINE;
+	}
+	const struct command *cmd = find_command(argc, argv, &words);
+	if (!cmd) {
+		if (is_group(argv[0]) && argc >= 2)
+			fprintf(stderr, "Error: unknown command `%s %s`\nSee 'cryo --help'.\n", argv[0], argv[1]);
+		else if (is_group(argv[0]))
+			fprintf(stderr, "Error: `%s` needs a subcommand\nSee 'cryo --help'.\n", argv[0]);
+		else
+			fprintf(stderr, "Error: unknown command `%s`\nSee 'cryo --help'.\n", argv[0]);
+		return EXIT_ENGINE;
+	}
+	cli.command = cmd->name;
+	/* Each command sees argv[0] = its last word, like a program of its own. */
+	exit_code = cmd->run(&cli, argc - (words - 1), argv + (words - 1));
+	cryo_engine_close(cli.engine);
+	fflush(stdout);
+	return exit_code;
+}

@@ -1,0 +1,40 @@
+/* The engine: where its files live, its database, and how it runs the runtime
+ * and CRIU on this machine. Every engine operation takes a struct cryo_engine. */
+#ifndef CRYO_ENGINE_H
+#define CRYO_ENGINE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+#define CRYO_DEFAULT_ROOT "/var/lib/cryo"
+#define CRYO_DEFAULT_RUNROOT "/run/cryo"
+#define CRYO_DEFAULT_RUNTIME "runc"
+
+struct cryo_engine_opts {
+	const char *root;    /* persistent state: images, containers, volumes, db */
+	const char *runroot; /* per-boot state: runtime state, locks, probe caches */
+	const char *runtime; /* OCI runtime name or path */
+};
+
+struct cryo_engine {
+	char *root;
+	char *runroot;
+	sqlite3 *db;
+	char *runtime_path; /* absolute path of the OCI runtime */
+	char *runtime_root; /* the runtime's --root, under runroot */
+};
+
+int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *opts, cryo_err *err);
+void cryo_engine_close(struct cryo_engine *engine);
+void cryo_engine_closep(struct cryo_engine **engine);
+#define cleanup_engine __attribute__((cleanup(cryo_engine_closep)))
+
+/* Allocated path below the engine root / runroot. */
+char *engine_path(const struct cryo_engine *engine, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+char *engine_run_path(const struct cryo_engine *engine, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

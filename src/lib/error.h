@@ -1,0 +1,38 @@
+/* One error type for the whole engine.
+ *
+ * Fallible functions take a `cryo_err *err` out-parameter and return a negative
+ * value on failure (-errno when one is known, else -EIO). The error carries the
+ * errno and an allocated message; callers add context as it travels up with
+ * cryo_error_wrap() ("checkpoint web: freeze cgroup: ..."), and whoever handles
+ * it releases it with cryo_error_free(). The library never prints. */
+#ifndef CRYO_ERROR_H
+#define CRYO_ERROR_H
+
+#include <errno.h>
+
+struct cryo_error {
+	int errnum; /* errno of the root cause, 0 when not a system error */
+	char *msg;
+};
+typedef struct cryo_error *cryo_err;
+
+/* Set *err to a new error built from fmt; when errnum != 0, ": strerror(errnum)"
+ * is appended. Returns -errnum, or -EIO when errnum is 0. */
+int cryo_error_set(cryo_err *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prefix the existing message with context: "<context>: <old message>".
+ * Returns the same negative value cryo_error_set would for the existing error. */
+int cryo_error_wrap(cryo_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append text to the existing message (for example CRIU's own error lines). */
+void cryo_error_append(cryo_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Return code matching an error: -errnum or -EIO. */
+int cryo_error_code(const cryo_err err);
+
+void cryo_error_free(cryo_err *err);
+
+#define cleanup_error __attribute__((cleanup(cryo_error_free)))
+
+#endif

@@ -1,0 +1,40 @@
+/* Running other programs (the OCI runtime, CRIU, tar tools in tests). */
+#ifndef CRYO_PROC_H
+#define CRYO_PROC_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+struct proc_opts {
+	/* Extra "KEY=VALUE" entries added to (or replacing in) our environment. */
+	char *const *env;
+	/* File descriptors for the child's stdio. -1 means: stdin from /dev/null,
+	 * stdout/stderr captured into proc_result (when capture is set) or /dev/null. */
+	int stdin_fd, stdout_fd, stderr_fd;
+	bool capture_stdout, capture_stderr;
+	/* Kill the child (SIGKILL) after this many milliseconds; 0 = no limit. */
+	int timeout_ms;
+};
+#define PROC_OPTS_INIT {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1}
+
+struct proc_result {
+	int status; /* exit code, or 128 + signal number */
+	bool timed_out;
+	char *out, *errout; /* captured output, NUL-terminated, or NULL */
+};
+
+/* Run argv[0] (looked up in PATH) and wait for it. Returns 0 when it ran (whatever
+ * its exit status, which is in res->status), negative when it could not be run. */
+int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_result *res,
+	     cryo_err *err);
+void proc_result_free(struct proc_result *res);
+
+/* Find an executable in PATH (or check an explicit path). Returns an allocated path
+ * or NULL. */
+char *proc_find_executable(const char *name);
+
+/* "a b c" rendering of argv for messages. */
+char *proc_argv_string(char *const argv[]);
+
+#endif

@@ -1,0 +1,343 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+_Noreturn void oom(void)
+{
+	static const char msg[] = "cryo: out of memory\n";
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more we can do */
+	}
+	abort();
+}
+
+void *xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s);
+	if (!r)
+		oom();
+	return r;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *r = strndup(s, n);
+	if (!r)
+		oom();
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *r;
+	va_start(ap, fmt);
+	if (vasprintf(&r, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return r;
+}
+
+size_t strv_len(char *const *strv)
+{
+	size_t n = 0;
+	while (strv && strv[n])
+		n++;
+	return n;
+}
+
+void strv_free(char **strv)
+{
+	for (size_t i = 0; strv && strv[i]; i++)
+		free(strv[i]);
+	free(strv);
+}
+
+void strv_freep(char ***strv) { strv_free(*strv); }
+
+void strv_push(char ***strv, const char *s)
+{
+	size_t n = strv_len(*strv);
+	*strv = xrealloc(*strv, (n + 2) * sizeof(char *));
+	(*strv)[n] = xstrdup(s);
+	(*strv)[n + 1] = NULL;
+}
+
+char **strv_copy(char *const *strv)
+{
+	size_t n = strv_len(strv);
+	char **r = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		r[i] = xstrdup(strv[i]);
+	return r;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_suffix(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+char *str_rstrip(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+int read_file(const char *path, char **out, size_t *len, cryo_err *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cleanup_free char *buf = NULL;
+	size_t size = 0, cap = 0;
+
+	if (fd < 0)
+		return cryo_error_set(err, errno, "open `%s`", path);
+	for (;;) {
+		if (cap - size < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xrealloc(buf, cap);
+		}
+		ssize_t n = read(fd, buf + size, cap - size - 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cryo_error_set(err, errno, "read `%s`", path);
+		}
+		if (n == 0)
+			break;
+		size += (size_t)n;
+	}
+	if (!buf)
+		buf = xmalloc(1);
+	buf[size] = '\0';
+	if (len)
+		*len = size;
+	*out = move_ptr(buf);
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int write_file(const char *path, const void *data, size_t len, mode_t mode, cryo_err *err)
+{
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "open `%s` for writing", path);
+	if (write_all(fd, data, len) < 0)
+		return cryo_error_set(err, errno, "write `%s`", path);
+	return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, cryo_err *err)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "open `%s` for writing", tmp);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return cryo_error_set(err, saved, "write `%s`", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return cryo_error_set(err, saved, "rename `%s` to `%s`", tmp, path);
+	}
+	return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode, cryo_err *err)
+{
+	cleanup_free char *copy = xstrdup(path);
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return cryo_error_set(err, errno, "create directory `%s`", copy);
+		*p = '/';
+	}
+	if (mkdir(copy, mode) < 0 && errno != EEXIST)
+		return cryo_error_set(err, errno, "create directory `%s`", copy);
+	return 0;
+}
+
+static int rm_rf_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	int r = flag == FTW_DP ? rmdir(path) : unlink(path);
+	if (r < 0 && errno != ENOENT)
+		return errno;
+	return 0;
+}
+
+int rm_rf(const char *path, cryo_err *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return cryo_error_set(err, errno, "stat `%s`", path);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return cryo_error_set(err, errno, "remove `%s`", path);
+		return 0;
+	}
+	/* Directories inside may be read-only copies of image layers: make them
+	 * writable is not needed for root; FTW_MOUNT keeps us on one file system so
+	 * a forgotten mount below is never emptied. */
+	int r = nftw(path, rm_rf_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (r != 0)
+		return cryo_error_set(err, r > 0 ? r : errno, "remove `%s`", path);
+	return 0;
+}
+
+bool path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+int copy_file_contents(int src_fd, int dst_fd, cryo_err *err)
+{
+	for (;;) {
+		ssize_t n = copy_file_range(src_fd, NULL, dst_fd, NULL, 1 << 30, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+			return cryo_error_set(err, errno, "copy file data");
+		break;
+	}
+	/* Fallback for file systems without copy_file_range between them. */
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(src_fd, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cryo_error_set(err, errno, "read file data");
+		}
+		if (n == 0)
+			return 0;
+		if (write_all(dst_fd, buf, (size_t)n) < 0)
+			return cryo_error_set(err, errno, "write file data");
+	}
+}
+
+int64_t now_monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t now_realtime_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+char *format_timestamp(int64_t realtime_us)
+{
+	time_t secs = (time_t)(realtime_us / 1000000);
+	struct tm tm;
+	char buf[64];
+	gmtime_r(&secs, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%06lldZ", buf, (long long)(realtime_us % 1000000));
+}
+
+char *random_id(void)
+{
+	unsigned char bytes[32];
+	size_t got = 0;
+	while (got < sizeof(bytes)) {
+		ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			abort();
+		}
+		got += (size_t)n;
+	}
+	char *id = xmalloc(65);
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		snprintf(id + 2 * i, 3, "%02x", bytes[i]);
+	return id;
+}
+
+bool name_is_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (i == 0 && !alnum)
+			return false;
+		if (!alnum && c != '_' && c != '.' && c != '-')
+			return false;
+	}
+	return true;
+}

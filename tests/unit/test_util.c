@@ -1,0 +1,86 @@
+/* Unit tests for util.c and error.c: pure helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "error.h"
+#include "util.h"
+
+static void name_validation(void **state)
+{
+	(void)state;
+	assert_true(name_is_valid("web"));
+	assert_true(name_is_valid("a1_b.c-d"));
+	assert_false(name_is_valid(""));
+	assert_false(name_is_valid("-lead"));
+	assert_false(name_is_valid("has/slash"));
+	assert_false(name_is_valid("../x"));
+	assert_false(name_is_valid("sp ace"));
+	char long_name[200];
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_false(name_is_valid(long_name));
+}
+
+static void error_wrap_keeps_cause(void **state)
+{
+	(void)state;
+	cryo_err err = NULL;
+	int r = cryo_error_set(&err, ENOENT, "open `%s`", "/x");
+	assert_int_equal(r, -ENOENT);
+	r = cryo_error_wrap(&err, "checkpoint %s", "web");
+	assert_int_equal(r, -ENOENT);
+	assert_string_equal(err->msg, "checkpoint web: open `/x`: No such file or directory");
+	cryo_error_append(&err, "\nCRIU: %s", "Error (x): y");
+	assert_non_null(strstr(err->msg, "\nCRIU: Error (x): y"));
+	cryo_error_free(&err);
+	assert_null(err);
+	assert_int_equal(cryo_error_set(&err, 0, "plain"), -EIO);
+	cryo_error_free(&err);
+}
+
+static void strv_ops(void **state)
+{
+	(void)state;
+	char **v = NULL;
+	strv_push(&v, "a");
+	strv_push(&v, "b");
+	assert_int_equal(strv_len(v), 2);
+	char **copy = strv_copy(v);
+	assert_string_equal(copy[1], "b");
+	assert_null(copy[2]);
+	strv_free(v);
+	strv_free(copy);
+}
+
+static void random_ids_differ(void **state)
+{
+	(void)state;
+	cleanup_free char *a = random_id();
+	cleanup_free char *b = random_id();
+	assert_int_equal(strlen(a), 64);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 64);
+	assert_string_not_equal(a, b);
+}
+
+static void timestamp_format(void **state)
+{
+	(void)state;
+	cleanup_free char *ts = format_timestamp(1700000000123456LL);
+	assert_string_equal(ts, "2023-11-14T22:13:20.123456Z");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(name_validation),
+		cmocka_unit_test(error_wrap_keeps_cause),
+		cmocka_unit_test(strv_ops),
+		cmocka_unit_test(random_ids_differ),
+		cmocka_unit_test(timestamp_format),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
