@@ -16,9 +16,38 @@ struct command {
 static const struct command commands[] = {
 	/* -- info -- */
 	{"info", cmd_info, "Show the host's facts that decide how cryo checkpoints"},
+	{"system check", cmd_system_check, "Prove that checkpoint/restore works on this host"},
 	/* -- images -- */
+	{"images", cmd_images, "List images"},
+	{"image ls", cmd_images, "List images (same as `images`)"},
+	{"image import", cmd_image_import, "Import a root file system tarball as an image"},
+	{"image load", cmd_image_load, "Load an OCI image layout or oci-archive"},
+	{"image inspect", cmd_image_inspect, "Show an image as JSON"},
+	{"image rm", cmd_image_rm, "Remove images"},
+	{"rmi", cmd_image_rm, "Remove images (same as `image rm`)"},
+	{"image mount", cmd_image_mount, "Mount an image's merged layers read-only"},
+	{"image unmount", cmd_image_unmount, "Unmount an image mounted with `image mount`"},
 	/* -- containers and volumes -- */
+	{"create", cmd_create, "Create a container"},
+	{"run", cmd_run, "Create and start a container"},
+	{"start", cmd_start, "Start containers"},
+	{"ps", cmd_ps, "List containers"},
+	{"inspect", cmd_inspect, "Show a container's details as JSON"},
+	{"logs", cmd_logs, "Show a container's output"},
+	{"stop", cmd_stop, "Stop containers (SIGTERM, then SIGKILL)"},
+	{"kill", cmd_kill, "Send a signal to containers"},
+	{"pause", cmd_pause, "Freeze containers"},
+	{"unpause", cmd_unpause, "Thaw paused containers"},
+	{"wait", cmd_wait, "Wait for containers to stop and print their exit codes"},
+	{"rm", cmd_rm, "Remove containers"},
+	{"exec", cmd_exec, "Run a command in a running container"},
+	{"volume create", cmd_volume_create, "Create a named volume"},
+	{"volume ls", cmd_volume_ls, "List volumes"},
+	{"volume inspect", cmd_volume_inspect, "Show volumes as JSON"},
+	{"volume rm", cmd_volume_rm, "Remove volumes"},
 	/* -- checkpoint / restore -- */
+	{"checkpoint", cmd_checkpoint, "Checkpoint containers (consistently, even live)"},
+	{"restore", cmd_restore, "Restore a container from a checkpoint"},
 };
 
 static void print_help(FILE *out)

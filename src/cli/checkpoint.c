@@ -1,0 +1,109 @@
+/* cryo checkpoint */
+#include <stdio.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "commands.h"
+#include "util.h"
+
+static const char usage[] =
+	"Usage: cryo checkpoint [OPTIONS] CONTAINER...\n\n"
+	"Options:\n"
+	"  -R, --leave-running     keep the container running (it is frozen only while its\n"
+	"                          memory, file system and volumes are captured)\n"
+	"  -e, --export FILE       write the checkpoint to an archive (mode 0600)\n"
+	"  -c, --compress ALG      zstd (default), gzip or none\n"
+	"      --ignore-rootfs     do not capture the root file system's changes\n"
+	"      --ignore-volumes    do not capture named volumes\n"
+	"      --tcp-established   checkpoint established TCP connections\n"
+	"      --file-locks        checkpoint file locks\n"
+	"  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
+	"      --print-stats       print statistics as JSON (times in microseconds)\n";
+
+int cmd_checkpoint(struct cli *cli, int argc, char **argv)
+{
+	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS };
+	static const struct option longopts[] = {
+		{"leave-running", no_argument, NULL, 'R'},
+		{"export", required_argument, NULL, 'e'},
+		{"compress", required_argument, NULL, 'c'},
+		{"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
+		{"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
+		{"tcp-established", no_argument, NULL, OPT_TCP},
+		{"file-locks", no_argument, NULL, OPT_LOCKS},
+		{"keep", no_argument, NULL, 'k'},
+		{"print-stats", no_argument, NULL, OPT_STATS},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	struct checkpoint_opts opts = {.compression = CHECKPOINT_COMPRESSION_DEFAULT};
+	struct cryo_engine *engine;
+	bool print_stats = false, compress_given = false;
+	int c, code = 0;
+
+	cli_getopt_reset();
+	while ((c = cli_getopt(cli, argc, argv, "Re:c:kh", longopts, &code)) != -1) {
+		switch (c) {
+		case 'R':
+			opts.leave_running = true;
+			break;
+		case 'e':
+			opts.export_path = optarg;
+			break;
+		case 'c':
+			if (checkpoint_compression_parse(optarg, &opts.compression) < 0)
+				return cli_usage_error(cli, "invalid --compress `%s`: use zstd, gzip or none", optarg);
+			compress_given = true;
+			break;
+		case OPT_IGNORE_ROOTFS:
+			opts.ignore_rootfs = true;
+			break;
+		case OPT_IGNORE_VOLUMES:
+			opts.ignore_volumes = true;
+			break;
+		case OPT_TCP:
+			opts.tcp_established = true;
+			break;
+		case OPT_LOCKS:
+			opts.file_locks = true;
+			break;
+		case 'k':
+			opts.keep = true;
+			break;
+		case OPT_STATS:
+			print_stats = true;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return 0;
+		default:
+			return code;
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "at least one container is required");
+	if (opts.export_path && argc - optind > 1)
+		return cli_usage_error(cli, "--export takes exactly one container");
+	if (compress_given && !opts.export_path)
+		return cli_usage_error(cli, "--compress only applies with --export");
+	if (cli_engine(cli, &engine) < 0)
+		return EXIT_ENGINE;
+	for (int i = optind; i < argc; i++) {
+		cleanup_error cryo_err err = NULL;
+		struct checkpoint_stats stats;
+		if (checkpoint_container(engine, argv[i], &opts, &stats, &err) < 0) {
+			code = cli_fail(&err);
+			continue;
+		}
+		if (print_stats) {
+			struct json_object *o = checkpoint_stats_json(&stats);
+			json_object_object_add(o, "container", json_object_new_string(argv[i]));
+			cli_print_json(o);
+			json_object_put(o);
+		} else {
+			printf("%s\n", argv[i]);
+		}
+	}
+	return code;
+}

@@ -1,0 +1,207 @@
+/* cryo info: the host facts that decide how cryo checkpoints. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "criu.h"
+#include "hostinfo.h"
+#include "hwbp.h"
+#include "runtime_info.h"
+#include "util.h"
+
+static struct json_object *string_or_null(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static void add_error(struct json_object *obj, cryo_err *err)
+{
+	json_object_object_add(obj, "error", json_object_new_string((*err)->msg));
+	cryo_error_free(err);
+}
+
+static struct json_object *host_section(struct cryo_engine *engine, const char **fault)
+{
+	struct json_object *host = json_object_new_object();
+	cleanup_error cryo_err err = NULL;
+	cleanup_free char *kernel = NULL;
+	enum cgroup_mode mode;
+	struct hwbp_result bp;
+
+	if (hostinfo_kernel_release(&kernel, &err) < 0)
+		add_error(host, &err);
+	json_object_object_add(host, "kernel", string_or_null(kernel));
+	if (hostinfo_cgroup_mode(&mode, &err) < 0) {
+		add_error(host, &err);
+		json_object_object_add(host, "cgroup_mode", NULL);
+		json_object_object_add(host, "freezer", NULL);
+	} else {
+		json_object_object_add(host, "cgroup_mode", json_object_new_string(cgroup_mode_name(mode)));
+		json_object_object_add(
+		    host, "freezer", json_object_new_string(freezer_kind_name(hostinfo_freezer_kind(mode))));
+	}
+	*fault = NULL;
+	if (hwbp_detect(engine, &bp, &err) < 0) {
+		add_error(host, &err);
+		json_object_object_add(host, "hardware_breakpoints", NULL);
+		json_object_object_add(host, "hardware_breakpoints_probe", NULL);
+		json_object_object_add(host, "hardware_breakpoints_source", NULL);
+	} else {
+		json_object_object_add(host, "hardware_breakpoints",
+		                       json_object_new_boolean(hwbp_fires(bp.status)));
+		json_object_object_add(host, "hardware_breakpoints_probe",
+		                       json_object_new_string(hwbp_status_name(bp.status)));
+		json_object_object_add(host, "hardware_breakpoints_source",
+		                       json_object_new_string(hwbp_source_name(bp.source)));
+		if (!hwbp_fires(bp.status))
+			*fault = CRIU_FAULT_NO_BREAKPOINTS;
+	}
+	json_object_object_add(host, "criu_fault_injection", string_or_null(*fault));
+	return host;
+}
+
+static struct json_object *criu_section(struct cryo_engine *engine)
+{
+	struct json_object *criu = json_object_new_object();
+	cleanup_error cryo_err err = NULL;
+	cleanup_strv char **env = NULL;
+	struct criu_info info;
+
+	if (criu_info_get(engine, &info, &err) < 0) {
+		json_object_object_add(criu, "path", NULL);
+		json_object_object_add(criu, "version", NULL);
+		json_object_object_add(criu, "check_passed", json_object_new_boolean(false));
+		add_error(criu, &err);
+		return criu;
+	}
+	json_object_object_add(criu, "path", json_object_new_string(info.path));
+	json_object_object_add(criu, "version", json_object_new_string(info.version));
+	json_object_object_add(criu, "min_version", json_object_new_string(CRIU_MIN_VERSION));
+	json_object_object_add(criu, "version_ok", json_object_new_boolean(info.version_ok));
+	json_object_object_add(criu, "check_passed", json_object_new_boolean(info.check_passed));
+	json_object_object_add(criu, "check_output", string_or_null(info.check_output));
+	json_object_object_add(criu, "cached", json_object_new_boolean(info.cached));
+	criu_info_free(&info);
+
+	struct json_object *list = json_object_new_array();
+	if (criu_env(engine, &env, &err) < 0)
+		add_error(criu, &err);
+	for (char **e = env; e && *e; e++)
+		json_object_array_add(list, json_object_new_string(*e));
+	json_object_object_add(criu, "env", list);
+	return criu;
+}
+
+static struct json_object *runtime_section(struct cryo_engine *engine)
+{
+	struct json_object *rt = json_object_new_object();
+	cleanup_error cryo_err err = NULL;
+	struct runtime_info info;
+
+	if (runtime_info_get(engine, &info, &err) < 0) {
+		json_object_object_add(rt, "path", json_object_new_string(engine->runtime_path));
+		json_object_object_add(rt, "checkpoint", json_object_new_boolean(false));
+		add_error(rt, &err);
+		return rt;
+	}
+	json_object_object_add(rt, "name", json_object_new_string(info.name));
+	json_object_object_add(rt, "path", json_object_new_string(info.path));
+	json_object_object_add(rt, "version", json_object_new_string(info.version));
+	json_object_object_add(rt, "checkpoint", json_object_new_boolean(info.checkpoint));
+	json_object_object_add(rt, "checkpoint_problem", string_or_null(info.checkpoint_problem));
+	json_object_object_add(rt, "cached", json_object_new_boolean(info.cached));
+	runtime_info_free(&info);
+	return rt;
+}
+
+static struct json_object *build_info(struct cryo_engine *engine)
+{
+	struct json_object *info = json_object_new_object();
+	struct json_object *store = json_object_new_object();
+	const char *fault;
+
+	json_object_object_add(info, "version", json_object_new_string(CRYO_VERSION));
+	json_object_object_add(info, "host", host_section(engine, &fault));
+	json_object_object_add(info, "criu", criu_section(engine));
+	json_object_object_add(info, "runtime", runtime_section(engine));
+	json_object_object_add(store, "root", json_object_new_string(engine->root));
+	json_object_object_add(store, "runroot", json_object_new_string(engine->runroot));
+	json_object_object_add(info, "store", store);
+	return info;
+}
+
+/* The text format: the JSON document as an indented "key: value" listing. */
+static void print_text(struct json_object *obj, int depth)
+{
+	json_object_object_foreach (obj, key, value) {
+		printf("%*s%s:", depth * 2, "", key);
+		if (!value) {
+			printf(" -\n");
+		} else if (json_object_is_type(value, json_type_object)) {
+			printf("\n");
+			print_text(value, depth + 1);
+		} else if (json_object_is_type(value, json_type_array)) {
+			size_t n = json_object_array_length(value);
+			printf(n ? "\n" : " []\n");
+			for (size_t i = 0; i < n; i++)
+				printf("%*s- %s\n", depth * 2 + 2, "",
+				       json_object_get_string(json_object_array_get_idx(value, i)));
+		} else if (json_object_is_type(value, json_type_string) &&
+		           strchr(json_object_get_string(value), '\n')) {
+			/* Multi-line text (CRIU's check output): indent its lines. */
+			cleanup_free char *copy = xstrdup(json_object_get_string(value));
+			char *save = NULL;
+			printf(" |\n");
+			for (char *line = strtok_r(copy, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save))
+				printf("%*s%s\n", depth * 2 + 2, "", line);
+		} else {
+			printf(" %s\n", json_object_get_string(value));
+		}
+	}
+}
+
+int cmd_info(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *format = "text";
+	struct cryo_engine *engine;
+	int c, exit_code = 0;
+
+	cli_getopt_reset();
+	while ((c = cli_getopt(cli, argc, argv, "f:h", options, &exit_code)) != -1) {
+		switch (c) {
+		case 'f':
+			format = optarg;
+			break;
+		case 'h':
+			printf("Usage: cryo info [--format json|text]\n\n"
+			       "Show the host's facts that decide how cryo checkpoints: kernel, cgroup mode "
+			       "and\n"
+			       "freezer, whether hardware breakpoints fire (and so whether CRIU gets\n"
+			       "CRIU_FAULT=130), CRIU and the OCI runtime, and the engine's directories.\n");
+			return 0;
+		default:
+			return exit_code;
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind]);
+	if (strcmp(format, "json") != 0 && strcmp(format, "text") != 0)
+		return cli_usage_error(cli, "unknown format `%s` (expected json or text)", format);
+	if (cli_engine(cli, &engine) < 0)
+		return EXIT_ENGINE;
+
+	struct json_object *info = build_info(engine);
+	if (strcmp(format, "json") == 0)
+		cli_print_json(info);
+	else
+		print_text(info, 0);
+	json_object_put(info);
+	return 0;
+}

@@ -1,0 +1,273 @@
+/* cryo create / run / start */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "container.h"
+#include "logs.h"
+#include "util.h"
+
+static const char create_usage[] =
+	"Usage: cryo %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
+	"Options:\n"
+	"  -d, --detach              run in the background and print the container ID (run only)\n"
+	"      --name NAME           the container's name\n"
+	"  -v, --volume SRC:DST[:ro] a named volume (created if missing) or an absolute host path\n"
+	"  -e, --env KEY=VALUE       set an environment variable\n"
+	"  -w, --workdir DIR         working directory in the container\n"
+	"  -u, --user UID[:GID]      user to run as\n"
+	"      --memory BYTES        memory limit (suffixes k, m, g allowed)\n"
+	"      --pids-limit N        process limit\n"
+	"      --network none|host   network namespace (default none: a private one)\n"
+	"      --rm                  remove the container when it exits\n";
+
+static bool parse_bytes(const char *s, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return false;
+	long long mult = 1;
+	if (*end) {
+		switch (*end | 0x20) {
+		case 'k':
+			mult = 1024;
+			break;
+		case 'm':
+			mult = 1024 * 1024;
+			break;
+		case 'g':
+			mult = 1024LL * 1024 * 1024;
+			break;
+		case 'b':
+			break;
+		default:
+			return false;
+		}
+		if (end[1] && !((end[1] | 0x20) == 'b' && !end[2]))
+			return false;
+	}
+	*out = v * mult;
+	return true;
+}
+
+/* Parse create/run options; returns -1 on success (continue), or an exit code. */
+static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detach, struct container_create_opts *o,
+			bool *detach)
+{
+	static const struct option longopts[] = {
+		{"detach", no_argument, NULL, 'd'},	    {"name", required_argument, NULL, 'n'},
+		{"volume", required_argument, NULL, 'v'},   {"env", required_argument, NULL, 'e'},
+		{"workdir", required_argument, NULL, 'w'},  {"user", required_argument, NULL, 'u'},
+		{"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'p'},
+		{"network", required_argument, NULL, 'N'},  {"rm", no_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},	    {},
+	};
+	int c, code = 0;
+	long long bytes;
+	unsigned long long n;
+
+	cli_getopt_reset();
+	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:h" : "v:e:w:u:m:h", longopts, &code)) != -1) {
+		switch (c) {
+		case 'd':
+			if (!allow_detach)
+				return cli_usage_error(cli, "unknown option `--detach`");
+			*detach = true;
+			break;
+		case 'n':
+			o->name = optarg;
+			break;
+		case 'v':
+			strv_push(&o->volumes, optarg);
+			break;
+		case 'e':
+			strv_push(&o->env, optarg);
+			break;
+		case 'w':
+			o->workdir = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case 'm':
+			if (!parse_bytes(optarg, &bytes) || bytes == 0)
+				return cli_usage_error(cli, "invalid --memory `%s`: expected a number of bytes (k, m, g suffixes allowed)",
+						       optarg);
+			o->memory_limit = bytes;
+			break;
+		case 'p':
+			if (!cli_parse_uint64(optarg, &n) || n == 0 || n > INT32_MAX)
+				return cli_usage_error(cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
+			o->pids_limit = (int64_t)n;
+			break;
+		case 'N':
+			o->network = optarg;
+			break;
+		case 'r':
+			o->auto_remove = true;
+			break;
+		case 'h':
+			printf(create_usage, argv[0]);
+			return 0;
+		default:
+			return code;
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "an image is required");
+	o->image = argv[optind];
+	for (int i = optind + 1; i < argc; i++)
+		strv_push(&o->command, argv[i]);
+	return -1;
+}
+
+static void free_create_opts(struct container_create_opts *o)
+{
+	strv_free(o->volumes);
+	strv_free(o->env);
+	strv_free(o->command);
+}
+
+int cmd_create(struct cli *cli, int argc, char **argv)
+{
+	struct container_create_opts o = {0};
+	struct cryo_engine *engine;
+	cleanup_error cryo_err err = NULL;
+	cleanup_container struct container *c = NULL;
+	bool detach = false;
+	int code = parse_create(cli, argc, argv, false, &o, &detach);
+	if (code >= 0)
+		goto out;
+	if (cli_engine(cli, &engine) < 0) {
+		code = EXIT_ENGINE;
+		goto out;
+	}
+	if (container_create(engine, &o, &c, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	printf("%s\n", c->id);
+	code = 0;
+out:
+	free_create_opts(&o);
+	return code;
+}
+
+/* While attached, Ctrl-C and friends go to the container, like podman's sig-proxy. */
+static volatile sig_atomic_t pending_signal;
+static void remember_signal(int sig) { pending_signal = sig; }
+
+struct attach_ctx {
+	struct cryo_engine *engine;
+	const char *id;
+};
+
+static void forward_signals(void *data)
+{
+	struct attach_ctx *ctx = data;
+	int sig = pending_signal;
+	if (sig) {
+		pending_signal = 0;
+		container_kill(ctx->engine, ctx->id, sig, NULL);
+	}
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	struct container_create_opts o = {0};
+	struct cryo_engine *engine;
+	cleanup_error cryo_err err = NULL;
+	cleanup_container struct container *c = NULL;
+	bool detach = false;
+	int code = parse_create(cli, argc, argv, true, &o, &detach);
+	if (code >= 0)
+		goto out;
+	/* Attached, we remove the container ourselves once we have its exit code. */
+	bool remove_after = o.auto_remove && !detach;
+	if (remove_after)
+		o.auto_remove = false;
+	if (cli_engine(cli, &engine) < 0) {
+		code = EXIT_ENGINE;
+		goto out;
+	}
+	if (container_create(engine, &o, &c, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	if (container_start(engine, c->id, NULL, &err) < 0) {
+		code = cli_fail(&err);
+		/* A container that never started is removed again. */
+		container_remove(engine, c->id, true, NULL);
+		goto out;
+	}
+	if (detach) {
+		printf("%s\n", c->id);
+		code = 0;
+		goto out;
+	}
+	struct attach_ctx ctx = {engine, c->id};
+	struct sigaction sa = {.sa_handler = remember_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	int exit_code = 0;
+	if (logs_copy(engine, c->id, stdout, true, forward_signals, &ctx, &err) < 0 ||
+	    container_wait(engine, c->id, &exit_code, &err) < 0) {
+		code = cli_fail(&err);
+		goto out;
+	}
+	code = exit_code < 0 ? EXIT_ENGINE : exit_code;
+	if (remove_after && container_remove(engine, c->id, true, &err) < 0)
+		code = cli_fail(&err);
+out:
+	free_create_opts(&o);
+	return code;
+}
+
+int cmd_start(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {{"attach", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {}};
+	struct cryo_engine *engine;
+	bool attach = false;
+	int c, code = 0;
+
+	cli_getopt_reset();
+	while ((c = cli_getopt(cli, argc, argv, "ah", longopts, &code)) != -1) {
+		if (c == 'a')
+			attach = true;
+		else if (c == 'h') {
+			printf("Usage: cryo start [-a|--attach] CONTAINER...\n");
+			return 0;
+		} else
+			return code;
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "at least one container is required");
+	if (attach && argc - optind != 1)
+		return cli_usage_error(cli, "--attach takes exactly one container");
+	if (cli_engine(cli, &engine) < 0)
+		return EXIT_ENGINE;
+	for (int i = optind; i < argc; i++) {
+		cleanup_error cryo_err err = NULL;
+		cleanup_container struct container *ct = NULL;
+		if (container_start(engine, argv[i], &ct, &err) < 0) {
+			code = cli_fail(&err);
+			continue;
+		}
+		if (!attach) {
+			printf("%s\n", argv[i]);
+			continue;
+		}
+		int exit_code = 0;
+		if (logs_copy(engine, ct->id, stdout, true, NULL, NULL, &err) < 0 ||
+		    container_wait(engine, ct->id, &exit_code, &err) < 0)
+			return cli_fail(&err);
+		return exit_code < 0 ? EXIT_ENGINE : exit_code;
+	}
+	return code;
+}

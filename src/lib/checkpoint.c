@@ -1,0 +1,404 @@
+#include "checkpoint.h"
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "container.h"
+#include "freezer.h"
+#include "lock.h"
+#include "overlay.h"
+#include "rootfs_diff.h"
+#include "runtime.h"
+#include "state.h"
+#include "util.h"
+#include "volume.h"
+
+#define FREEZE_TIMEOUT_US (10 * 1000 * 1000)
+
+/* Everything one checkpoint run knows and owns. */
+struct checkpoint_run {
+	struct cryo_engine *engine;
+	const struct checkpoint_opts *opts;
+	struct checkpoint_stats *stats;
+	struct container *c;
+	struct container_config cfg;
+	bool was_paused;
+	bool test_disable_freeze, test_thaw_after_archive;
+
+	char *dir;       /* the checkpoint directory being built */
+	char *final_dir; /* where the engine keeps it */
+	char *work_dir;  /* CRIU's logs */
+
+	struct freezer freezer;
+	bool frozen_by_us;
+	int64_t frozen_at;
+	bool monitor_detached;
+	int saved_monitor_pid;
+	bool exported;
+};
+
+static bool env_flag(const char *name)
+{
+	const char *v = getenv(name);
+	return v && strcmp(v, "1") == 0;
+}
+
+static int check_export_target(const char *path, cryo_err *err)
+{
+	cleanup_free char *copy = xstrdup(path);
+	const char *dir = dirname(copy);
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return cryo_error_set(err, errno, "export to `%s`: directory `%s`", path, dir);
+	if (!S_ISDIR(st.st_mode))
+		return cryo_error_set(err, ENOTDIR, "export to `%s`: `%s` is not a directory", path, dir);
+	if (access(dir, W_OK) < 0)
+		return cryo_error_set(err, errno, "export to `%s`: directory `%s` is not writable", path, dir);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return cryo_error_set(err, EISDIR, "export to `%s`: it is a directory", path);
+	return 0;
+}
+
+static int write_json_file(const char *path, struct json_object *o, cryo_err *err)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return write_file(path, text, strlen(text), 0600, err);
+}
+
+/* config.dump: what a restore needs to rebuild the container elsewhere. */
+static int write_config_dump(struct checkpoint_run *run, cryo_err *err)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *volumes = json_object_new_array();
+	json_object_object_add(o, "format", json_object_new_string("cryo-checkpoint"));
+	json_object_object_add(o, "cryo_version", json_object_new_string(CRYO_VERSION));
+	json_object_object_add(o, "id", json_object_new_string(run->c->id));
+	json_object_object_add(o, "name", json_object_new_string(run->c->name));
+	json_object_object_add(o, "image_id", json_object_new_string(run->c->image_id));
+	json_object_object_add(o, "image_name", json_object_new_string(run->c->image_name));
+	json_object_object_add(o, "created", json_object_new_int64(run->c->created));
+	json_object_object_add(o, "checkpointed", json_object_new_int64(now_realtime_us()));
+	json_object_object_add(o, "leave_running", json_object_new_boolean(run->opts->leave_running));
+	json_object_object_add(o, "was_paused", json_object_new_boolean(run->was_paused));
+	json_object_object_add(o, "rootfs_included", json_object_new_boolean(!run->opts->ignore_rootfs));
+	for (size_t i = 0; i < run->cfg.n_mounts && !run->opts->ignore_volumes; i++)
+		if (run->cfg.mounts[i].kind == MOUNT_VOLUME)
+			json_object_array_add(volumes, json_object_new_string(run->cfg.mounts[i].source));
+	json_object_object_add(o, "volumes_included", volumes);
+	json_object_object_add(o, "config", container_config_to_json(&run->cfg));
+	cleanup_free char *path = xasprintf("%s/" CHECKPOINT_CONFIG, run->dir);
+	int r = write_json_file(path, o, err);
+	json_object_put(o);
+	return r;
+}
+
+/* Step 1: directories, metadata, and everything that can fail before we touch
+ * the container. */
+static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
+{
+	struct cryo_engine *engine = run->engine;
+	int r;
+
+	if (run->opts->export_path && (r = check_export_target(run->opts->export_path, err)) < 0)
+		return r;
+	if ((r = container_config_from_json(run->c->config, &run->cfg, err)) < 0)
+		return r;
+	cleanup_free char *suffix = random_id();
+	run->dir = engine_path(engine, "checkpoints/%s.new-%.8s", run->c->id, suffix);
+	run->final_dir = engine_path(engine, "checkpoints/%s", run->c->id);
+	run->work_dir = engine_run_path(engine, "containers/%s/checkpoint-work", run->c->id);
+	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
+	cleanup_free char *volumes = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR, run->dir);
+	if ((r = rm_rf(run->work_dir, err)) < 0 || (r = mkdir_p(images, 0700, err)) < 0 ||
+	    (r = mkdir_p(volumes, 0700, err)) < 0 || (r = mkdir_p(run->work_dir, 0700, err)) < 0)
+		return r;
+	cleanup_free char *bundle = container_bundle_dir(engine, run->c->id);
+	cleanup_free char *bundle_spec = xasprintf("%s/config.json", bundle);
+	cleanup_free char *spec_dump = xasprintf("%s/" CHECKPOINT_SPEC, run->dir);
+	cleanup_free char *spec_text = NULL;
+	size_t len = 0;
+	if ((r = read_file(bundle_spec, &spec_text, &len, err)) < 0 ||
+	    (r = write_file(spec_dump, spec_text, len, 0600, err)) < 0)
+		return r;
+	if ((r = write_config_dump(run, err)) < 0)
+		return r;
+	if (run->opts->leave_running && !run->was_paused && !run->test_disable_freeze &&
+	    (r = freezer_for_pid(run->c->pid, &run->freezer, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* Step 2 (live checkpoint): freeze the cgroup, so nothing runs between the
+ * memory dump and the file-system capture. A paused container is frozen already. */
+static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
+{
+	if (!run->opts->leave_running || run->was_paused || run->test_disable_freeze)
+		return 0;
+	int64_t start = now_monotonic_us();
+	int r = freezer_freeze(&run->freezer, FREEZE_TIMEOUT_US, err);
+	if (r < 0)
+		return r;
+	run->frozen_by_us = true;
+	run->frozen_at = start;
+	run->stats->freeze_duration = now_monotonic_us() - start;
+	return 0;
+}
+
+/* A stopping checkpoint ends the container's processes: its monitor must not
+ * record that as an exit. Clearing monitor_pid tells it so. */
+static int detach_monitor(struct checkpoint_run *run, cryo_err *err)
+{
+	run->saved_monitor_pid = run->c->monitor_pid;
+	run->c->monitor_pid = 0;
+	int r = state_container_update(run->engine, run->c, err);
+	if (r < 0)
+		return r;
+	run->monitor_detached = true;
+	return 0;
+}
+
+static void reattach_monitor(struct checkpoint_run *run)
+{
+	if (!run->monitor_detached)
+		return;
+	run->c->monitor_pid = run->saved_monitor_pid;
+	state_container_update(run->engine, run->c, NULL);
+	run->monitor_detached = false;
+}
+
+/* Step 3: the runtime's checkpoint (CRIU dump). */
+static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
+{
+	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
+	struct runtime_checkpoint_opts ro = {
+		.image_path = images,
+		.work_path = run->work_dir,
+		.leave_running = run->opts->leave_running,
+		.tcp_established = run->opts->tcp_established,
+		.file_locks = run->opts->file_locks,
+	};
+	int r;
+	if (!run->opts->leave_running && (r = detach_monitor(run, err)) < 0)
+		return r;
+	int64_t start = now_monotonic_us();
+	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
+	run->stats->runtime_checkpoint_duration = now_monotonic_us() - start;
+	return r;
+}
+
+/* Step 4: the root file system's changes (the overlay upper dir). */
+static int checkpoint_capture_rootfs(struct checkpoint_run *run, cryo_err *err)
+{
+	if (run->opts->ignore_rootfs)
+		return 0;
+	cleanup_free char *upper = container_upper_dir(run->engine, run->c->id);
+	cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
+	cleanup_free char *deleted = xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
+	struct rootfs_diff_stats ds = {0};
+	int64_t start = now_monotonic_us();
+	int r = rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
+	run->stats->rootfs_capture_duration = now_monotonic_us() - start;
+	run->stats->rootfs_diff_bytes = ds.bytes;
+	if (r < 0)
+		return cryo_error_wrap(err, "capture root file system changes");
+	return 0;
+}
+
+/* Step 5: every named volume. */
+static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
+{
+	if (run->opts->ignore_volumes)
+		return 0;
+	int64_t start = now_monotonic_us();
+	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME)
+			continue;
+		cleanup_free char *data = volume_data_dir(run->engine, m->source);
+		cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, m->source);
+		int r = volume_capture(data, tar, err);
+		if (r < 0)
+			return cryo_error_wrap(err, "capture volume `%s`", m->source);
+	}
+	run->stats->volumes_capture_duration = now_monotonic_us() - start;
+	return 0;
+}
+
+/* Step 6: thaw — the end of the frozen window. */
+static void checkpoint_thaw(struct checkpoint_run *run)
+{
+	if (!run->frozen_by_us)
+		return;
+	cleanup_error cryo_err err = NULL;
+	/* A thaw that fails is retried: a container must never stay frozen
+	 * because of cryo. */
+	for (int attempt = 0; attempt < 3; attempt++)
+		if (freezer_thaw(&run->freezer, &err) == 0)
+			break;
+	run->stats->frozen_window = now_monotonic_us() - run->frozen_at;
+	run->frozen_by_us = false;
+}
+
+static int checkpoint_write_stats(struct checkpoint_run *run, cryo_err *err)
+{
+	cleanup_free char *criu_stats = xasprintf("%s/" CHECKPOINT_IMAGES_DIR "/stats-dump", run->dir);
+	cleanup_free char *criu_stats_work = xasprintf("%s/stats-dump", run->work_dir);
+	if (criu_stats_read_dump(criu_stats, &run->stats->criu, NULL) == 0 ||
+	    criu_stats_read_dump(criu_stats_work, &run->stats->criu, NULL) == 0)
+		run->stats->have_criu_stats = true;
+	struct json_object *o = checkpoint_stats_json(run->stats);
+	cleanup_free char *path = xasprintf("%s/" CHECKPOINT_STATS, run->dir);
+	int r = write_json_file(path, o, err);
+	json_object_put(o);
+	return r;
+}
+
+/* Step 7: the archive, compressed, while the container runs again. */
+static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
+{
+	if (!run->opts->export_path || run->exported)
+		return 0;
+	struct checkpoint_archive_stats ws = {0};
+	int64_t start = now_monotonic_us();
+	int r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression, &ws, err);
+	run->stats->archive_duration = now_monotonic_us() - start;
+	if (r < 0)
+		return cryo_error_wrap(err, "export checkpoint");
+	struct stat st;
+	if (stat(run->opts->export_path, &st) == 0)
+		run->stats->archive_size = (uint64_t)st.st_size;
+	run->exported = true;
+	return 0;
+}
+
+/* Step 8: record the result. A stopping checkpoint leaves the container
+ * "checkpointed" with its checkpoint kept in the engine for `cryo restore`. */
+static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
+{
+	struct cryo_engine *engine = run->engine;
+	bool keep_in_engine = !run->opts->leave_running || !run->opts->export_path || run->opts->keep;
+	int r;
+
+	if (keep_in_engine) {
+		if ((r = rm_rf(run->final_dir, err)) < 0)
+			return r;
+		if (rename(run->dir, run->final_dir) < 0)
+			return cryo_error_set(err, errno, "keep checkpoint at `%s`", run->final_dir);
+		free(run->c->checkpoint);
+		run->c->checkpoint = xstrdup(run->final_dir);
+	} else {
+		rm_rf(run->dir, NULL);
+	}
+	run->c->checkpointed = now_realtime_us();
+	if (!run->opts->leave_running) {
+		free(run->c->state);
+		run->c->state = xstrdup(CONTAINER_CHECKPOINTED);
+		run->c->pid = 0;
+		run->c->monitor_pid = 0;
+		run->monitor_detached = false;
+		runtime_delete(engine, run->c->id, true, NULL);
+		cleanup_free char *rootfs = container_rootfs_dir(engine, run->c->id);
+		overlay_unmount(rootfs, NULL);
+	}
+	if ((r = state_container_update(engine, run->c, err)) < 0)
+		return r;
+	if (!run->opts->keep)
+		rm_rf(run->work_dir, NULL);
+	return 0;
+}
+
+/* On failure: the container runs on, unfrozen unless the user had paused it,
+ * and no partial checkpoint or archive is left. CRIU's logs stay for the user. */
+static void checkpoint_abort(struct checkpoint_run *run)
+{
+	checkpoint_thaw(run);
+	reattach_monitor(run);
+	if (run->dir)
+		rm_rf(run->dir, NULL);
+	if (run->exported && run->opts->export_path)
+		unlink(run->opts->export_path);
+}
+
+static void checkpoint_run_release(struct checkpoint_run *run)
+{
+	container_config_free(&run->cfg);
+	freezer_release(&run->freezer);
+	free(run->dir);
+	free(run->final_dir);
+	free(run->work_dir);
+}
+
+int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,
+			 struct checkpoint_stats *stats, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_container struct container *c = NULL;
+	struct checkpoint_run run = {.engine = engine, .opts = opts, .stats = stats};
+	int64_t start = now_monotonic_us();
+	int r;
+
+	memset(stats, 0, sizeof(*stats));
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
+		return r;
+	container_free(c);
+	c = NULL;
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if (!container_is_active(c))
+		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: it is %s, not running", c->name, c->state);
+
+	run.c = c;
+	run.was_paused = strcmp(c->state, CONTAINER_PAUSED) == 0;
+	run.test_disable_freeze = env_flag(CHECKPOINT_TEST_DISABLE_FREEZE);
+	run.test_thaw_after_archive = env_flag(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
+
+	if ((r = checkpoint_prepare(&run, err)) < 0 ||
+	    (r = checkpoint_freeze(&run, err)) < 0 ||
+	    (r = checkpoint_dump(&run, err)) < 0 ||
+	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
+	    (r = checkpoint_capture_volumes(&run, err)) < 0)
+		goto fail;
+	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
+		goto fail;
+	if (run.test_thaw_after_archive && (r = checkpoint_export(&run, err)) < 0)
+		goto fail;
+	checkpoint_thaw(&run);
+	if ((r = checkpoint_write_stats(&run, err)) < 0 ||
+	    (r = checkpoint_export(&run, err)) < 0 ||
+	    (r = checkpoint_commit(&run, err)) < 0)
+		goto fail;
+	stats->checkpoint_duration = now_monotonic_us() - start;
+	checkpoint_run_release(&run);
+	return 0;
+fail:
+	checkpoint_abort(&run);
+	checkpoint_run_release(&run);
+	return cryo_error_wrap(err, "checkpoint container `%s`", c->name);
+}
+
+struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "checkpoint_duration", json_object_new_int64(s->checkpoint_duration));
+	json_object_object_add(o, "runtime_checkpoint_duration", json_object_new_int64(s->runtime_checkpoint_duration));
+	json_object_object_add(o, "frozen_window", json_object_new_int64(s->frozen_window));
+	json_object_object_add(o, "freeze_duration", json_object_new_int64(s->freeze_duration));
+	json_object_object_add(o, "rootfs_capture_duration", json_object_new_int64(s->rootfs_capture_duration));
+	json_object_object_add(o, "volumes_capture_duration", json_object_new_int64(s->volumes_capture_duration));
+	json_object_object_add(o, "archive_duration", json_object_new_int64(s->archive_duration));
+	json_object_object_add(o, "rootfs_diff_bytes", json_object_new_int64((int64_t)s->rootfs_diff_bytes));
+	json_object_object_add(o, "archive_size", json_object_new_int64((int64_t)s->archive_size));
+	if (s->have_criu_stats) {
+		json_object_object_add(o, "freezing_time", json_object_new_int64(s->criu.freezing_time));
+		json_object_object_add(o, "frozen_time", json_object_new_int64(s->criu.frozen_time));
+		json_object_object_add(o, "memdump_time", json_object_new_int64(s->criu.memdump_time));
+		json_object_object_add(o, "memwrite_time", json_object_new_int64(s->criu.memwrite_time));
+		json_object_object_add(o, "pages_scanned", json_object_new_int64((int64_t)s->criu.pages_scanned));
+		json_object_object_add(o, "pages_written", json_object_new_int64((int64_t)s->criu.pages_written));
+	}
+	return o;
+}

@@ -1,0 +1,70 @@
+/* Checkpointing a container: memory and kernel state through the runtime and
+ * CRIU, the root file system's changes, and its named volumes.
+ *
+ * A live checkpoint (leave_running) is consistent: the container's cgroup is
+ * frozen before the runtime's checkpoint and thawed only after the file system
+ * and volumes are captured. Compression and archive writing happen after the
+ * thaw, so the container is frozen only as long as consistency needs. */
+#ifndef CRYO_CHECKPOINT_H
+#define CRYO_CHECKPOINT_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checkpoint_archive.h"
+#include "criu.h"
+#include "engine.h"
+#include "error.h"
+
+struct checkpoint_opts {
+	bool leave_running;
+	const char *export_path; /* NULL: keep the checkpoint in the engine */
+	enum checkpoint_compression compression;
+	bool ignore_rootfs;
+	bool ignore_volumes;
+	bool tcp_established;
+	bool file_locks;
+	bool keep; /* keep CRIU's logs and the engine copy even when exported */
+};
+
+/* All times in microseconds. */
+struct checkpoint_stats {
+	int64_t checkpoint_duration;         /* the whole operation */
+	int64_t runtime_checkpoint_duration; /* the runtime + CRIU dump */
+	int64_t frozen_window;               /* from cryo's freeze to its thaw; 0 for a stopping checkpoint */
+	int64_t freeze_duration;             /* until the kernel reported the cgroup frozen */
+	int64_t rootfs_capture_duration;
+	int64_t volumes_capture_duration;
+	int64_t archive_duration;
+	uint64_t rootfs_diff_bytes;
+	uint64_t archive_size;
+	bool have_criu_stats;
+	struct criu_dump_stats criu;
+};
+
+int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,
+			 struct checkpoint_stats *stats, cryo_err *err);
+
+struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
+
+/* Internal switches for tests and benchmarks only (environment variables, not
+ * user options):
+ *   CRYO_TEST_DISABLE_FREEZE=1      live checkpoint without cryo's freeze (the
+ *                                   negative control of the consistency test);
+ *   CRYO_TEST_THAW_AFTER_ARCHIVE=1  keep the container frozen until the archive
+ *                                   is written (Podman 6.0's behaviour, the
+ *                                   benchmark's comparison mode). */
+#define CHECKPOINT_TEST_DISABLE_FREEZE "CRYO_TEST_DISABLE_FREEZE"
+#define CHECKPOINT_TEST_THAW_AFTER_ARCHIVE "CRYO_TEST_THAW_AFTER_ARCHIVE"
+
+/* Names inside a checkpoint directory (and archive). */
+#define CHECKPOINT_IMAGES_DIR "checkpoint"
+#define CHECKPOINT_ROOTFS_DIFF "rootfs-diff.tar"
+#define CHECKPOINT_DELETED_FILES "deleted.files"
+#define CHECKPOINT_VOLUMES_DIR "volumes"
+#define CHECKPOINT_CONFIG "config.dump"
+#define CHECKPOINT_SPEC "spec.dump"
+#define CHECKPOINT_STATS "stats-dump.json"
+
+#endif

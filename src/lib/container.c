@@ -1,0 +1,773 @@
+#include "container.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "image.h"
+#include "lock.h"
+#include "monitor.h"
+#include "overlay.h"
+#include "runtime.h"
+#include "spec.h"
+#include "util.h"
+#include "volume.h"
+
+/* ---- paths ---- */
+
+char *container_dir(struct cryo_engine *engine, const char *id) { return engine_path(engine, "containers/%s", id); }
+char *container_upper_dir(struct cryo_engine *engine, const char *id)
+{
+	return engine_path(engine, "containers/%s/upper", id);
+}
+char *container_rootfs_dir(struct cryo_engine *engine, const char *id)
+{
+	return engine_path(engine, "containers/%s/rootfs", id);
+}
+char *container_log_path(struct cryo_engine *engine, const char *id)
+{
+	return engine_path(engine, "containers/%s/ctr.log", id);
+}
+char *container_bundle_dir(struct cryo_engine *engine, const char *id) { return container_dir(engine, id); }
+
+bool container_is_active(const struct container *c)
+{
+	return strcmp(c->state, CONTAINER_RUNNING) == 0 || strcmp(c->state, CONTAINER_PAUSED) == 0;
+}
+
+/* ---- configuration ---- */
+
+void container_config_free(struct container_config *cfg)
+{
+	strv_free(cfg->command);
+	strv_free(cfg->env);
+	free(cfg->workdir);
+	free(cfg->user);
+	free(cfg->hostname);
+	free(cfg->network);
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		free(cfg->mounts[i].source);
+		free(cfg->mounts[i].destination);
+	}
+	free(cfg->mounts);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static struct json_object *strv_to_json(char *const *strv)
+{
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; strv && strv[i]; i++)
+		json_object_array_add(a, json_object_new_string(strv[i]));
+	return a;
+}
+
+static char **strv_from_json(struct json_object *a)
+{
+	char **v = xcalloc(1, sizeof(char *));
+	if (!a || !json_object_is_type(a, json_type_array))
+		return v;
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		strv_push(&v, json_object_get_string(json_object_array_get_idx(a, i)));
+	return v;
+}
+
+struct json_object *container_config_to_json(const struct container_config *cfg)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "command", strv_to_json(cfg->command));
+	json_object_object_add(o, "env", strv_to_json(cfg->env));
+	json_object_object_add(o, "workdir", json_object_new_string(cfg->workdir ? cfg->workdir : "/"));
+	json_object_object_add(o, "user", json_object_new_string(cfg->user ? cfg->user : ""));
+	json_object_object_add(o, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : ""));
+	json_object_object_add(o, "network", json_object_new_string(cfg->network ? cfg->network : "none"));
+	struct json_object *mounts = json_object_new_array();
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		struct json_object *m = json_object_new_object();
+		json_object_object_add(m, "type", json_object_new_string(cfg->mounts[i].kind == MOUNT_VOLUME ? "volume" : "bind"));
+		json_object_object_add(m, "source", json_object_new_string(cfg->mounts[i].source));
+		json_object_object_add(m, "destination", json_object_new_string(cfg->mounts[i].destination));
+		json_object_object_add(m, "readonly", json_object_new_boolean(cfg->mounts[i].readonly));
+		json_object_array_add(mounts, m);
+	}
+	json_object_object_add(o, "mounts", mounts);
+	json_object_object_add(o, "memory_limit", json_object_new_int64(cfg->memory_limit));
+	json_object_object_add(o, "pids_limit", json_object_new_int64(cfg->pids_limit));
+	json_object_object_add(o, "auto_remove", json_object_new_boolean(cfg->auto_remove));
+	return o;
+}
+
+static const char *json_str(struct json_object *o, const char *key, const char *fallback)
+{
+	struct json_object *v;
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return fallback;
+}
+
+int container_config_from_json(const char *json, struct container_config *cfg, cryo_err *err)
+{
+	struct json_object *o = json_tokener_parse(json ? json : ""), *v;
+	memset(cfg, 0, sizeof(*cfg));
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		if (o)
+			json_object_put(o);
+		return cryo_error_set(err, EINVAL, "container configuration is not a JSON object");
+	}
+	cfg->command = strv_from_json(json_object_object_get_ex(o, "command", &v) ? v : NULL);
+	cfg->env = strv_from_json(json_object_object_get_ex(o, "env", &v) ? v : NULL);
+	cfg->workdir = xstrdup(json_str(o, "workdir", "/"));
+	cfg->user = xstrdup(json_str(o, "user", ""));
+	cfg->hostname = xstrdup(json_str(o, "hostname", ""));
+	cfg->network = xstrdup(json_str(o, "network", "none"));
+	if (json_object_object_get_ex(o, "mounts", &v) && json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		cfg->mounts = xcalloc(n, sizeof(*cfg->mounts));
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *m = json_object_array_get_idx(v, i), *ro;
+			cfg->mounts[i].kind = strcmp(json_str(m, "type", "bind"), "volume") == 0 ? MOUNT_VOLUME : MOUNT_BIND;
+			cfg->mounts[i].source = xstrdup(json_str(m, "source", ""));
+			cfg->mounts[i].destination = xstrdup(json_str(m, "destination", ""));
+			cfg->mounts[i].readonly = json_object_object_get_ex(m, "readonly", &ro) && json_object_get_boolean(ro);
+		}
+		cfg->n_mounts = n;
+	}
+	if (json_object_object_get_ex(o, "memory_limit", &v))
+		cfg->memory_limit = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "pids_limit", &v))
+		cfg->pids_limit = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "auto_remove", &v))
+		cfg->auto_remove = json_object_get_boolean(v);
+	json_object_put(o);
+	return 0;
+}
+
+static bool path_is_clean_absolute(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (const char *s = p; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = strchrnul(s, '/');
+		if ((e - s == 2 && strncmp(s, "..", 2) == 0) || (e - s == 1 && *s == '.'))
+			return false;
+		s = e;
+	}
+	return true;
+}
+
+int container_mount_parse(const char *arg, struct container_mount *out, cryo_err *err)
+{
+	cleanup_free char *copy = xstrdup(arg);
+	char *parts[4] = {0};
+	size_t n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
+		if (n == 3)
+			return cryo_error_set(err, EINVAL, "malformed volume `%s`: expected SOURCE:/DEST[:ro|rw]", arg);
+		parts[n++] = t;
+	}
+	if (n < 2 || arg[0] == ':' || strstr(arg, "::"))
+		return cryo_error_set(err, EINVAL, "malformed volume `%s`: expected SOURCE:/DEST[:ro|rw]", arg);
+	bool readonly = false;
+	if (n == 3) {
+		if (strcmp(parts[2], "ro") == 0)
+			readonly = true;
+		else if (strcmp(parts[2], "rw") != 0)
+			return cryo_error_set(err, EINVAL, "malformed volume `%s`: option `%s` is not ro or rw", arg,
+					      parts[2]);
+	}
+	if (!path_is_clean_absolute(parts[1]) || strcmp(parts[1], "/") == 0)
+		return cryo_error_set(err, EINVAL,
+				      "malformed volume `%s`: destination `%s` must be an absolute path below / without `..`",
+				      arg, parts[1]);
+	enum mount_kind kind;
+	if (parts[0][0] == '/') {
+		struct stat st;
+		if (!path_is_clean_absolute(parts[0]))
+			return cryo_error_set(err, EINVAL, "malformed volume `%s`: source `%s` must not contain `..`", arg,
+					      parts[0]);
+		if (stat(parts[0], &st) < 0)
+			return cryo_error_set(err, errno, "volume `%s`: host path `%s`", arg, parts[0]);
+		kind = MOUNT_BIND;
+	} else {
+		if (!name_is_valid(parts[0]))
+			return cryo_error_set(err, EINVAL,
+					      "malformed volume `%s`: `%s` is neither an absolute host path nor a valid volume name",
+					      arg, parts[0]);
+		kind = MOUNT_VOLUME;
+	}
+	out->kind = kind;
+	out->source = xstrdup(parts[0]);
+	out->destination = xstrdup(parts[1]);
+	out->readonly = readonly;
+	return 0;
+}
+
+/* Image defaults + the user's options => the container's configuration. */
+static int resolve_config(const struct container_create_opts *opts, const struct image *img,
+			  struct container_config *cfg, cryo_err *err)
+{
+	int r;
+	memset(cfg, 0, sizeof(*cfg));
+	/* Docker semantics: the entrypoint always runs; the user's command
+	 * replaces the image's Cmd. */
+	cfg->command = strv_copy(img->config.entrypoint);
+	char *const *cmd = opts->command && opts->command[0] ? opts->command : img->config.cmd;
+	for (size_t i = 0; cmd && cmd[i]; i++)
+		strv_push(&cfg->command, cmd[i]);
+	if (strv_len(cfg->command) == 0)
+		return cryo_error_set(err, EINVAL, "no command given and image `%s` has none", opts->image);
+
+	cfg->env = strv_copy(img->config.env);
+	for (size_t i = 0; opts->env && opts->env[i]; i++) {
+		const char *e = opts->env[i];
+		const char *eq = strchr(e, '=');
+		if (!eq || eq == e)
+			return cryo_error_set(err, EINVAL, "malformed environment variable `%s`: expected KEY=VALUE", e);
+		size_t keylen = (size_t)(eq - e);
+		bool replaced = false;
+		for (size_t j = 0; cfg->env[j]; j++)
+			if (strncmp(cfg->env[j], e, keylen + 1) == 0) {
+				free(cfg->env[j]);
+				cfg->env[j] = xstrdup(e);
+				replaced = true;
+			}
+		if (!replaced)
+			strv_push(&cfg->env, e);
+	}
+	bool has_path = false;
+	for (size_t j = 0; cfg->env[j]; j++)
+		has_path |= str_has_prefix(cfg->env[j], "PATH=");
+	if (!has_path)
+		strv_push(&cfg->env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+
+	const char *workdir = opts->workdir ? opts->workdir : img->config.workdir;
+	cfg->workdir = xstrdup(workdir && *workdir ? workdir : "/");
+	if (cfg->workdir[0] != '/')
+		return cryo_error_set(err, EINVAL, "working directory `%s` must be an absolute path", cfg->workdir);
+	cfg->user = xstrdup(opts->user ? opts->user : img->config.user ? img->config.user : "");
+	cfg->network = xstrdup(opts->network ? opts->network : "none");
+	if (strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0)
+		return cryo_error_set(err, EINVAL, "network `%s` is not supported: use none or host", cfg->network);
+	cfg->memory_limit = opts->memory_limit;
+	cfg->pids_limit = opts->pids_limit;
+	cfg->auto_remove = opts->auto_remove;
+
+	size_t n = strv_len(opts->volumes);
+	cfg->mounts = xcalloc(n, sizeof(*cfg->mounts));
+	for (size_t i = 0; i < n; i++) {
+		if ((r = container_mount_parse(opts->volumes[i], &cfg->mounts[i], err)) < 0)
+			return r;
+		cfg->n_mounts++;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->mounts[j].destination, cfg->mounts[i].destination) == 0)
+				return cryo_error_set(err, EINVAL, "two volumes are mounted at `%s`",
+						      cfg->mounts[i].destination);
+	}
+	return 0;
+}
+
+/* /etc/hostname, /etc/hosts, /etc/resolv.conf: written into the upper dir
+ * rather than bind-mounted (each mount costs CRIU time). Checkpoints skip them. */
+int container_write_managed_files(const char *upper, const struct container_config *cfg, cryo_err *err)
+{
+	cleanup_free char *etc = xasprintf("%s/etc", upper);
+	cleanup_free char *hostname = xasprintf("%s/hostname", etc);
+	cleanup_free char *hosts = xasprintf("%s/hosts", etc);
+	cleanup_free char *resolv = xasprintf("%s/resolv.conf", etc);
+	cleanup_free char *hostname_text = xasprintf("%s\n", cfg->hostname);
+	cleanup_free char *hosts_text =
+		xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", cfg->hostname);
+	cleanup_free char *host_resolv = NULL;
+	int r;
+
+	if ((r = mkdir_p(etc, 0755, err)) < 0)
+		return r;
+	if (strcmp(cfg->network, "host") != 0 || read_file("/etc/resolv.conf", &host_resolv, NULL, NULL) < 0) {
+		free(host_resolv);
+		host_resolv = xstrdup("");
+	}
+	if ((r = write_file(hostname, hostname_text, strlen(hostname_text), 0644, err)) < 0 ||
+	    (r = write_file(hosts, hosts_text, strlen(hosts_text), 0644, err)) < 0 ||
+	    (r = write_file(resolv, host_resolv, strlen(host_resolv), 0644, err)) < 0)
+		return r;
+	return 0;
+}
+
+const char *const container_managed_files[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", NULL};
+
+static char *default_name(const char *id) { return xasprintf("cryo-%.8s", id); }
+
+int container_create_from_config(struct cryo_engine *engine, const char *name, const struct image *img,
+				 struct container_config *cfg, bool write_managed, struct container **out,
+				 cryo_err *err)
+{
+	cleanup_free char *id = random_id();
+	cleanup_free char *dir = container_dir(engine, id);
+	cleanup_free char *upper = container_upper_dir(engine, id);
+	cleanup_free char *work = engine_path(engine, "containers/%s/work", id);
+	cleanup_free char *rootfs = container_rootfs_dir(engine, id);
+	struct json_object *spec = NULL;
+	struct json_object *cfg_json = NULL;
+	char **volume_names = NULL;
+	struct container *c = NULL;
+	int r;
+
+	if (name && !name_is_valid(name))
+		return cryo_error_set(err, EINVAL,
+				      "invalid container name `%s`: use letters, digits, `_`, `.` and `-`, starting "
+				      "with a letter or digit",
+				      name);
+	if (!cfg->hostname || !*cfg->hostname) {
+		free(cfg->hostname);
+		cfg->hostname = xstrndup(id, 12);
+	}
+	if ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0 ||
+	    (r = mkdir_p(rootfs, 0755, err)) < 0)
+		goto out;
+	if (write_managed && (r = container_write_managed_files(upper, cfg, err)) < 0)
+		goto out;
+	if ((r = spec_generate(engine, id, cfg, rootfs, &spec, err)) < 0 || (r = spec_write(dir, spec, err)) < 0)
+		goto out;
+
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		if (cfg->mounts[i].kind != MOUNT_VOLUME)
+			continue;
+		if ((r = volume_create(engine, cfg->mounts[i].source, true, err)) < 0)
+			goto out;
+		strv_push(&volume_names, cfg->mounts[i].source);
+	}
+
+	cfg_json = container_config_to_json(cfg);
+	c = xcalloc(1, sizeof(*c));
+	c->id = xstrdup(id);
+	c->name = name ? xstrdup(name) : default_name(id);
+	c->image_id = xstrdup(img->id);
+	c->image_name = xstrdup(img->name ? img->name : img->id);
+	c->config = xstrdup(json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
+	c->state = xstrdup(CONTAINER_CREATED);
+	c->exit_code = -1;
+	c->created = now_realtime_us();
+
+	if ((r = state_begin(engine, err)) < 0)
+		goto out;
+	if ((r = state_container_insert(engine, c, err)) < 0 ||
+	    (r = state_container_volumes_set(engine, c->id, volume_names, err)) < 0 ||
+	    (r = state_commit(engine, err)) < 0) {
+		state_rollback(engine);
+		goto out;
+	}
+	*out = move_ptr(c);
+out:
+	if (r < 0)
+		rm_rf(dir, NULL);
+	container_free(c);
+	strv_free(volume_names);
+	if (spec)
+		json_object_put(spec);
+	if (cfg_json)
+		json_object_put(cfg_json);
+	return r;
+}
+
+int container_create(struct cryo_engine *engine, const struct container_create_opts *opts,
+		     struct container **out, cryo_err *err)
+{
+	cleanup_image struct image *img = NULL;
+	struct container_config cfg = {0};
+	int r;
+
+	if (opts->name && !name_is_valid(opts->name))
+		return cryo_error_set(err, EINVAL,
+				      "invalid container name `%s`: use letters, digits, `_`, `.` and `-`, starting "
+				      "with a letter or digit",
+				      opts->name);
+	if ((r = image_get(engine, opts->image, &img, err)) < 0)
+		return r;
+	if ((r = resolve_config(opts, img, &cfg, err)) == 0)
+		r = container_create_from_config(engine, opts->name, img, &cfg, true, out, err);
+	container_config_free(&cfg);
+	return r;
+}
+
+/* ---- state refresh ---- */
+
+static bool monitor_alive(int pid)
+{
+	if (pid <= 0)
+		return false;
+	cleanup_free char *path = xasprintf("/proc/%d/comm", pid);
+	cleanup_free char *comm = NULL;
+	if (read_file(path, &comm, NULL, NULL) < 0)
+		return false;
+	return strcmp(str_rstrip(comm), "cryo-monitor") == 0;
+}
+
+/* The container stopped: record it, and clean up what its monitor may not have. */
+static int mark_exited(struct cryo_engine *engine, struct container *c, int exit_code, int64_t finished,
+		       cryo_err *err)
+{
+	free(c->state);
+	c->state = xstrdup(CONTAINER_EXITED);
+	c->exit_code = exit_code;
+	c->pid = 0;
+	c->monitor_pid = 0;
+	c->finished = finished;
+	int r = state_container_update(engine, c, err);
+	if (r < 0)
+		return r;
+	runtime_delete(engine, c->id, true, NULL);
+	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
+	overlay_unmount(rootfs, NULL);
+	return 0;
+}
+
+int container_get(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
+{
+	cleanup_container struct container *c = NULL;
+	int exit_code, exit_monitor;
+	int64_t finished;
+	int r = state_container_get(engine, ref, &c, err);
+	if (r < 0)
+		return r;
+	if (container_is_active(c) && c->monitor_pid > 0) {
+		/* The monitor's exit file says how the container ended. Without one,
+		 * a monitor that is gone (host rebooted, monitor killed) means nobody
+		 * will ever tell: the container is not running any more. */
+		if (monitor_read_exit(engine, c->id, &exit_code, &exit_monitor, &finished) == 0 &&
+		    exit_monitor == c->monitor_pid) {
+			if ((r = mark_exited(engine, c, exit_code, finished, err)) < 0)
+				return r;
+		} else if (!monitor_alive(c->monitor_pid) &&
+			   monitor_read_exit(engine, c->id, &exit_code, &exit_monitor, &finished) < 0) {
+			if ((r = mark_exited(engine, c, -1, now_realtime_us(), err)) < 0)
+				return r;
+		}
+	}
+	*out = move_ptr(c);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int mount_rootfs(struct cryo_engine *engine, const struct container *c, cryo_err *err)
+{
+	cleanup_image struct image *img = NULL;
+	cleanup_strv char **lowers = NULL;
+	cleanup_free char *upper = container_upper_dir(engine, c->id);
+	cleanup_free char *work = engine_path(engine, "containers/%s/work", c->id);
+	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
+	int r = image_get(engine, c->image_id, &img, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "container `%s`", c->name);
+	for (size_t i = 0; img->layers && img->layers[i]; i++) {
+		cleanup_free char *p = image_layer_path(engine, img->layers[i]);
+		strv_push(&lowers, p);
+	}
+	return overlay_mount(lowers, upper, work, rootfs, err);
+}
+
+int container_mount_rootfs(struct cryo_engine *engine, const struct container *c, cryo_err *err)
+{
+	return mount_rootfs(engine, c, err);
+}
+
+int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_container struct container *c = NULL;
+	struct monitor_result mon = {0};
+	struct container_config cfg = {0};
+	int r;
+
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
+		return r;
+	container_free(c);
+	c = NULL;
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if (container_is_active(c))
+		return cryo_error_set(err, EBUSY, "container `%s` is already %s", c->name, c->state);
+	if (strcmp(c->state, CONTAINER_CHECKPOINTED) == 0)
+		return cryo_error_set(err, EINVAL,
+				      "container `%s` is checkpointed: use `cryo restore %s` to bring it back", c->name,
+				      c->name);
+	runtime_delete(engine, c->id, true, NULL);
+	if ((r = mount_rootfs(engine, c, err)) < 0)
+		return cryo_error_wrap(err, "start container `%s`", c->name);
+	if ((r = container_config_from_json(c->config, &cfg, err)) < 0)
+		return r;
+	bool auto_remove = cfg.auto_remove;
+	container_config_free(&cfg);
+	if ((r = monitor_start(engine, c->id, MONITOR_CREATE, NULL, auto_remove, &mon, err)) < 0) {
+		cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
+		overlay_unmount(rootfs, NULL);
+		return cryo_error_wrap(err, "start container `%s`", c->name);
+	}
+	free(c->state);
+	c->state = xstrdup(CONTAINER_RUNNING);
+	c->pid = mon.container_pid;
+	c->monitor_pid = mon.monitor_pid;
+	c->exit_code = -1;
+	c->started = now_realtime_us();
+	c->finished = 0;
+	r = state_container_update(engine, c, err);
+	if (r < 0) {
+		runtime_delete(engine, c->id, true, NULL);
+		return cryo_error_wrap(err, "start container `%s`", c->name);
+	}
+	if ((r = runtime_start(engine, c->id, err)) < 0) {
+		/* The monitor records the exit once the runtime has killed the init. */
+		runtime_delete(engine, c->id, true, NULL);
+		return cryo_error_wrap(err, "start container `%s`", c->name);
+	}
+	if (out)
+		*out = move_ptr(c);
+	return 0;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Wait (polling the state) until the container is no longer active. */
+static int wait_inactive(struct cryo_engine *engine, const char *id, int64_t timeout_us, struct container **out,
+			 cryo_err *err)
+{
+	int64_t deadline = timeout_us >= 0 ? now_monotonic_us() + timeout_us : INT64_MAX;
+	for (;;) {
+		struct container *c = NULL;
+		int r = container_get(engine, id, &c, err);
+		if (r < 0)
+			return r;
+		if (!container_is_active(c)) {
+			if (out)
+				*out = c;
+			else
+				container_free(c);
+			return 0;
+		}
+		container_free(c);
+		if (now_monotonic_us() >= deadline)
+			return -ETIMEDOUT;
+		sleep_ms(10);
+	}
+}
+
+/* Signal the container; a paused (frozen) container only acts on it once thawed. */
+static int signal_container(struct cryo_engine *engine, const struct container *c, int sig, cryo_err *err)
+{
+	int r = runtime_kill(engine, c->id, sig, err);
+	if (r < 0)
+		return r;
+	if (strcmp(c->state, CONTAINER_PAUSED) == 0)
+		runtime_resume(engine, c->id, NULL);
+	return 0;
+}
+
+int container_stop(struct cryo_engine *engine, const char *ref, int timeout_seconds, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_container struct container *c = NULL;
+	int r;
+
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
+		return r;
+	container_free(c);
+	c = NULL;
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if (!container_is_active(c))
+		return 0;
+	if (timeout_seconds > 0) {
+		if ((r = signal_container(engine, c, SIGTERM, err)) < 0 && r != -ENOENT)
+			return cryo_error_wrap(err, "stop container `%s`", c->name);
+		cryo_error_free(err);
+		if (wait_inactive(engine, c->id, (int64_t)timeout_seconds * 1000000, NULL, err) == 0)
+			return 0;
+	}
+	if ((r = signal_container(engine, c, SIGKILL, err)) < 0 && r != -ENOENT)
+		return cryo_error_wrap(err, "stop container `%s`", c->name);
+	cryo_error_free(err);
+	if ((r = wait_inactive(engine, c->id, 30 * 1000000LL, NULL, err)) < 0) {
+		if (r == -ETIMEDOUT)
+			return cryo_error_set(err, ETIMEDOUT, "stop container `%s`: still running 30 s after SIGKILL",
+					      c->name);
+		return r;
+	}
+	return 0;
+}
+
+int container_kill(struct cryo_engine *engine, const char *ref, int sig, cryo_err *err)
+{
+	cleanup_container struct container *c = NULL;
+	int r = container_get(engine, ref, &c, err);
+	if (r < 0)
+		return r;
+	if (!container_is_active(c))
+		return cryo_error_set(err, EINVAL, "container `%s` is not running (it is %s)", c->name, c->state);
+	if ((r = signal_container(engine, c, sig, err)) < 0)
+		return cryo_error_wrap(err, "kill container `%s`", c->name);
+	return 0;
+}
+
+static int set_paused(struct cryo_engine *engine, const char *ref, bool pause, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_container struct container *c = NULL;
+	int r;
+
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
+		return r;
+	container_free(c);
+	c = NULL;
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	const char *want = pause ? CONTAINER_RUNNING : CONTAINER_PAUSED;
+	if (strcmp(c->state, want) != 0)
+		return cryo_error_set(err, EINVAL, "%s container `%s`: it is %s, not %s", pause ? "pause" : "unpause",
+				      c->name, c->state, want);
+	r = pause ? runtime_pause(engine, c->id, err) : runtime_resume(engine, c->id, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "%s container `%s`", pause ? "pause" : "unpause", c->name);
+	free(c->state);
+	c->state = xstrdup(pause ? CONTAINER_PAUSED : CONTAINER_RUNNING);
+	return state_container_update(engine, c, err);
+}
+
+int container_pause(struct cryo_engine *engine, const char *ref, cryo_err *err)
+{
+	return set_paused(engine, ref, true, err);
+}
+
+int container_unpause(struct cryo_engine *engine, const char *ref, cryo_err *err)
+{
+	return set_paused(engine, ref, false, err);
+}
+
+int container_remove(struct cryo_engine *engine, const char *ref, bool force, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_container struct container *c = NULL;
+	int r;
+
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
+		return r;
+	container_free(c);
+	c = NULL;
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	if (container_is_active(c)) {
+		if (!force)
+			return cryo_error_set(err, EBUSY,
+					      "remove container `%s`: it is %s; stop it first or use `rm -f`", c->name,
+					      c->state);
+		signal_container(engine, c, SIGKILL, NULL);
+		r = wait_inactive(engine, c->id, 30 * 1000000LL, NULL, err);
+		if (r == -ETIMEDOUT)
+			return cryo_error_set(err, ETIMEDOUT, "remove container `%s`: still running 30 s after SIGKILL",
+					      c->name);
+		if (r < 0)
+			return r;
+	}
+	if ((r = runtime_delete(engine, c->id, true, err)) < 0)
+		return cryo_error_wrap(err, "remove container `%s`", c->name);
+	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
+	if ((r = overlay_unmount(rootfs, err)) < 0)
+		return cryo_error_wrap(err, "remove container `%s`", c->name);
+	if ((r = state_begin(engine, err)) < 0)
+		return r;
+	if ((r = state_container_delete(engine, c->id, err)) < 0 || (r = state_commit(engine, err)) < 0) {
+		state_rollback(engine);
+		return cryo_error_wrap(err, "remove container `%s`", c->name);
+	}
+	cleanup_free char *dir = container_dir(engine, c->id);
+	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", c->id);
+	cleanup_free char *lock_path = engine_run_path(engine, "locks/%s", c->id);
+	rm_rf(run_dir, NULL);
+	unlink(lock_path);
+	if ((r = rm_rf(dir, err)) < 0)
+		return cryo_error_wrap(err, "remove container `%s` files", c->name);
+	return 0;
+}
+
+int container_wait(struct cryo_engine *engine, const char *ref, int *exit_code, cryo_err *err)
+{
+	cleanup_container struct container *c = NULL;
+	int r = container_get(engine, ref, &c, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *id = xstrdup(c->id);
+	container_free(c);
+	c = NULL;
+	if ((r = wait_inactive(engine, id, -1, &c, err)) < 0) {
+		if (r == -ENOENT)
+			return cryo_error_wrap(err, "wait: container was removed");
+		return r;
+	}
+	*exit_code = c->exit_code;
+	return 0;
+}
+
+/* ---- inspect ---- */
+
+static struct json_object *timestamp_json(int64_t us)
+{
+	if (!us)
+		return json_object_new_string("0001-01-01T00:00:00Z");
+	cleanup_free char *ts = format_timestamp(us);
+	return json_object_new_string(ts);
+}
+
+struct json_object *container_inspect_json(struct cryo_engine *engine, const struct container *c)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *st = json_object_new_object();
+	struct container_config cfg = {0};
+
+	json_object_object_add(o, "Id", json_object_new_string(c->id));
+	json_object_object_add(o, "Name", json_object_new_string(c->name));
+	json_object_object_add(o, "Image", json_object_new_string(c->image_id));
+	json_object_object_add(o, "ImageName", json_object_new_string(c->image_name));
+	json_object_object_add(o, "Created", timestamp_json(c->created));
+
+	json_object_object_add(st, "Status", json_object_new_string(c->state));
+	json_object_object_add(st, "Running", json_object_new_boolean(strcmp(c->state, CONTAINER_RUNNING) == 0));
+	json_object_object_add(st, "Paused", json_object_new_boolean(strcmp(c->state, CONTAINER_PAUSED) == 0));
+	json_object_object_add(st, "Checkpointed",
+			       json_object_new_boolean(strcmp(c->state, CONTAINER_CHECKPOINTED) == 0));
+	json_object_object_add(st, "Pid", json_object_new_int(c->pid));
+	json_object_object_add(st, "MonitorPid", json_object_new_int(c->monitor_pid));
+	json_object_object_add(st, "ExitCode", json_object_new_int(c->exit_code < 0 ? 0 : c->exit_code));
+	json_object_object_add(st, "StartedAt", timestamp_json(c->started));
+	json_object_object_add(st, "FinishedAt", timestamp_json(c->finished));
+	json_object_object_add(st, "CheckpointedAt", timestamp_json(c->checkpointed));
+	if (c->checkpoint)
+		json_object_object_add(st, "CheckpointPath", json_object_new_string(c->checkpoint));
+	json_object_object_add(o, "State", st);
+
+	if (container_config_from_json(c->config, &cfg, NULL) == 0) {
+		struct json_object *jc = container_config_to_json(&cfg);
+		json_object_object_add(o, "Config", jc);
+	}
+	container_config_free(&cfg);
+	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
+	cleanup_free char *upper = container_upper_dir(engine, c->id);
+	cleanup_free char *log = container_log_path(engine, c->id);
+	json_object_object_add(o, "Rootfs", json_object_new_string(rootfs));
+	json_object_object_add(o, "UpperDir", json_object_new_string(upper));
+	json_object_object_add(o, "LogPath", json_object_new_string(log));
+	return o;
+}

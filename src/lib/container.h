@@ -1,0 +1,120 @@
+/* Containers: configuration, lifecycle (create, start, stop, kill, pause,
+ * remove), and state queries. The OCI runtime does the isolation; cryo owns the
+ * root file system (overlay), volumes, the monitor and the engine state. */
+#ifndef CRYO_CONTAINER_H
+#define CRYO_CONTAINER_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "error.h"
+#include "state.h"
+
+/* Container states as stored and shown. */
+#define CONTAINER_CREATED "created"
+#define CONTAINER_RUNNING "running"
+#define CONTAINER_PAUSED "paused"
+#define CONTAINER_EXITED "exited"
+#define CONTAINER_CHECKPOINTED "checkpointed"
+
+enum mount_kind { MOUNT_VOLUME, MOUNT_BIND };
+
+struct container_mount {
+	enum mount_kind kind;
+	char *source;      /* volume name, or absolute host path */
+	char *destination; /* absolute path in the container */
+	bool readonly;
+};
+
+/* What the user asked for, resolved against the image. Stored as JSON in the
+ * containers table and carried in checkpoint archives. */
+struct container_config {
+	char **command; /* argv: entrypoint + cmd */
+	char **env;     /* KEY=VALUE */
+	char *workdir;
+	char *user; /* "uid[:gid]" */
+	char *hostname;
+	char *network; /* "none" or "host" */
+	struct container_mount *mounts;
+	size_t n_mounts;
+	int64_t memory_limit; /* bytes, 0 = none */
+	int64_t pids_limit;   /* 0 = none */
+	bool auto_remove;
+};
+
+void container_config_free(struct container_config *cfg);
+struct json_object *container_config_to_json(const struct container_config *cfg);
+int container_config_from_json(const char *json, struct container_config *cfg, cryo_err *err);
+
+/* Parse a -v argument: VOLUME:/path[:ro|rw] or /host/dir:/path[:ro|rw]. */
+int container_mount_parse(const char *arg, struct container_mount *out, cryo_err *err);
+
+struct container_create_opts {
+	const char *name; /* NULL: generated */
+	const char *image;
+	char **command; /* NULL: the image's */
+	char **env;     /* added to the image's */
+	const char *workdir;
+	const char *user;
+	char **volumes; /* -v arguments */
+	const char *network;
+	int64_t memory_limit, pids_limit;
+	bool auto_remove;
+};
+
+/* Create the container (state "created"): rootfs directories, bundle, volumes,
+ * database row. On failure nothing is left behind. */
+int container_create(struct cryo_engine *engine, const struct container_create_opts *opts,
+		     struct container **out, cryo_err *err);
+
+/* Create a container from an already resolved configuration (restore uses
+ * this with a checkpoint's configuration). The hostname, when empty, becomes
+ * the ID's first 12 characters. */
+struct image;
+int container_create_from_config(struct cryo_engine *engine, const char *name, const struct image *img,
+				 struct container_config *cfg, bool write_managed, struct container **out,
+				 cryo_err *err);
+
+/* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir. */
+int container_write_managed_files(const char *upper, const struct container_config *cfg, cryo_err *err);
+
+/* Start a created/exited container: mount its rootfs, start the monitor, create
+ * and start it in the runtime. */
+int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err);
+
+int container_stop(struct cryo_engine *engine, const char *ref, int timeout_seconds, cryo_err *err);
+int container_kill(struct cryo_engine *engine, const char *ref, int signal, cryo_err *err);
+int container_pause(struct cryo_engine *engine, const char *ref, cryo_err *err);
+int container_unpause(struct cryo_engine *engine, const char *ref, cryo_err *err);
+int container_remove(struct cryo_engine *engine, const char *ref, bool force, cryo_err *err);
+
+/* Wait until the container is no longer running; *exit_code gets its code. */
+int container_wait(struct cryo_engine *engine, const char *ref, int *exit_code, cryo_err *err);
+
+/* Look up a container and bring its state up to date with reality (a monitor
+ * that died, a host that rebooted). */
+int container_get(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err);
+
+/* The container's files. */
+char *container_dir(struct cryo_engine *engine, const char *id);
+char *container_upper_dir(struct cryo_engine *engine, const char *id);
+char *container_rootfs_dir(struct cryo_engine *engine, const char *id);
+char *container_log_path(struct cryo_engine *engine, const char *id);
+char *container_bundle_dir(struct cryo_engine *engine, const char *id);
+
+/* The JSON shown by `cryo inspect`. */
+struct json_object *container_inspect_json(struct cryo_engine *engine, const struct container *c);
+
+bool container_is_active(const struct container *c); /* running or paused */
+
+
+
+/* Paths in the container that cryo writes itself (/etc/hosts, ...): never
+ * captured by checkpoints. NULL-terminated. */
+extern const char *const container_managed_files[];
+
+/* Mount the container's root file system (image layers + upper dir). */
+int container_mount_rootfs(struct cryo_engine *engine, const struct container *c, cryo_err *err);
+#endif

@@ -1,0 +1,1098 @@
+#include "image.h"
+
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "digest.h"
+#include "layer.h"
+#include "lock.h"
+#include "oci_layout.h"
+#include "state.h"
+#include "util.h"
+
+/* cryo_error_set appends strerror() for a non-zero errno; these messages say
+ * all there is, so they keep the code without the text. */
+static int keep_code(cryo_err *err, int code)
+{
+	if (err && *err)
+		(*err)->errnum = code;
+	return -code;
+}
+#define fail_with(err, code, ...) (cryo_error_set((err), 0, __VA_ARGS__), keep_code((err), (code)))
+
+#define IMAGE_NAME_MAX 128
+#define TMP_PREFIX "image-"
+#define IMAGE_COLUMNS "id, name, created, config, layers, size"
+
+/* ---- names ---- */
+
+static bool chars_match(const char *s, bool (*first)(char), bool (*rest)(char))
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > IMAGE_NAME_MAX || !first(s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!rest(s[i]))
+			return false;
+	return true;
+}
+
+static bool is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+static bool is_repo_char(char c)
+{
+	return is_lower_alnum(c) || c == '.' || c == '_' || c == '/' || c == '-';
+}
+static bool is_tag_first(char c)
+{
+	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '_';
+}
+static bool is_tag_char(char c)
+{
+	return is_tag_first(c) || c == '.' || c == '-';
+}
+
+bool image_repository_is_valid(const char *repository)
+{
+	return chars_match(repository, is_lower_alnum, is_repo_char);
+}
+
+bool image_tag_is_valid(const char *tag)
+{
+	return chars_match(tag, is_tag_first, is_tag_char);
+}
+
+int image_ref_parse(const char *ref, char **repository, char **tag, cryo_err *err)
+{
+	const char *colon = strchr(ref, ':');
+	cleanup_free char *repo = colon ? xstrndup(ref, (size_t)(colon - ref)) : xstrdup(ref);
+	const char *t = colon ? colon + 1 : IMAGE_DEFAULT_TAG;
+
+	if (!image_repository_is_valid(repo))
+		return fail_with(err, EINVAL,
+		                 "invalid image name `%s`: the repository must match [a-z0-9][a-z0-9._/-]* "
+		                 "and have at most %d characters",
+		                 ref, IMAGE_NAME_MAX);
+	if (!image_tag_is_valid(t))
+		return fail_with(
+		    err, EINVAL,
+		    "invalid image name `%s`: the tag must match [A-Za-z0-9_][A-Za-z0-9_.-]* and "
+		    "have at most %d characters",
+		    ref, IMAGE_NAME_MAX);
+	*repository = move_ptr(repo);
+	*tag = xstrdup(t);
+	return 0;
+}
+
+/* "repo:tag" as stored in images.name. */
+static int full_name(const char *ref, char **out, cryo_err *err)
+{
+	cleanup_free char *repo = NULL, *tag = NULL;
+	int r = image_ref_parse(ref, &repo, &tag, err);
+	if (r < 0)
+		return r;
+	*out = xasprintf("%s:%s", repo, tag);
+	return 0;
+}
+
+/* ---- configuration and rows ---- */
+
+static void image_config_clear(struct image_config *c)
+{
+	strv_free(c->env);
+	strv_free(c->cmd);
+	strv_free(c->entrypoint);
+	free(c->workdir);
+	free(c->user);
+	memset(c, 0, sizeof(*c));
+}
+
+void image_free(struct image *img)
+{
+	if (!img)
+		return;
+	free(img->id);
+	free(img->name);
+	strv_free(img->layers);
+	image_config_clear(&img->config);
+	free(img);
+}
+
+void image_freep(struct image **img)
+{
+	image_free(*img);
+	*img = NULL;
+}
+
+void image_list_free(struct image **list, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		image_free(list[i]);
+	free(list);
+}
+
+static struct json_object *strv_to_json(char *const *v)
+{
+	if (!v)
+		return NULL;
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; v[i]; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+/* A JSON array of strings as a NULL-terminated vector; NULL when absent or not
+ * an array. Non-string elements are skipped. */
+static char **json_to_strv(struct json_object *obj, const char *key)
+{
+	struct json_object *a;
+	if (!obj || !json_object_object_get_ex(obj, key, &a) || !json_object_is_type(a, json_type_array))
+		return NULL;
+	char **v = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *s = json_object_array_get_idx(a, i);
+		if (json_object_is_type(s, json_type_string))
+			strv_push(&v, json_object_get_string(s));
+	}
+	return v;
+}
+
+static char *json_string_or(struct json_object *obj, const char *key, const char *fallback)
+{
+	struct json_object *s;
+	if (obj && json_object_object_get_ex(obj, key, &s) && json_object_is_type(s, json_type_string) &&
+	    *json_object_get_string(s))
+		return xstrdup(json_object_get_string(s));
+	return xstrdup(fallback);
+}
+
+/* Env, Cmd, Entrypoint, WorkingDir and User of an OCI configuration's `config`
+ * object (the same keys cryo stores). */
+static void image_config_from_json(struct json_object *obj, struct image_config *c)
+{
+	c->env = json_to_strv(obj, "Env");
+	if (!c->env)
+		c->env = xcalloc(1, sizeof(char *));
+	c->cmd = json_to_strv(obj, "Cmd");
+	c->entrypoint = json_to_strv(obj, "Entrypoint");
+	c->workdir = json_string_or(obj, "WorkingDir", "/");
+	c->user = json_string_or(obj, "User", "");
+}
+
+static struct json_object *image_config_to_json(const struct image_config *c)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "Env", strv_to_json(c->env));
+	json_object_object_add(o, "Cmd", strv_to_json(c->cmd));
+	json_object_object_add(o, "Entrypoint", strv_to_json(c->entrypoint));
+	json_object_object_add(o, "WorkingDir", json_object_new_string(c->workdir));
+	json_object_object_add(o, "User", json_object_new_string(c->user));
+	return o;
+}
+
+static const char *json_plain(struct json_object *obj)
+{
+	return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static int image_from_row(sqlite3_stmt *st, struct image **out, cryo_err *err)
+{
+	cleanup_image struct image *img = xcalloc(1, sizeof(*img));
+	img->id = state_column_text(st, 0);
+	img->name = state_column_text(st, 1);
+	img->created = sqlite3_column_int64(st, 2);
+	img->size = (uint64_t)sqlite3_column_int64(st, 5);
+
+	struct json_object *config = json_tokener_parse((const char *)sqlite3_column_text(st, 3));
+	image_config_from_json(config, &img->config);
+	json_object_put(config);
+
+	struct json_object *layers = json_tokener_parse((const char *)sqlite3_column_text(st, 4));
+	if (!layers || !json_object_is_type(layers, json_type_array)) {
+		json_object_put(layers);
+		return fail_with(err, EINVAL, "image %s: corrupt layer list in the database", img->id);
+	}
+	struct json_object *wrapper = json_object_new_object();
+	json_object_object_add(wrapper, "l", layers);
+	img->layers = json_to_strv(wrapper, "l");
+	json_object_put(wrapper);
+	*out = move_ptr(img);
+	return 0;
+}
+
+/* ---- lookups ---- */
+
+static int get_by(struct cryo_engine *engine, const char *where, const char *arg, struct image **out,
+                  bool *ambiguous, cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	cleanup_free char *sql = xasprintf("SELECT " IMAGE_COLUMNS " FROM images WHERE %s LIMIT 2", where);
+	int r = state_prepare(engine, &st, sql, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE)
+		return 0;
+	if (r != SQLITE_ROW)
+		return state_error(engine, err, "look up image");
+	if ((r = image_from_row(st, out, err)) < 0)
+		return r;
+	if (ambiguous)
+		*ambiguous = sqlite3_step(st) == SQLITE_ROW;
+	return 1;
+}
+
+int image_get(struct cryo_engine *engine, const char *ref, struct image **out, cryo_err *err)
+{
+	cleanup_free char *name = NULL;
+	cleanup_image struct image *img = NULL;
+	bool ambiguous = false;
+	int r;
+
+	if (full_name(ref, &name, NULL) == 0) {
+		if ((r = get_by(engine, "name = ?1", name, &img, NULL, err)) < 0)
+			return r;
+		if (r > 0) {
+			*out = move_ptr(img);
+			return 0;
+		}
+	}
+	const char *hex = str_has_prefix(ref, "sha256:") ? ref + strlen("sha256:") : ref;
+	size_t n = strlen(hex);
+	if (n >= 3 && n <= DIGEST_HEX_LEN && strspn(hex, "0123456789abcdef") == n) {
+		if ((r = get_by(engine, "substr(id, 1, length(?1)) = ?1", hex, &img, &ambiguous, err)) < 0)
+			return r;
+		if (r > 0 && ambiguous)
+			return fail_with(err, EINVAL,
+			                 "image ID prefix `%s` is ambiguous: give more characters", ref);
+		if (r > 0) {
+			*out = move_ptr(img);
+			return 0;
+		}
+	}
+	return fail_with(err, ENOENT, "no such image `%s`", ref);
+}
+
+int image_list(struct cryo_engine *engine, struct image ***out, size_t *count, cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	struct image **list = NULL;
+	size_t n = 0;
+	int r =
+	    state_prepare(engine, &st, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY created DESC, id", err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct image *img = NULL;
+		int e = image_from_row(st, &img, err);
+		if (e < 0) {
+			image_list_free(list, n);
+			return e;
+		}
+		list = xrealloc(list, (n + 1) * sizeof(*list));
+		list[n++] = img;
+	}
+	if (r != SQLITE_DONE) {
+		image_list_free(list, n);
+		return state_error(engine, err, "list images");
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+char *image_layer_path(struct cryo_engine *engine, const char *layer_id)
+{
+	return engine_path(engine, "layers/%s", layer_id);
+}
+
+static char *image_mount_path(struct cryo_engine *engine, const char *id)
+{
+	return engine_path(engine, "images/%s/mnt", id);
+}
+
+/* Names of the containers using an image (NULL-terminated, maybe empty). */
+static int image_users(struct cryo_engine *engine, const char *id, char ***out, cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r =
+	    state_prepare(engine, &st, "SELECT name FROM containers WHERE image_id = ?1 ORDER BY name", err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	char **names = xcalloc(1, sizeof(char *));
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		strv_push(&names, (const char *)sqlite3_column_text(st, 0));
+	if (r != SQLITE_DONE) {
+		strv_free(names);
+		return state_error(engine, err, "list the containers of an image");
+	}
+	*out = names;
+	return 0;
+}
+
+static int row_exists(struct cryo_engine *engine, const char *sql, const char *arg, bool *exists,
+                      cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = state_prepare(engine, &st, sql, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return state_error(engine, err, "query the image store");
+	*exists = r == SQLITE_ROW;
+	return 0;
+}
+
+static int layer_in_use(struct cryo_engine *engine, const char *layer_id, bool *used, cryo_err *err)
+{
+	return row_exists(engine, "SELECT 1 FROM images, json_each(images.layers) WHERE json_each.value = ?1",
+	                  layer_id, used, err);
+}
+
+/* ---- mounts ---- */
+
+bool image_is_mounted(struct cryo_engine *engine, const char *id)
+{
+	cleanup_free char *mnt = image_mount_path(engine, id);
+	struct statx stx;
+	if (statx(AT_FDCWD, mnt, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+		return false;
+	return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+/* Unmount (when mounted) and remove <root>/images/<id>. */
+static int image_unmount_dir(struct cryo_engine *engine, const char *id, cryo_err *err)
+{
+	cleanup_free char *mnt = image_mount_path(engine, id);
+	cleanup_free char *dir = engine_path(engine, "images/%s", id);
+	while (image_is_mounted(engine, id)) {
+		if (umount2(mnt, UMOUNT_NOFOLLOW) < 0)
+			return cryo_error_set(err, errno, "unmount image at `%s`", mnt);
+	}
+	return rm_rf(dir, err);
+}
+
+char **image_lowerdirs(struct cryo_engine *engine, const struct image *img)
+{
+	size_t n = strv_len(img->layers);
+	char **dirs = xcalloc(1, sizeof(char *));
+	for (size_t i = n; i-- > 0;) {
+		bool above = false;
+		for (size_t j = i + 1; j < n; j++)
+			above = above || strcmp(img->layers[i], img->layers[j]) == 0;
+		if (!above) {
+			cleanup_free char *dir = image_layer_path(engine, img->layers[i]);
+			strv_push(&dirs, dir);
+		}
+	}
+	return dirs;
+}
+
+/* The overlay lowerdir list, top layer first, each layer once (a repeated layer
+ * keeps only its top-most place: the merged view is the same). Relative to the
+ * layers directory, which keeps the option short and free of characters
+ * overlayfs would need escaped. */
+static char *overlay_lowerdirs(const struct image *img)
+{
+	size_t n = strv_len(img->layers);
+	char *list = xstrdup("");
+	for (size_t i = n; i-- > 0;) {
+		bool above = false;
+		for (size_t j = i + 1; j < n; j++)
+			if (strcmp(img->layers[i], img->layers[j]) == 0)
+				above = true;
+		if (above)
+			continue;
+		char *next = xasprintf("%s%s%s", list, *list ? ":" : "", img->layers[i]);
+		free(list);
+		list = next;
+	}
+	return list;
+}
+
+static int mount_layers(struct cryo_engine *engine, const struct image *img, const char *mnt, cryo_err *err)
+{
+	size_t n = strv_len(img->layers);
+	if (n == 0) {
+		if (mount("tmpfs", mnt, "tmpfs", MS_RDONLY | MS_NODEV | MS_NOSUID, "size=4k,mode=0755") < 0)
+			return cryo_error_set(err, errno, "mount an empty read-only tmpfs at `%s`", mnt);
+		return 0;
+	}
+	cleanup_free char *lower = overlay_lowerdirs(img);
+	if (!strchr(lower, ':')) {
+		cleanup_free char *layer = image_layer_path(engine, lower);
+		if (mount(layer, mnt, NULL, MS_BIND, NULL) < 0)
+			return cryo_error_set(err, errno, "bind mount layer `%s` at `%s`", layer, mnt);
+		if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
+			int saved = errno;
+			umount2(mnt, MNT_DETACH);
+			return cryo_error_set(err, saved, "make the mount at `%s` read-only", mnt);
+		}
+		return 0;
+	}
+
+	cleanup_free char *data = xasprintf("lowerdir=%s", lower);
+	if (strlen(data) >= 4096)
+		return fail_with(err, E2BIG, "image %s has too many layers (%zu) for one overlay mount",
+		                 img->id, n);
+	cleanup_free char *layers_dir = engine_path(engine, "layers");
+	cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || chdir(layers_dir) < 0)
+		return cryo_error_set(err, errno, "enter `%s`", layers_dir);
+	int r = mount("overlay", mnt, "overlay", MS_RDONLY, data);
+	int saved = errno;
+	if (fchdir(cwd) < 0) {
+		/* The previous working directory is gone; nothing depends on it. */
+	}
+	if (r < 0)
+		return cryo_error_set(err, saved, "mount overlay of %zu layers at `%s`", n, mnt);
+	return 0;
+}
+
+static int mount_locked(struct cryo_engine *engine, const struct image *img, char **path_out, cryo_err *err)
+{
+	cleanup_free char *mnt = image_mount_path(engine, img->id);
+	int r;
+	if (!image_is_mounted(engine, img->id)) {
+		if ((r = mkdir_p(mnt, 0700, err)) < 0 || (r = mount_layers(engine, img, mnt, err)) < 0)
+			return r;
+	}
+	*path_out = move_ptr(mnt);
+	return 0;
+}
+
+int image_mount(struct cryo_engine *engine, const char *ref, char **path_out, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_image struct image *img = NULL;
+	int r;
+	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
+	    (r = image_get(engine, ref, &img, err)) < 0)
+		return r;
+	if ((r = mount_locked(engine, img, path_out, err)) < 0)
+		return cryo_error_wrap(err, "mount image `%s`", ref);
+	return 0;
+}
+
+int image_unmount(struct cryo_engine *engine, const char *ref, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_image struct image *img = NULL;
+	int r;
+	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
+	    (r = image_get(engine, ref, &img, err)) < 0)
+		return r;
+	if (!image_is_mounted(engine, img->id))
+		return fail_with(err, EINVAL, "image `%s` is not mounted", ref);
+	if ((r = image_unmount_dir(engine, img->id, err)) < 0)
+		return cryo_error_wrap(err, "unmount image `%s`", ref);
+	return 0;
+}
+
+/* ---- removal ---- */
+
+/* Delete an image no container uses and the layers no other image shares.
+ * The database change is one transaction; directories go after it commits. */
+static int delete_image_locked(struct cryo_engine *engine, const struct image *img, cryo_err *err)
+{
+	cleanup_strv char **users = NULL, **orphans = xcalloc(1, sizeof(char *));
+	cleanup_stmt sqlite3_stmt *del_image = NULL, *del_layer = NULL;
+	const char *shown = img->name ? img->name : img->id;
+	int r;
+
+	if ((r = image_users(engine, img->id, &users, err)) < 0)
+		return r;
+	if (users[0]) {
+		cleanup_free char *list = xstrdup("");
+		for (size_t i = 0; users[i]; i++) {
+			char *next = xasprintf("%s%s`%s`", list, i ? ", " : "", users[i]);
+			free(list);
+			list = next;
+		}
+		return fail_with(err, EBUSY, "image `%s` is in use by container%s %s: remove %s first", shown,
+		                 users[1] ? "s" : "", list, users[1] ? "them" : "it");
+	}
+	if ((r = image_unmount_dir(engine, img->id, err)) < 0)
+		return r;
+
+	if ((r = state_begin(engine, err)) < 0)
+		return r;
+	if ((r = state_prepare(engine, &del_image, "DELETE FROM images WHERE id = ?1", err)) < 0 ||
+	    (r = state_prepare(engine, &del_layer, "DELETE FROM layers WHERE id = ?1", err)) < 0)
+		goto fail;
+	sqlite3_bind_text(del_image, 1, img->id, -1, SQLITE_STATIC);
+	if (sqlite3_step(del_image) != SQLITE_DONE) {
+		r = state_error(engine, err, "delete image");
+		goto fail;
+	}
+	for (size_t i = 0; img->layers[i]; i++) {
+		bool used = false;
+		if ((r = layer_in_use(engine, img->layers[i], &used, err)) < 0)
+			goto fail;
+		for (size_t j = 0; !used && orphans[j]; j++)
+			used = strcmp(orphans[j], img->layers[i]) == 0;
+		if (used)
+			continue;
+		sqlite3_reset(del_layer);
+		sqlite3_bind_text(del_layer, 1, img->layers[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(del_layer) != SQLITE_DONE) {
+			r = state_error(engine, err, "delete layer");
+			goto fail;
+		}
+		strv_push(&orphans, img->layers[i]);
+	}
+	if ((r = state_commit(engine, err)) < 0)
+		goto fail;
+
+	for (size_t i = 0; orphans[i]; i++) {
+		cleanup_free char *dir = image_layer_path(engine, orphans[i]);
+		if ((r = rm_rf(dir, err)) < 0)
+			return cryo_error_wrap(err, "image `%s` removed, but not its layer directory", shown);
+	}
+	return 0;
+fail:
+	state_rollback(engine);
+	return r;
+}
+
+/* Directories of interrupted operations: unpack areas in tmp/, layer
+ * directories without a row, image mount directories without an image. Only
+ * called with the images lock held, when no other store change runs. */
+static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
+{
+	static const struct {
+		const char *dir, *sql;
+	} areas[] = {
+	    {"tmp", NULL},
+	    {"layers", "SELECT 1 FROM layers WHERE id = ?1"},
+	    {"images", "SELECT 1 FROM images WHERE id = ?1"},
+	};
+	for (size_t a = 0; a < ARRAY_SIZE(areas); a++) {
+		cleanup_free char *path = engine_path(engine, "%s", areas[a].dir);
+		cleanup_dir DIR *d = opendir(path);
+		struct dirent *de;
+		if (!d)
+			return cryo_error_set(err, errno, "open `%s`", path);
+		while ((de = readdir(d))) {
+			bool keep = false;
+			int r;
+			if (de->d_name[0] == '.')
+				continue;
+			if (!areas[a].sql)
+				keep = !str_has_prefix(de->d_name, TMP_PREFIX);
+			else if ((r = row_exists(engine, areas[a].sql, de->d_name, &keep, err)) < 0)
+				return r;
+			if (keep)
+				continue;
+			if (a == 2 && (r = image_unmount_dir(engine, de->d_name, err)) < 0)
+				return r;
+			cleanup_free char *victim = xasprintf("%s/%s", path, de->d_name);
+			if ((r = rm_rf(victim, err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Untagged images exist only because their name moved on while a container
+ * used them: delete those no container uses any more. */
+static int prune_locked(struct cryo_engine *engine, cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	cleanup_strv char **ids = xcalloc(1, sizeof(char *));
+	int r = state_prepare(engine, &st,
+	                      "SELECT id FROM images WHERE name IS NULL AND "
+	                      "id NOT IN (SELECT image_id FROM containers)",
+	                      err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		strv_push(&ids, (const char *)sqlite3_column_text(st, 0));
+	if (r != SQLITE_DONE)
+		return state_error(engine, err, "list untagged images");
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_image struct image *img = NULL;
+		bool found = false;
+		if ((r = get_by(engine, "id = ?1", ids[i], &img, NULL, err)) < 0)
+			return r;
+		found = r > 0;
+		if (found && (r = delete_image_locked(engine, img, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int image_prune_unused(struct cryo_engine *engine, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	int r;
+	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
+	    (r = sweep_leftovers(engine, err)) < 0 || (r = prune_locked(engine, err)) < 0)
+		return cryo_error_wrap(err, "prune unused images");
+	return 0;
+}
+
+int image_remove(struct cryo_engine *engine, const char *ref, cryo_err *err)
+{
+	cleanup_close int lock = -1;
+	cleanup_image struct image *img = NULL;
+	int r;
+	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
+	    (r = image_get(engine, ref, &img, err)) < 0)
+		return r;
+	if ((r = delete_image_locked(engine, img, err)) < 0)
+		return cryo_error_wrap(err, "remove image `%s`", ref);
+	return 0;
+}
+
+/* ---- adding images ---- */
+
+/* One store change in progress: the layers it unpacked (removed again if it
+ * fails) and what it will record. */
+struct image_add {
+	char **new_layers; /* layer IDs whose directories this change created */
+	char **layers;     /* the image's layer IDs, bottom first */
+	uint64_t *sizes;   /* per layer, bytes unpacked */
+	char *name;        /* "repo:tag" or NULL */
+	char *id;
+	int64_t created;
+	struct image_config config;
+};
+
+static void image_add_rollback(struct cryo_engine *engine, struct image_add *add)
+{
+	for (size_t i = 0; add->new_layers && add->new_layers[i]; i++) {
+		cleanup_free char *dir = image_layer_path(engine, add->new_layers[i]);
+		rm_rf(dir, NULL);
+	}
+}
+
+static void image_add_clear(struct image_add *add)
+{
+	strv_free(add->new_layers);
+	strv_free(add->layers);
+	free(add->sizes);
+	free(add->name);
+	free(add->id);
+	image_config_clear(&add->config);
+}
+
+static int layer_size(struct cryo_engine *engine, const char *id, bool *known, uint64_t *size, cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = state_prepare(engine, &st, "SELECT size FROM layers WHERE id = ?1", err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return state_error(engine, err, "look up layer");
+	*known = r == SQLITE_ROW;
+	*size = *known ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	return 0;
+}
+
+/* Add layer `id` from `archive` (whose bytes must have that sha256) to the
+ * image being added, unpacking it unless the store already has it. */
+static int add_layer(struct cryo_engine *engine, struct image_add *add, const char *archive, const char *id,
+                     bool require_entries, cryo_err *err)
+{
+	cleanup_free char *final = image_layer_path(engine, id);
+	cleanup_free char *tmp = engine_path(engine, "tmp/" TMP_PREFIX "layer-XXXXXX");
+	size_t n = strv_len(add->layers);
+	uint64_t size = 0;
+	bool known = false;
+	int r;
+
+	if ((r = layer_size(engine, id, &known, &size, err)) < 0)
+		return r;
+	for (size_t i = 0; !known && i < n; i++)
+		if (strcmp(add->layers[i], id) == 0) {
+			known = true;
+			size = add->sizes[i];
+		}
+	if (!known || !path_exists(final)) {
+		const struct layer_unpack_opts opts = {
+		    .expected_digest = id, .whiteouts = true, .require_entries = require_entries};
+		struct layer_unpack_result res;
+		if (!mkdtemp(tmp))
+			return cryo_error_set(err, errno, "create directory `%s`", tmp);
+		if (chmod(tmp, 0755) < 0) {
+			r = cryo_error_set(err, errno, "chmod `%s`", tmp);
+			rm_rf(tmp, NULL);
+			return r;
+		}
+		if ((r = layer_unpack(archive, tmp, &opts, &res, err)) < 0) {
+			rm_rf(tmp, NULL);
+			return r;
+		}
+		if ((r = rm_rf(final, err)) < 0 ||
+		    (rename(tmp, final) < 0 &&
+		     (r = cryo_error_set(err, errno, "rename `%s` to `%s`", tmp, final)) < 0)) {
+			rm_rf(tmp, NULL);
+			return r;
+		}
+		strv_push(&add->new_layers, id);
+		size = res.size;
+	}
+	strv_push(&add->layers, id);
+	add->sizes = xrealloc(add->sizes, (n + 1) * sizeof(*add->sizes));
+	add->sizes[n] = size;
+	return 0;
+}
+
+static uint64_t image_add_size(const struct image_add *add)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; add->layers[i]; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			seen = seen || strcmp(add->layers[i], add->layers[j]) == 0;
+		if (!seen)
+			total += add->sizes[i];
+	}
+	return total;
+}
+
+static int exec_bound(struct cryo_engine *engine, const char *sql, const char *a1, const char *a2,
+                      cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	int r = state_prepare(engine, &st, sql, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, a1, -1, SQLITE_STATIC);
+	if (a2)
+		sqlite3_bind_text(st, 2, a2, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return state_error(engine, err, "update the image store");
+	return 0;
+}
+
+/* The image row, its layer rows and the name move, in one transaction. An
+ * image with this ID may exist already (the same OCI image loaded again): it
+ * keeps its row and takes the name, unless it already has another one. */
+static int record_image(struct cryo_engine *engine, struct image_add *add, cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *layer = NULL, *img = NULL;
+	cleanup_image struct image *existing = NULL;
+	int r;
+
+	if ((r = state_begin(engine, err)) < 0)
+		return r;
+	if ((r = get_by(engine, "id = ?1", add->id, &existing, NULL, err)) < 0)
+		goto fail;
+	if (existing && existing->name && add->name && strcmp(existing->name, add->name) != 0) {
+		r = fail_with(err, EEXIST, "this image is already stored as `%s` (ID %.12s); remove it first",
+		              existing->name, add->id);
+		goto fail;
+	}
+	if ((r = state_prepare(engine, &layer,
+	                       "INSERT OR IGNORE INTO layers (id, size, created) VALUES (?1, ?2, ?3)", err)) <
+	    0)
+		goto fail;
+	for (size_t i = 0; add->layers[i]; i++) {
+		sqlite3_reset(layer);
+		sqlite3_bind_text(layer, 1, add->layers[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(layer, 2, (sqlite3_int64)add->sizes[i]);
+		sqlite3_bind_int64(layer, 3, now_realtime_us());
+		if (sqlite3_step(layer) != SQLITE_DONE) {
+			r = state_error(engine, err, "record layer");
+			goto fail;
+		}
+	}
+	if (!existing) {
+		struct json_object *config = image_config_to_json(&add->config);
+		struct json_object *layers = strv_to_json(add->layers);
+		if ((r = state_prepare(engine, &img,
+		                       "INSERT INTO images (id, name, created, config, layers, size) "
+		                       "VALUES (?1, NULL, ?2, ?3, ?4, ?5)",
+		                       err)) == 0) {
+			sqlite3_bind_text(img, 1, add->id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(img, 2, add->created);
+			sqlite3_bind_text(img, 3, json_plain(config), -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(img, 4, json_plain(layers), -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(img, 5, (sqlite3_int64)image_add_size(add));
+			if (sqlite3_step(img) != SQLITE_DONE)
+				r = state_error(engine, err, "record image");
+		}
+		json_object_put(config);
+		json_object_put(layers);
+		if (r < 0)
+			goto fail;
+	}
+	if (add->name &&
+	    ((r = exec_bound(engine, "UPDATE images SET name = NULL WHERE name = ?1 AND id != ?2", add->name,
+	                     add->id, err)) < 0 ||
+	     (r = exec_bound(engine, "UPDATE images SET name = ?2 WHERE id = ?1", add->id, add->name, err)) <
+	         0))
+		goto fail;
+	return state_commit(engine, err);
+fail:
+	state_rollback(engine);
+	return r;
+}
+
+/* The parts every new image shares: record it, then drop an image that lost its
+ * name to it (when no container uses that one). */
+static int image_add_finish(struct cryo_engine *engine, struct image_add *add, char **id_out, cryo_err *err)
+{
+	int r = record_image(engine, add, err);
+	if (r < 0) {
+		image_add_rollback(engine, add);
+		return r;
+	}
+	if ((r = prune_locked(engine, err)) < 0)
+		return cryo_error_wrap(err, "image %s stored, but removing the image it replaced failed",
+		                       add->id);
+	*id_out = xstrdup(add->id);
+	return 0;
+}
+
+static void image_config_default(struct image_config *c)
+{
+	c->env = xcalloc(1, sizeof(char *));
+	strv_push(&c->env, IMAGE_DEFAULT_PATH);
+	c->cmd = xcalloc(1, sizeof(char *));
+	strv_push(&c->cmd, "/bin/sh");
+	c->entrypoint = NULL;
+	c->workdir = xstrdup("/");
+	c->user = xstrdup("");
+}
+
+/* An imported image's ID: the digest of its canonical description (creation
+ * time, configuration, layers), so each import is a distinct image. */
+static char *imported_image_id(const struct image_add *add)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+	cleanup_free char *created = format_timestamp(add->created);
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "created", json_object_new_string(created));
+	json_object_object_add(o, "config", image_config_to_json(&add->config));
+	json_object_object_add(o, "layers", strv_to_json(add->layers));
+	const char *canonical = json_plain(o);
+	digest_buffer(canonical, strlen(canonical), hex);
+	json_object_put(o);
+	return xstrdup(hex);
+}
+
+static int import_locked(struct cryo_engine *engine, const char *tarball, struct image_add *add,
+                         char **id_out, cryo_err *err)
+{
+	char layer_id[DIGEST_HEX_LEN + 1];
+	int r;
+	if ((r = sweep_leftovers(engine, err)) < 0 || (r = digest_file(tarball, layer_id, err)) < 0 ||
+	    (r = add_layer(engine, add, tarball, layer_id, true, err)) < 0)
+		return r;
+	add->created = now_realtime_us();
+	image_config_default(&add->config);
+	add->id = imported_image_id(add);
+	return image_add_finish(engine, add, id_out, err);
+}
+
+int image_import(struct cryo_engine *engine, const char *tarball, const char *ref, char **id_out,
+                 cryo_err *err)
+{
+	struct image_add add = {0};
+	cleanup_close int lock = -1;
+	struct stat st;
+	int r;
+
+	if ((r = full_name(ref, &add.name, err)) < 0)
+		return r;
+	if (stat(tarball, &st) < 0)
+		r = cryo_error_set(err, errno, "import `%s`", tarball);
+	else if (!S_ISREG(st.st_mode))
+		r = fail_with(err, EINVAL, "import `%s`: not a regular file", tarball);
+	else if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) == 0 &&
+	         (r = import_locked(engine, tarball, &add, id_out, err)) < 0)
+		cryo_error_wrap(err, "import `%s` as `%s`", tarball, add.name);
+	image_add_clear(&add);
+	return r;
+}
+
+/* ---- loading OCI layouts ---- */
+
+/* RFC 3339 ("2024-05-01T10:00:00.123456789Z", "...+02:00") to realtime µs. */
+static bool parse_rfc3339(const char *s, int64_t *us)
+{
+	struct tm tm = {0};
+	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	int64_t frac = 0, scale = 1000000;
+	if (!p)
+		return false;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*p - '0') * scale;
+			}
+		}
+	}
+	int64_t offset = 0;
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
+		offset = (int64_t)(h * 3600 + m * 60) * (*p == '+' ? 1 : -1);
+	} else if (strcmp(p, "Z") != 0 && strcmp(p, "z") != 0) {
+		return false;
+	}
+	*us = ((int64_t)timegm(&tm) - offset) * 1000000 + frac;
+	return true;
+}
+
+/* The repository a layout is named after when it carries only a tag: its file
+ * name, lowercased, without .tar/.tgz/... and with other characters as '-'. */
+static char *repository_from_path(const char *path)
+{
+	static const char *const suffixes[] = {".tar.gz", ".tar.zst", ".tar.xz", ".tgz", ".tar"};
+	cleanup_free char *copy = xstrdup(path);
+	size_t n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	const char *slash = strrchr(copy, '/');
+	char *base = xstrdup(slash ? slash + 1 : copy);
+	for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++)
+		if (str_has_suffix(base, suffixes[i]) && strlen(base) > strlen(suffixes[i])) {
+			base[strlen(base) - strlen(suffixes[i])] = '\0';
+			break;
+		}
+	for (char *c = base; *c; c++) {
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+		else if (!is_repo_char(*c) || *c == '/')
+			*c = '-';
+	}
+	size_t skip = strspn(base, "._-");
+	memmove(base, base + skip, strlen(base + skip) + 1);
+	if (strlen(base) > IMAGE_NAME_MAX)
+		base[IMAGE_NAME_MAX] = '\0';
+	if (!*base) {
+		free(base);
+		return xstrdup("image");
+	}
+	return base;
+}
+
+/* "registry/repo:tag@sha256:..." -> "registry/repo:tag"; a missing tag
+ * becomes latest. */
+static int reference_to_name(const char *reference, char **out, cryo_err *err)
+{
+	cleanup_free char *ref = xstrdup(reference);
+	char *at = strchr(ref, '@');
+	if (at)
+		*at = '\0';
+	return full_name(ref, out, err);
+}
+
+static int loaded_image_name(const struct oci_image *oci, const char *path, char **out, cryo_err *err)
+{
+	int r;
+	const char *ref = oci->ref_name;
+	bool bare_tag = ref && !strchr(ref, ':') && !strchr(ref, '/') && !strchr(ref, '@');
+
+	if (ref && !bare_tag)
+		r = reference_to_name(ref, out, err);
+	else if (bare_tag && oci->image_name) {
+		cleanup_free char *from = NULL;
+		if ((r = reference_to_name(oci->image_name, &from, err)) == 0) {
+			*strrchr(from, ':') = '\0';
+			cleanup_free char *joined = xasprintf("%s:%s", from, ref);
+			r = full_name(joined, out, err);
+		}
+	} else if (oci->image_name)
+		r = reference_to_name(oci->image_name, out, err);
+	else {
+		cleanup_free char *repo = repository_from_path(path);
+		cleanup_free char *joined = xasprintf("%s:%s", repo, ref ? ref : IMAGE_DEFAULT_TAG);
+		r = full_name(joined, out, err);
+	}
+	if (r < 0)
+		return cryo_error_wrap(
+		    err, "name the image from the layout's annotations (give --name NAME[:TAG])");
+	return 0;
+}
+
+static int load_layout(struct cryo_engine *engine, const char *dir, const char *path, struct image_add *add,
+                       char **id_out, cryo_err *err)
+{
+	cleanup_oci_image struct oci_image *oci = NULL;
+	struct json_object *config = NULL, *created;
+	int r;
+
+	if ((r = oci_layout_read(dir, &oci, err)) < 0)
+		return r;
+	if (!add->name && (r = loaded_image_name(oci, path, &add->name, err)) < 0)
+		return r;
+	for (size_t i = 0; i < oci->n_layers; i++) {
+		if ((r = oci_blob_verify(&oci->layers[i], err)) < 0 ||
+		    (r = add_layer(engine, add, oci->layers[i].path, oci->layers[i].digest, false, err)) <
+		        0) {
+			image_add_rollback(engine, add);
+			return cryo_error_wrap(err, "layer %zu of %zu", i + 1, oci->n_layers);
+		}
+	}
+	json_object_object_get_ex(oci->config_json, "config", &config);
+	image_config_from_json(config, &add->config);
+	if (!json_object_object_get_ex(oci->config_json, "created", &created) ||
+	    !parse_rfc3339(json_object_get_string(created), &add->created))
+		add->created = now_realtime_us();
+	add->id = xstrdup(oci->config.digest);
+	return image_add_finish(engine, add, id_out, err);
+}
+
+int image_load(struct cryo_engine *engine, const char *path, const char *ref, char **id_out, cryo_err *err)
+{
+	struct image_add add = {0};
+	cleanup_close int lock = -1;
+	cleanup_free char *tmp = NULL;
+	struct stat st;
+	int r;
+
+	if (ref && (r = full_name(ref, &add.name, err)) < 0)
+		return r;
+	if (stat(path, &st) < 0) {
+		r = cryo_error_set(err, errno, "load `%s`", path);
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		r = fail_with(err, EINVAL, "load `%s`: neither an OCI layout directory nor an oci-archive",
+		              path);
+		goto out;
+	}
+	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
+	    (r = sweep_leftovers(engine, err)) < 0)
+		goto out;
+	const char *dir = path;
+	if (S_ISREG(st.st_mode)) {
+		tmp = engine_path(engine, "tmp/" TMP_PREFIX "load-XXXXXX");
+		if (!mkdtemp(tmp)) {
+			r = cryo_error_set(err, errno, "create directory `%s`", tmp);
+			free(tmp);
+			tmp = NULL;
+			goto wrap;
+		}
+		if ((r = oci_archive_extract(path, tmp, err)) < 0)
+			goto wrap;
+		dir = tmp;
+	}
+	r = load_layout(engine, dir, path, &add, id_out, err);
+wrap:
+	if (r < 0)
+		cryo_error_wrap(err, "load `%s`", path);
+	if (tmp)
+		rm_rf(tmp, NULL);
+out:
+	image_add_clear(&add);
+	return r;
+}

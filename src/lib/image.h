@@ -1,0 +1,109 @@
+/* The image store: images and their layers, recorded in the database (tables
+ * `images` and `layers`) and kept unpacked under <root>/layers/<id>, where
+ * containers use them as read-only overlayfs lower directories (whiteouts
+ * already in overlayfs form, see layer.h).
+ *
+ * Every change to the store holds the "images" lock (lock.h). A change either
+ * happens completely or leaves nothing behind: layers are unpacked in
+ * <root>/tmp and renamed into place, and the database rows are written in one
+ * transaction; a layer directory without a row (from a crash) is swept by the
+ * next store change.
+ *
+ * Names are `REPOSITORY:TAG`: the repository is [a-z0-9][a-z0-9._/-]* and the
+ * tag [A-Za-z0-9_][A-Za-z0-9_.-]*, each at most 128 characters; a missing tag
+ * means `latest`. An image has at most one name; giving its name to a new image
+ * leaves the old one untagged, and an untagged image no container uses is
+ * deleted with the layers no other image shares. */
+#ifndef CRYO_IMAGE_H
+#define CRYO_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "error.h"
+
+#define IMAGE_DEFAULT_TAG "latest"
+/* The lock (lock_acquire) every store change holds. Hold it too while making
+ * a container from an image, so the image cannot be removed meanwhile. */
+#define IMAGE_STORE_LOCK "images"
+#define IMAGE_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct image_config {
+	char **env;        /* "KEY=VALUE", NULL-terminated (maybe empty), never NULL */
+	char **cmd;        /* NULL-terminated, NULL when unset */
+	char **entrypoint; /* NULL-terminated, NULL when unset */
+	char *workdir;     /* never NULL ("/" by default) */
+	char *user;        /* never NULL ("" = root) */
+};
+
+struct image {
+	char *id;        /* sha256 hex */
+	char *name;      /* "repository:tag", NULL when untagged */
+	int64_t created; /* realtime microseconds */
+	char **layers;   /* layer IDs, bottom first, NULL-terminated */
+	struct image_config config;
+	uint64_t size; /* bytes of file content in its layers */
+};
+
+void image_free(struct image *img);
+void image_freep(struct image **img);
+#define cleanup_image __attribute__((cleanup(image_freep)))
+void image_list_free(struct image **list, size_t count);
+
+/* Split and validate `NAME[:TAG]` (tag defaults to latest). Both allocated. */
+int image_ref_parse(const char *ref, char **repository, char **tag, cryo_err *err);
+/* Is this a valid repository name / tag? */
+bool image_repository_is_valid(const char *repository);
+bool image_tag_is_valid(const char *tag);
+
+/* Look an image up by name[:tag] (tag defaults to latest), full ID, or unique
+ * ID prefix (at least 3 hex digits; a "sha256:" prefix is accepted).
+ * -ENOENT "no such image `x`". */
+int image_get(struct cryo_engine *engine, const char *ref, struct image **out, cryo_err *err);
+
+/* All images, newest first. */
+int image_list(struct cryo_engine *engine, struct image ***out, size_t *count, cryo_err *err);
+
+/* Where a layer is unpacked (allocated): <root>/layers/<id>. */
+char *image_layer_path(struct cryo_engine *engine, const char *layer_id);
+
+/* The image's layer directories as overlayfs wants them: top layer first, a
+ * layer used twice only at its top-most place (the merged view is the same).
+ * NULL-terminated, allocated. */
+char **image_lowerdirs(struct cryo_engine *engine, const struct image *img);
+
+/* Import a root file system tarball (plain, gzip, zstd, xz) as a one-layer image
+ * named `ref`. *id_out (allocated) receives the new image's ID. */
+int image_import(struct cryo_engine *engine, const char *tarball, const char *ref, char **id_out,
+                 cryo_err *err);
+
+/* Load an OCI image layout (a directory, or an `oci-archive` tarball of one).
+ * The name is `ref` when given, else the layout's
+ * org.opencontainers.image.ref.name annotation: a full reference
+ * (`repo[:tag]`) is used as is; a bare tag (`v1`) takes its repository from
+ * the io.containerd.image.name annotation, else from the layout's file name
+ * (`/x/my-app.tar` -> `my-app`); without an annotation the image is untagged.
+ * The image ID is the digest of its configuration blob, as in other engines. */
+int image_load(struct cryo_engine *engine, const char *path, const char *ref, char **id_out, cryo_err *err);
+
+/* Remove an image and the layers no other image uses. Refused (-EBUSY, naming
+ * them) while containers use it. Unmounts it first when mounted. */
+int image_remove(struct cryo_engine *engine, const char *ref, cryo_err *err);
+
+/* Delete untagged images no container uses, with their unshared layers, and
+ * sweep leftovers of interrupted imports. Call after removing a container. */
+int image_prune_unused(struct cryo_engine *engine, cryo_err *err);
+
+/* Mount the image's merged layers read-only at <root>/images/<id>/mnt (an
+ * overlay of its layers, or a read-only bind mount of a single layer); the path
+ * is returned in *path_out (allocated). Mounting a mounted image is not an
+ * error. */
+int image_mount(struct cryo_engine *engine, const char *ref, char **path_out, cryo_err *err);
+/* Undo image_mount. -EINVAL when the image is not mounted. */
+int image_unmount(struct cryo_engine *engine, const char *ref, cryo_err *err);
+/* Is the image mounted (at image_mount's path)? */
+bool image_is_mounted(struct cryo_engine *engine, const char *id);
+
+#endif

@@ -1,0 +1,42 @@
+/* Restoring a container from a checkpoint: the one the engine kept for it
+ * (same host), or an exported archive (another host, or several copies side by
+ * side under new names). The restored container is a full citizen: monitored,
+ * logged, waitable, and checkpointable again. */
+#ifndef CRYO_RESTORE_H
+#define CRYO_RESTORE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "criu.h"
+#include "engine.h"
+#include "error.h"
+#include "state.h"
+
+struct restore_opts {
+	const char *import_path; /* an exported archive; NULL: the engine's checkpoint of `ref` */
+	const char *name;        /* a new container with this name (always new with import) */
+	bool keep;               /* keep the checkpoint files and logs after restoring */
+	bool ignore_rootfs;
+	bool ignore_volumes;
+	bool tcp_established;
+	bool file_locks;
+};
+
+struct restore_stats {
+	int64_t restore_duration;
+	int64_t runtime_restore_duration;
+	int64_t import_duration; /* verifying and unpacking the archive */
+	int64_t rootfs_apply_duration;
+	int64_t volumes_restore_duration;
+	bool have_criu_stats;
+	struct criu_restore_stats criu;
+};
+
+int restore_container(struct cryo_engine *engine, const char *ref, const struct restore_opts *opts,
+		      struct container **out, struct restore_stats *stats, cryo_err *err);
+
+struct json_object *restore_stats_json(const struct restore_stats *stats);
+
+#endif

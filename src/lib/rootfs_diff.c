@@ -1,0 +1,730 @@
+#include "rootfs_diff.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "safe_extract.h"
+#include "util.h"
+
+/* File data is read in chunks of this size, and the tar is written to disk in
+ * blocks of this size: few system calls, and large chunks go from the read
+ * buffer to write(2) without being copied into libarchive's block buffer. */
+#define DATA_CHUNK_SIZE (1 << 20)
+#define TAR_BLOCK_SIZE (1 << 20)
+/* Below this size a sparse file is simply written out in full. */
+#define SPARSE_MIN_SIZE (1 << 20)
+
+#define OVERLAY_XATTR_PREFIX "trusted.overlay."
+#define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
+
+struct path_buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void path_push(struct path_buf *p, const char *name)
+{
+	size_t n = strlen(name);
+	if (p->len + n + 2 > p->cap) {
+		p->cap = (p->len + n + 2) * 2;
+		p->s = xrealloc(p->s, p->cap);
+	}
+	p->s[p->len++] = '/';
+	memcpy(p->s + p->len, name, n + 1);
+	p->len += n;
+}
+
+static void path_pop(struct path_buf *p, size_t len)
+{
+	p->len = len;
+	p->s[len] = '\0';
+}
+
+struct tree_writer {
+	struct archive *a;
+	struct archive_entry_linkresolver *links;
+	struct archive_entry *entry;
+	char *data;
+	char *zeros; /* hole contents for sparse files, allocated on first use */
+	char *xattr_names;
+	size_t xattr_names_cap;
+	char *xattr_value;
+	size_t xattr_value_cap;
+	/* Upper-dir semantics: whiteouts and opaque dirs become deleted paths,
+	 * trusted.overlay.* attributes are left out. */
+	bool overlay;
+	char **skip; /* relative, cleaned */
+	struct json_object *deleted;
+	struct rootfs_diff_stats stats;
+	/* Absolute path of the current entry: root, then "/" and the relative name. */
+	struct path_buf path;
+	size_t root_len;
+};
+
+static const char *tree_rel(const struct tree_writer *w)
+{
+	return w->path.len > w->root_len ? w->path.s + w->root_len + 1 : "";
+}
+
+static void tree_writer_free(struct tree_writer *w)
+{
+	if (w->a)
+		archive_write_free(w->a);
+	if (w->links)
+		archive_entry_linkresolver_free(w->links);
+	if (w->entry)
+		archive_entry_free(w->entry);
+	free(w->data);
+	free(w->zeros);
+	free(w->xattr_names);
+	free(w->xattr_value);
+	strv_free(w->skip);
+	if (w->deleted)
+		json_object_put(w->deleted);
+	free(w->path.s);
+}
+
+static int archive_failure(struct archive *a, cryo_err *err, const char *what, const char *name)
+{
+	const char *msg = archive_error_string(a);
+	int errnum = archive_errno(a) > 0 && archive_errno(a) != EILSEQ ? archive_errno(a) : 0;
+	return cryo_error_set(err, errnum, "%s `%s`: %s", what, name, msg ? msg : "unknown error");
+}
+
+/* The extended attribute names of fd (fd >= 0) or of path, NUL-separated. */
+static ssize_t list_xattrs(struct tree_writer *w, int fd, const char *path)
+{
+	for (;;) {
+		ssize_t n = fd >= 0 ? flistxattr(fd, w->xattr_names, w->xattr_names_cap)
+		                    : llistxattr(path, w->xattr_names, w->xattr_names_cap);
+		if (n >= 0 || errno != ERANGE)
+			return n;
+		n = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(path, NULL, 0);
+		if (n < 0)
+			return n;
+		w->xattr_names_cap = (size_t)n + 256;
+		w->xattr_names = xrealloc(w->xattr_names, w->xattr_names_cap);
+	}
+}
+
+static ssize_t get_xattr(struct tree_writer *w, int fd, const char *path, const char *name)
+{
+	for (;;) {
+		ssize_t n = fd >= 0 ? fgetxattr(fd, name, w->xattr_value, w->xattr_value_cap)
+		                    : lgetxattr(path, name, w->xattr_value, w->xattr_value_cap);
+		if (n >= 0 || errno != ERANGE)
+			return n;
+		n = fd >= 0 ? fgetxattr(fd, name, NULL, 0) : lgetxattr(path, name, NULL, 0);
+		if (n < 0)
+			return n;
+		w->xattr_value_cap = (size_t)n + 256;
+		w->xattr_value = xrealloc(w->xattr_value, w->xattr_value_cap);
+	}
+}
+
+enum overlay_mark {
+	MARK_NONE = 0,
+	MARK_OPAQUE = 1 << 0,   /* directory replacing the lower one */
+	MARK_WHITEOUT = 1 << 1, /* overlayfs "xwhiteout": a file standing for a deletion */
+};
+
+/* Copy the entry's extended attributes into w->entry, and note overlayfs'
+ * own markers. fd is the open object, or -1 to go by the current path. */
+static int add_xattrs(struct tree_writer *w, int fd, unsigned *marks, cryo_err *err)
+{
+	const char *path = w->path.s;
+	*marks = MARK_NONE;
+	ssize_t len = list_xattrs(w, fd, path);
+	if (len < 0) {
+		if (errno == ENOTSUP)
+			return 0;
+		return cryo_error_set(err, errno, "list extended attributes of `%s`", path);
+	}
+	for (const char *name = w->xattr_names; name < w->xattr_names + len; name += strlen(name) + 1) {
+		bool overlay_private = w->overlay && str_has_prefix(name, OVERLAY_XATTR_PREFIX);
+		if (overlay_private) {
+			const char *what = name + strlen(OVERLAY_XATTR_PREFIX);
+			if (strcmp(what, "redirect") == 0 || strcmp(what, "metacopy") == 0)
+				return cryo_error_set(
+				    err, ENOTSUP,
+				    "`%s` carries overlayfs attribute %s: its contents live in "
+				    "the image layers (mount without redirect_dir/metacopy)",
+				    path, name);
+			if (strcmp(what, "opaque") != 0 && strcmp(what, "whiteout") != 0)
+				continue;
+		}
+		ssize_t n = get_xattr(w, fd, path, name);
+		if (n < 0) {
+			if (errno == ENODATA)
+				continue; /* removed since listed */
+			return cryo_error_set(err, errno, "read extended attribute %s of `%s`", name, path);
+		}
+		if (overlay_private) {
+			if (strcmp(name, OVERLAY_OPAQUE_XATTR) == 0) {
+				if (n == 1 && w->xattr_value[0] == 'y')
+					*marks |= MARK_OPAQUE;
+			} else {
+				*marks |= MARK_WHITEOUT;
+			}
+			continue;
+		}
+		archive_entry_xattr_add_entry(w->entry, name, w->xattr_value, (size_t)n);
+	}
+	return 0;
+}
+
+static void note_deleted(struct tree_writer *w)
+{
+	cleanup_free char *abs = xasprintf("/%s", tree_rel(w));
+	json_object_array_add(w->deleted, json_object_new_string(abs));
+	w->stats.deleted++;
+}
+
+static bool is_skipped(const struct tree_writer *w, const char *rel)
+{
+	for (size_t i = 0; w->skip && w->skip[i]; i++)
+		if (strcmp(w->skip[i], rel) == 0)
+			return true;
+	return false;
+}
+
+/* Fill w->entry with what stat says; times are mtime only (atime and ctime
+ * cannot be meaningfully restored and would cost header space). */
+static void entry_from_stat(struct tree_writer *w, const struct stat *st)
+{
+	archive_entry_clear(w->entry);
+	const char *rel = tree_rel(w);
+	archive_entry_copy_pathname(w->entry, rel[0] ? rel : ".");
+	archive_entry_copy_stat(w->entry, st);
+	archive_entry_unset_atime(w->entry);
+	archive_entry_unset_ctime(w->entry);
+	archive_entry_unset_birthtime(w->entry);
+}
+
+static int write_header(struct tree_writer *w, struct archive_entry *entry, cryo_err *err)
+{
+	/* ARCHIVE_WARN: a name that is not valid in the current locale is stored
+	 * as raw bytes (hdrcharset=BINARY), which restores it exactly. */
+	if (archive_write_header(w->a, entry) < ARCHIVE_WARN)
+		return archive_failure(w->a, err, "write tar header for", w->path.s);
+	return 0;
+}
+
+static int write_chunk(struct tree_writer *w, const void *data, size_t len, cryo_err *err)
+{
+	if (archive_write_data(w->a, data, len) < 0)
+		return archive_failure(w->a, err, "write data of", w->path.s);
+	w->stats.bytes += len;
+	return 0;
+}
+
+/* Read [offset, offset + len) of fd into the tar. A file that shrank while
+ * being read (it should not: the container is frozen) ends early and the tar
+ * pads the entry with zeros. */
+static int copy_range(struct tree_writer *w, int fd, off_t offset, off_t len, cryo_err *err)
+{
+	while (len > 0) {
+		size_t want = len < DATA_CHUNK_SIZE ? (size_t)len : DATA_CHUNK_SIZE;
+		ssize_t n = pread(fd, w->data, want, offset);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return cryo_error_set(err, errno, "read `%s`", w->path.s);
+		}
+		if (n == 0)
+			return 0;
+		if (write_chunk(w, w->data, (size_t)n, err) < 0)
+			return -EIO;
+		offset += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* For a file with holes, record its data extents in the entry so that only
+ * they are stored (pax sparse format) and the restored file has the same
+ * holes. Returns the number of extents, 0 when the file is not worth it. */
+static int map_sparse(struct tree_writer *w, int fd, const struct stat *st, cryo_err *err)
+{
+	if (st->st_size < SPARSE_MIN_SIZE || (off_t)st->st_blocks * 512 >= st->st_size)
+		return 0;
+	int extents = 0;
+	off_t pos = 0;
+	while (pos < st->st_size) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole is left */
+			if (errno == EINVAL || errno == ENOTSUP)
+				return 0; /* no hole reporting here: store it whole */
+			return cryo_error_set(err, errno, "find data in `%s`", w->path.s);
+		}
+		if (data >= st->st_size)
+			break;
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return cryo_error_set(err, errno, "find holes in `%s`", w->path.s);
+		if (hole > st->st_size)
+			hole = st->st_size;
+		archive_entry_sparse_add_entry(w->entry, data, hole - data);
+		extents++;
+		pos = hole;
+	}
+	/* A trailing hole is marked by an empty extent at the end of the file
+	 * (as GNU tar does), a file that is all hole by an empty one at 0 (as
+	 * libarchive's own disk reader does: its pax writer drops an empty
+	 * extent at the end when it is the only one). */
+	archive_entry_sparse_add_entry(w->entry, extents == 0 ? 0 : st->st_size, 0);
+	return extents + 1;
+}
+
+static int write_regular(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
+                         cryo_err *err)
+{
+	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "open `%s`", w->path.s);
+
+	entry_from_stat(w, st);
+	unsigned marks;
+	if (add_xattrs(w, fd, &marks, err) < 0)
+		return -EIO;
+	if (marks & MARK_WHITEOUT) {
+		note_deleted(w);
+		return 0;
+	}
+	int extents = map_sparse(w, fd, st, err);
+	if (extents < 0)
+		return extents;
+
+	struct archive_entry *entry = w->entry, *spare = NULL;
+	archive_entry_linkify(w->links, &entry, &spare);
+	if (archive_entry_hardlink(entry))
+		archive_entry_sparse_clear(entry);
+	if (write_header(w, entry, err) < 0)
+		return -EIO;
+	w->stats.files++;
+	if (archive_entry_hardlink(entry) || st->st_size == 0)
+		return 0; /* a later name of an inode already stored */
+
+	if (extents == 0) {
+		if (st->st_size > DATA_CHUNK_SIZE)
+			posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		return copy_range(w, fd, 0, st->st_size, err);
+	}
+	/* The pax writer emits the sparse map on the first data write: make
+	 * one even for a file that is all hole. It takes the file's whole
+	 * logical contents and drops the holes itself, so holes are fed as
+	 * zeros (which it does not copy). */
+	if (archive_write_data(w->a, w->data, 0) < 0)
+		return archive_failure(w->a, err, "write data of", w->path.s);
+	la_int64_t offset, length, pos = 0;
+	archive_entry_sparse_reset(entry);
+	while (archive_entry_sparse_next(entry, &offset, &length) == ARCHIVE_OK) {
+		if (length == 0)
+			continue;
+		if (!w->zeros)
+			w->zeros = xcalloc(1, DATA_CHUNK_SIZE);
+		while (pos < offset) {
+			size_t n = offset - pos < DATA_CHUNK_SIZE ? (size_t)(offset - pos) : DATA_CHUNK_SIZE;
+			if (archive_write_data(w->a, w->zeros, n) < 0)
+				return archive_failure(w->a, err, "write data of", w->path.s);
+			pos += (la_int64_t)n;
+		}
+		if (copy_range(w, fd, offset, length, err) < 0)
+			return -EIO;
+		pos = offset + length;
+	}
+	return 0;
+}
+
+static int write_symlink(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
+                         cryo_err *err)
+{
+	size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
+	cleanup_free char *target = NULL;
+	for (;;) {
+		target = xrealloc(target, cap);
+		ssize_t n = readlinkat(dirfd, name, target, cap);
+		if (n < 0)
+			return cryo_error_set(err, errno, "read symbolic link `%s`", w->path.s);
+		if ((size_t)n < cap) {
+			target[n] = '\0';
+			break;
+		}
+		cap *= 2;
+	}
+	entry_from_stat(w, st);
+	archive_entry_copy_symlink(w->entry, target);
+	unsigned marks;
+	if (add_xattrs(w, -1, &marks, err) < 0)
+		return -EIO;
+	if (write_header(w, w->entry, err) < 0)
+		return -EIO;
+	w->stats.files++;
+	return 0;
+}
+
+/* Fifos and device nodes: metadata only. They are never opened. */
+static int write_special(struct tree_writer *w, const struct stat *st, cryo_err *err)
+{
+	entry_from_stat(w, st);
+	unsigned marks;
+	if (add_xattrs(w, -1, &marks, err) < 0)
+		return -EIO;
+	struct archive_entry *entry = w->entry, *spare = NULL;
+	archive_entry_linkify(w->links, &entry, &spare);
+	if (write_header(w, entry, err) < 0)
+		return -EIO;
+	w->stats.files++;
+	return 0;
+}
+
+static int write_tree(struct tree_writer *w, int fd, cryo_err *err);
+
+/* Takes ownership of fd (the directory, opened). */
+static int write_directory(struct tree_writer *w, int fd, const struct stat *st, cryo_err *err)
+{
+	cleanup_close int dirfd = fd;
+	entry_from_stat(w, st);
+	unsigned marks;
+	if (add_xattrs(w, dirfd, &marks, err) < 0)
+		return -EIO;
+	if (marks & MARK_OPAQUE)
+		note_deleted(w);
+	if (write_header(w, w->entry, err) < 0)
+		return -EIO;
+	w->stats.dirs++;
+	return write_tree(w, move_fd(dirfd), err);
+}
+
+static int write_one(struct tree_writer *w, int dirfd, const char *name, cryo_err *err)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0; /* gone since listed */
+		return cryo_error_set(err, errno, "stat `%s`", w->path.s);
+	}
+	switch (st.st_mode & S_IFMT) {
+	case S_IFDIR: {
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return cryo_error_set(err, errno, "open directory `%s`", w->path.s);
+		return write_directory(w, fd, &st, err);
+	}
+	case S_IFREG:
+		return write_regular(w, dirfd, name, &st, err);
+	case S_IFLNK:
+		return write_symlink(w, dirfd, name, &st, err);
+	case S_IFCHR:
+		if (w->overlay && st.st_rdev == makedev(0, 0)) {
+			note_deleted(w);
+			return 0;
+		}
+		return write_special(w, &st, err);
+	case S_IFBLK:
+	case S_IFIFO:
+		return write_special(w, &st, err);
+	default:
+		/* Unix sockets cannot be stored in a tar; a restored process
+		 * binds its listening sockets again. */
+		return 0;
+	}
+}
+
+/* Write the contents of a directory; takes ownership of fd. */
+static int write_tree(struct tree_writer *w, int fd, cryo_err *err)
+{
+	cleanup_dir DIR *dir = fdopendir(fd);
+	if (!dir) {
+		int saved = errno;
+		close(fd);
+		return cryo_error_set(err, saved, "read directory `%s`", w->path.s);
+	}
+	size_t dir_len = w->path.len;
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(dir);
+		if (!de) {
+			if (errno)
+				return cryo_error_set(err, errno, "read directory `%s`", w->path.s);
+			return 0;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		path_push(&w->path, de->d_name);
+		int r = is_skipped(w, tree_rel(w)) ? 0 : write_one(w, fd, de->d_name, err);
+		path_pop(&w->path, dir_len);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int tree_writer_init(struct tree_writer *w, const char *root, bool overlay, char *const *skip_paths,
+                            cryo_err *err)
+{
+	w->overlay = overlay;
+	for (size_t i = 0; skip_paths && skip_paths[i]; i++) {
+		const char *why = NULL;
+		if (skip_paths[i][0] != '/')
+			return cryo_error_set(err, EINVAL, "skip path `%s`: not an absolute path",
+			                      skip_paths[i]);
+		cleanup_free char *rel = safe_extract_clean_name(skip_paths[i] + 1, &why);
+		if (!rel)
+			return cryo_error_set(err, EINVAL, "skip path `%s`: %s", skip_paths[i], why);
+		if (rel[0] == '\0')
+			return cryo_error_set(err, EINVAL, "skip path `%s`: cannot skip the root",
+			                      skip_paths[i]);
+		strv_push(&w->skip, rel);
+	}
+	w->path.len = strlen(root);
+	while (w->path.len > 1 && root[w->path.len - 1] == '/')
+		w->path.len--;
+	w->path.cap = w->path.len + 256;
+	w->path.s = xmalloc(w->path.cap);
+	memcpy(w->path.s, root, w->path.len);
+	w->path.s[w->path.len] = '\0';
+	w->root_len = w->path.len;
+	w->data = xmalloc(DATA_CHUNK_SIZE);
+	w->xattr_names_cap = w->xattr_value_cap = 4096;
+	w->xattr_names = xmalloc(w->xattr_names_cap);
+	w->xattr_value = xmalloc(w->xattr_value_cap);
+	w->deleted = json_object_new_array();
+	w->entry = archive_entry_new();
+	w->links = archive_entry_linkresolver_new();
+	w->a = archive_write_new();
+	if (!w->deleted || !w->entry || !w->links || !w->a)
+		oom();
+	archive_entry_linkresolver_set_strategy(w->links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+	if (archive_write_set_format_pax(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, TAR_BLOCK_SIZE) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK)
+		return archive_failure(w->a, err, "set up tar writer for", root);
+	return 0;
+}
+
+/* Capture root into out_tar (already open as out_fd). */
+static int tree_write(struct tree_writer *w, const char *root, int out_fd, const char *out_tar, cryo_err *err)
+{
+	if (archive_write_open_fd(w->a, out_fd) != ARCHIVE_OK)
+		return archive_failure(w->a, err, "open tar", out_tar);
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return cryo_error_set(err, errno, "open `%s`", root);
+	struct stat st;
+	if (fstat(rootfd, &st) < 0) {
+		int saved = errno;
+		close(rootfd);
+		return cryo_error_set(err, saved, "stat `%s`", root);
+	}
+	if (write_directory(w, rootfd, &st, err) < 0)
+		return -EIO;
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return archive_failure(w->a, err, "finish tar", out_tar);
+	return 0;
+}
+
+static int capture(const char *root, bool overlay, char *const *skip_paths, const char *out_tar,
+                   const char *out_deleted, struct rootfs_diff_stats *stats, cryo_err *err)
+{
+	int64_t start = now_monotonic_us();
+	_cleanup_(tree_writer_free) struct tree_writer w = {0};
+	if (tree_writer_init(&w, root, overlay, skip_paths, err) < 0)
+		return cryo_error_code(*err);
+
+	cleanup_close int fd = open(out_tar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "create `%s`", out_tar);
+	int r = tree_write(&w, root, fd, out_tar, err);
+	if (r == 0 && close(move_fd(fd)) < 0)
+		r = cryo_error_set(err, errno, "write `%s`", out_tar);
+	if (r == 0 && out_deleted) {
+		const char *json = json_object_to_json_string_ext(w.deleted, JSON_C_TO_STRING_PLAIN);
+		cleanup_free char *text = xasprintf("%s\n", json);
+		r = write_file(out_deleted, text, strlen(text), 0600, err);
+		if (r == 0 && chmod(out_deleted, 0600) < 0)
+			r = cryo_error_set(err, errno, "chmod `%s`", out_deleted);
+	}
+	if (r < 0) {
+		unlink(out_tar);
+		if (out_deleted)
+			unlink(out_deleted);
+		return r;
+	}
+	w.stats.duration_us = now_monotonic_us() - start;
+	if (stats)
+		*stats = w.stats;
+	return 0;
+}
+
+int rootfs_diff_capture(const char *upper_dir, char *const *skip_paths, const char *out_tar,
+                        const char *out_deleted, struct rootfs_diff_stats *stats, cryo_err *err)
+{
+	if (capture(upper_dir, true, skip_paths, out_tar, out_deleted, stats, err) < 0)
+		return cryo_error_wrap(err, "capture file-system changes of `%s`", upper_dir);
+	return 0;
+}
+
+int volume_capture(const char *data_dir, const char *out_tar, cryo_err *err)
+{
+	if (capture(data_dir, false, NULL, out_tar, NULL, NULL, err) < 0)
+		return cryo_error_wrap(err, "capture volume data `%s`", data_dir);
+	return 0;
+}
+
+int volume_restore(const char *volume_tar, const char *data_dir, cryo_err *err)
+{
+	if (safe_extract_tar(volume_tar, data_dir, 0, err) < 0)
+		return cryo_error_wrap(err, "restore volume data `%s`", data_dir);
+	return 0;
+}
+
+/* ---- apply ---- */
+
+/* The deleted list, validated: relative cleaned names, in order. */
+static int read_deleted_list(const char *deleted_json, char ***out, cryo_err *err)
+{
+	cleanup_free char *text = NULL;
+	if (read_file(deleted_json, &text, NULL, err) < 0)
+		return cryo_error_code(*err);
+	enum json_tokener_error jerr;
+	struct json_object *list = json_tokener_parse_verbose(text, &jerr);
+	if (!list)
+		return cryo_error_set(err, EINVAL, "parse `%s`: %s", deleted_json,
+		                      json_tokener_error_desc(jerr));
+	cleanup_strv char **rels = NULL;
+	int r = 0;
+	if (!json_object_is_type(list, json_type_array)) {
+		r = cryo_error_set(err, EINVAL, "`%s`: not a JSON array of paths", deleted_json);
+		goto out;
+	}
+	size_t n = json_object_array_length(list);
+	rels = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *item = json_object_array_get_idx(list, i);
+		if (!json_object_is_type(item, json_type_string)) {
+			r = cryo_error_set(err, EINVAL, "`%s`: entry %zu is not a string", deleted_json, i);
+			goto out;
+		}
+		const char *path = json_object_get_string(item);
+		const char *why = NULL;
+		if (path[0] != '/') {
+			r = cryo_error_set(err, EPERM, "`%s`: deleted path `%s`: not an absolute path",
+			                   deleted_json, path);
+			goto out;
+		}
+		cleanup_free char *dotted = xasprintf(".%s", path); /* "/" cleans to the root, "" */
+		rels[i] = safe_extract_clean_name(dotted, &why);
+		if (!rels[i]) {
+			r = cryo_error_set(err, EPERM, "`%s`: deleted path `%s`: %s", deleted_json, path,
+			                   why);
+			goto out;
+		}
+		if (rels[i][0] == '\0') {
+			r = cryo_error_set(err, EPERM, "`%s`: deleted path `%s`: the root cannot be deleted",
+			                   deleted_json, path);
+			goto out;
+		}
+	}
+	*out = move_ptr(rels);
+out:
+	json_object_put(list);
+	return r;
+}
+
+/* Put back a directory's times after adding an entry to it. */
+static void keep_times(int dirfd, const struct stat *before)
+{
+	struct timespec times[2] = {before->st_atim, before->st_mtim};
+	futimens(dirfd, times);
+}
+
+/* Mark one deleted path in the upper dir: rel is cleaned and relative. Every
+ * component is opened relative to the previous one with O_NOFOLLOW, so a
+ * symbolic link anywhere on the way is refused, not followed. */
+static int apply_deleted(int upperfd, const char *rel, cryo_err *err)
+{
+	cleanup_free char *copy = xstrdup(rel);
+	cleanup_close int cur = fcntl(upperfd, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return cryo_error_set(err, errno, "duplicate descriptor");
+	char *name = copy;
+	for (;;) {
+		char *slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		struct stat parent, st;
+		if (fstat(cur, &parent) < 0)
+			return cryo_error_set(err, errno, "stat `%s`", copy);
+		bool exists = fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (!exists && errno != ENOENT)
+			return cryo_error_set(err, errno, "stat `%s`", copy);
+		if (exists && S_ISLNK(st.st_mode))
+			return cryo_error_set(err, EPERM, "goes through symbolic link `%s`", copy);
+
+		if (slash) { /* a parent directory */
+			if (!exists) {
+				if (mkdirat(cur, name, 0755) < 0)
+					return cryo_error_set(err, errno, "create directory `%s`", copy);
+				keep_times(cur, &parent);
+			} else if (!S_ISDIR(st.st_mode)) {
+				return cryo_error_set(err, ENOTDIR, "`%s` is not a directory", copy);
+			}
+			int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (next < 0)
+				return cryo_error_set(err, errno, "open directory `%s`", copy);
+			close(cur);
+			cur = next;
+			*slash = '/';
+			name = slash + 1;
+			continue;
+		}
+
+		if (!exists) {
+			if (mknodat(cur, name, S_IFCHR | 0000, makedev(0, 0)) < 0)
+				return cryo_error_set(err, errno, "create whiteout `%s`", copy);
+			keep_times(cur, &parent);
+			return 0;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			cleanup_close int fd =
+			    openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				return cryo_error_set(err, errno, "open directory `%s`", copy);
+			if (fsetxattr(fd, OVERLAY_OPAQUE_XATTR, "y", 1, 0) < 0)
+				return cryo_error_set(err, errno, "mark directory `%s` opaque", copy);
+			return 0;
+		}
+		if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+			return 0; /* already a whiteout */
+		return cryo_error_set(err, EEXIST, "the captured files also have a non-directory there");
+	}
+}
+
+int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir, cryo_err *err)
+{
+	cleanup_strv char **deleted = NULL;
+	if (read_deleted_list(deleted_json, &deleted, err) < 0)
+		return cryo_error_wrap(err, "apply file-system changes to `%s`", upper_dir);
+	if (safe_extract_tar(diff_tar, upper_dir, 0, err) < 0)
+		return cryo_error_wrap(err, "apply file-system changes to `%s`", upper_dir);
+
+	cleanup_close int upperfd = open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (upperfd < 0)
+		return cryo_error_set(err, errno, "apply file-system changes: open `%s`", upper_dir);
+	for (size_t i = 0; deleted[i]; i++)
+		if (apply_deleted(upperfd, deleted[i], err) < 0)
+			return cryo_error_wrap(err, "apply file-system changes to `%s`: deleted path `/%s`",
+			                       upper_dir, deleted[i]);
+	return 0;
+}

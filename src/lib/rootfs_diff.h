@@ -1,0 +1,58 @@
+/* A container's own file-system changes: the overlayfs upper dir, captured
+ * into an uncompressed tar plus a list of deleted paths, and rebuilt into a new
+ * container's upper dir on restore. Named volumes are captured the same way.
+ *
+ * Capture runs while the container is frozen, so it is one pass over the tree
+ * that streams file data straight into the tar (large buffered writes, sparse
+ * files by their data extents, no compression, no fsync). */
+#ifndef CRYO_ROOTFS_DIFF_H
+#define CRYO_ROOTFS_DIFF_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+struct rootfs_diff_stats {
+	uint64_t files;   /* non-directory entries written (files, links, devices, fifos) */
+	uint64_t dirs;    /* directory entries written, the root included */
+	uint64_t bytes;   /* file data bytes written */
+	uint64_t deleted; /* entries in the deleted list */
+	int64_t duration_us;
+};
+
+/* Capture upper_dir (an overlayfs upper dir) into:
+ *   out_tar: a pax tar of every entry except whiteouts, named relative to the
+ *     root file system ("etc/motd"; the upper dir itself is the entry "."),
+ *     with numeric owners, modes, nanosecond mtimes and extended attributes
+ *     (overlayfs' own trusted.overlay.* ones left out);
+ *   out_deleted: a JSON array of the absolute in-container paths that the
+ *     container deleted (whiteouts) or replaced (opaque directories), such as
+ *     ["/etc/issue", "/var/cache"].
+ * skip_paths (NULL-terminated, may be NULL) are absolute in-container paths
+ * never captured, nor listed as deleted; a directory is skipped with its
+ * contents. An upper dir written by overlayfs with redirect_dir or metacopy
+ * cannot be captured from the upper dir alone and is refused.
+ * Both outputs are created mode 0600 (replacing existing files) and removed
+ * again on failure. stats may be NULL. */
+int rootfs_diff_capture(const char *upper_dir, char *const *skip_paths, const char *out_tar,
+                        const char *out_deleted, struct rootfs_diff_stats *stats, cryo_err *err);
+
+/* Rebuild a container's upper dir (an empty directory) from a capture: the
+ * tar is extracted with safe_extract_tar(); then each deleted path becomes an
+ * opaque directory (trusted.overlay.opaque="y") where the tar provided a
+ * directory, and a whiteout (character device 0:0) otherwise, parents created
+ * as needed. A deleted path that is relative, has a `..` component, is "/"
+ * or goes through a symbolic link is refused with an error naming it, before
+ * anything is written for it. On failure upper_dir holds a partial result:
+ * the caller removes it. */
+int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir, cryo_err *err);
+
+/* A named volume's data directory: the same tar as rootfs_diff_capture()
+ * without overlayfs semantics (every entry and extended attribute kept). */
+int volume_capture(const char *data_dir, const char *out_tar, cryo_err *err);
+/* Extract a volume_capture() tar into data_dir (normally an empty directory)
+ * with safe_extract_tar(); data_dir takes the captured root's mode, owner and
+ * times. On failure data_dir holds a partial result. */
+int volume_restore(const char *volume_tar, const char *data_dir, cryo_err *err);
+
+#endif

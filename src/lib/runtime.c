@@ -1,0 +1,358 @@
+#include "runtime.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "criu.h"
+#include "proc.h"
+#include "util.h"
+
+#define RUNTIME_TIMEOUT_MS (5 * 60 * 1000)
+
+/* runc logs in logrus text form: time="..." level=error msg="what failed".
+ * Pull out the msg of the last error line, unescaped; else the last line. */
+static char *runtime_error_message(const char *output)
+{
+	cleanup_free char *copy = xstrdup(output ? output : "");
+	char *last = NULL, *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *msg = strstr(line, "msg=\"");
+		if (msg && strstr(line, "level=") && !strstr(line, "level=error") && !strstr(line, "level=fatal"))
+			continue;
+		if (msg) {
+			msg += 5;
+			char *end = strrchr(msg, '"');
+			if (end && end > msg)
+				*end = '\0';
+			/* undo the \" and \n escapes */
+			char *w = msg;
+			for (char *p = msg; *p; p++) {
+				if (p[0] == '\\' && p[1] == 'n') {
+					*w++ = '\n';
+					p++;
+				} else if (p[0] == '\\' && (p[1] == '"' || p[1] == '\\')) {
+					*w++ = p[1];
+					p++;
+				} else {
+					*w++ = *p;
+				}
+			}
+			*w = '\0';
+			free(last);
+			last = xstrdup(msg);
+		} else if (*line) {
+			free(last);
+			last = xstrdup(line);
+		}
+	}
+	return last ? last : xstrdup("no error message");
+}
+
+/* Same for runc's --log-format json log file. */
+static char *runtime_log_error(const char *log_path)
+{
+	cleanup_free char *text = NULL;
+	if (read_file(log_path, &text, NULL, NULL) < 0)
+		return NULL;
+	char *last = NULL, *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct json_object *o = json_tokener_parse(line), *level, *msg;
+		if (!o)
+			continue;
+		if (json_object_object_get_ex(o, "level", &level) && json_object_object_get_ex(o, "msg", &msg)) {
+			const char *l = json_object_get_string(level);
+			if (strcmp(l, "error") == 0 || strcmp(l, "fatal") == 0) {
+				free(last);
+				last = xstrdup(json_object_get_string(msg));
+			}
+		}
+		json_object_put(o);
+	}
+	return last;
+}
+
+static void push_base_args(struct cryo_engine *engine, char ***argv)
+{
+	strv_push(argv, engine->runtime_path);
+	strv_push(argv, "--root");
+	strv_push(argv, engine->runtime_root);
+}
+
+/* Run the runtime with captured output; a non-zero exit becomes an error
+ * "runtime <verb> <id>: <runtime's message>". */
+static int runtime_run(struct cryo_engine *engine, char **argv, char *const *env, const char *verb,
+		       const char *id, struct proc_result *res_out, cryo_err *err)
+{
+	struct proc_opts opts = PROC_OPTS_INIT;
+	struct proc_result res;
+	opts.capture_stdout = true;
+	opts.capture_stderr = true;
+	opts.timeout_ms = RUNTIME_TIMEOUT_MS;
+	opts.env = env;
+	int r = proc_run(argv, &opts, &res, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "runtime %s `%s`", verb, id);
+	if (res.timed_out) {
+		proc_result_free(&res);
+		return cryo_error_set(err, ETIMEDOUT, "runtime %s `%s`: `%s` did not finish in %d s", verb, id,
+				      engine->runtime_path, RUNTIME_TIMEOUT_MS / 1000);
+	}
+	if (res.status != 0) {
+		cleanup_free char *msg = runtime_error_message(res.errout && *res.errout ? res.errout : res.out);
+		int code = strstr(msg, "does not exist") || strstr(msg, "not exist") ? ENOENT : 0;
+		proc_result_free(&res);
+		r = cryo_error_set(err, 0, "runtime %s `%s`: %s", verb, id, msg);
+		if (code && err && *err)
+			(*err)->errnum = code;
+		return code ? -code : r;
+	}
+	if (res_out)
+		*res_out = res;
+	else
+		proc_result_free(&res);
+	return 0;
+}
+
+static int runtime_simple(struct cryo_engine *engine, const char *verb, const char *id, const char *extra,
+			  cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	push_base_args(engine, &argv);
+	strv_push(&argv, verb);
+	strv_push(&argv, id);
+	if (extra)
+		strv_push(&argv, extra);
+	return runtime_run(engine, argv, NULL, verb, id, NULL, err);
+}
+
+int runtime_create(struct cryo_engine *engine, const char *id, const char *bundle, const char *pid_file,
+		   int out_fd, int err_fd, cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	cleanup_free char *log = engine_run_path(engine, "containers/%s/runtime-create.log", id);
+	struct proc_opts opts = PROC_OPTS_INIT;
+	struct proc_result res;
+
+	unlink(log);
+	push_base_args(engine, &argv);
+	strv_push(&argv, "--log");
+	strv_push(&argv, log);
+	strv_push(&argv, "--log-format");
+	strv_push(&argv, "json");
+	strv_push(&argv, "create");
+	strv_push(&argv, "--bundle");
+	strv_push(&argv, bundle);
+	strv_push(&argv, "--pid-file");
+	strv_push(&argv, pid_file);
+	strv_push(&argv, id);
+	/* The runtime hands its stdio to the container's init. */
+	opts.stdout_fd = out_fd;
+	opts.stderr_fd = err_fd;
+	opts.timeout_ms = RUNTIME_TIMEOUT_MS;
+	int r = proc_run(argv, &opts, &res, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "runtime create `%s`", id);
+	if (res.status != 0) {
+		cleanup_free char *msg = runtime_log_error(log);
+		proc_result_free(&res);
+		return cryo_error_set(err, 0, "runtime create `%s`: %s", id,
+				      msg ? msg : "failed without an error message");
+	}
+	proc_result_free(&res);
+	return 0;
+}
+
+int runtime_start(struct cryo_engine *engine, const char *id, cryo_err *err)
+{
+	return runtime_simple(engine, "start", id, NULL, err);
+}
+
+int runtime_kill(struct cryo_engine *engine, const char *id, int signal, cryo_err *err)
+{
+	char sig[16];
+	snprintf(sig, sizeof(sig), "%d", signal);
+	return runtime_simple(engine, "kill", id, sig, err);
+}
+
+int runtime_delete(struct cryo_engine *engine, const char *id, bool force, cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	push_base_args(engine, &argv);
+	strv_push(&argv, "delete");
+	if (force)
+		strv_push(&argv, "--force");
+	strv_push(&argv, id);
+	int r = runtime_run(engine, argv, NULL, "delete", id, NULL, err);
+	if (r == -ENOENT) {
+		cryo_error_free(err);
+		return 0;
+	}
+	return r;
+}
+
+int runtime_pause(struct cryo_engine *engine, const char *id, cryo_err *err)
+{
+	return runtime_simple(engine, "pause", id, NULL, err);
+}
+
+int runtime_resume(struct cryo_engine *engine, const char *id, cryo_err *err)
+{
+	return runtime_simple(engine, "resume", id, NULL, err);
+}
+
+int runtime_state(struct cryo_engine *engine, const char *id, char **status, int *pid, cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	struct proc_result res;
+	push_base_args(engine, &argv);
+	strv_push(&argv, "state");
+	strv_push(&argv, id);
+	int r = runtime_run(engine, argv, NULL, "state", id, &res, err);
+	if (r < 0)
+		return r;
+	struct json_object *o = json_tokener_parse(res.out), *v;
+	proc_result_free(&res);
+	if (!o)
+		return cryo_error_set(err, 0, "runtime state `%s`: unreadable output", id);
+	if (status)
+		*status = xstrdup(json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "unknown");
+	if (pid)
+		*pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int(v) : 0;
+	json_object_put(o);
+	return 0;
+}
+
+int runtime_exec(struct cryo_engine *engine, const char *id, char *const *argv_in, char *const *env,
+		 const char *cwd, int *exit_code, cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	struct proc_opts opts = PROC_OPTS_INIT;
+	struct proc_result res;
+	push_base_args(engine, &argv);
+	strv_push(&argv, "exec");
+	for (size_t i = 0; env && env[i]; i++) {
+		strv_push(&argv, "--env");
+		strv_push(&argv, env[i]);
+	}
+	if (cwd) {
+		strv_push(&argv, "--cwd");
+		strv_push(&argv, cwd);
+	}
+	strv_push(&argv, id);
+	for (size_t i = 0; argv_in[i]; i++)
+		strv_push(&argv, argv_in[i]);
+	opts.stdin_fd = STDIN_FILENO;
+	opts.stdout_fd = STDOUT_FILENO;
+	opts.stderr_fd = STDERR_FILENO;
+	int r = proc_run(argv, &opts, &res, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "exec in `%s`", id);
+	*exit_code = res.status;
+	proc_result_free(&res);
+	return 0;
+}
+
+/* Environment and --criu for runs that involve CRIU. */
+static int criu_setup(struct cryo_engine *engine, char ***argv, char ***env, cryo_err *err)
+{
+	cleanup_free char *criu = NULL;
+	int r;
+	if ((r = criu_find(&criu, err)) < 0)
+		return r;
+	if ((r = criu_env(engine, env, err)) < 0)
+		return r;
+	push_base_args(engine, argv);
+	strv_push(argv, "--criu");
+	strv_push(argv, criu);
+	return 0;
+}
+
+static int criu_failure(cryo_err *err, const char *log_path)
+{
+	cleanup_free char *lines = criu_log_errors(log_path, 12);
+	if (lines)
+		cryo_error_append(err, "\nCRIU errors (from %s):\n%s", log_path, lines);
+	return cryo_error_code(err ? *err : NULL);
+}
+
+int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct runtime_checkpoint_opts *o,
+		       cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	cleanup_strv char **env = NULL;
+	int r;
+	if ((r = criu_setup(engine, &argv, &env, err)) < 0)
+		return cryo_error_wrap(err, "checkpoint `%s`", id);
+	strv_push(&argv, "checkpoint");
+	strv_push(&argv, "--image-path");
+	strv_push(&argv, o->image_path);
+	strv_push(&argv, "--work-path");
+	strv_push(&argv, o->work_path);
+	if (o->leave_running)
+		strv_push(&argv, "--leave-running");
+	if (o->tcp_established)
+		strv_push(&argv, "--tcp-established");
+	if (o->file_locks)
+		strv_push(&argv, "--file-locks");
+	strv_push(&argv, id);
+	r = runtime_run(engine, argv, env, "checkpoint", id, NULL, err);
+	if (r < 0) {
+		cleanup_free char *log = xasprintf("%s/dump.log", o->work_path);
+		return criu_failure(err, log);
+	}
+	return 0;
+}
+
+int runtime_restore(struct cryo_engine *engine, const char *id, const struct runtime_restore_opts *o,
+		    cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	cleanup_strv char **env = NULL;
+	cleanup_free char *log = engine_run_path(engine, "containers/%s/runtime-restore.log", id);
+	struct proc_opts opts = PROC_OPTS_INIT;
+	struct proc_result res;
+	int r;
+
+	if ((r = criu_setup(engine, &argv, &env, err)) < 0)
+		return cryo_error_wrap(err, "restore `%s`", id);
+	unlink(log);
+	/* Global options come before the command. */
+	strv_push(&argv, "--log");
+	strv_push(&argv, log);
+	strv_push(&argv, "--log-format");
+	strv_push(&argv, "json");
+	strv_push(&argv, "restore");
+	strv_push(&argv, "--detach");
+	strv_push(&argv, "--image-path");
+	strv_push(&argv, o->image_path);
+	strv_push(&argv, "--work-path");
+	strv_push(&argv, o->work_path);
+	strv_push(&argv, "--bundle");
+	strv_push(&argv, o->bundle);
+	strv_push(&argv, "--pid-file");
+	strv_push(&argv, o->pid_file);
+	if (o->tcp_established)
+		strv_push(&argv, "--tcp-established");
+	if (o->file_locks)
+		strv_push(&argv, "--file-locks");
+	strv_push(&argv, id);
+	opts.env = env;
+	opts.stdout_fd = o->out_fd;
+	opts.stderr_fd = o->err_fd;
+	opts.timeout_ms = RUNTIME_TIMEOUT_MS;
+	if ((r = proc_run(argv, &opts, &res, err)) < 0)
+		return cryo_error_wrap(err, "restore `%s`", id);
+	if (res.status != 0 || res.timed_out) {
+		cleanup_free char *msg = runtime_log_error(log);
+		bool timed_out = res.timed_out;
+		proc_result_free(&res);
+		cryo_error_set(err, timed_out ? ETIMEDOUT : 0, "runtime restore `%s`: %s", id,
+			       timed_out ? "did not finish in time" : msg ? msg : "failed without an error message");
+		cleanup_free char *criu_log = xasprintf("%s/restore.log", o->work_path);
+		return criu_failure(err, criu_log);
+	}
+	proc_result_free(&res);
+	return 0;
+}

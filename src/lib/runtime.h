@@ -1,0 +1,52 @@
+/* Driving the OCI runtime (runc, or any runtime with runc's CLI), the way
+ * Podman does: create/start/kill/delete/pause/resume/state/exec, and
+ * checkpoint/restore through CRIU. Runtime errors come back with the runtime's
+ * own message, and CRIU's "Error" lines when CRIU failed. */
+#ifndef CRYO_RUNTIME_H
+#define CRYO_RUNTIME_H
+
+#include <stdbool.h>
+
+#include "engine.h"
+#include "error.h"
+
+/* runc create: the container's stdio are out_fd/err_fd (stdin /dev/null). */
+int runtime_create(struct cryo_engine *engine, const char *id, const char *bundle, const char *pid_file,
+		   int out_fd, int err_fd, cryo_err *err);
+int runtime_start(struct cryo_engine *engine, const char *id, cryo_err *err);
+int runtime_kill(struct cryo_engine *engine, const char *id, int signal, cryo_err *err);
+/* Delete the runtime's record of the container; an unknown container is not an error. */
+int runtime_delete(struct cryo_engine *engine, const char *id, bool force, cryo_err *err);
+int runtime_pause(struct cryo_engine *engine, const char *id, cryo_err *err);
+int runtime_resume(struct cryo_engine *engine, const char *id, cryo_err *err);
+/* The runtime's view: status ("created", "running", "paused", "stopped") and
+ * init pid. -ENOENT when the runtime does not know the container. */
+int runtime_state(struct cryo_engine *engine, const char *id, char **status, int *pid, cryo_err *err);
+
+/* Run a process in the container with our stdio; *exit_code gets its status. */
+int runtime_exec(struct cryo_engine *engine, const char *id, char *const *argv, char *const *env,
+		 const char *cwd, int *exit_code, cryo_err *err);
+
+struct runtime_checkpoint_opts {
+	const char *image_path; /* CRIU images */
+	const char *work_path;  /* CRIU logs (dump.log), stats */
+	bool leave_running;
+	bool tcp_established;
+	bool file_locks;
+};
+int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct runtime_checkpoint_opts *opts,
+		       cryo_err *err);
+
+struct runtime_restore_opts {
+	const char *image_path;
+	const char *work_path; /* restore.log, stats-restore */
+	const char *bundle;
+	const char *pid_file;
+	bool tcp_established;
+	bool file_locks;
+	int out_fd, err_fd; /* the restored container's stdio */
+};
+int runtime_restore(struct cryo_engine *engine, const char *id, const struct runtime_restore_opts *opts,
+		    cryo_err *err);
+
+#endif

@@ -1,0 +1,204 @@
+#include "spec.h"
+
+#include <string.h>
+#include <sys/resource.h>
+
+#include "util.h"
+#include "volume.h"
+
+/* The capability set Docker and Podman give containers by default. */
+static const char *const default_caps[] = {
+	"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",	    "CAP_FOWNER",     "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID",	  "CAP_SETUID",	    "CAP_SETFCAP",    "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+};
+
+/* Every mount in the container's mount namespace costs CRIU about 18 ms at
+ * checkpoint and restore (ENVIRONMENT.md), so cryo keeps the set small: the
+ * file systems programs need, and masks only for the /proc entries that leak
+ * host information. */
+static const char *const masked_paths[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"};
+static const char *const readonly_paths[] = {"/proc/sys", "/proc/sysrq-trigger"};
+
+char *spec_cgroup_path(const char *id) { return xasprintf("/cryo/%s", id); }
+
+static struct json_object *strv_json(char *const *strv)
+{
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; strv && strv[i]; i++)
+		json_object_array_add(a, json_object_new_string(strv[i]));
+	return a;
+}
+
+static struct json_object *const_strv_json(const char *const *strv, size_t n)
+{
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(strv[i]));
+	return a;
+}
+
+static void add_mount(struct json_object *mounts, const char *dest, const char *type, const char *source,
+		      const char *const *options, size_t n_options)
+{
+	struct json_object *m = json_object_new_object();
+	json_object_object_add(m, "destination", json_object_new_string(dest));
+	json_object_object_add(m, "type", json_object_new_string(type));
+	json_object_object_add(m, "source", json_object_new_string(source));
+	json_object_object_add(m, "options", const_strv_json(options, n_options));
+	json_object_array_add(mounts, m);
+}
+
+static int parse_user(const char *user, int64_t *uid, int64_t *gid, cryo_err *err)
+{
+	*uid = 0;
+	*gid = 0;
+	if (!user || !*user || strcmp(user, "root") == 0 || strcmp(user, "0") == 0)
+		return 0;
+	char *end;
+	long long u = strtoll(user, &end, 10);
+	if (end == user || u < 0 || (*end != '\0' && *end != ':'))
+		return cryo_error_set(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported", user);
+	*uid = u;
+	*gid = u;
+	if (*end == ':') {
+		const char *g = end + 1;
+		long long gv = strtoll(g, &end, 10);
+		if (end == g || gv < 0 || *end != '\0')
+			return cryo_error_set(err, EINVAL, "user `%s`: invalid gid", user);
+		*gid = gv;
+	}
+	return 0;
+}
+
+static struct json_object *process_json(const struct container_config *cfg, int64_t uid, int64_t gid)
+{
+	struct json_object *process = json_object_new_object();
+	struct json_object *juser = json_object_new_object();
+	json_object_object_add(juser, "uid", json_object_new_int64(uid));
+	json_object_object_add(juser, "gid", json_object_new_int64(gid));
+	json_object_object_add(process, "terminal", json_object_new_boolean(0));
+	json_object_object_add(process, "user", juser);
+	json_object_object_add(process, "args", strv_json(cfg->command));
+	json_object_object_add(process, "env", strv_json(cfg->env));
+	json_object_object_add(process, "cwd", json_object_new_string(cfg->workdir ? cfg->workdir : "/"));
+
+	struct json_object *caps = json_object_new_object();
+	const char *sets[] = {"bounding", "effective", "permitted"};
+	for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
+		json_object_object_add(caps, sets[i], const_strv_json(default_caps, ARRAY_SIZE(default_caps)));
+	json_object_object_add(process, "capabilities", caps);
+
+	/* Ask for no more open files than this host lets us have: runc fails
+	 * with "error setting rlimit" otherwise (no CAP_SYS_RESOURCE here). */
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rlim_t nofile = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+	struct json_object *rlimits = json_object_new_array();
+	struct json_object *nf = json_object_new_object();
+	json_object_object_add(nf, "type", json_object_new_string("RLIMIT_NOFILE"));
+	json_object_object_add(nf, "hard", json_object_new_int64((int64_t)nofile));
+	json_object_object_add(nf, "soft", json_object_new_int64((int64_t)nofile));
+	json_object_array_add(rlimits, nf);
+	json_object_object_add(process, "rlimits", rlimits);
+	json_object_object_add(process, "noNewPrivileges", json_object_new_boolean(1));
+	return process;
+}
+
+static struct json_object *mounts_json(struct cryo_engine *engine, const struct container_config *cfg)
+{
+	struct json_object *mounts = json_object_new_array();
+	static const char *const proc_opts[] = {"nosuid", "noexec", "nodev"};
+	static const char *const dev_opts[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
+	static const char *const shm_opts[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
+	static const char *const sys_opts[] = {"nosuid", "noexec", "nodev", "ro"};
+	static const char *const sys_bind_opts[] = {"bind", "nosuid", "noexec", "nodev", "ro"};
+	bool host_net = cfg->network && strcmp(cfg->network, "host") == 0;
+
+	add_mount(mounts, "/proc", "proc", "proc", proc_opts, ARRAY_SIZE(proc_opts));
+	add_mount(mounts, "/dev", "tmpfs", "tmpfs", dev_opts, ARRAY_SIZE(dev_opts));
+	add_mount(mounts, "/dev/shm", "tmpfs", "shm", shm_opts, ARRAY_SIZE(shm_opts));
+	/* sysfs can only be mounted fresh in a network namespace of our own;
+	 * with the host's network, bind the host's (not recursively). */
+	if (host_net)
+		add_mount(mounts, "/sys", "bind", "/sys", sys_bind_opts, ARRAY_SIZE(sys_bind_opts));
+	else
+		add_mount(mounts, "/sys", "sysfs", "sysfs", sys_opts, ARRAY_SIZE(sys_opts));
+
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		const struct container_mount *m = &cfg->mounts[i];
+		cleanup_free char *source =
+			m->kind == MOUNT_VOLUME ? volume_data_dir(engine, m->source) : xstrdup(m->source);
+		const char *opts[] = {"rbind", m->readonly ? "ro" : "rw", "rprivate"};
+		add_mount(mounts, m->destination, "bind", source, opts, ARRAY_SIZE(opts));
+	}
+	return mounts;
+}
+
+static struct json_object *linux_json(const char *id, const struct container_config *cfg)
+{
+	struct json_object *lx = json_object_new_object();
+	struct json_object *ns = json_object_new_array();
+	const char *types[] = {"pid", "ipc", "uts", "mount", "network"};
+	bool host_net = cfg->network && strcmp(cfg->network, "host") == 0;
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		if (host_net && strcmp(types[i], "network") == 0)
+			continue;
+		struct json_object *n = json_object_new_object();
+		json_object_object_add(n, "type", json_object_new_string(types[i]));
+		json_object_array_add(ns, n);
+	}
+	json_object_object_add(lx, "namespaces", ns);
+	cleanup_free char *cgpath = spec_cgroup_path(id);
+	json_object_object_add(lx, "cgroupsPath", json_object_new_string(cgpath));
+
+	struct json_object *res = json_object_new_object();
+	struct json_object *devices = json_object_new_array();
+	struct json_object *deny_all = json_object_new_object();
+	json_object_object_add(deny_all, "allow", json_object_new_boolean(0));
+	json_object_object_add(deny_all, "access", json_object_new_string("rwm"));
+	json_object_array_add(devices, deny_all);
+	json_object_object_add(res, "devices", devices);
+	if (cfg->memory_limit > 0) {
+		struct json_object *mem = json_object_new_object();
+		json_object_object_add(mem, "limit", json_object_new_int64(cfg->memory_limit));
+		json_object_object_add(res, "memory", mem);
+	}
+	if (cfg->pids_limit > 0) {
+		struct json_object *pids = json_object_new_object();
+		json_object_object_add(pids, "limit", json_object_new_int64(cfg->pids_limit));
+		json_object_object_add(res, "pids", pids);
+	}
+	json_object_object_add(lx, "resources", res);
+	json_object_object_add(lx, "maskedPaths", const_strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
+	json_object_object_add(lx, "readonlyPaths", const_strv_json(readonly_paths, ARRAY_SIZE(readonly_paths)));
+	return lx;
+}
+
+int spec_generate(struct cryo_engine *engine, const char *id, const struct container_config *cfg,
+		  const char *rootfs, struct json_object **out, cryo_err *err)
+{
+	int64_t uid, gid;
+	int r = parse_user(cfg->user, &uid, &gid, err);
+	if (r < 0)
+		return r;
+	struct json_object *spec = json_object_new_object();
+	json_object_object_add(spec, "ociVersion", json_object_new_string("1.0.2"));
+	json_object_object_add(spec, "process", process_json(cfg, uid, gid));
+	struct json_object *root = json_object_new_object();
+	json_object_object_add(root, "path", json_object_new_string(rootfs));
+	json_object_object_add(root, "readonly", json_object_new_boolean(0));
+	json_object_object_add(spec, "root", root);
+	json_object_object_add(spec, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : id));
+	json_object_object_add(spec, "mounts", mounts_json(engine, cfg));
+	json_object_object_add(spec, "linux", linux_json(id, cfg));
+	*out = spec;
+	return 0;
+}
+
+int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", bundle_dir);
+	const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	return write_file_atomic(path, text, strlen(text), 0600, err);
+}

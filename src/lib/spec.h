@@ -1,0 +1,22 @@
+/* The OCI runtime spec (config.json) cryo writes for a container. */
+#ifndef CRYO_SPEC_H
+#define CRYO_SPEC_H
+
+#include <json-c/json.h>
+
+#include "container.h"
+#include "engine.h"
+#include "error.h"
+
+/* Build the spec for container `id` whose root file system is mounted at
+ * `rootfs`. */
+int spec_generate(struct cryo_engine *engine, const char *id, const struct container_config *cfg,
+		  const char *rootfs, struct json_object **out, cryo_err *err);
+
+/* Write it as BUNDLE/config.json. */
+int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err);
+
+/* The cgroup path (cgroupsPath) cryo gives the runtime for a container. */
+char *spec_cgroup_path(const char *id);
+
+#endif

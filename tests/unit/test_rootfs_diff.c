@@ -1,0 +1,700 @@
+/* Tests for rootfs_diff.c and safe_extract.c: capture a fake overlayfs upper
+ * dir, apply it to a fresh one and compare the trees; hostile deleted lists
+ * and hostile tars must be refused without writing outside the destination.
+ * Needs root (mknod, chown, trusted.* extended attributes). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "digest.h"
+#include "error.h"
+#include "rootfs_diff.h"
+#include "safe_extract.h"
+#include "util.h"
+
+struct fixture {
+	char *base;
+	char *upper;    /* the captured upper dir */
+	char *restored; /* where a capture is applied */
+	char *outside;  /* must never change: holds a sentinel */
+	char *tar;
+	char *deleted;
+};
+
+static char *join(const char *a, const char *b)
+{
+	return xasprintf("%s/%s", a, b);
+}
+
+static void write_text(const char *dir, const char *rel, const char *text, mode_t mode)
+{
+	cleanup_free char *path = join(dir, rel);
+	assert_int_equal(write_file(path, text, strlen(text), mode, NULL), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void make_dir(const char *dir, const char *rel, mode_t mode)
+{
+	cleanup_free char *path = join(dir, rel);
+	assert_int_equal(mkdir(path, mode), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void set_mtime(const char *dir, const char *rel, time_t sec, long nsec)
+{
+	cleanup_free char *path = join(dir, rel);
+	struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	f->base = xstrdup("/var/tmp/cryo-test-rootfs-diff.XXXXXX");
+	assert_non_null(mkdtemp(f->base));
+	f->upper = join(f->base, "upper");
+	f->restored = join(f->base, "restored");
+	f->outside = join(f->base, "outside");
+	f->tar = join(f->base, "rootfs-diff.tar");
+	f->deleted = join(f->base, "deleted.files");
+	assert_int_equal(mkdir(f->upper, 0755), 0);
+	assert_int_equal(mkdir(f->restored, 0700), 0);
+	assert_int_equal(mkdir(f->outside, 0755), 0);
+	write_text(f->outside, "sentinel", "untouched", 0644);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(rm_rf(f->base, NULL), 0);
+	free(f->base);
+	free(f->upper);
+	free(f->restored);
+	free(f->outside);
+	free(f->tar);
+	free(f->deleted);
+	free(f);
+	return 0;
+}
+
+/* The outside directory holds exactly its sentinel, unchanged. */
+static void assert_outside_untouched(struct fixture *f)
+{
+	cleanup_dir DIR *dir = opendir(f->outside);
+	assert_non_null(dir);
+	int entries = 0;
+	struct dirent *de;
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			entries++;
+	assert_int_equal(entries, 1);
+	cleanup_free char *path = join(f->outside, "sentinel");
+	cleanup_free char *text = NULL;
+	assert_int_equal(read_file(path, &text, NULL, NULL), 0);
+	assert_string_equal(text, "untouched");
+}
+
+/* A fake upper dir with one of everything the capture must handle. */
+static void build_upper(struct fixture *f)
+{
+	const char *u = f->upper;
+	make_dir(u, "etc", 0755);
+	write_text(u, "etc/added", "a new file\n", 0640);
+	cleanup_free char *added = join(u, "etc/added");
+	assert_int_equal(chown(added, 1000, 1001), 0);
+	write_text(u, "etc/motd", "modified message of the day\n", 0644);
+	cleanup_free char *issue = join(u, "etc/issue");
+	assert_int_equal(mknod(issue, S_IFCHR | 0000, makedev(0, 0)), 0);
+	cleanup_free char *raw_whiteout = join(u, "etc/raw\xfe name");
+	assert_int_equal(mknod(raw_whiteout, S_IFCHR | 0000, makedev(0, 0)), 0);
+	write_text(u, "etc/hostname", "skipped\n", 0644);
+
+	make_dir(u, "var", 0755);
+	make_dir(u, "var/cache", 0700);
+	cleanup_free char *cache = join(u, "var/cache");
+	assert_int_equal(setxattr(cache, "trusted.overlay.opaque", "y", 1, 0), 0);
+	assert_int_equal(chown(cache, 123, 456), 0);
+	write_text(u, "var/cache/fresh", "new content in a replaced dir\n", 0600);
+
+	make_dir(u, "usr", 0755);
+	make_dir(u, "usr/bin", 0755);
+	cleanup_free char *sh = join(u, "usr/bin/sh");
+	assert_int_equal(symlink("/bin/busybox", sh), 0);
+
+	make_dir(u, "data", 0755);
+	write_text(u, "data/first", "shared inode\n", 0644);
+	cleanup_free char *first = join(u, "data/first");
+	cleanup_free char *second = join(u, "data/second");
+	assert_int_equal(link(first, second), 0);
+	cleanup_free char *fifo = join(u, "data/fifo");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	cleanup_free char *dev = join(u, "data/null");
+	assert_int_equal(mknod(dev, S_IFCHR | 0666, makedev(1, 3)), 0);
+	write_text(u, "data/attrs", "with extended attributes\n", 0644);
+	cleanup_free char *attrs = join(u, "data/attrs");
+	assert_int_equal(setxattr(attrs, "user.x", "value\0binary", 12, 0), 0);
+	/* overlayfs bookkeeping that must not travel */
+	assert_int_equal(setxattr(attrs, "trusted.overlay.origin", "\0\1\2", 3, 0), 0);
+	write_text(u, "data/setuid", "#!/bin/sh\n", 04755);
+
+	/* 8 MiB sparse file: 4 KiB of data at 2 MiB. */
+	cleanup_free char *sparse = join(u, "data/sparse");
+	cleanup_close int fd = open(sparse, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	char block[4096];
+	memset(block, 'S', sizeof(block));
+	assert_int_equal(pwrite(fd, block, sizeof(block), 2 << 20), sizeof(block));
+	assert_int_equal(ftruncate(fd, 8 << 20), 0);
+	/* all hole; and data at the very end */
+	cleanup_free char *hole = join(u, "data/hole");
+	cleanup_close int hole_fd = open(hole, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(ftruncate(hole_fd, 8 << 20), 0);
+	cleanup_free char *tail = join(u, "data/tail");
+	cleanup_close int tail_fd = open(tail, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(pwrite(tail_fd, block, sizeof(block), 4 << 20), sizeof(block));
+
+	/* A name longer than ustar's 100 bytes and names that are not ASCII. */
+	char longname[200];
+	memset(longname, 'l', 150);
+	longname[150] = '\0';
+	cleanup_free char *longrel = xasprintf("data/%s", longname);
+	write_text(u, longrel, "long\n", 0644);
+	write_text(u, "data/caf\xc3\xa9", "utf-8\n", 0644);
+	write_text(u, "data/raw\xff", "latin-1\n", 0644);
+
+	set_mtime(u, "etc/motd", 1600000000, 123456789);
+	set_mtime(u, "usr/bin/sh", 1500000000, 42);
+	set_mtime(u, "var/cache", 1400000000, 999999999);
+	set_mtime(u, "etc", 1300000000, 1);
+	assert_int_equal(chmod(u, 0751), 0);
+}
+
+static void read_xattrs(const char *path, struct json_object *out)
+{
+	char names[4096];
+	ssize_t n = llistxattr(path, names, sizeof(names));
+	assert_true(n >= 0);
+	for (char *name = names; name < names + n; name += strlen(name) + 1) {
+		if (str_has_prefix(name, "trusted.overlay.") && strcmp(name, "trusted.overlay.opaque") != 0)
+			continue;
+		char value[4096];
+		ssize_t len = lgetxattr(path, name, value, sizeof(value));
+		assert_true(len >= 0);
+		cleanup_free char *hex = xmalloc((size_t)len * 2 + 1);
+		for (ssize_t i = 0; i < len; i++)
+			snprintf(hex + 2 * i, 3, "%02x", (unsigned char)value[i]);
+		hex[len * 2] = '\0';
+		json_object_object_add(out, name, json_object_new_string(hex));
+	}
+}
+
+/* Describe one entry (type, mode, owner, mtime, content, xattrs, inode group)
+ * as JSON so that two trees compare as strings. */
+static struct json_object *describe(const char *path, const struct stat *st)
+{
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "mode", json_object_new_int((int)st->st_mode));
+	json_object_object_add(d, "uid", json_object_new_int((int)st->st_uid));
+	json_object_object_add(d, "gid", json_object_new_int((int)st->st_gid));
+	/* A whiteout's own times are invisible in the container and not kept. */
+	bool whiteout = S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+	cleanup_free char *mtime =
+	    xasprintf("%lld.%09ld", (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	if (!whiteout)
+		json_object_object_add(d, "mtime", json_object_new_string(mtime));
+	if (S_ISREG(st->st_mode)) {
+		char sha[DIGEST_HEX_LEN + 1];
+		assert_int_equal(digest_file(path, sha, NULL), 0);
+		json_object_object_add(d, "size", json_object_new_int64((int64_t)st->st_size));
+		json_object_object_add(d, "sha256", json_object_new_string(sha));
+		json_object_object_add(d, "nlink", json_object_new_int((int)st->st_nlink));
+	}
+	if (S_ISLNK(st->st_mode)) {
+		char target[4096];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		assert_true(n >= 0);
+		target[n] = '\0';
+		json_object_object_add(d, "target", json_object_new_string(target));
+	}
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		cleanup_free char *rdev = xasprintf("%u:%u", major(st->st_rdev), minor(st->st_rdev));
+		json_object_object_add(d, "rdev", json_object_new_string(rdev));
+	}
+	struct json_object *x = json_object_new_object();
+	read_xattrs(path, x);
+	json_object_object_add(d, "xattrs", x);
+	return d;
+}
+
+static void describe_tree(const char *root, const char *rel, char ***lines)
+{
+	cleanup_free char *path = rel[0] ? join(root, rel) : xstrdup(root);
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	struct json_object *d = describe(path, &st);
+	cleanup_free char *line = xasprintf("%s %s", rel[0] ? rel : ".", json_object_to_json_string(d));
+	json_object_put(d);
+	strv_push(lines, line);
+	if (!S_ISDIR(st.st_mode))
+		return;
+	cleanup_dir DIR *dir = opendir(path);
+	assert_non_null(dir);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		cleanup_free char *child = rel[0] ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		describe_tree(root, child, lines);
+	}
+}
+
+static int compare_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One line per entry, sorted by name. */
+static char *tree_json(const char *root)
+{
+	cleanup_strv char **lines = NULL;
+	describe_tree(root, "", &lines);
+	qsort(lines, strv_len(lines), sizeof(char *), compare_lines);
+	char *out = xstrdup("");
+	for (size_t i = 0; lines[i]; i++) {
+		char *next = xasprintf("%s%s\n", out, lines[i]);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+static char **tar_names(const char *tar_path)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	assert_int_equal(archive_read_open_filename(a, tar_path, 1 << 16), ARCHIVE_OK);
+	char **names = NULL;
+	struct archive_entry *e;
+	int r;
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		strv_push(&names, archive_entry_pathname(e));
+		const char *name, *value;
+		size_t size;
+		archive_entry_xattr_reset(e);
+		while (archive_entry_xattr_next(e, &name, (const void **)&value, &size) == ARCHIVE_OK)
+			assert_false(str_has_prefix(name, "trusted.overlay."));
+	}
+	assert_int_equal(r, ARCHIVE_EOF);
+	archive_read_free(a);
+	return names;
+}
+
+static bool strv_contains(char **strv, const char *s)
+{
+	for (size_t i = 0; strv && strv[i]; i++)
+		if (strcmp(strv[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void assert_same_tree(const char *want_root, const char *got_root)
+{
+	cleanup_free char *want = tree_json(want_root);
+	cleanup_free char *got = tree_json(got_root);
+	if (strcmp(want, got) != 0) {
+		write_file("/tmp/cryo-test-tree-want", want, strlen(want), 0644, NULL);
+		write_file("/tmp/cryo-test-tree-got", got, strlen(got), 0644, NULL);
+		fail_msg("trees differ: diff /tmp/cryo-test-tree-want /tmp/cryo-test-tree-got");
+	}
+}
+
+static void capture_apply_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	build_upper(f);
+	char *skip[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", NULL};
+	struct rootfs_diff_stats stats = {0};
+	cryo_err err = NULL;
+	int r = rootfs_diff_capture(f->upper, skip, f->tar, f->deleted, &stats, &err);
+	assert_null(err ? err->msg : NULL);
+	assert_int_equal(r, 0);
+	assert_int_equal(stats.deleted, 3);
+	assert_int_equal(stats.dirs, 7); /* ., etc, var, var/cache, usr, usr/bin, data */
+	assert_true(stats.files >= 13);
+
+	/* deleted.files: exactly the whiteouts and the opaque dir */
+	cleanup_free char *text = NULL;
+	assert_int_equal(read_file(f->deleted, &text, NULL, NULL), 0);
+	struct json_object *list = json_tokener_parse(text);
+	assert_non_null(list);
+	assert_int_equal(json_object_array_length(list), 3);
+	cleanup_strv char **deleted = NULL;
+	for (size_t i = 0; i < 3; i++)
+		strv_push(&deleted, json_object_get_string(json_object_array_get_idx(list, i)));
+	assert_true(strv_contains(deleted, "/etc/issue"));
+	assert_true(strv_contains(deleted, "/etc/raw\xfe name"));
+	assert_true(strv_contains(deleted, "/var/cache"));
+	json_object_put(list);
+
+	/* the tar: no whiteout, no skipped file, no overlayfs attributes */
+	cleanup_strv char **names = tar_names(f->tar);
+	assert_true(strv_contains(names, "etc/motd"));
+	assert_true(strv_contains(names, "var/cache/"));
+	assert_false(strv_contains(names, "etc/hostname"));
+	assert_false(strv_contains(names, "etc/issue"));
+	struct stat st;
+	assert_int_equal(stat(f->tar, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_true(st.st_size < (1 << 20)); /* the sparse file's hole is not stored */
+
+	r = rootfs_diff_apply(f->tar, f->deleted, f->restored, &err);
+	assert_null(err ? err->msg : NULL);
+	assert_int_equal(r, 0);
+
+	/* Same tree, minus the skipped file. */
+	cleanup_free char *hostname = join(f->upper, "etc/hostname");
+	assert_int_equal(unlink(hostname), 0);
+	set_mtime(f->upper, "etc", 1300000000, 1); /* unlink touched it */
+	assert_same_tree(f->upper, f->restored);
+
+	/* things tree_json does not show */
+	cleanup_free char *first = join(f->restored, "data/first");
+	cleanup_free char *second = join(f->restored, "data/second");
+	struct stat a, b;
+	assert_int_equal(stat(first, &a), 0);
+	assert_int_equal(stat(second, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	cleanup_free char *sparse = join(f->restored, "data/sparse");
+	assert_int_equal(stat(sparse, &a), 0);
+	assert_int_equal(a.st_size, 8 << 20);
+	assert_true(a.st_blocks * 512 < (1 << 20));
+	cleanup_free char *sparse_text = NULL;
+	size_t len = 0;
+	assert_int_equal(read_file(sparse, &sparse_text, &len, NULL), 0);
+	assert_int_equal(len, 8 << 20);
+	assert_int_equal(sparse_text[(2 << 20) - 1], 0);
+	assert_int_equal(sparse_text[2 << 20], 'S');
+	assert_int_equal(sparse_text[(2 << 20) + 4095], 'S');
+	assert_int_equal(sparse_text[(2 << 20) + 4096], 0);
+	assert_outside_untouched(f);
+}
+
+/* Negative control for the comparison itself: a change in the restored tree
+ * must show. */
+static void tree_comparison_sees_differences(void **state)
+{
+	struct fixture *f = *state;
+	write_text(f->upper, "file", "x", 0644);
+	write_text(f->restored, "file", "x", 0644);
+	assert_int_equal(chmod(f->restored, 0755), 0);
+	set_mtime(f->upper, "file", 1, 0);
+	set_mtime(f->restored, "file", 1, 0);
+	set_mtime(f->upper, ".", 1, 0);
+	set_mtime(f->restored, ".", 1, 0);
+	cleanup_free char *same_a = tree_json(f->upper);
+	cleanup_free char *same_b = tree_json(f->restored);
+	assert_string_equal(same_a, same_b);
+	cleanup_free char *path = join(f->restored, "file");
+	assert_int_equal(setxattr(path, "user.y", "1", 1, 0), 0);
+	cleanup_free char *diff = tree_json(f->restored);
+	assert_string_not_equal(same_a, diff);
+}
+
+static void skip_paths_validated(void **state)
+{
+	struct fixture *f = *state;
+	cryo_err err = NULL;
+	char *relative[] = {"etc/hostname", NULL};
+	assert_true(rootfs_diff_capture(f->upper, relative, f->tar, f->deleted, NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "not an absolute path"));
+	cryo_error_free(&err);
+	char *dotdot[] = {"/etc/../x", NULL};
+	assert_true(rootfs_diff_capture(f->upper, dotdot, f->tar, f->deleted, NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "`..`"));
+	cryo_error_free(&err);
+	assert_false(path_exists(f->tar));
+}
+
+static void redirect_dirs_refused(void **state)
+{
+	struct fixture *f = *state;
+	make_dir(f->upper, "moved", 0755);
+	cleanup_free char *moved = join(f->upper, "moved");
+	assert_int_equal(setxattr(moved, "trusted.overlay.redirect", "/orig", 5, 0), 0);
+	cryo_err err = NULL;
+	assert_true(rootfs_diff_capture(f->upper, NULL, f->tar, f->deleted, NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "trusted.overlay.redirect"));
+	cryo_error_free(&err);
+	assert_false(path_exists(f->tar));
+	assert_false(path_exists(f->deleted));
+}
+
+static void write_deleted(struct fixture *f, const char *json)
+{
+	assert_int_equal(write_file(f->deleted, json, strlen(json), 0600, NULL), 0);
+}
+
+/* A capture whose tar holds a symlink to the outside directory. */
+static void capture_with_escape_link(struct fixture *f)
+{
+	cleanup_free char *evil = join(f->upper, "evil");
+	assert_int_equal(symlink(f->outside, evil), 0);
+	cleanup_free char *rel = join(f->upper, "relevil");
+	assert_int_equal(symlink("../outside", rel), 0);
+	make_dir(f->upper, "ok", 0755);
+	assert_int_equal(rootfs_diff_capture(f->upper, NULL, f->tar, f->deleted, NULL, NULL), 0);
+}
+
+static void assert_apply_fails(struct fixture *f, const char *deleted_json, const char *needle)
+{
+	cleanup_free char *fresh = join(f->base, "fresh");
+	rm_rf(fresh, NULL);
+	assert_int_equal(mkdir(fresh, 0700), 0);
+	write_deleted(f, deleted_json);
+	cryo_err err = NULL;
+	assert_true(rootfs_diff_apply(f->tar, f->deleted, fresh, &err) < 0);
+	assert_non_null(err);
+	if (!strstr(err->msg, needle))
+		fail_msg("error `%s` does not mention `%s`", err->msg, needle);
+	cryo_error_free(&err);
+	assert_outside_untouched(f);
+}
+
+static void hostile_deleted_lists(void **state)
+{
+	struct fixture *f = *state;
+	capture_with_escape_link(f);
+
+	assert_apply_fails(f, "[\"../x\"]", "deleted path `../x`: not an absolute path");
+	assert_apply_fails(f, "[\"/ok/x\", \"/../../outside/x\"]", "deleted path `/../../outside/x`: `..`");
+	assert_apply_fails(f, "[\"/ok/../../outside/x\"]", "`..`");
+	assert_apply_fails(f, "[\"/evil/x\"]", "deleted path `/evil/x`: goes through symbolic link `evil`");
+	assert_apply_fails(f, "[\"/relevil/x\"]", "goes through symbolic link `relevil`");
+	assert_apply_fails(f, "[\"/evil/sub/x\"]", "symbolic link `evil`");
+	assert_apply_fails(f, "[\"/\"]", "the root cannot be deleted");
+	assert_apply_fails(f, "{\"x\": 1}", "not a JSON array");
+	assert_apply_fails(f, "[1]", "not a string");
+	/* a whiteout over the symlink itself is fine: it is inside */
+	cleanup_free char *fresh = join(f->base, "fresh2");
+	assert_int_equal(mkdir(fresh, 0700), 0);
+	write_deleted(f, "[\"/ok/x\", \"/new/parent/y\"]");
+	cryo_err err = NULL;
+	assert_int_equal(rootfs_diff_apply(f->tar, f->deleted, fresh, &err), 0);
+	cleanup_free char *wh = join(fresh, "new/parent/y");
+	struct stat st;
+	assert_int_equal(lstat(wh, &st), 0);
+	assert_true(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+	assert_outside_untouched(f);
+}
+
+/* ---- hostile tars for safe_extract_tar ---- */
+
+struct tar_item {
+	mode_t type;
+	const char *name;
+	const char *link; /* symlink target or hard link target */
+	const char *data;
+};
+
+static void write_tar(const char *path, const struct tar_item *items, size_t n)
+{
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax(a);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct archive_entry *e = archive_entry_new();
+		archive_entry_set_pathname(e, items[i].name);
+		archive_entry_set_filetype(e, items[i].type);
+		archive_entry_set_perm(e, 0644);
+		if (items[i].type == AE_IFLNK)
+			archive_entry_set_symlink(e, items[i].link);
+		else if (items[i].link)
+			archive_entry_set_hardlink(e, items[i].link);
+		size_t len = items[i].data ? strlen(items[i].data) : 0;
+		archive_entry_set_size(e, (la_int64_t)len);
+		assert_true(archive_write_header(a, e) >= ARCHIVE_WARN);
+		if (len)
+			assert_int_equal(archive_write_data(a, items[i].data, len), (la_ssize_t)len);
+		archive_entry_free(e);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+}
+
+static void assert_extract_fails(struct fixture *f, const struct tar_item *items, size_t n,
+                                 const char *needle)
+{
+	cleanup_free char *tar = join(f->base, "hostile.tar");
+	write_tar(tar, items, n);
+	cleanup_free char *dest = join(f->base, "dest");
+	rm_rf(dest, NULL);
+	assert_int_equal(mkdir(dest, 0700), 0);
+	char cwd_before[4096], cwd_after[4096];
+	assert_non_null(getcwd(cwd_before, sizeof(cwd_before)));
+	cryo_err err = NULL;
+	assert_true(safe_extract_tar(tar, dest, 0, &err) < 0);
+	assert_non_null(err);
+	if (!strstr(err->msg, needle))
+		fail_msg("error `%s` does not mention `%s`", err->msg, needle);
+	cryo_error_free(&err);
+	assert_non_null(getcwd(cwd_after, sizeof(cwd_after)));
+	assert_string_equal(cwd_before, cwd_after);
+	assert_outside_untouched(f);
+}
+
+static void hostile_tars(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *abs_target = join(f->outside, "abs");
+	cleanup_free char *abs_sentinel = join(f->outside, "sentinel");
+	const struct tar_item dotdot[] = {{AE_IFREG, "../outside/evil", NULL, "x"}};
+	assert_extract_fails(f, dotdot, 1, "entry `../outside/evil`: `..` path component");
+	const struct tar_item deep_dotdot[] = {{AE_IFDIR, "a", NULL, NULL},
+	                                       {AE_IFREG, "a/../../evil", NULL, "x"}};
+	assert_extract_fails(f, deep_dotdot, 2, "entry `a/../../evil`: `..`");
+	const struct tar_item absolute[] = {{AE_IFREG, abs_target, NULL, "x"}};
+	assert_extract_fails(f, absolute, 1, "absolute path");
+	const struct tar_item through_link[] = {
+	    {AE_IFLNK, "link", f->outside, NULL},
+	    {AE_IFREG, "link/evil", NULL, "x"},
+	};
+	assert_extract_fails(f, through_link, 2, "entry `link/evil`: path goes through symbolic link `link`");
+	const struct tar_item through_relative_link[] = {
+	    {AE_IFDIR, "d", NULL, NULL},
+	    {AE_IFLNK, "d/up", "../../outside", NULL},
+	    {AE_IFREG, "d/up/evil", NULL, "x"},
+	};
+	assert_extract_fails(f, through_relative_link, 3, "symbolic link `d/up`");
+	const struct tar_item hardlink_out[] = {{AE_IFREG, "h", "../outside/sentinel", NULL}};
+	assert_extract_fails(f, hardlink_out, 1, "entry `h`: hard link target `../outside/sentinel`: `..`");
+	const struct tar_item hardlink_abs[] = {{AE_IFREG, "h", abs_sentinel, NULL}};
+	assert_extract_fails(f, hardlink_abs, 1, "hard link target");
+	const struct tar_item hardlink_via_link[] = {
+	    {AE_IFLNK, "link", f->outside, NULL},
+	    {AE_IFREG, "h", "link/sentinel", NULL},
+	};
+	assert_extract_fails(f, hardlink_via_link, 2,
+	                     "hard link target `link/sentinel` goes through symbolic link");
+	const struct tar_item hardlink_missing[] = {{AE_IFREG, "h", "nothing", NULL}};
+	assert_extract_fails(f, hardlink_missing, 1, "is not in the archive");
+
+	/* A directory entry over a symlink replaces the link; it is never
+	 * followed, so the file lands inside. */
+	const struct tar_item dir_over_link[] = {
+	    {AE_IFLNK, "a", f->outside, NULL},
+	    {AE_IFDIR, "a", NULL, NULL},
+	    {AE_IFREG, "a/inside", NULL, "x"},
+	};
+	cleanup_free char *over_tar = join(f->base, "over.tar");
+	write_tar(over_tar, dir_over_link, ARRAY_SIZE(dir_over_link));
+	cleanup_free char *over_dest = join(f->base, "dest-over");
+	assert_int_equal(mkdir(over_dest, 0700), 0);
+	assert_int_equal(safe_extract_tar(over_tar, over_dest, 0, NULL), 0);
+	cleanup_free char *inside = join(over_dest, "a/inside");
+	assert_true(path_exists(inside));
+	assert_outside_untouched(f);
+
+	/* Negative control: the same shapes without escaping extract fine. */
+	const struct tar_item fine[] = {
+	    {AE_IFDIR, "d", NULL, NULL},
+	    {AE_IFLNK, "d/link", "../outside", NULL},
+	    {AE_IFREG, "d/file", NULL, "data"},
+	    {AE_IFREG, "d/hard", "d/file", NULL},
+	    {AE_IFREG, "./dot/./slash//name", NULL, "ok"},
+	};
+	cleanup_free char *tar = join(f->base, "fine.tar");
+	write_tar(tar, fine, ARRAY_SIZE(fine));
+	cleanup_free char *dest = join(f->base, "dest-fine");
+	assert_int_equal(mkdir(dest, 0700), 0);
+	cryo_err err = NULL;
+	int r = safe_extract_tar(tar, dest, 0, &err);
+	assert_null(err ? err->msg : NULL);
+	assert_int_equal(r, 0);
+	cleanup_free char *hard = join(dest, "d/hard");
+	cleanup_free char *content = NULL;
+	assert_int_equal(read_file(hard, &content, NULL, NULL), 0);
+	assert_string_equal(content, "data");
+	cleanup_free char *odd = join(dest, "dot/slash/name");
+	assert_true(path_exists(odd));
+	assert_outside_untouched(f);
+}
+
+static void devices_can_be_refused(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *tar = join(f->base, "dev.tar");
+	const struct tar_item dev[] = {{AE_IFCHR, "null", NULL, NULL}};
+	write_tar(tar, dev, 1);
+	cleanup_free char *dest = join(f->base, "dest-dev");
+	assert_int_equal(mkdir(dest, 0700), 0);
+	cryo_err err = NULL;
+	assert_true(safe_extract_tar(tar, dest, SAFE_EXTRACT_NO_DEVICES, &err) < 0);
+	assert_non_null(strstr(err->msg, "entry `null`: device nodes are not allowed"));
+	cryo_error_free(&err);
+}
+
+static void truncated_tar_refused(void **state)
+{
+	struct fixture *f = *state;
+	write_text(f->upper, "big", "", 0644);
+	cleanup_free char *big = join(f->upper, "big");
+	cleanup_close int fd = open(big, O_WRONLY);
+	char buf[65536];
+	memset(buf, 'b', sizeof(buf));
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(volume_capture(f->upper, f->tar, NULL), 0);
+	assert_int_equal(truncate(f->tar, 100000), 0);
+	cryo_err err = NULL;
+	assert_true(volume_restore(f->tar, f->restored, &err) < 0);
+	assert_non_null(strstr(err->msg, "big"));
+	cryo_error_free(&err);
+}
+
+static void volume_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(chmod(f->upper, 0700), 0);
+	assert_int_equal(chown(f->upper, 999, 999), 0);
+	write_text(f->upper, "PG_VERSION", "15\n", 0600);
+	make_dir(f->upper, "base", 0700);
+	cleanup_free char *dev = join(f->upper, "base/not-a-whiteout");
+	assert_int_equal(mknod(dev, S_IFCHR | 0600, makedev(0, 0)), 0);
+	cleanup_free char *base = join(f->upper, "base");
+	assert_int_equal(setxattr(base, "trusted.overlay.opaque", "y", 1, 0), 0);
+	set_mtime(f->upper, "base", 1234567890, 5);
+	set_mtime(f->upper, ".", 1234567890, 6);
+	cryo_err err = NULL;
+	assert_int_equal(volume_capture(f->upper, f->tar, &err), 0);
+	assert_int_equal(volume_restore(f->tar, f->restored, &err), 0);
+	assert_same_tree(f->upper, f->restored);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(capture_apply_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(tree_comparison_sees_differences, setup, teardown),
+	    cmocka_unit_test_setup_teardown(skip_paths_validated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(redirect_dirs_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(hostile_deleted_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(hostile_tars, setup, teardown),
+	    cmocka_unit_test_setup_teardown(devices_can_be_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(truncated_tar_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(volume_roundtrip, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
