@@ -22,6 +22,8 @@ import datetime
 import json
 import os
 import platform
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -306,7 +308,19 @@ def reset_stall(engine, name, pid):
     raise CommandError(f"{engine.name}: counter in {name} did not acknowledge SIGUSR1")
 
 
-def one_run(engine, workload, compression, rep, workdir):
+def keep_failure_logs(error, dest):
+    """Copy the log files an engine's error message names (they go with its work dir)."""
+    kept = []
+    for path in sorted(set(re.findall(r"(/[^\s():|,]+\.log)\b", error))):
+        if os.path.isfile(path):
+            os.makedirs(dest, exist_ok=True)
+            target = os.path.join(dest, os.path.basename(path))
+            shutil.copyfile(path, target)
+            kept.append(target)
+    return kept
+
+
+def one_run(engine, workload, compression, rep, workdir, failure_dir):
     tag = f"{engine.name}-{workload.name}-{compression}-{rep}"
     name, restored = f"b-{tag}", f"b-{tag}-r"
     archive = os.path.join(workdir, f"{tag}.tar" + (".zst" if compression == "zstd" else ""))
@@ -359,6 +373,7 @@ def one_run(engine, workload, compression, rep, workdir):
         rec["consistent"] = rec["restored_violations"] == 0
     except (CommandError, OSError, KeyError) as e:
         rec["error"] = str(e)
+        rec["kept_logs"] = keep_failure_logs(rec["error"], os.path.join(failure_dir, tag))
     finally:
         engine.remove(restored)
         if rec["error"]:
@@ -395,6 +410,29 @@ METRICS = {
     "restore_wall_us": lambda r: r.get("restore_wall_us"),
     "captured_bytes": lambda r: captured_bytes(r),
 }
+# Where a cryo checkpoint's time goes (its --print-stats keys), for the breakdown table.
+CRYO_PHASES = [
+    ("freeze_duration", "freeze"),
+    ("runtime_checkpoint_duration", "runtime checkpoint (CRIU)"),
+    ("frozen_time", "of which CRIU frozen"),
+    ("rootfs_capture_duration", "rootfs capture"),
+    ("volumes_capture_duration", "volumes capture"),
+    ("frozen_window", "frozen window"),
+    ("archive_duration", "archive"),
+    ("checkpoint_duration", "checkpoint total"),
+]
+
+
+def cryo_stat(key):
+    def get(rec):
+        if not rec["system"].startswith("cryo"):
+            return None
+        return ((rec.get("checkpoint") or {}).get("raw") or {}).get(key)
+    return get
+
+
+for key, _ in CRYO_PHASES:
+    METRICS["cryo_" + key] = cryo_stat(key)
 
 
 def captured_bytes(rec):
@@ -572,6 +610,19 @@ def markdown(meta, summary, ratios, scale):
                     f"| {cell(e, 'archive_bytes', mib)} | {cell(e, 'restore_wall_us', ms)} "
                     f"| {e['consistent']}/{e['runs'] - e['failed']}{failed} |")
         lines.append("")
+    lines += ["## Where cryo's checkpoint time goes (medians, ms)", "",
+              "The frozen window runs from the freeze to the thaw; in comparison mode it also covers "
+              "writing the archive.", "",
+              "| system | workload | compression | " + " | ".join(label for _, label in CRYO_PHASES) + " |",
+              "|---|---|---|" + "---|" * len(CRYO_PHASES)]
+    for system in (s for s in meta["systems"] if s.startswith("cryo")):
+        for w in meta["workloads"]:
+            for c in meta["compressions"]:
+                e = find(summary, system, w, c)
+                if e and e.get("cryo_frozen_window"):
+                    lines.append(f"| {system} | {w} | {c} | "
+                                 + " | ".join(ms(median_of(e, "cryo_" + k)) for k, _ in CRYO_PHASES) + " |")
+    lines.append("")
     lines += ["## Ratios (of medians)", "",
               "| workload | compression | " + " | ".join(desc for _, desc, _, _ in RATIOS) + " |",
               "|---|---|" + "---|" * len(RATIOS)]
@@ -667,13 +718,14 @@ def main():
     for s, e in engines.items():
         versions.setdefault("cryo" if s.startswith("cryo") else s, e.version())
 
+    shutil.rmtree(os.path.join(a.out, "failures"), ignore_errors=True)
     archive_dir = os.path.join(a.workdir, "archives")
     os.makedirs(archive_dir, exist_ok=True)
     plan = [(w, c, s, rep) for w in workloads for c in compressions for rep in range(1, a.reps + 1) for s in systems]
     log(f"{len(plan)} runs: {', '.join(systems)} x {', '.join(workloads)} x {', '.join(compressions)} x {a.reps}")
     runs, started = [], time.monotonic()
     for i, (w, c, s, rep) in enumerate(plan, 1):
-        rec = one_run(engines[s], WORKLOADS[w], c, rep, archive_dir)
+        rec = one_run(engines[s], WORKLOADS[w], c, rep, archive_dir, os.path.join(a.out, "failures"))
         runs.append(rec)
         log(f"[{i}/{len(plan)}] {s} {w} {c} #{rep}: {describe_run(rec)}")
     elapsed = time.monotonic() - started

@@ -36,7 +36,7 @@ static char *human_size(uint64_t bytes)
 	}
 	if (u == 0)
 		return xasprintf("%llu B", (unsigned long long)bytes);
-	return xasprintf("%.3g %s", v, units[u]);
+	return xasprintf("%.*f %s", v >= 100 ? 0 : v >= 10 ? 1 : 2, v, units[u]);
 }
 
 static char *human_age(int64_t created_us)

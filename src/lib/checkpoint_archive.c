@@ -402,7 +402,7 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 		r = write_contents(&w, dir, err);
 	if (r == 0 && archive_write_close(w.a) != ARCHIVE_OK)
 		r = archive_failure(w.a, err, "finish `%s`", tmp);
-	struct stat st;
+	struct stat st = {0};
 	if (r == 0 && (fsync(fd) < 0 || fstat(fd, &st) < 0))
 		r = cryo_error_set(err, errno, "write `%s`", tmp);
 	if (r == 0 && close(move_fd(fd)) < 0)

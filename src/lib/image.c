@@ -383,44 +383,49 @@ static int image_unmount_dir(struct cryo_engine *engine, const char *id, cryo_er
 	return rm_rf(dir, err);
 }
 
-char **image_lowerdirs(struct cryo_engine *engine, const struct image *img)
+/* Layer IDs top first, a layer used twice only at its top-most place: what is
+ * below that place is hidden or repeated by it, so the merged view is the same. */
+static char **layers_top_first(const struct image *img)
 {
 	size_t n = strv_len(img->layers);
-	char **dirs = xcalloc(1, sizeof(char *));
+	char **ids = xcalloc(1, sizeof(char *));
 	for (size_t i = n; i-- > 0;) {
 		bool above = false;
 		for (size_t j = i + 1; j < n; j++)
 			above = above || strcmp(img->layers[i], img->layers[j]) == 0;
-		if (!above) {
-			cleanup_free char *dir = image_layer_path(engine, img->layers[i]);
-			strv_push(&dirs, dir);
-		}
+		if (!above)
+			strv_push(&ids, img->layers[i]);
+	}
+	return ids;
+}
+
+char **image_lowerdirs(struct cryo_engine *engine, const struct image *img)
+{
+	cleanup_strv char **ids = layers_top_first(img);
+	char **dirs = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_free char *dir = image_layer_path(engine, ids[i]);
+		strv_push(&dirs, dir);
 	}
 	return dirs;
 }
 
-/* The overlay lowerdir list, top layer first, each layer once (a repeated layer
- * keeps only its top-most place: the merged view is the same). Relative to the
- * layers directory, which keeps the option short and free of characters
- * overlayfs would need escaped. */
+/* The overlay lowerdir option's value, relative to the layers directory, which
+ * keeps it short and free of characters overlayfs would need escaped. */
 static char *overlay_lowerdirs(const struct image *img)
 {
-	size_t n = strv_len(img->layers);
+	cleanup_strv char **ids = layers_top_first(img);
 	char *list = xstrdup("");
-	for (size_t i = n; i-- > 0;) {
-		bool above = false;
-		for (size_t j = i + 1; j < n; j++)
-			if (strcmp(img->layers[i], img->layers[j]) == 0)
-				above = true;
-		if (above)
-			continue;
-		char *next = xasprintf("%s%s%s", list, *list ? ":" : "", img->layers[i]);
+	for (size_t i = 0; ids[i]; i++) {
+		char *next = xasprintf("%s%s%s", list, i ? ":" : "", ids[i]);
 		free(list);
 		list = next;
 	}
 	return list;
 }
 
+/* An inspection mount: read-only, and neither device nodes nor set-ID bits
+ * of the image take effect on the host through it. */
 static int mount_layers(struct cryo_engine *engine, const struct image *img, const char *mnt, cryo_err *err)
 {
 	size_t n = strv_len(img->layers);
@@ -434,7 +439,8 @@ static int mount_layers(struct cryo_engine *engine, const struct image *img, con
 		cleanup_free char *layer = image_layer_path(engine, lower);
 		if (mount(layer, mnt, NULL, MS_BIND, NULL) < 0)
 			return cryo_error_set(err, errno, "bind mount layer `%s` at `%s`", layer, mnt);
-		if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0) {
+		if (mount(NULL, mnt, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) <
+		    0) {
 			int saved = errno;
 			umount2(mnt, MNT_DETACH);
 			return cryo_error_set(err, saved, "make the mount at `%s` read-only", mnt);
@@ -450,7 +456,7 @@ static int mount_layers(struct cryo_engine *engine, const struct image *img, con
 	cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cwd < 0 || chdir(layers_dir) < 0)
 		return cryo_error_set(err, errno, "enter `%s`", layers_dir);
-	int r = mount("overlay", mnt, "overlay", MS_RDONLY, data);
+	int r = mount("overlay", mnt, "overlay", MS_RDONLY | MS_NODEV | MS_NOSUID, data);
 	int saved = errno;
 	if (fchdir(cwd) < 0) {
 		/* The previous working directory is gone; nothing depends on it. */
@@ -568,7 +574,8 @@ fail:
 
 /* Directories of interrupted operations: unpack areas in tmp/, layer
  * directories without a row, image mount directories without an image. Only
- * called with the images lock held, when no other store change runs. */
+ * called with the images lock held, when no other store change runs. Fails
+ * only when the database cannot be read. */
 static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 {
 	static const struct {
@@ -595,11 +602,14 @@ static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 				return r;
 			if (keep)
 				continue;
-			if (a == 2 && (r = image_unmount_dir(engine, de->d_name, err)) < 0)
-				return r;
+			/* Housekeeping must not block the change the user asked for:
+			 * what cannot be removed now (a busy mount) waits for the next
+			 * sweep. */
 			cleanup_free char *victim = xasprintf("%s/%s", path, de->d_name);
-			if ((r = rm_rf(victim, err)) < 0)
-				return r;
+			if (a == 2)
+				image_unmount_dir(engine, de->d_name, NULL);
+			else
+				rm_rf(victim, NULL);
 		}
 	}
 	return 0;
@@ -948,7 +958,7 @@ static bool parse_rfc3339(const char *s, int64_t *us)
 		return false;
 	}
 	*us = ((int64_t)timegm(&tm) - offset) * 1000000 + frac;
-	return true;
+	return *us >= 0; /* before 1970: not a creation time worth showing */
 }
 
 /* The repository a layout is named after when it carries only a tag: its file

@@ -714,7 +714,9 @@ static int apply_deleted(int upperfd, const char *rel, cryo_err *err)
 int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir, cryo_err *err)
 {
 	cleanup_strv char **deleted = NULL;
-	if (read_deleted_list(deleted_json, &deleted, err) < 0)
+	if (!deleted_json)
+		deleted = xcalloc(1, sizeof(char *));
+	else if (read_deleted_list(deleted_json, &deleted, err) < 0)
 		return cryo_error_wrap(err, "apply file-system changes to `%s`", upper_dir);
 	if (safe_extract_tar(diff_tar, upper_dir, 0, err) < 0)
 		return cryo_error_wrap(err, "apply file-system changes to `%s`", upper_dir);

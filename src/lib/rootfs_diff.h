@@ -43,8 +43,8 @@ int rootfs_diff_capture(const char *upper_dir, char *const *skip_paths, const ch
  * directory, and a whiteout (character device 0:0) otherwise, parents created
  * as needed. A deleted path that is relative, has a `..` component, is "/"
  * or goes through a symbolic link is refused with an error naming it, before
- * anything is written for it. On failure upper_dir holds a partial result:
- * the caller removes it. */
+ * anything is written for it. deleted_json may be NULL: nothing deleted.
+ * On failure upper_dir holds a partial result: the caller removes it. */
 int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir, cryo_err *err);
 
 /* A named volume's data directory: the same tar as rootfs_diff_capture()

@@ -132,6 +132,23 @@ hostile_tar() {
 	[ -z "$(ls -A "$ROOT/tmp" | grep '^image-')" ]
 }
 
+@test "import: owners, modes, times and device nodes are preserved" {
+	local work=$TEST_DIR/meta
+	mkdir -p "$work/dev" "$work/home/user"
+	echo data >"$work/home/user/file"
+	chmod 4750 "$work/home/user/file"
+	mknod "$work/dev/null" c 1 3
+	tar -C "$work" --owner=1234 --group=5678 --mtime=@1000000000 -cf "$TEST_DIR/meta.tar" .
+	cryo image import "$TEST_DIR/meta.tar" meta
+	local layer
+	layer=$(sha256 "$TEST_DIR/meta.tar")
+	[ "$(stat -c %u:%g:%a:%Y "$ROOT/layers/$layer/home/user/file")" = 1234:5678:4750:1000000000 ]
+	[ "$(stat -c %u:%g:%Y "$ROOT/layers/$layer/home/user")" = 1234:5678:1000000000 ]
+	[ "$(stat -c %F:%t:%T "$ROOT/layers/$layer/dev/null")" = "character special file:1:3" ]
+	# The root directory takes the tarball's "./" entry.
+	[ "$(stat -c %u:%g "$ROOT/layers/$layer")" = 1234:5678 ]
+}
+
 @test "images: table, ls alias, quiet and json" {
 	local id
 	id=$(cryo image import "$(busybox_rootfs_tar)" busybox)

@@ -681,6 +681,13 @@ static void volume_roundtrip(void **state)
 	assert_int_equal(volume_capture(f->upper, f->tar, &err), 0);
 	assert_int_equal(volume_restore(f->tar, f->restored, &err), 0);
 	assert_same_tree(f->upper, f->restored);
+
+	/* the same tar applied as a root file system diff without a deleted
+	 * list gives the same tree */
+	cleanup_free char *again = join(f->base, "again");
+	assert_int_equal(mkdir(again, 0700), 0);
+	assert_int_equal(rootfs_diff_apply(f->tar, NULL, again, &err), 0);
+	assert_same_tree(f->upper, again);
 }
 
 int main(void)

@@ -72,7 +72,7 @@ static void sleep_ms(unsigned long ms)
 		;
 }
 
-static void run_child(int index, int wfd, unsigned long interval_ms)
+static _Noreturn void run_child(int wfd, unsigned long interval_ms)
 {
 	char line[64];
 	for (uint64_t value = 1;; value++) {
@@ -81,7 +81,6 @@ static void run_child(int index, int wfd, unsigned long interval_ms)
 			_exit(1);
 		sleep_ms(interval_ms);
 	}
-	(void)index;
 }
 
 static void write_pids(const char *dir, const pid_t *children)
@@ -178,7 +177,7 @@ int main(int argc, char **argv)
 			for (int j = 0; j < i; j++)
 				close(read_fds[j]);
 			signal(SIGPIPE, SIG_DFL);
-			run_child(i, p[1], interval_ms);
+			run_child(p[1], interval_ms);
 		}
 		close(p[1]);
 		children[i] = pid;

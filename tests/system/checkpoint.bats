@@ -1,0 +1,343 @@
+#!/usr/bin/env bats
+# Checkpoint and restore through the real CLI, runc and CRIU.
+
+load helpers
+load workload
+
+setup() {
+	setup_engine
+	import_workload_image
+}
+
+teardown() {
+	teardown_engine
+}
+
+# A second engine on the same machine: "another host" for migrations.
+cryo2() {
+	"$CRYO" --root "$TEST_DIR/root2" --runroot "$TEST_DIR/run2" "$@"
+}
+
+counter_cmd=(/usr/local/bin/counter --file /state/counter --stats /state/stats)
+
+log_has() { # engine-function container text
+	"$1" logs "$2" 2>/dev/null | grep -q "$3"
+}
+
+# The counter value the container's workload last wrote (read inside it).
+counter_value() { # engine-function container [file]
+	"$1" exec "$2" cat "${3:-/state/counter}" | tr -d ' \n' | sed 's/^0*//;s/^$/0/'
+}
+
+# Restored container $2 (engine $1) must have run its loop again and found no
+# violation: it is consistent, running and making progress.
+counter_advanced() { # engine-function container file value
+	local v
+	v=$(counter_value "$1" "$2" "$3") && [ "$v" -gt "$4" ]
+}
+
+assert_consistent_and_running() { # engine-function container [file]
+	local eng=$1 ctr=$2 file=${3:-/state/counter} a
+	a=$(counter_value "$eng" "$ctr" "$file")
+	wait_for 10 counter_advanced "$eng" "$ctr" "$file" "$a"
+	run "$eng" logs "$ctr"
+	if grep -q VIOLATION <<<"$output"; then
+		echo "restored container $ctr is inconsistent:" >&2
+		grep VIOLATION <<<"$output" >&2
+		return 1
+	fi
+	run "$eng" inspect "$ctr"
+	[ "$(jq -r '.[0].State.Status' <<<"$output")" = running ]
+}
+
+freezer_state() { # engine-function container
+	local pid
+	pid=$("$1" inspect "$2" | jq -r '.[0].State.Pid')
+	local path
+	path=$(awk -F: '$2 ~ /(^|,)freezer(,|$)/ {print $3}' "/proc/$pid/cgroup")
+	cat "/sys/fs/cgroup/freezer$path/freezer.state"
+}
+
+# Live checkpoint + export, restore under a new name, N times. Echo how many
+# restored containers saw a violation.
+consistency_cycles() { # n file-in-container engine-for-restores
+	local n=$1 file=$2 eng=$3 bad=0 i
+	for i in $(seq 1 "$n"); do
+		cryo checkpoint --leave-running --export "$TEST_DIR/cp$i.tar.zst" src >/dev/null
+		"$eng" restore --import "$TEST_DIR/cp$i.tar.zst" --name "r$i" >/dev/null
+		# let the restored counter run its loop again, then look
+		local a
+		a=$(counter_value "$eng" "r$i" "$file")
+		wait_for 10 counter_advanced "$eng" "r$i" "$file" "$a"
+		if "$eng" logs "r$i" | grep -q VIOLATION; then
+			bad=$((bad + 1))
+		fi
+		"$eng" rm -f "r$i" >/dev/null
+		rm -f "$TEST_DIR/cp$i.tar.zst"
+	done
+	echo "$bad"
+}
+
+start_counter() { # [extra run options...]
+	cryo run -d --name src "$@" workload "${counter_cmd[@]}" >/dev/null
+	wait_for 10 log_has cryo src READY
+}
+
+@test "consistency: 10 live checkpoints restored from the archive, no violation in any" {
+	start_counter
+	run consistency_cycles 10 /state/counter cryo
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+	# the source kept running, unfrozen
+	[ "$(freezer_state cryo src)" = THAWED ]
+	assert_consistent_and_running cryo src
+}
+
+@test "consistency negative control: without the freeze, restored containers are inconsistent" {
+	start_counter
+	export CRYO_TEST_DISABLE_FREEZE=1
+	run consistency_cycles 10 /state/counter cryo
+	unset CRYO_TEST_DISABLE_FREEZE
+	[ "$status" -eq 0 ]
+	echo "inconsistent restores without freeze: $output of 10"
+	[ "$output" -ge 1 ]
+}
+
+@test "consistency with the counter on a named volume, restored on another engine" {
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	cryo run -d --name src -v cvol:/data workload /usr/local/bin/counter --file /data/counter --stats /data/stats >/dev/null
+	wait_for 10 log_has cryo src READY
+	run consistency_cycles 10 /data/counter cryo2
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+}
+
+@test "a paused container stays paused after a live checkpoint, and the restore runs" {
+	start_counter
+	cryo pause src
+	cryo checkpoint --leave-running --export "$TEST_DIR/p.tar" --compress none src
+	run cryo inspect src
+	[ "$(jq -r '.[0].State.Status' <<<"$output")" = paused ]
+	[ "$(freezer_state cryo src)" = FROZEN ]
+	# it was frozen when CRIU dumped it: the restored copy must still run
+	cryo restore --import "$TEST_DIR/p.tar" --name copy
+	[ "$(freezer_state cryo copy)" = THAWED ]
+	assert_consistent_and_running cryo copy
+	cryo unpause src
+	assert_consistent_and_running cryo src
+}
+
+# A container with an established TCP connection: CRIU refuses to dump it
+# without --tcp-established.
+start_tcp_container() {
+	local port=$((20000 + RANDOM % 20000))
+	# both ends inside the container (host network: loopback is up)
+	cryo run -d --name tcp --network host workload sh -c \
+		"sleep 1000 | nc -l -p $port & sleep 0.3; sleep 1000 | nc 127.0.0.1 $port" >/dev/null
+	established() { cryo exec tcp netstat -tn | grep -q ESTABLISHED; }
+	wait_for 5 established
+}
+
+@test "a failed live checkpoint leaves the container running and thawed, with CRIU's errors and no archive" {
+	start_tcp_container
+	run cryo checkpoint --leave-running --export "$TEST_DIR/fail.tar.zst" tcp
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"CRIU errors"* ]]
+	[[ "$output" == *"Error"* ]]
+	[ ! -e "$TEST_DIR/fail.tar.zst" ]
+	[ -z "$(ls "$TEST_DIR" | grep 'fail.tar.zst')" ]
+	[ -z "$(ls "$ROOT/checkpoints")" ]
+	run cryo inspect tcp
+	[ "$(jq -r '.[0].State.Status' <<<"$output")" = running ]
+	[ "$(freezer_state cryo tcp)" = THAWED ]
+}
+
+@test "a failed checkpoint of a paused container leaves it paused" {
+	start_tcp_container
+	cryo pause tcp
+	run cryo checkpoint --leave-running --export "$TEST_DIR/fail.tar.zst" tcp
+	[ "$status" -eq 125 ]
+	[ ! -e "$TEST_DIR/fail.tar.zst" ]
+	run cryo inspect tcp
+	[ "$(jq -r '.[0].State.Status' <<<"$output")" = paused ]
+	[ "$(freezer_state cryo tcp)" = FROZEN ]
+}
+
+@test "an unwritable export target fails before touching the container, leaving no archive" {
+	start_counter
+	mkdir "$TEST_DIR/ro"
+	chattr +i "$TEST_DIR/ro" 2>/dev/null || chmod 0500 "$TEST_DIR/ro"
+	run cryo checkpoint --leave-running --export "$TEST_DIR/ro/c.tar.zst" src
+	chattr -i "$TEST_DIR/ro" 2>/dev/null || true
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"ro"* ]]
+	[ -z "$(ls -A "$TEST_DIR/ro")" ]
+	run cryo checkpoint --leave-running --export "$TEST_DIR/nodir/c.tar.zst" src
+	[ "$status" -eq 125 ]
+	[ "$(freezer_state cryo src)" = THAWED ]
+	assert_consistent_and_running cryo src
+}
+
+@test "stopping checkpoint, then same-host restore" {
+	start_counter
+	cryo checkpoint src
+	run cryo inspect src
+	[ "$(jq -r '.[0].State.Status' <<<"$output")" = checkpointed ]
+	run cryo start src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"restore"* ]]
+	cryo restore src
+	assert_consistent_and_running cryo src
+	# and it can be checkpointed again
+	cryo checkpoint --leave-running --export "$TEST_DIR/again.tar.zst" src
+	[ -s "$TEST_DIR/again.tar.zst" ]
+}
+
+@test "export, rm, import; and import into a second engine (another host)" {
+	start_counter -v keep:/data
+	cryo checkpoint --export "$TEST_DIR/c.tar.zst" src
+	[ "$(stat -c %a "$TEST_DIR/c.tar.zst")" = 600 ]
+	cryo rm -f src
+	cryo restore --import "$TEST_DIR/c.tar.zst"
+	assert_consistent_and_running cryo src
+	# the second engine has no image yet: a clear error naming it, nothing left behind
+	run cryo2 restore --import "$TEST_DIR/c.tar.zst"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"workload"* ]]
+	[[ "$output" == *"import or load it first"* ]]
+	run cryo2 ps -a -q
+	[ -z "$output" ]
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	cryo2 restore --import "$TEST_DIR/c.tar.zst"
+	assert_consistent_and_running cryo2 src
+	run cryo2 volume ls
+	[[ "$output" == *keep* ]]
+	cryo2 rm -f src
+}
+
+@test "the same archive restored twice under two names, both running" {
+	start_counter
+	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar.zst" src
+	run cryo restore --import "$TEST_DIR/c.tar.zst"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"--name"* ]]
+	cryo restore --import "$TEST_DIR/c.tar.zst" --name twin1
+	cryo restore --import "$TEST_DIR/c.tar.zst" --name twin2
+	assert_consistent_and_running cryo twin1
+	assert_consistent_and_running cryo twin2
+	# full citizens: logs, stop, wait, rm
+	cryo stop -t 1 twin1
+	run cryo wait twin1
+	[ "$status" -eq 0 ]
+	cryo rm twin1
+	cryo rm -f twin2
+}
+
+@test "process tree, pipes, open files and file-system changes survive restore" {
+	cryo run -d --name tree workload sh -c '
+		rm /bin/vi                     # a file deleted from the image
+		echo created > /created        # a new file
+		echo modified >> /etc/passwd   # a modified file
+		rm -rf /home; mkdir /home; echo fresh > /home/only  # a directory replaced
+		mkdir -p /state; exec /usr/local/bin/proctree --dir /state' >/dev/null
+	wait_for 10 test -n "$(cryo exec tree cat /state/tree.pids 2>/dev/null)"
+	before=$(cryo exec tree cat /state/tree.pids)
+	cryo checkpoint --leave-running --export "$TEST_DIR/t.tar.zst" tree
+	cryo restore --import "$TEST_DIR/t.tar.zst" --name tree2
+	run cryo exec tree2 cat /state/tree.pids
+	[ "$output" = "$before" ]
+	run cryo exec tree2 ps -o pid,comm
+	[ "$(grep -c proctree <<<"$output")" -eq 3 ]
+	run cryo exec tree2 sh -c 'test ! -e /bin/vi && cat /created && tail -n1 /etc/passwd && ls /home'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = created ]
+	[ "${lines[1]}" = modified ]
+	[ "${lines[2]}" = only ]
+	# still appending through the pipes and its open file after restore
+	n1=$(cryo exec tree2 sh -c 'wc -l < /state/tree.log')
+	log_grew() { [ "$(cryo exec tree2 sh -c 'wc -l < /state/tree.log')" -gt "$n1" ]; }
+	wait_for 10 log_grew
+}
+
+@test "every --compress value produces a restorable archive of that format" {
+	start_counter
+	for alg in zstd gzip none; do
+		cryo checkpoint --leave-running --export "$TEST_DIR/c.$alg" --compress "$alg" src
+		case $alg in
+		zstd) file "$TEST_DIR/c.$alg" | grep -qi zstandard ;;
+		gzip) file "$TEST_DIR/c.$alg" | grep -qi gzip ;;
+		none) file "$TEST_DIR/c.$alg" | grep -qi tar ;;
+		esac
+		cryo restore --import "$TEST_DIR/c.$alg" --name "r-$alg"
+		assert_consistent_and_running cryo "r-$alg"
+		cryo rm -f "r-$alg"
+	done
+	run cryo checkpoint --leave-running --export "$TEST_DIR/c.x" --compress lz4 src
+	[ "$status" -eq 125 ]
+}
+
+@test "--ignore-rootfs and --ignore-volumes leave those out; --keep keeps the files" {
+	cryo run -d --name s -v iv:/data workload sh -c 'echo in-rootfs > /marker; echo in-volume > /data/v; sleep 1000' >/dev/null
+	wait_for 5 test -s "$ROOT/volumes/iv/_data/v"
+	cryo checkpoint --leave-running --ignore-rootfs --ignore-volumes --export "$TEST_DIR/bare.tar" --compress none s
+	run tar -tf "$TEST_DIR/bare.tar"
+	[[ "$output" != *rootfs-diff.tar* ]]
+	[[ "$output" != *volumes/iv.tar* ]]
+	[[ "$output" == *checkpoint/* ]]
+	cryo checkpoint --leave-running --keep --export "$TEST_DIR/full.tar" --compress none s
+	run tar -tf "$TEST_DIR/full.tar"
+	[[ "$output" == *rootfs-diff.tar* ]]
+	[[ "$output" == *volumes/iv.tar* ]]
+	id=$(cryo inspect s | jq -r '.[0].Id')
+	[ -d "$ROOT/checkpoints/$id/checkpoint" ]
+	# a restore on another engine without the volume's contents
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	cryo2 restore --import "$TEST_DIR/full.tar" --ignore-volumes --name nv
+	run cryo2 exec nv cat /marker
+	[ "$output" = in-rootfs ]
+	run cryo2 exec nv cat /data/v
+	[ "$status" -ne 0 ]
+	# the volume is nv's now: restoring its contents under a running user is refused
+	run cryo2 restore --import "$TEST_DIR/full.tar" --name withv
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"container \`nv\` is using it"* ]]
+	cryo2 rm -f nv
+	cryo2 restore --import "$TEST_DIR/full.tar" --name withv
+	run cryo2 exec withv cat /data/v
+	[ "$output" = in-volume ]
+	cryo2 rm -f withv
+}
+
+@test "--print-stats reports the frozen window and CRIU's numbers" {
+	start_counter
+	run cryo checkpoint --leave-running --export "$TEST_DIR/s.tar.zst" --print-stats src
+	[ "$status" -eq 0 ]
+	for k in checkpoint_duration runtime_checkpoint_duration frozen_window freezing_time frozen_time memdump_time memwrite_time pages_scanned pages_written; do
+		jq -e ".$k >= 0" <<<"$output" >/dev/null
+	done
+	# the frozen window covers the runtime's checkpoint, and ends before the command does
+	jq -e '.frozen_window >= .runtime_checkpoint_duration and .frozen_window <= .checkpoint_duration' <<<"$output"
+	run cryo restore --import "$TEST_DIR/s.tar.zst" --name st --print-stats
+	for k in restore_duration runtime_restore_duration forking_time restore_time pages_restored; do
+		jq -e ".$k >= 0" <<<"$output" >/dev/null
+	done
+	# a stopping checkpoint has no frozen window of cryo's
+	run cryo checkpoint --print-stats st
+	jq -e '.frozen_window == 0' <<<"$output"
+}
+
+@test "import rejects a tampered archive and leaves nothing behind" {
+	start_counter
+	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" --compress none src
+	# flip one byte well inside the archive (inside some entry's data)
+	size=$(stat -c %s "$TEST_DIR/c.tar")
+	printf '\xff' | dd of="$TEST_DIR/c.tar" bs=1 seek=$((size / 2)) conv=notrunc status=none
+	run cryo restore --import "$TEST_DIR/c.tar" --name bad
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"checksum"* || "$output" == *"corrupt"* || "$output" == *"damaged"* ]]
+	run cryo ps -a --format json
+	[ "$(jq length <<<"$output")" -eq 1 ]
+	[ -z "$(ls "$ROOT/tmp")" ]
+	run cryo restore --import "$TEST_DIR/does-not-exist.tar" --name bad
+	[ "$status" -eq 125 ]
+}
