@@ -664,11 +664,11 @@ def tool_version(argv, pick):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=5, help="repetitions of each combination (default 5)")
     ap.add_argument("--quick", action="store_true", help="1 repetition, tiny and big only")
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--workloads", default=",".join(WORKLOADS))
-    ap.add_argument("--compressions", default=",".join(COMPRESSIONS))
+    ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated (default: %(default)s)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: %(default)s)")
+    ap.add_argument("--compressions", default=",".join(COMPRESSIONS), help="comma-separated (default: %(default)s)")
     ap.add_argument("--cryo", help="cryo binary")
     ap.add_argument("--rootfs", required=True, help="workload rootfs tarball")
     ap.add_argument("--workdir", required=True, help="engine roots and archives go here")
