@@ -32,7 +32,7 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nSee 'cryo %s--help'.\n", cli->command ? cli->command : "");
+	fprintf(stderr, "\nSee 'cryo %s%s--help'.\n", cli->command ? cli->command : "", cli->command ? " " : "");
 	return EXIT_ENGINE;
 }
 

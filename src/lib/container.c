@@ -313,6 +313,8 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	struct json_object *cfg_json = NULL;
 	char **volume_names = NULL;
 	struct container *c = NULL;
+	cleanup_close int image_lock = -1;
+	cleanup_image struct image *still_there = NULL;
 	int r;
 
 	if (name && !name_is_valid(name))
@@ -320,6 +322,12 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 				      "invalid container name `%s`: use letters, digits, `_`, `.` and `-`, starting "
 				      "with a letter or digit",
 				      name);
+	/* Hold the image store while the container claims its image, so that a
+	 * concurrent `image rm` sees the claim or the image is gone before it. */
+	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &image_lock, err)) < 0)
+		return r;
+	if ((r = image_get(engine, img->id, &still_there, err)) < 0)
+		return r;
 	if (!cfg->hostname || !*cfg->hostname) {
 		free(cfg->hostname);
 		cfg->hostname = xstrndup(id, 12);
@@ -700,6 +708,8 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 	unlink(lock_path);
 	if ((r = rm_rf(dir, err)) < 0)
 		return cryo_error_wrap(err, "remove container `%s` files", c->name);
+	/* An image that lost its name while this container used it can go now. */
+	image_prune_unused(engine, NULL);
 	return 0;
 }
 
