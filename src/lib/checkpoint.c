@@ -1,6 +1,7 @@
 #include "checkpoint.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <libgen.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include "overlay.h"
 #include "rootfs_diff.h"
 #include "runtime.h"
+#include "spec.h"
 #include "state.h"
 #include "util.h"
 #include "volume.h"
@@ -32,6 +34,8 @@ struct checkpoint_run {
 	char *work_dir;  /* CRIU's logs */
 
 	struct freezer freezer;
+	bool freeze_in_hook; /* CRIU's pre-dump hook freezes (see checkpoint_arm_freeze_hook) */
+	char *hook_stamp;    /* where the hook writes when it froze */
 	bool frozen_by_us;
 	int64_t frozen_at;
 	bool monitor_detached;
@@ -94,6 +98,78 @@ static int write_config_dump(struct checkpoint_run *run, cryo_err *err)
 	return r;
 }
 
+static bool spec_names_criu_config(const char *bundle, const char *criu_conf)
+{
+	cleanup_free char *path = xasprintf("%s/config.json", bundle);
+	cleanup_free char *text = NULL;
+	if (read_file(path, &text, NULL, NULL) < 0)
+		return false;
+	struct json_object *spec = json_tokener_parse(text), *annotations, *conf;
+	bool named = spec && json_object_object_get_ex(spec, "annotations", &annotations) &&
+		     json_object_object_get_ex(annotations, "org.criu.config", &conf) &&
+		     strcmp(json_object_get_string(conf), criu_conf) == 0;
+	if (spec)
+		json_object_put(spec);
+	return named;
+}
+
+/* Freeze as late as consistency allows: not before the runtime starts, but in
+ * CRIU's pre-dump action script, which runs after runc's start-up and CRIU's
+ * kernel probing and right before CRIU seizes the tasks. CRIU then finds the
+ * cgroup frozen and puts it back to frozen before it lets go of any task, so
+ * nothing runs between the dump and the file-system capture. Containers whose
+ * spec does not hand runc a CRIU configuration (created by an older cryo) are
+ * frozen before the runtime starts instead. */
+static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
+{
+	cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
+	cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
+	cleanup_free char *script = xasprintf("%s/freeze-hook", run->work_dir);
+	cleanup_free char *exe = realpath("/proc/self/exe", NULL);
+	bool wanted = run->opts->leave_running && !run->was_paused && !run->test_disable_freeze;
+	int r;
+
+	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
+		return write_file_atomic(criu_conf, "", 0, 0644, err);
+	run->hook_stamp = xasprintf("%s/frozen-at", run->work_dir);
+	cleanup_free char *text = xasprintf("#!/bin/sh\n"
+					    "# Written by cryo: freeze the container right before CRIU seizes it.\n"
+					    "exec '%s' " CHECKPOINT_FREEZE_HOOK " %s '%s' '%s'\n",
+					    exe, freezer_kind_name(run->freezer.kind), run->freezer.dir, run->hook_stamp);
+	cleanup_free char *conf = xasprintf("action-script %s\n", script);
+	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
+	    (r = write_file_atomic(criu_conf, conf, strlen(conf), 0644, err)) < 0)
+		return r;
+	run->freeze_in_hook = true;
+	return 0;
+}
+
+/* After the dump: the hook must have frozen the container, and it must still
+ * be frozen, or the capture that follows would not be consistent. */
+static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
+{
+	if (!run->freeze_in_hook)
+		return 0;
+	cleanup_free char *stamp = NULL;
+	long long frozen_at = 0, frozen_after = 0;
+	bool frozen = false;
+	if (read_file(run->hook_stamp, &stamp, NULL, NULL) == 0 &&
+	    sscanf(stamp, "%lld %lld", &frozen_at, &frozen_after) == 2) {
+		run->frozen_by_us = true;
+		run->frozen_at = frozen_at;
+		run->stats->freeze_duration = frozen_after - frozen_at;
+	}
+	int r = freezer_is_frozen(&run->freezer, &frozen, err);
+	if (r < 0)
+		return r;
+	if (!run->frozen_by_us || !frozen)
+		return cryo_error_set(err, EIO,
+				      "the container is not frozen after the runtime's checkpoint (freeze hook %s): "
+				      "refusing a checkpoint that could be inconsistent",
+				      run->frozen_by_us ? "ran" : "did not run");
+	return 0;
+}
+
 /* Step 1: directories, metadata, and everything that can fail before we touch
  * the container. */
 static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
@@ -127,14 +203,14 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	if (run->opts->leave_running && !run->was_paused && !run->test_disable_freeze &&
 	    (r = freezer_for_pid(run->c->pid, &run->freezer, err)) < 0)
 		return r;
-	return 0;
+	return checkpoint_arm_freeze_hook(run, err);
 }
 
 /* Step 2 (live checkpoint): freeze the cgroup, so nothing runs between the
  * memory dump and the file-system capture. A paused container is frozen already. */
 static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->opts->leave_running || run->was_paused || run->test_disable_freeze)
+	if (!run->opts->leave_running || run->was_paused || run->test_disable_freeze || run->freeze_in_hook)
 		return 0;
 	int64_t start = now_monotonic_us();
 	int r = freezer_freeze(&run->freezer, FREEZE_TIMEOUT_US, err);
@@ -185,7 +261,9 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	int64_t start = now_monotonic_us();
 	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
 	run->stats->runtime_checkpoint_duration = now_monotonic_us() - start;
-	return r;
+	if (r < 0)
+		return r;
+	return checkpoint_check_frozen(run, err);
 }
 
 /* Step 4: the root file system's changes (the overlay upper dir). */
@@ -237,7 +315,8 @@ static void checkpoint_thaw(struct checkpoint_run *run)
 	for (int attempt = 0; attempt < 3; attempt++)
 		if (freezer_thaw(&run->freezer, &err) == 0)
 			break;
-	run->stats->frozen_window = now_monotonic_us() - run->frozen_at;
+	if (run->frozen_at > 0)
+		run->stats->frozen_window = now_monotonic_us() - run->frozen_at;
 	run->frozen_by_us = false;
 }
 
@@ -304,6 +383,11 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 	}
 	if ((r = state_container_update(engine, run->c, err)) < 0)
 		return r;
+	if (run->freeze_in_hook) {
+		cleanup_free char *bundle = container_bundle_dir(engine, run->c->id);
+		cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
+		write_file_atomic(criu_conf, "", 0, 0644, NULL);
+	}
 	if (!run->opts->keep)
 		rm_rf(run->work_dir, NULL);
 	return 0;
@@ -313,8 +397,16 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
  * and no partial checkpoint or archive is left. CRIU's logs stay for the user. */
 static void checkpoint_abort(struct checkpoint_run *run)
 {
+	/* The hook may have frozen the container before the dump failed. */
+	if (run->freeze_in_hook)
+		run->frozen_by_us = true;
 	checkpoint_thaw(run);
 	reattach_monitor(run);
+	if (run->freeze_in_hook) {
+		cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
+		cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
+		write_file_atomic(criu_conf, "", 0, 0644, NULL);
+	}
 	if (run->dir)
 		rm_rf(run->dir, NULL);
 	if (run->exported && run->opts->export_path)
@@ -325,6 +417,7 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 {
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
+	free(run->hook_stamp);
 	free(run->dir);
 	free(run->final_dir);
 	free(run->work_dir);
@@ -401,4 +494,34 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 		json_object_object_add(o, "pages_written", json_object_new_int64((int64_t)s->criu.pages_written));
 	}
 	return o;
+}
+
+int checkpoint_freeze_hook_main(int argc, char **argv)
+{
+	/* CRIU runs its action scripts for every action; only pre-dump freezes. */
+	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");
+	if (!action || strcmp(action, "pre-dump") != 0)
+		return 0;
+	if (argc != 4)
+		return 2;
+	struct freezer f;
+	cleanup_error cryo_err err = NULL;
+	freezer_init(&f, strcmp(argv[1], freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1, argv[2]);
+	int64_t start = now_monotonic_us();
+	int r = freezer_freeze(&f, FREEZE_TIMEOUT_US, &err);
+	int64_t done = now_monotonic_us();
+	freezer_release(&f);
+	if (r < 0) {
+		fprintf(stderr, "cryo freeze hook: %s\n", err->msg);
+		return 1;
+	}
+	/* CRIU may run the hook more than once: the first freeze is the one that counts. */
+	cleanup_close int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)start, (long long)done);
+		if (write(fd, line, (size_t)n) != n)
+			return 1;
+	}
+	return 0;
 }

@@ -58,6 +58,13 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
 #define CHECKPOINT_TEST_DISABLE_FREEZE "CRYO_TEST_DISABLE_FREEZE"
 #define CHECKPOINT_TEST_THAW_AFTER_ARCHIVE "CRYO_TEST_THAW_AFTER_ARCHIVE"
 
+/* CRIU's pre-dump action script runs `cryo __freeze-hook KIND DIR STAMP`,
+ * which freezes the container's cgroup right before CRIU seizes it and writes
+ * "START_US FROZEN_US" (monotonic) to STAMP. The program that links the
+ * engine dispatches that command to this function. */
+#define CHECKPOINT_FREEZE_HOOK "__freeze-hook"
+int checkpoint_freeze_hook_main(int argc, char **argv);
+
 /* Names inside a checkpoint directory (and archive). */
 #define CHECKPOINT_IMAGES_DIR "checkpoint"
 #define CHECKPOINT_ROOTFS_DIFF "rootfs-diff.tar"

@@ -253,6 +253,10 @@ static int restore_bundle(struct restore_run *run, cryo_err *err)
 		json_object_put(spec);
 	if (r < 0)
 		return r;
+	/* The spec names a CRIU configuration file; a restore needs none of its own. */
+	cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
+	if ((r = write_file_atomic(criu_conf, "", 0, 0644, err)) < 0)
+		return r;
 	runtime_delete(run->engine, run->c->id, true, NULL);
 	return container_mount_rootfs(run->engine, run->c, err);
 }

@@ -192,6 +192,12 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	json_object_object_add(spec, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : id));
 	json_object_object_add(spec, "mounts", mounts_json(engine, cfg));
 	json_object_object_add(spec, "linux", linux_json(id, cfg));
+	/* runc hands this file to CRIU (its `org.criu.config` annotation); cryo
+	 * writes it before each checkpoint (checkpoint.c). */
+	struct json_object *annotations = json_object_new_object();
+	cleanup_free char *criu_conf = engine_path(engine, "containers/%s/" SPEC_CRIU_CONFIG, id);
+	json_object_object_add(annotations, "org.criu.config", json_object_new_string(criu_conf));
+	json_object_object_add(spec, "annotations", annotations);
 	*out = spec;
 	return 0;
 }

@@ -16,6 +16,10 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 /* Write it as BUNDLE/config.json. */
 int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err);
 
+/* CRIU's configuration file for a container, in its bundle. The spec names
+ * it in the `org.criu.config` annotation, which runc hands to CRIU. */
+#define SPEC_CRIU_CONFIG "criu.conf"
+
 /* The cgroup path (cgroupsPath) cryo gives the runtime for a container. */
 char *spec_cgroup_path(const char *id);
 
