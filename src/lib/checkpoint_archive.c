@@ -359,6 +359,42 @@ static int write_contents(struct ckpt_writer *w, const char *dir, cryo_err *err)
 	return write_manifest(w, err);
 }
 
+/* The archive's output: plain writes, with writeback started every
+ * WRITEBACK_CHUNK bytes so that the disk works while the compressor does and
+ * the final fsync only has the tail left to flush. */
+#define WRITEBACK_CHUNK (8 << 20)
+
+struct archive_sink {
+	int fd;
+	off_t written, writeback_started;
+};
+
+static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	struct archive_sink *sink = data;
+	const char *p = buf;
+	size_t left = len;
+	while (left > 0) {
+		ssize_t n = write(sink->fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			archive_set_error(a, errno, "write");
+			return -1;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	sink->written += (off_t)len;
+	if (sink->written - sink->writeback_started >= WRITEBACK_CHUNK) {
+		/* Best effort: a file system without it just flushes at fsync. */
+		sync_file_range(sink->fd, sink->writeback_started, sink->written - sink->writeback_started,
+				SYNC_FILE_RANGE_WRITE);
+		sink->writeback_started = sink->written;
+	}
+	return (la_ssize_t)len;
+}
+
 static int fsync_parent(const char *path, cryo_err *err)
 {
 	cleanup_free char *copy = xstrdup(path);
@@ -396,7 +432,8 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 		r = archive_failure(w.a, err, "set up tar writer for `%s`", target);
 	if (r == 0)
 		r = set_filter(w.a, c, err);
-	if (r == 0 && archive_write_open_fd(w.a, fd) != ARCHIVE_OK)
+	struct archive_sink sink = {.fd = fd};
+	if (r == 0 && archive_write_open(w.a, &sink, NULL, sink_write, NULL) != ARCHIVE_OK)
 		r = archive_failure(w.a, err, "open `%s`", tmp);
 	if (r == 0)
 		r = write_contents(&w, dir, err);
