@@ -54,13 +54,15 @@ stats() {
 	wait_for 5 test -s "$W/counter.violations"
 	sleep 0.2
 	run cat "$W/counter.violations"
-	[[ "$output" =~ ^VIOLATION\ file=99999999999\ memory=[0-9]+$ ]]
+	# Depending on where it was stopped, it sees the file's record or the ring's
+	# (which holds the value before it): either way, ahead of memory.
+	[[ "$output" =~ ^VIOLATION\ file=9999999999[89]\ memory=[0-9]+$ ]]
 	# Reported once, on stdout too, and counted in the stats.
 	[ "${#lines[@]}" = 1 ]
-	grep -q '^VIOLATION file=99999999999 ' "$W/log"
+	grep -qE '^VIOLATION file=9999999999[89] ' "$W/log"
 	wait_for 2 test "$(stats violations)" = 1
 	# Memory adopted the file's value and goes on from there.
-	[ "$(stats counter)" -gt 99999999999 ]
+	[ "$(stats counter)" -ge 99999999998 ]
 }
 
 @test "counter detects a late file system wherever it was frozen (20 rounds)" {
