@@ -1,4 +1,5 @@
 /* cryo checkpoint */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,6 +90,16 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--compress only applies with --export");
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
+	/* A Ctrl-C must not stop cryo inside a frozen window: hold termination
+	 * signals until the checkpoint has thawed the container (the runtime and
+	 * CRIU still get them, and a failing CRIU is cleaned up like any failure). */
+	sigset_t hold, previous;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &hold, &previous);
 	for (int i = optind; i < argc; i++) {
 		cleanup_error cryo_err err = NULL;
 		struct checkpoint_stats stats;
@@ -105,5 +116,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			printf("%s\n", argv[i]);
 		}
 	}
+	fflush(stdout);
+	sigprocmask(SIG_SETMASK, &previous, NULL);
 	return code;
 }

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <libgen.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "container.h"
 #include "freezer.h"
@@ -36,6 +39,7 @@ struct checkpoint_run {
 	struct freezer freezer;
 	bool freeze_in_hook; /* CRIU's pre-dump hook freezes (see checkpoint_arm_freeze_hook) */
 	char *hook_stamp;    /* where the hook writes when it froze */
+	char *thawed_marker; /* tells the hook's watchdog that we thawed */
 	bool frozen_by_us;
 	int64_t frozen_at;
 	bool monitor_detached;
@@ -47,6 +51,16 @@ static bool env_flag(const char *name)
 {
 	const char *v = getenv(name);
 	return v && strcmp(v, "1") == 0;
+}
+
+/* Test switch: stay in the frozen window a while, so a test can kill cryo there. */
+static void test_delay_in_frozen_window(void)
+{
+	const char *ms = getenv(CHECKPOINT_TEST_FROZEN_DELAY_MS);
+	if (!ms || atoi(ms) <= 0)
+		return;
+	struct timespec ts = {atoi(ms) / 1000, (long)(atoi(ms) % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
 }
 
 static int check_export_target(const char *path, cryo_err *err)
@@ -130,18 +144,34 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	int r;
 
 	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
-		return write_file_atomic(criu_conf, "", 0, 0644, err);
+		return spec_write_criu_config(bundle, "", err);
 	run->hook_stamp = xasprintf("%s/frozen-at", run->work_dir);
+	run->thawed_marker = engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
+	unlink(run->thawed_marker);
+	/* CRIU runs the script at every action, several inside its own frozen
+	 * time: only pre-dump may cost more than a shell's start. */
 	cleanup_free char *text = xasprintf("#!/bin/sh\n"
 					    "# Written by cryo: freeze the container right before CRIU seizes it.\n"
-					    "exec '%s' " CHECKPOINT_FREEZE_HOOK " %s '%s' '%s'\n",
-					    exe, freezer_kind_name(run->freezer.kind), run->freezer.dir, run->hook_stamp);
+					    "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
+					    "exec '%s' " CHECKPOINT_FREEZE_HOOK " %s '%s' '%s' %d '%s'\n",
+					    exe, freezer_kind_name(run->freezer.kind), run->freezer.dir, run->hook_stamp,
+					    (int)getpid(), run->thawed_marker);
 	cleanup_free char *conf = xasprintf("action-script %s\n", script);
 	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
-	    (r = write_file_atomic(criu_conf, conf, strlen(conf), 0644, err)) < 0)
+	    (r = spec_write_criu_config(bundle, conf, err)) < 0)
 		return r;
 	run->freeze_in_hook = true;
 	return 0;
+}
+
+/* The next CRIU run for this container (a stopping checkpoint, a restore)
+ * must not freeze it. */
+static void checkpoint_disarm_freeze_hook(struct checkpoint_run *run)
+{
+	if (!run->freeze_in_hook)
+		return;
+	cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
+	spec_write_criu_config(bundle, "", NULL);
 }
 
 /* After the dump: the hook must have frozen the container, and it must still
@@ -318,6 +348,8 @@ static void checkpoint_thaw(struct checkpoint_run *run)
 	if (run->frozen_at > 0)
 		run->stats->frozen_window = now_monotonic_us() - run->frozen_at;
 	run->frozen_by_us = false;
+	if (run->thawed_marker)
+		write_file(run->thawed_marker, "", 0, 0600, NULL);
 }
 
 static int checkpoint_write_stats(struct checkpoint_run *run, cryo_err *err)
@@ -383,11 +415,7 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 	}
 	if ((r = state_container_update(engine, run->c, err)) < 0)
 		return r;
-	if (run->freeze_in_hook) {
-		cleanup_free char *bundle = container_bundle_dir(engine, run->c->id);
-		cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
-		write_file_atomic(criu_conf, "", 0, 0644, NULL);
-	}
+	checkpoint_disarm_freeze_hook(run);
 	if (!run->opts->keep)
 		rm_rf(run->work_dir, NULL);
 	return 0;
@@ -402,11 +430,7 @@ static void checkpoint_abort(struct checkpoint_run *run)
 		run->frozen_by_us = true;
 	checkpoint_thaw(run);
 	reattach_monitor(run);
-	if (run->freeze_in_hook) {
-		cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
-		cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
-		write_file_atomic(criu_conf, "", 0, 0644, NULL);
-	}
+	checkpoint_disarm_freeze_hook(run);
 	if (run->dir)
 		rm_rf(run->dir, NULL);
 	if (run->exported && run->opts->export_path)
@@ -418,6 +442,7 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
 	free(run->hook_stamp);
+	free(run->thawed_marker);
 	free(run->dir);
 	free(run->final_dir);
 	free(run->work_dir);
@@ -433,13 +458,7 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	int r;
 
 	memset(stats, 0, sizeof(*stats));
-	if ((r = container_get(engine, ref, &c, err)) < 0)
-		return r;
-	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
-		return r;
-	container_free(c);
-	c = NULL;
-	if ((r = container_get(engine, ref, &c, err)) < 0)
+	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
 	if (!container_is_active(c))
 		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: it is %s, not running", c->name, c->state);
@@ -455,6 +474,7 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
 	    (r = checkpoint_capture_volumes(&run, err)) < 0)
 		goto fail;
+	test_delay_in_frozen_window();
 	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
 		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_export(&run, err)) < 0)
@@ -496,32 +516,90 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 	return o;
 }
 
+static bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+static pid_t parent_of(pid_t pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/stat", (int)pid);
+	cleanup_free char *stat = NULL;
+	int ppid = 0;
+	if (read_file(path, &stat, NULL, NULL) < 0)
+		return 0;
+	char *end = strrchr(stat, ')');
+	if (!end || sscanf(end + 2, "%*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+/* The watchdog the hook leaves behind: should the checkpointing cryo die
+ * (killed, crashed) without thawing, wait until CRIU is done with the
+ * container too (it puts the cgroup back to frozen when it finishes), then
+ * thaw it. A container must never stay frozen because of cryo. */
+static _Noreturn void freeze_watchdog(struct freezer *f, pid_t cryo_pid, pid_t criu_pid, const char *thawed_marker)
+{
+	int64_t give_up = now_monotonic_us() + 15LL * 60 * 1000 * 1000;
+	struct timespec tick = {0, 50 * 1000 * 1000};
+	while (process_alive(cryo_pid) && now_monotonic_us() < give_up)
+		nanosleep(&tick, NULL);
+	if (!path_exists(thawed_marker)) {
+		while (process_alive(criu_pid) && now_monotonic_us() < give_up)
+			nanosleep(&tick, NULL);
+		freezer_thaw(f, NULL);
+	}
+	unlink(thawed_marker);
+	_exit(0);
+}
+
 int checkpoint_freeze_hook_main(int argc, char **argv)
 {
 	/* CRIU runs its action scripts for every action; only pre-dump freezes. */
 	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");
 	if (!action || strcmp(action, "pre-dump") != 0)
 		return 0;
-	if (argc != 4)
+	if (argc != 6)
 		return 2;
 	struct freezer f;
 	cleanup_error cryo_err err = NULL;
 	freezer_init(&f, strcmp(argv[1], freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1, argv[2]);
+	/* CRIU may run the hook more than once: the first run is the one that counts. */
+	cleanup_close int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		freezer_release(&f);
+		return errno == EEXIST ? 0 : 1;
+	}
 	int64_t start = now_monotonic_us();
 	int r = freezer_freeze(&f, FREEZE_TIMEOUT_US, &err);
 	int64_t done = now_monotonic_us();
-	freezer_release(&f);
 	if (r < 0) {
 		fprintf(stderr, "cryo freeze hook: %s\n", err->msg);
+		freezer_release(&f);
 		return 1;
 	}
-	/* CRIU may run the hook more than once: the first freeze is the one that counts. */
-	cleanup_close int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		char line[64];
-		int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)start, (long long)done);
-		if (write(fd, line, (size_t)n) != n)
-			return 1;
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)start, (long long)done);
+	if (write(fd, line, (size_t)n) != n) {
+		freezer_thaw(&f, NULL);
+		freezer_release(&f);
+		return 1;
 	}
+	/* We run as CRIU's `sh -c SCRIPT`: CRIU is our grandparent. */
+	pid_t criu_pid = parent_of(getppid());
+	pid_t watchdog = fork();
+	if (watchdog == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int devnull = open("/dev/null", O_RDWR);
+		for (int i = 0; i < 1024; i++)
+			if (i != devnull)
+				close(i);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		freeze_watchdog(&f, (pid_t)atoi(argv[4]), criu_pid, argv[5]);
+	}
+	if (watchdog > 0)
+		waitpid(watchdog, NULL, 0);
+	freezer_release(&f);
 	return 0;
 }

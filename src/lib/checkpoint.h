@@ -57,11 +57,16 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
  *                                   benchmark's comparison mode). */
 #define CHECKPOINT_TEST_DISABLE_FREEZE "CRYO_TEST_DISABLE_FREEZE"
 #define CHECKPOINT_TEST_THAW_AFTER_ARCHIVE "CRYO_TEST_THAW_AFTER_ARCHIVE"
+/*   CRYO_TEST_FROZEN_DELAY_MS=N     wait N ms inside the frozen window (to test
+ *                                   that a killed cryo leaves no frozen container). */
+#define CHECKPOINT_TEST_FROZEN_DELAY_MS "CRYO_TEST_FROZEN_DELAY_MS"
 
-/* CRIU's pre-dump action script runs `cryo __freeze-hook KIND DIR STAMP`,
- * which freezes the container's cgroup right before CRIU seizes it and writes
- * "START_US FROZEN_US" (monotonic) to STAMP. The program that links the
- * engine dispatches that command to this function. */
+/* CRIU's pre-dump action script runs
+ * `cryo __freeze-hook KIND DIR STAMP CRYO_PID THAWED_MARKER`, which freezes the
+ * container's cgroup right before CRIU seizes it, writes "START_US FROZEN_US"
+ * (monotonic) to STAMP, and leaves a watchdog that thaws the container should
+ * the checkpointing cryo (CRYO_PID) die before it writes THAWED_MARKER. The
+ * program that links the engine dispatches that command to this function. */
 #define CHECKPOINT_FREEZE_HOOK "__freeze-hook"
 int checkpoint_freeze_hook_main(int argc, char **argv);
 

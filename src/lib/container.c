@@ -460,6 +460,25 @@ int container_get(struct cryo_engine *engine, const char *ref, struct container 
 
 /* ---- lifecycle ---- */
 
+int container_get_locked(struct cryo_engine *engine, const char *ref, struct container **out, int *lock_fd,
+			 cryo_err *err)
+{
+	cleanup_container struct container *c = NULL;
+	cleanup_close int lock = -1;
+	int r = container_get(engine, ref, &c, err);
+	if (r < 0)
+		return r;
+	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
+		return r;
+	/* Read it again: whoever held the lock may have changed it. */
+	container_free(move_ptr(c));
+	if ((r = container_get(engine, ref, &c, err)) < 0)
+		return r;
+	*out = move_ptr(c);
+	*lock_fd = move_fd(lock);
+	return 0;
+}
+
 static int mount_rootfs(struct cryo_engine *engine, const struct container *c, cryo_err *err)
 {
 	cleanup_image struct image *img = NULL;
@@ -490,13 +509,7 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 	struct container_config cfg = {0};
 	int r;
 
-	if ((r = container_get(engine, ref, &c, err)) < 0)
-		return r;
-	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
-		return r;
-	container_free(c);
-	c = NULL;
-	if ((r = container_get(engine, ref, &c, err)) < 0)
+	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
 	if (container_is_active(c))
 		return cryo_error_set(err, EBUSY, "container `%s` is already %s", c->name, c->state);
@@ -585,13 +598,7 @@ int container_stop(struct cryo_engine *engine, const char *ref, int timeout_seco
 	cleanup_container struct container *c = NULL;
 	int r;
 
-	if ((r = container_get(engine, ref, &c, err)) < 0)
-		return r;
-	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
-		return r;
-	container_free(c);
-	c = NULL;
-	if ((r = container_get(engine, ref, &c, err)) < 0)
+	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
 	if (!container_is_active(c))
 		return 0;
@@ -633,13 +640,7 @@ static int set_paused(struct cryo_engine *engine, const char *ref, bool pause, c
 	cleanup_container struct container *c = NULL;
 	int r;
 
-	if ((r = container_get(engine, ref, &c, err)) < 0)
-		return r;
-	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
-		return r;
-	container_free(c);
-	c = NULL;
-	if ((r = container_get(engine, ref, &c, err)) < 0)
+	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
 	const char *want = pause ? CONTAINER_RUNNING : CONTAINER_PAUSED;
 	if (strcmp(c->state, want) != 0)
@@ -669,13 +670,7 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 	cleanup_container struct container *c = NULL;
 	int r;
 
-	if ((r = container_get(engine, ref, &c, err)) < 0)
-		return r;
-	if ((r = lock_acquire(engine, c->id, &lock, err)) < 0)
-		return r;
-	container_free(c);
-	c = NULL;
-	if ((r = container_get(engine, ref, &c, err)) < 0)
+	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
 	if (container_is_active(c)) {
 		if (!force)

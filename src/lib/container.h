@@ -97,6 +97,11 @@ int container_wait(struct cryo_engine *engine, const char *ref, int *exit_code, 
  * that died, a host that rebooted). */
 int container_get(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err);
 
+/* container_get, holding the container's lock (released by closing *lock_fd):
+ * every operation that changes a container serialises on it. */
+int container_get_locked(struct cryo_engine *engine, const char *ref, struct container **out, int *lock_fd,
+			 cryo_err *err);
+
 /* The container's files. */
 char *container_dir(struct cryo_engine *engine, const char *id);
 char *container_upper_dir(struct cryo_engine *engine, const char *id);

@@ -79,13 +79,7 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 	}
 	if (!ref)
 		return cryo_error_set(err, EINVAL, "restore: name a container, or give --import FILE");
-	if ((r = container_get(engine, ref, &run->c, err)) < 0)
-		return r;
-	if ((r = lock_acquire(engine, run->c->id, &run->lock, err)) < 0)
-		return r;
-	container_free(run->c);
-	run->c = NULL;
-	if ((r = container_get(engine, ref, &run->c, err)) < 0)
+	if ((r = container_get_locked(engine, ref, &run->c, &run->lock, err)) < 0)
 		return r;
 	if (!run->c->checkpoint || !path_exists(run->c->checkpoint))
 		return cryo_error_set(err, ENOENT, "container `%s` has no checkpoint to restore", run->c->name);
@@ -254,8 +248,7 @@ static int restore_bundle(struct restore_run *run, cryo_err *err)
 	if (r < 0)
 		return r;
 	/* The spec names a CRIU configuration file; a restore needs none of its own. */
-	cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
-	if ((r = write_file_atomic(criu_conf, "", 0, 0644, err)) < 0)
+	if ((r = spec_write_criu_config(bundle, "", err)) < 0)
 		return r;
 	runtime_delete(run->engine, run->c->id, true, NULL);
 	return container_mount_rootfs(run->engine, run->c, err);

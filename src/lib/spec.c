@@ -202,6 +202,12 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	return 0;
 }
 
+int spec_write_criu_config(const char *bundle_dir, const char *text, cryo_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle_dir);
+	return write_file_atomic(path, text, strlen(text), 0644, err);
+}
+
 int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/config.json", bundle_dir);

@@ -19,6 +19,8 @@ int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err);
 /* CRIU's configuration file for a container, in its bundle. The spec names
  * it in the `org.criu.config` annotation, which runc hands to CRIU. */
 #define SPEC_CRIU_CONFIG "criu.conf"
+/* Write it (text: CRIU configuration lines, "" for none). */
+int spec_write_criu_config(const char *bundle_dir, const char *text, cryo_err *err);
 
 /* The cgroup path (cgroupsPath) cryo gives the runtime for a container. */
 char *spec_cgroup_path(const char *id);

@@ -178,6 +178,21 @@ start_tcp_container() {
 	assert_consistent_and_running cryo src
 }
 
+@test "cryo killed inside the frozen window: the container is thawed and runs on" {
+	start_counter
+	CRYO_TEST_FROZEN_DELAY_MS=5000 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+		checkpoint --leave-running --export "$TEST_DIR/k.tar.zst" src >/dev/null 2>&1 &
+	local cryo_pid=$!
+	frozen() { [ "$(freezer_state cryo src)" = FROZEN ]; }
+	wait_for 20 frozen
+	kill -9 "$cryo_pid"
+	wait "$cryo_pid" || true
+	thawed() { [ "$(freezer_state cryo src)" = THAWED ]; }
+	wait_for 10 thawed
+	assert_consistent_and_running cryo src
+	[ ! -e "$TEST_DIR/k.tar.zst" ]
+}
+
 @test "stopping checkpoint, then same-host restore" {
 	start_counter
 	cryo checkpoint src
