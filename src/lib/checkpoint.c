@@ -531,6 +531,21 @@ static pid_t parent_of(pid_t pid)
 	return ppid;
 }
 
+/* CRIU runs the hook through `sh -c`, which may or may not fork: look for
+ * the nearest ancestor that is CRIU itself. */
+static pid_t criu_ancestor(void)
+{
+	pid_t pid = getppid();
+	for (int depth = 0; pid > 1 && depth < 4; depth++) {
+		cleanup_free char *path = xasprintf("/proc/%d/comm", (int)pid);
+		cleanup_free char *comm = NULL;
+		if (read_file(path, &comm, NULL, NULL) == 0 && strcmp(str_rstrip(comm), "criu") == 0)
+			return pid;
+		pid = parent_of(pid);
+	}
+	return getppid();
+}
+
 /* The watchdog the hook leaves behind: should the checkpointing cryo die
  * (killed, crashed) without thawing, wait until CRIU is done with the
  * container too (it puts the cgroup back to frozen when it finishes), then
@@ -544,7 +559,14 @@ static _Noreturn void freeze_watchdog(struct freezer *f, pid_t cryo_pid, pid_t c
 	if (!path_exists(thawed_marker)) {
 		while (process_alive(criu_pid) && now_monotonic_us() < give_up)
 			nanosleep(&tick, NULL);
-		freezer_thaw(f, NULL);
+		/* Thaw, and keep it thawed a little while in case a straggler of the
+		 * dump puts the freezer back. */
+		for (int i = 0; i < 40; i++) {
+			bool frozen = false;
+			if (freezer_is_frozen(f, &frozen, NULL) == 0 && frozen)
+				freezer_thaw(f, NULL);
+			nanosleep(&tick, NULL);
+		}
 	}
 	unlink(thawed_marker);
 	_exit(0);
@@ -582,8 +604,7 @@ int checkpoint_freeze_hook_main(int argc, char **argv)
 		freezer_release(&f);
 		return 1;
 	}
-	/* We run as CRIU's `sh -c SCRIPT`: CRIU is our grandparent. */
-	pid_t criu_pid = parent_of(getppid());
+	pid_t criu_pid = criu_ancestor();
 	pid_t watchdog = fork();
 	if (watchdog == 0) {
 		setsid();
