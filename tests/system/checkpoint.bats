@@ -38,7 +38,8 @@ counter_advanced() { # engine-function container file value
 
 assert_consistent_and_running() { # engine-function container [file]
 	local eng=$1 ctr=$2 file=${3:-/state/counter} a
-	a=$(counter_value "$eng" "$ctr" "$file")
+	readable() { a=$(counter_value "$eng" "$ctr" "$file") && [ -n "$a" ]; }
+	wait_for 10 readable
 	wait_for 10 counter_advanced "$eng" "$ctr" "$file" "$a"
 	run "$eng" logs "$ctr"
 	if grep -q VIOLATION <<<"$output"; then
@@ -187,8 +188,14 @@ start_tcp_container() {
 	wait_for 20 frozen
 	kill -9 "$cryo_pid"
 	wait "$cryo_pid" || true
+	# CRIU itself thaws the cgroup while it holds the tasks with ptrace and
+	# freezes it again when done: judge only once CRIU has finished.
+	criu_done() { ! pgrep -x criu >/dev/null; }
+	wait_for 60 criu_done
 	thawed() { [ "$(freezer_state cryo src)" = THAWED ]; }
 	wait_for 10 thawed
+	sleep 0.5
+	thawed
 	assert_consistent_and_running cryo src
 	[ ! -e "$TEST_DIR/k.tar.zst" ]
 }
