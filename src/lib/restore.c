@@ -33,7 +33,46 @@ struct restore_run {
 	bool upper_reused;   /* its upper dir is still exactly what was captured */
 	int lock;
 	struct monitor_result mon;
+	/* Trees replaced by this restore (the upper dir, volumes' data): the old
+	 * ones are kept beside them until the restore commits, and put back if it
+	 * fails, so a failed restore loses nothing. */
+	char **replaced; /* pairs: live path, its previous contents */
 };
+
+/* Put `fresh` in place of `live`, keeping the previous tree as LIVE.old. */
+static int swap_in(struct restore_run *run, const char *live, const char *fresh, cryo_err *err)
+{
+	cleanup_free char *old = xasprintf("%s.old", live);
+	int r = rm_rf(old, err);
+	if (r < 0)
+		return r;
+	if (rename(live, old) < 0 && errno != ENOENT)
+		return cryo_error_set(err, errno, "move `%s` aside", live);
+	if (rename(fresh, live) < 0) {
+		int saved = errno;
+		rename(old, live);
+		return cryo_error_set(err, saved, "put `%s` in place", live);
+	}
+	strv_push(&run->replaced, live);
+	strv_push(&run->replaced, old);
+	return 0;
+}
+
+static void replaced_commit(struct restore_run *run)
+{
+	for (size_t i = 0; run->replaced && run->replaced[i]; i += 2)
+		rm_rf(run->replaced[i + 1], NULL);
+}
+
+static void replaced_roll_back(struct restore_run *run)
+{
+	for (size_t i = 0; run->replaced && run->replaced[i]; i += 2) {
+		if (!path_exists(run->replaced[i + 1]))
+			continue;
+		rm_rf(run->replaced[i], NULL);
+		rename(run->replaced[i + 1], run->replaced[i]);
+	}
+}
 
 static int read_config_dump(struct restore_run *run, cryo_err *err)
 {
@@ -133,7 +172,6 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 {
 	cleanup_free char *upper = container_upper_dir(run->engine, run->c->id);
 	cleanup_free char *fresh = xasprintf("%s.restore", upper);
-	cleanup_free char *old = xasprintf("%s.old", upper);
 	cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
 	cleanup_free char *deleted = xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
 	int64_t start = now_monotonic_us();
@@ -141,7 +179,7 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 
 	if (run->upper_reused)
 		return 0;
-	if ((r = rm_rf(fresh, err)) < 0 || (r = rm_rf(old, err)) < 0 || (r = mkdir_p(fresh, 0755, err)) < 0)
+	if ((r = rm_rf(fresh, err)) < 0 || (r = mkdir_p(fresh, 0755, err)) < 0)
 		return r;
 	if (!run->opts->ignore_rootfs && path_exists(tar) &&
 	    (r = rootfs_diff_apply(tar, path_exists(deleted) ? deleted : NULL, fresh, err)) < 0) {
@@ -152,14 +190,10 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 		rm_rf(fresh, NULL);
 		return r;
 	}
-	if (rename(upper, old) < 0 || rename(fresh, upper) < 0) {
-		int saved = errno;
-		if (!path_exists(upper))
-			rename(old, upper);
+	if ((r = swap_in(run, upper, fresh, err)) < 0) {
 		rm_rf(fresh, NULL);
-		return cryo_error_set(err, saved, "restore root file system changes: replace `%s`", upper);
+		return cryo_error_wrap(err, "restore root file system changes");
 	}
-	rm_rf(old, NULL);
 	run->stats->rootfs_apply_duration = now_monotonic_us() - start;
 	return 0;
 }
@@ -209,25 +243,19 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 			return r;
 		cleanup_free char *data = volume_data_dir(run->engine, m->source);
 		cleanup_free char *fresh = xasprintf("%s.restore", data);
-		cleanup_free char *old = xasprintf("%s.old", data);
-		/* Unpack beside the volume, then swap, so a failure leaves the
-		 * volume's previous contents intact. */
+		/* Unpack beside the volume, then swap (swap_in keeps the old data
+		 * until the restore commits). */
 		rm_rf(fresh, NULL);
-		rm_rf(old, NULL);
 		if ((r = mkdir_p(fresh, 0755, err)) < 0)
 			return r;
 		if ((r = volume_restore(tar, fresh, err)) < 0) {
 			rm_rf(fresh, NULL);
 			return cryo_error_wrap(err, "restore volume `%s`", m->source);
 		}
-		if (rename(data, old) < 0 || rename(fresh, data) < 0) {
-			int saved = errno;
-			if (!path_exists(data))
-				rename(old, data);
+		if ((r = swap_in(run, data, fresh, err)) < 0) {
 			rm_rf(fresh, NULL);
-			return cryo_error_set(err, saved, "restore volume `%s`: replace its data", m->source);
+			return cryo_error_wrap(err, "restore volume `%s`", m->source);
 		}
-		rm_rf(old, NULL);
 	}
 	run->stats->volumes_restore_duration = now_monotonic_us() - start;
 	return 0;
@@ -305,6 +333,7 @@ static int restore_commit(struct restore_run *run, cryo_err *err)
 	int r = state_container_update(run->engine, run->c, err);
 	if (r < 0)
 		return r;
+	replaced_commit(run);
 	if (run->same_container && !run->opts->keep)
 		rm_rf(run->dir, NULL);
 	return 0;
@@ -321,6 +350,7 @@ static void restore_abort(struct restore_run *run)
 	runtime_delete(run->engine, run->c->id, true, NULL);
 	cleanup_free char *rootfs = container_rootfs_dir(run->engine, run->c->id);
 	overlay_unmount(rootfs, NULL);
+	replaced_roll_back(run);
 	if (run->created) {
 		if (run->lock >= 0) {
 			close(run->lock);
@@ -339,6 +369,7 @@ static void restore_run_release(struct restore_run *run)
 		json_object_put(run->dump);
 	container_config_free(&run->cfg);
 	container_free(run->c);
+	strv_free(run->replaced);
 	if (run->lock >= 0)
 		close(run->lock);
 }

@@ -200,6 +200,24 @@ start_tcp_container() {
 	[ ! -e "$TEST_DIR/k.tar.zst" ]
 }
 
+@test "a failed in-place restore keeps the container's newer files and volume data" {
+	cryo run -d --name keep -v kv:/data workload sh -c 'echo before > /marker; echo before > /data/f; sleep 1000' >/dev/null
+	wait_for 5 test -s "$ROOT/volumes/kv/_data/f"
+	cryo checkpoint --leave-running keep
+	cryo exec keep sh -c 'echo after > /marker; echo after > /data/f'
+	cryo stop -t 1 keep
+	id=$(cryo inspect keep | jq -r '.[0].Id')
+	# damage the kept checkpoint's memory images: CRIU cannot restore it
+	rm -f "$ROOT/checkpoints/$id/checkpoint/"pages-*.img
+	run cryo restore keep
+	[ "$status" -eq 125 ]
+	[ "$(cat "$ROOT/containers/$id/upper/marker")" = after ]
+	[ "$(cat "$ROOT/volumes/kv/_data/f")" = after ]
+	run cryo inspect keep
+	[ "$(jq -r '.[0].State.Status' <<<"$output")" = exited ]
+	! grep -q "$ROOT/containers/$id/rootfs" /proc/self/mountinfo
+}
+
 @test "stopping checkpoint, then same-host restore" {
 	start_counter
 	cryo checkpoint src
