@@ -24,7 +24,7 @@ CRYO_PACKAGES=(
 	gcc make meson ninja-build pkgconf clang-format
 	libarchive-dev libsqlite3-dev libjson-c-dev libcmocka-dev libcap-dev libzstd-dev
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev
-	runc iptables busybox-static bats jq sqlite3 zstd xz-utils gzip util-linux procps
+	runc iptables busybox-static bats jq sqlite3 zstd xz-utils gzip util-linux procps file
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(
@@ -37,7 +37,7 @@ apt_updated=0
 apt_update_once() {
 	if [ "$apt_updated" = 0 ]; then
 		log "apt-get update"
-		apt-get update -qq
+		apt-get -o DPkg::Lock::Timeout=600 update -qq
 		apt_updated=1
 	fi
 }
@@ -55,7 +55,7 @@ install_packages() {
 	[ "${#missing[@]}" -gt 0 ] || return 0
 	apt_update_once
 	log "installing: ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # version_ge A B: true when version A >= B (dotted numbers).
@@ -95,7 +95,7 @@ build_and_install_criu() {
 	local tarball="criu_${CRIU_VERSION}.orig.tar.xz"
 	if [ ! -f "$tarball" ]; then
 		log "fetching CRIU $CRIU_VERSION source through apt"
-		apt-get source -qq --download-only --tar-only "criu=$CRIU_DEB_VERSION" >/dev/null
+		apt-get -o DPkg::Lock::Timeout=600 source -qq --download-only --tar-only "criu=$CRIU_DEB_VERSION" >/dev/null
 	fi
 	[ -f "$tarball" ] || die "apt did not deliver $tarball"
 	rm -rf "criu-$CRIU_VERSION"
