@@ -53,12 +53,13 @@ static const struct command commands[] = {
 
 static void print_help(FILE *out)
 {
-	fprintf(out, "Usage: cryo [--root DIR] [--runroot DIR] [--runtime PATH] COMMAND [OPTIONS] [ARGS...]\n\n"
+	fprintf(out, "Usage: cryo [--root DIR] [--runroot DIR] [--runtime PATH] [--config FILE] COMMAND [OPTIONS] [ARGS...]\n\n"
 		     "A container engine for consistent, low-downtime checkpoint and restore.\n\n"
 		     "Global options:\n"
 		     "  --root DIR       engine state (default " CRYO_DEFAULT_ROOT ")\n"
 		     "  --runroot DIR    per-boot state (default " CRYO_DEFAULT_RUNROOT ")\n"
-		     "  --runtime PATH   OCI runtime (default " CRYO_DEFAULT_RUNTIME ")\n"
+		     "  --runtime PATH   OCI runtime (default: the configuration's engine.runtime, " CRYO_DEFAULT_RUNTIME ")\n"
+		     "  --config FILE    engine configuration (default " CRYO_DEFAULT_CONFIG " if present)\n"
 		     "  --version        print the version\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
 		{"root", required_argument, NULL, 'r'},
 		{"runroot", required_argument, NULL, 'R'},
 		{"runtime", required_argument, NULL, 't'},
+		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
@@ -123,6 +125,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			cli.opts.runtime = optarg;
+			break;
+		case 'c':
+			cli.opts.config = optarg;
 			break;
 		case 'h':
 			print_help(stdout);

@@ -20,8 +20,14 @@ static char *absolute(const char *path)
 int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *opts, cryo_err *err)
 {
 	struct cryo_engine *engine = xcalloc(1, sizeof(*engine));
-	const char *runtime = opts && opts->runtime ? opts->runtime : CRYO_DEFAULT_RUNTIME;
+	const char *runtime;
 	int r;
+
+	if ((r = config_load(opts ? opts->config : NULL, &engine->config, err)) < 0) {
+		free(engine);
+		return r;
+	}
+	runtime = opts && opts->runtime ? opts->runtime : config_string(engine->config, "engine.runtime");
 
 	engine->root = absolute(opts && opts->root ? opts->root : CRYO_DEFAULT_ROOT);
 	engine->runroot = absolute(opts && opts->runroot ? opts->runroot : CRYO_DEFAULT_RUNROOT);
@@ -65,6 +71,7 @@ void cryo_engine_close(struct cryo_engine *engine)
 	free(engine->runroot);
 	free(engine->runtime_path);
 	free(engine->runtime_root);
+	config_free(engine->config);
 	free(engine);
 }
 

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 
+#include "config.h"
 #include "error.h"
 
 #define CRYO_DEFAULT_ROOT "/var/lib/cryo"
@@ -15,7 +16,8 @@
 struct cryo_engine_opts {
 	const char *root;    /* persistent state: images, containers, volumes, db */
 	const char *runroot; /* per-boot state: runtime state, locks, probe caches */
-	const char *runtime; /* OCI runtime name or path */
+	const char *runtime; /* OCI runtime name or path; NULL: the configuration's engine.runtime */
+	const char *config;  /* configuration file; NULL: CRYO_DEFAULT_CONFIG if present */
 };
 
 struct cryo_engine {
@@ -24,6 +26,7 @@ struct cryo_engine {
 	sqlite3 *db;
 	char *runtime_path; /* absolute path of the OCI runtime */
 	char *runtime_root; /* the runtime's --root, under runroot */
+	struct cryo_config *config;
 };
 
 int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *opts, cryo_err *err);

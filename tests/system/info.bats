@@ -320,3 +320,23 @@ procs_in_dir() {
 	[ "$status" -eq 125 ]
 	[[ "$stderr" == *"unknown command"* ]]
 }
+
+@test "the engine configuration file chooses the runtime, and a typo in it is an error" {
+	printf '[engine]\nruntime = "%s"\n' /nonexistent/runtime >"$TEST_DIR/cryo.conf"
+	run --separate-stderr cryo --config "$TEST_DIR/cryo.conf" ps
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == *"OCI runtime \`/nonexistent/runtime\` not found"* ]]
+
+	# --runtime on the command line wins over the file.
+	run cryo --config "$TEST_DIR/cryo.conf" --runtime runc ps
+	[ "$status" -eq 0 ]
+
+	printf '# engine settings\n[engine]\n\nruntme = "runc"\n' >"$TEST_DIR/typo.conf"
+	run --separate-stderr cryo --config "$TEST_DIR/typo.conf" ps
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == *"configuration \`$TEST_DIR/typo.conf\`, line 4: unknown setting \`engine.runtme\`"* ]]
+
+	run --separate-stderr cryo --config "$TEST_DIR/missing.conf" ps
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == *"missing.conf"* ]]
+}
