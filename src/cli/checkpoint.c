@@ -20,11 +20,13 @@ static const char usage[] =
 	"      --tcp-established   checkpoint established TCP connections\n"
 	"      --file-locks        checkpoint file locks\n"
 	"  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
+	"      --sign KEYFILE      sign the export with this Ed25519 key (PEM) instead of the\n"
+	"                          engine's own (`cryo key show`)\n"
 	"      --print-stats       print statistics as JSON (times in microseconds)\n";
 
 int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS };
+	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS, OPT_SIGN };
 	static const struct option longopts[] = {
 		{"leave-running", no_argument, NULL, 'R'},
 		{"export", required_argument, NULL, 'e'},
@@ -35,6 +37,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		{"file-locks", no_argument, NULL, OPT_LOCKS},
 		{"keep", no_argument, NULL, 'k'},
 		{"print-stats", no_argument, NULL, OPT_STATS},
+		{"sign", required_argument, NULL, OPT_SIGN},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -75,6 +78,9 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		case OPT_STATS:
 			print_stats = true;
 			break;
+		case OPT_SIGN:
+			opts.sign_key = optarg;
+			break;
 		case 'h':
 			printf("%s", usage);
 			return 0;
@@ -88,6 +94,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--export takes exactly one container");
 	if (compress_given && !opts.export_path)
 		return cli_usage_error(cli, "--compress only applies with --export");
+	if (opts.sign_key && !opts.export_path)
+		return cli_usage_error(cli, "--sign only applies with --export");
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	/* A Ctrl-C must not stop cryo inside a frozen window: hold termination

@@ -79,3 +79,34 @@ bool cli_parse_uint64(const char *s, unsigned long long *out)
 	*out = v;
 	return true;
 }
+
+bool cli_parse_bytes(const char *s, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0)
+		return false;
+	long long mult = 1;
+	if (*end) {
+		switch (*end | 0x20) {
+		case 'k':
+			mult = 1024;
+			break;
+		case 'm':
+			mult = 1024 * 1024;
+			break;
+		case 'g':
+			mult = 1024LL * 1024 * 1024;
+			break;
+		case 'b':
+			break;
+		default:
+			return false;
+		}
+		if (end[1] && !((end[1] | 0x20) == 'b' && !end[2]))
+			return false;
+	}
+	*out = v * mult;
+	return true;
+}

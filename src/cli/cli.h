@@ -45,4 +45,7 @@ void cli_print_json(struct json_object *obj);
 /* Parse a non-negative integer; false on junk. */
 bool cli_parse_uint64(const char *s, unsigned long long *out);
 
+/* Parse a byte count with an optional k, m or g suffix (--memory). */
+bool cli_parse_bytes(const char *s, long long *out);
+
 #endif

@@ -36,5 +36,9 @@ int cmd_volume_rm(struct cli *cli, int argc, char **argv);
 /* -- checkpoint / restore -- */
 int cmd_checkpoint(struct cli *cli, int argc, char **argv);
 int cmd_restore(struct cli *cli, int argc, char **argv);
+int cmd_key_show(struct cli *cli, int argc, char **argv);
+int cmd_trust_add(struct cli *cli, int argc, char **argv);
+int cmd_trust_ls(struct cli *cli, int argc, char **argv);
+int cmd_trust_rm(struct cli *cli, int argc, char **argv);
 
 #endif

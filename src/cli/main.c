@@ -49,6 +49,10 @@ static const struct command commands[] = {
 	/* -- checkpoint / restore -- */
 	{"checkpoint", cmd_checkpoint, "Checkpoint containers (consistently, even live)"},
 	{"restore", cmd_restore, "Restore a container from a checkpoint"},
+	{"key show", cmd_key_show, "Print this engine's public key (for `trust add` elsewhere)"},
+	{"trust add", cmd_trust_add, "Trust archives signed by a public key"},
+	{"trust ls", cmd_trust_ls, "List trusted keys"},
+	{"trust rm", cmd_trust_rm, "Stop trusting keys"},
 };
 
 static void print_help(FILE *out)

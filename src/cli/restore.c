@@ -19,11 +19,36 @@ static const char usage[] =
 	"      --ignore-volumes    do not restore named volumes' contents\n"
 	"      --tcp-established   restore established TCP connections\n"
 	"      --file-locks        restore file locks\n"
-	"      --print-stats       print statistics as JSON (times in microseconds)\n";
+	"      --print-stats       print statistics as JSON (times in microseconds)\n\n"
+	"An archive (--import) must be signed by this engine or a trusted key (`cryo\n"
+	"trust add`); it cannot grant host directories, the host network or lift limits:\n"
+	"      --insecure-unsigned accept an unsigned archive, or one signed by an untrusted\n"
+	"                          key (never a tampered one)\n"
+	"  -v, --volume SRC:DST[:ro]  mount at DST, which the checkpoint had: a host directory\n"
+	"                          for a bind mount, or a new volume for the data of DST's\n"
+	"      --ignore-bind-mounts an empty read-only directory for each bind mount not\n"
+	"                          named with -v (fails if its processes had files open there)\n"
+	"      --replace-volumes   overwrite existing named volumes with the archive's data\n"
+	"      --network none|host the network (the archive's only if it is none)\n"
+	"      --memory BYTES      memory limit (default: the archive's, else the engine's\n"
+	"                          import.memory_limit)\n"
+	"      --pids-limit N      process limit (likewise, import.pids_limit)\n";
 
 int cmd_restore(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS };
+	enum {
+		OPT_IGNORE_ROOTFS = 256,
+		OPT_IGNORE_VOLUMES,
+		OPT_TCP,
+		OPT_LOCKS,
+		OPT_STATS,
+		OPT_INSECURE,
+		OPT_IGNORE_BINDS,
+		OPT_REPLACE_VOLUMES,
+		OPT_NETWORK,
+		OPT_MEMORY,
+		OPT_PIDS,
+	};
 	static const struct option longopts[] = {
 		{"import", required_argument, NULL, 'i'},
 		{"name", required_argument, NULL, 'n'},
@@ -33,6 +58,13 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"tcp-established", no_argument, NULL, OPT_TCP},
 		{"file-locks", no_argument, NULL, OPT_LOCKS},
 		{"print-stats", no_argument, NULL, OPT_STATS},
+		{"insecure-unsigned", no_argument, NULL, OPT_INSECURE},
+		{"volume", required_argument, NULL, 'v'},
+		{"ignore-bind-mounts", no_argument, NULL, OPT_IGNORE_BINDS},
+		{"replace-volumes", no_argument, NULL, OPT_REPLACE_VOLUMES},
+		{"network", required_argument, NULL, OPT_NETWORK},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"pids-limit", required_argument, NULL, OPT_PIDS},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -41,11 +73,17 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *ct = NULL;
 	struct restore_stats stats;
-	bool print_stats = false;
+	cleanup_strv char **volumes = NULL;
+	bool print_stats = false, policy_given = false;
+	long long bytes;
+	unsigned long long n;
 	int c, code = 0;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "i:n:kh", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "i:n:kv:h", longopts, &code)) != -1) {
+		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES || c == OPT_NETWORK ||
+		    c == OPT_MEMORY || c == OPT_PIDS || c == OPT_INSECURE)
+			policy_given = true;
 		switch (c) {
 		case 'i':
 			opts.import_path = optarg;
@@ -71,6 +109,34 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		case OPT_STATS:
 			print_stats = true;
 			break;
+		case OPT_INSECURE:
+			opts.insecure_unsigned = true;
+			break;
+		case 'v':
+			strv_push(&volumes, optarg);
+			break;
+		case OPT_IGNORE_BINDS:
+			opts.ignore_bind_mounts = true;
+			break;
+		case OPT_REPLACE_VOLUMES:
+			opts.replace_volumes = true;
+			break;
+		case OPT_NETWORK:
+			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0)
+				return cli_usage_error(cli, "invalid --network `%s`: use none or host", optarg);
+			opts.network = optarg;
+			break;
+		case OPT_MEMORY:
+			if (!cli_parse_bytes(optarg, &bytes) || bytes == 0)
+				return cli_usage_error(cli, "invalid --memory `%s`: expected a number of bytes (k, m, g suffixes allowed)",
+						       optarg);
+			opts.memory_limit = bytes;
+			break;
+		case OPT_PIDS:
+			if (!cli_parse_uint64(optarg, &n) || n == 0 || n > INT32_MAX)
+				return cli_usage_error(cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
+			opts.pids_limit = (int64_t)n;
+			break;
 		case 'h':
 			printf("%s", usage);
 			return 0;
@@ -85,6 +151,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "name a container, or give --import FILE");
 	if (ref && opts.import_path)
 		return cli_usage_error(cli, "--import restores a new container: name it with --name, not an argument");
+	if (policy_given && !opts.import_path)
+		return cli_usage_error(cli, "-v, --ignore-bind-mounts, --replace-volumes, --network, --memory, "
+					    "--pids-limit and --insecure-unsigned apply to --import only");
+	opts.volumes = volumes;
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	if (restore_container(engine, ref, &opts, &ct, &stats, &err) < 0)

@@ -24,37 +24,6 @@ static const char create_usage[] =
 	"      --network none|host   network namespace (default none: a private one)\n"
 	"      --rm                  remove the container when it exits\n";
 
-static bool parse_bytes(const char *s, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v < 0)
-		return false;
-	long long mult = 1;
-	if (*end) {
-		switch (*end | 0x20) {
-		case 'k':
-			mult = 1024;
-			break;
-		case 'm':
-			mult = 1024 * 1024;
-			break;
-		case 'g':
-			mult = 1024LL * 1024 * 1024;
-			break;
-		case 'b':
-			break;
-		default:
-			return false;
-		}
-		if (end[1] && !((end[1] | 0x20) == 'b' && !end[2]))
-			return false;
-	}
-	*out = v * mult;
-	return true;
-}
-
 /* Parse create/run options; returns -1 on success (continue), or an exit code. */
 static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detach, struct container_create_opts *o,
 			bool *detach)
@@ -95,7 +64,7 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 			o->user = optarg;
 			break;
 		case 'm':
-			if (!parse_bytes(optarg, &bytes) || bytes == 0)
+			if (!cli_parse_bytes(optarg, &bytes) || bytes == 0)
 				return cli_usage_error(cli, "invalid --memory `%s`: expected a number of bytes (k, m, g suffixes allowed)",
 						       optarg);
 			o->memory_limit = bytes;

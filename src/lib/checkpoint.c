@@ -17,6 +17,7 @@
 #include "runtime.h"
 #include "spec.h"
 #include "state.h"
+#include "trust.h"
 #include "util.h"
 #include "volume.h"
 
@@ -45,6 +46,7 @@ struct checkpoint_run {
 	bool monitor_detached;
 	int saved_monitor_pid;
 	bool exported;
+	struct signing_key *signing_key; /* signs the exported archive's manifest */
 };
 
 static bool env_flag(const char *name)
@@ -200,6 +202,20 @@ static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 	return 0;
 }
 
+/* The key an export is signed with: --sign's, else this engine's own (made on
+ * first use). Loaded before the container is touched. */
+static int checkpoint_load_signing_key(struct checkpoint_run *run, cryo_err *err)
+{
+	int r;
+	if (!run->opts->export_path)
+		return 0;
+	if (run->opts->sign_key)
+		r = signing_key_load(run->opts->sign_key, &run->signing_key, err);
+	else
+		r = trust_engine_key(run->engine, &run->signing_key, err);
+	return r < 0 ? cryo_error_wrap(err, "sign the export") : 0;
+}
+
 /* Step 1: directories, metadata, and everything that can fail before we touch
  * the container. */
 static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
@@ -208,6 +224,8 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	int r;
 
 	if (run->opts->export_path && (r = check_export_target(run->opts->export_path, err)) < 0)
+		return r;
+	if ((r = checkpoint_load_signing_key(run, err)) < 0)
 		return r;
 	if ((r = container_config_from_json(run->c->config, &run->cfg, err)) < 0)
 		return r;
@@ -373,7 +391,8 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 		return 0;
 	struct checkpoint_archive_stats ws = {0};
 	int64_t start = now_monotonic_us();
-	int r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression, &ws, err);
+	int r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression,
+	                                 run->signing_key, &ws, err);
 	run->stats->archive_duration = now_monotonic_us() - start;
 	if (r < 0)
 		return cryo_error_wrap(err, "export checkpoint");
@@ -446,6 +465,7 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 	free(run->dir);
 	free(run->final_dir);
 	free(run->work_dir);
+	signing_key_free(run->signing_key);
 }
 
 int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,

@@ -26,6 +26,7 @@ struct checkpoint_opts {
 	bool tcp_established;
 	bool file_locks;
 	bool keep; /* keep CRIU's logs and the engine copy even when exported */
+	const char *sign_key; /* sign the export with this Ed25519 PEM key; NULL: the engine's own */
 };
 
 /* All times in microseconds. */

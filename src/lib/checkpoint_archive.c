@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "digest.h"
 #include "safe_extract.h"
@@ -22,9 +23,16 @@
 #define ZSTD_LEVEL "1"
 #define ZSTD_MAX_THREADS 4
 #define GZIP_LEVEL "1"
-/* A manifest of a few thousand entries is a few hundred KiB. */
-#define MANIFEST_MAX_SIZE (16 << 20)
+/* The index and the manifest may take this many bytes per entry the limits
+ * allow (names are short: "checkpoint/pages-1.img"), plus a little; the
+ * signature is small. */
+#define JSON_BYTES_PER_ENTRY 512
+#define JSON_MIN_BOUND (64 << 10)
+#define JSON_MAX_DEPTH 8
+#define SIGNATURE_MAX_SIZE 4096
+#define INDEX_NAME "index.json"
 #define MANIFEST_NAME "manifest.json"
+#define SIGNATURE_NAME "manifest.sig"
 
 static const char *const compression_names[] = {
     [CHECKPOINT_COMPRESSION_NONE] = "none",
@@ -59,7 +67,7 @@ enum layout_kind {
 };
 
 static const char *const layout_files[] = {
-    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump", "stats-dump.json", MANIFEST_NAME,
+    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump", "stats-dump.json", INDEX_NAME, MANIFEST_NAME, SIGNATURE_NAME,
 };
 
 /* What a (cleaned, relative) name may be in a checkpoint archive. */
@@ -104,10 +112,21 @@ static int archive_failure(struct archive *a, cryo_err *err, const char *fmt, ..
 
 /* ---- writing ---- */
 
+/* One entry of the archive, planned before anything is written so that the
+ * index can come first. */
+struct planned {
+	char *name;
+	bool dir;
+	int64_t size;
+};
+
 struct ckpt_writer {
 	struct archive *a;
 	struct archive_entry *entry;
 	char *buf;
+	int rootfd;
+	struct planned *plan;
+	size_t n_plan;
 	struct json_object *entries; /* manifest entries */
 	struct checkpoint_archive_stats stats;
 };
@@ -119,6 +138,10 @@ static void ckpt_writer_free(struct ckpt_writer *w)
 	if (w->entry)
 		archive_entry_free(w->entry);
 	free(w->buf);
+	closep(&w->rootfd);
+	for (size_t i = 0; i < w->n_plan; i++)
+		free(w->plan[i].name);
+	free(w->plan);
 	if (w->entries)
 		json_object_put(w->entries);
 }
@@ -170,7 +193,7 @@ static void entry_header(struct ckpt_writer *w, const char *name, const struct s
 	archive_entry_set_size(w->entry, S_ISDIR(st->st_mode) ? 0 : st->st_size);
 }
 
-static int add_manifest_entry(struct ckpt_writer *w, const char *name, const char *sha, int64_t size)
+static void add_manifest_entry(struct ckpt_writer *w, const char *name, const char *sha, int64_t size)
 {
 	struct json_object *e = json_object_new_object();
 	json_object_object_add(e, "sha256", json_object_new_string(sha));
@@ -178,7 +201,6 @@ static int add_manifest_entry(struct ckpt_writer *w, const char *name, const cha
 	json_object_object_add(w->entries, name, e);
 	w->stats.entries++;
 	w->stats.bytes_in += (uint64_t)size;
-	return 0;
 }
 
 static int write_entry_header(struct ckpt_writer *w, const char *name, cryo_err *err)
@@ -188,11 +210,35 @@ static int write_entry_header(struct ckpt_writer *w, const char *name, cryo_err 
 	return 0;
 }
 
-/* Stream one regular file into the archive, checksumming it on the way. */
-static int write_file_entry(struct ckpt_writer *w, int dirfd, const char *base, const char *name,
-                            cryo_err *err)
+/* A file the writer makes itself (index, manifest, signature). */
+static int write_generated(struct ckpt_writer *w, const char *name, const char *text, bool in_manifest,
+                           cryo_err *err)
 {
-	cleanup_close int fd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t len = strlen(text);
+	struct stat st = {.st_mode = S_IFREG | 0600, .st_size = (off_t)len};
+	clock_gettime(CLOCK_REALTIME, &st.st_mtim);
+	entry_header(w, name, &st);
+	if (write_entry_header(w, name, err) < 0)
+		return -EIO;
+	if (archive_write_data(w->a, text, len) < 0)
+		return archive_failure(w->a, err, "write data of `%s`", name);
+	if (in_manifest) {
+		char sha[DIGEST_HEX_LEN + 1];
+		digest_buffer(text, len, sha);
+		add_manifest_entry(w, name, sha, (int64_t)len);
+	} else {
+		w->stats.entries++;
+		w->stats.bytes_in += len;
+	}
+	return 0;
+}
+
+/* Stream one planned regular file into the archive, checksumming it on the
+ * way; it must still have the size the index announced. */
+static int write_file_entry(struct ckpt_writer *w, const struct planned *p, cryo_err *err)
+{
+	const char *name = p->name;
+	cleanup_close int fd = openat(w->rootfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return cryo_error_set(err, errno, "open `%s`", name);
 	struct stat st;
@@ -200,6 +246,8 @@ static int write_file_entry(struct ckpt_writer *w, int dirfd, const char *base, 
 		return cryo_error_set(err, errno, "stat `%s`", name);
 	if (!S_ISREG(st.st_mode))
 		return cryo_error_set(err, EINVAL, "`%s` is not a regular file", name);
+	if (st.st_size != p->size)
+		return cryo_error_set(err, EIO, "`%s` changed size while being archived", name);
 	entry_header(w, name, &st);
 	if (write_entry_header(w, name, err) < 0)
 		return -EIO;
@@ -228,16 +276,19 @@ static int write_file_entry(struct ckpt_writer *w, int dirfd, const char *base, 
 	}
 	char sha[DIGEST_HEX_LEN + 1];
 	digest_final(d, sha);
-	return add_manifest_entry(w, name, sha, st.st_size);
+	add_manifest_entry(w, name, sha, st.st_size);
+	return 0;
 }
 
-static int write_dir_entry(struct ckpt_writer *w, int fd, const char *name, cryo_err *err)
+static int write_dir_entry(struct ckpt_writer *w, const struct planned *p, cryo_err *err)
 {
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return cryo_error_set(err, errno, "stat `%s`", name);
-	entry_header(w, name, &st);
-	return write_entry_header(w, name, err);
+	if (fstatat(w->rootfd, p->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return cryo_error_set(err, errno, "stat `%s`", p->name);
+	if (!S_ISDIR(st.st_mode))
+		return cryo_error_set(err, EINVAL, "`%s` is no longer a directory", p->name);
+	entry_header(w, p->name, &st);
+	return write_entry_header(w, p->name, err);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -274,30 +325,43 @@ static int sorted_names(int dirfd, const char *name, char ***out, cryo_err *err)
 	return 0;
 }
 
-/* A directory of the layout (checkpoint/ and below, volumes/): its entry,
- * then its contents. */
-static int write_tree(struct ckpt_writer *w, int parentfd, const char *base, const char *name, cryo_err *err)
+static bool is_generated(const char *name)
 {
-	cleanup_close int fd = openat(parentfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return cryo_error_set(err, errno, "open directory `%s`", name);
-	if (write_dir_entry(w, fd, name, err) < 0)
-		return -EIO;
+	return strcmp(name, INDEX_NAME) == 0 || strcmp(name, MANIFEST_NAME) == 0 ||
+	       strcmp(name, SIGNATURE_NAME) == 0;
+}
+
+static void plan_push(struct ckpt_writer *w, const char *name, bool dir, int64_t size)
+{
+	w->plan = xrealloc(w->plan, (w->n_plan + 1) * sizeof(*w->plan));
+	w->plan[w->n_plan++] = (struct planned){xstrdup(name), dir, size};
+}
+
+/* The entries below the directory fd (named prefix, "" for the top), in
+ * order: a directory's entry, then its contents. */
+static int plan_tree(struct ckpt_writer *w, int fd, const char *prefix, cryo_err *err)
+{
 	cleanup_strv char **names = NULL;
-	if (sorted_names(fd, name, &names, err) < 0)
+	if (sorted_names(fd, prefix[0] ? prefix : ".", &names, err) < 0)
 		return -EIO;
 	for (size_t i = 0; names[i]; i++) {
-		cleanup_free char *child = xasprintf("%s/%s", name, names[i]);
+		cleanup_free char *child = prefix[0] ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
+		if (!prefix[0] && is_generated(child))
+			continue; /* from an earlier extraction: written anew */
 		unsigned kind = layout_kind(child);
 		struct stat st;
 		if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return cryo_error_set(err, errno, "stat `%s`", child);
 		if (S_ISDIR(st.st_mode) && (kind & LAYOUT_DIR)) {
-			if (write_tree(w, fd, names[i], child, err) < 0)
+			plan_push(w, child, true, 0);
+			cleanup_close int sub =
+			    openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				return cryo_error_set(err, errno, "open directory `%s`", child);
+			if (plan_tree(w, sub, child, err) < 0)
 				return -EIO;
 		} else if (S_ISREG(st.st_mode) && (kind & LAYOUT_FILE)) {
-			if (write_file_entry(w, fd, names[i], child, err) < 0)
-				return -EIO;
+			plan_push(w, child, false, st.st_size);
 		} else {
 			return cryo_error_set(err, EINVAL, "`%s` does not belong in a checkpoint archive",
 			                      child);
@@ -306,57 +370,81 @@ static int write_tree(struct ckpt_writer *w, int parentfd, const char *base, con
 	return 0;
 }
 
-static int write_manifest(struct ckpt_writer *w, cryo_err *err)
+static char *index_text(const struct ckpt_writer *w)
+{
+	struct json_object *list = json_object_new_array();
+	int64_t total = 0;
+	for (size_t i = 0; i < w->n_plan; i++) {
+		const struct planned *p = &w->plan[i];
+		struct json_object *e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(p->name));
+		json_object_object_add(e, "type", json_object_new_string(p->dir ? "directory" : "file"));
+		if (!p->dir) {
+			json_object_object_add(e, "size", json_object_new_int64(p->size));
+			total += p->size;
+		}
+		json_object_array_add(list, e);
+	}
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "format", json_object_new_string(CHECKPOINT_ARCHIVE_FORMAT));
+	json_object_object_add(o, "version", json_object_new_int(CHECKPOINT_ARCHIVE_VERSION));
+	json_object_object_add(o, "total_size", json_object_new_int64(total));
+	json_object_object_add(o, "entries", list);
+	char *text = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return text;
+}
+
+static char *signature_text(const struct signing_key *key, const char *manifest, cryo_err *err)
+{
+	unsigned char pub[TRUST_KEY_LEN], sig[TRUST_SIG_LEN];
+	if (signing_key_sign(key, manifest, strlen(manifest), sig, err) < 0)
+		return NULL;
+	signing_key_public(key, pub);
+	cleanup_free char *pub64 = trust_base64(pub, sizeof(pub));
+	cleanup_free char *sig64 = trust_base64(sig, sizeof(sig));
+	return xasprintf("{\"algorithm\":\"" TRUST_SIG_ALGORITHM "\",\"public_key\":\"%s\",\"signature\":\"%s\"}\n",
+	                 pub64, sig64);
+}
+
+static int write_manifest(struct ckpt_writer *w, const struct signing_key *key, cryo_err *err)
 {
 	struct json_object *m = json_object_new_object();
 	json_object_object_add(m, "format", json_object_new_string(CHECKPOINT_ARCHIVE_FORMAT));
 	json_object_object_add(m, "version", json_object_new_int(CHECKPOINT_ARCHIVE_VERSION));
 	json_object_object_add(m, "entries", json_object_get(w->entries));
 	cleanup_free char *text =
-	    xasprintf("%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN));
+	    xasprintf("%s\n", json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN |
+	                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(m);
-
-	size_t len = strlen(text);
-	struct stat st = {.st_mode = S_IFREG | 0600, .st_size = (off_t)len};
-	clock_gettime(CLOCK_REALTIME, &st.st_mtim);
-	entry_header(w, MANIFEST_NAME, &st);
-	if (write_entry_header(w, MANIFEST_NAME, err) < 0)
+	if (write_generated(w, MANIFEST_NAME, text, false, err) < 0)
 		return -EIO;
-	if (archive_write_data(w->a, text, len) < 0)
-		return archive_failure(w->a, err, "write data of `%s`", MANIFEST_NAME);
-	w->stats.entries++;
-	w->stats.bytes_in += len;
-	return 0;
+	if (!key)
+		return 0;
+	cleanup_free char *sig = signature_text(key, text, err);
+	if (!sig)
+		return cryo_error_wrap(err, "sign `%s`", MANIFEST_NAME);
+	return write_generated(w, SIGNATURE_NAME, sig, false, err);
 }
 
-static int write_contents(struct ckpt_writer *w, const char *dir, cryo_err *err)
+static int write_contents(struct ckpt_writer *w, const char *dir, const struct signing_key *key,
+                          cryo_err *err)
 {
-	cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
+	w->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->rootfd < 0)
 		return cryo_error_set(err, errno, "open checkpoint directory `%s`", dir);
-	cleanup_strv char **names = NULL;
-	if (sorted_names(dirfd, dir, &names, err) < 0)
+	if (plan_tree(w, w->rootfd, "", err) < 0)
 		return -EIO;
-	for (size_t i = 0; names[i]; i++) {
-		const char *name = names[i];
-		if (strcmp(name, MANIFEST_NAME) == 0)
-			continue; /* from an earlier extraction: written anew, last */
-		unsigned kind = layout_kind(name);
-		struct stat st;
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return cryo_error_set(err, errno, "stat `%s`", name);
-		if (S_ISDIR(st.st_mode) && (kind & LAYOUT_DIR)) {
-			if (write_tree(w, dirfd, name, name, err) < 0)
-				return -EIO;
-		} else if (S_ISREG(st.st_mode) && (kind & LAYOUT_FILE)) {
-			if (write_file_entry(w, dirfd, name, name, err) < 0)
-				return -EIO;
-		} else {
-			return cryo_error_set(err, EINVAL, "`%s` does not belong in a checkpoint archive",
-			                      name);
-		}
+	cleanup_free char *index = index_text(w);
+	if (write_generated(w, INDEX_NAME, index, true, err) < 0)
+		return -EIO;
+	for (size_t i = 0; i < w->n_plan; i++) {
+		const struct planned *p = &w->plan[i];
+		if ((p->dir ? write_dir_entry(w, p, err) : write_file_entry(w, p, err)) < 0)
+			return -EIO;
 	}
-	return write_manifest(w, err);
+	return write_manifest(w, key, err);
 }
 
 /* The archive's output: plain writes, with writeback started every
@@ -405,10 +493,11 @@ static int fsync_parent(const char *path, cryo_err *err)
 }
 
 int checkpoint_archive_write(const char *dir, const char *target, enum checkpoint_compression c,
-                             struct checkpoint_archive_stats *stats, cryo_err *err)
+                             const struct signing_key *key, struct checkpoint_archive_stats *stats,
+                             cryo_err *err)
 {
 	int64_t start = now_monotonic_us();
-	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {0};
+	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
 	cleanup_free char *dir_copy = xstrdup(target);
 	cleanup_free char *base_copy = xstrdup(target);
 	cleanup_free char *tmp = xasprintf("%s/.%s.tmp-XXXXXX", dirname(dir_copy), basename(base_copy));
@@ -436,7 +525,7 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 	if (r == 0 && archive_write_open(w.a, &sink, NULL, sink_write, NULL) != ARCHIVE_OK)
 		r = archive_failure(w.a, err, "open `%s`", tmp);
 	if (r == 0)
-		r = write_contents(&w, dir, err);
+		r = write_contents(&w, dir, key, err);
 	if (r == 0 && archive_write_close(w.a) != ARCHIVE_OK)
 		r = archive_failure(w.a, err, "finish `%s`", tmp);
 	struct stat st = {0};
@@ -465,10 +554,18 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 struct ckpt_reader {
 	struct archive *in;
 	int destfd;
-	char *buf;
-	struct json_object *seen; /* name -> {"sha256", "size"} of each file read */
+	const struct checkpoint_archive_read_opts *opts;
+	struct extract_limits limits;
+	size_t json_max; /* bound of the index and the manifest */
+	struct json_object *index; /* name -> {"directory": bool, "size": N, "seen": bool} */
+	struct json_object *seen;  /* name -> {"sha256", "size"} of each regular file read */
+	char *manifest_text;
+	size_t manifest_len;
 	struct json_object *manifest;
+	char *sig_text;
+	size_t entries_read;
 	char *prev; /* name of the previous entry, for errors */
+	struct checkpoint_archive_info info;
 };
 
 static void ckpt_reader_free(struct ckpt_reader *r)
@@ -476,12 +573,38 @@ static void ckpt_reader_free(struct ckpt_reader *r)
 	if (r->in)
 		archive_read_free(r->in);
 	closep(&r->destfd);
-	free(r->buf);
+	if (r->index)
+		json_object_put(r->index);
 	if (r->seen)
 		json_object_put(r->seen);
+	free(r->manifest_text);
 	if (r->manifest)
 		json_object_put(r->manifest);
+	free(r->sig_text);
 	free(r->prev);
+}
+
+/* Parse JSON that must fill the text exactly (nothing but space after it). */
+static struct json_object *parse_json(const char *text, size_t len, const char **why)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+	if (!tok)
+		oom();
+	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (!o) {
+		*why = jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr);
+		return NULL;
+	}
+	for (; end < len; end++)
+		if (!strchr(" \t\r\n", text[end])) {
+			json_object_put(o);
+			*why = "text after the JSON value";
+			return NULL;
+		}
+	return o;
 }
 
 /* Open the parent directory of rel below destfd, creating missing ones
@@ -533,30 +656,12 @@ static int read_dir_entry(struct ckpt_reader *r, const char *name, cryo_err *err
 	return 0; /* created as the parent of an earlier entry */
 }
 
-/* Copy an entry's data to a new file, returning its digest; the manifest
- * itself is also kept in memory. */
-static int read_file_entry(struct ckpt_reader *r, const char *name, struct archive_entry *entry,
-                           cryo_err *err)
+/* Stream an entry's data, at most `size` bytes (the header's, which the
+ * caller has held to the index), into fd (-1: none) and/or mem, hashing it;
+ * *got gets the bytes read. */
+static int copy_data(struct ckpt_reader *r, int64_t size, int fd, char *mem, char sha[DIGEST_HEX_LEN + 1],
+                     int64_t *got, cryo_err *err)
 {
-	if (json_object_object_get_ex(r->seen, name, NULL))
-		return cryo_error_set(err, EEXIST, "appears twice");
-	cleanup_close int parent = open_parent(r->destfd, name, err);
-	if (parent < 0)
-		return parent;
-	cleanup_close int fd =
-	    openat(parent, base_name(name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cryo_error_set(err, errno, "create file");
-
-	bool is_manifest = strcmp(name, MANIFEST_NAME) == 0;
-	int64_t size = archive_entry_size(entry);
-	if (size < 0 || size > SAFE_EXTRACT_MAX_ENTRY_SIZE)
-		return cryo_error_set(err, EFBIG, "implausible size %lld", (long long)size);
-	if (is_manifest && size > MANIFEST_MAX_SIZE)
-		return cryo_error_set(err, EFBIG, "manifest of %lld bytes is implausibly large",
-		                      (long long)size);
-	cleanup_free char *manifest_text = is_manifest ? xmalloc((size_t)size + 1) : NULL;
-
 	struct digest *d = digest_new();
 	int64_t total = 0;
 	for (;;) {
@@ -572,17 +677,19 @@ static int read_file_entry(struct ckpt_reader *r, const char *name, struct archi
 		}
 		if (offset != total) {
 			digest_free(d);
-			return cryo_error_set(err, EINVAL, "sparse entries are not part of the format");
+			return cryo_error_plain(err, EINVAL, "sparse entries are not part of the format");
 		}
-		if (total + (int64_t)len > size) {
+		/* The first byte past the announced size stops the entry. */
+		if ((uint64_t)len > (uint64_t)(size - total)) {
 			digest_free(d);
-			return cryo_error_set(err, EINVAL, "more data than its header announces");
+			return cryo_error_plain(err, EFBIG, "more data than the %lld bytes announced", (long long)size);
 		}
 		digest_update(d, buf, len);
-		if (manifest_text)
-			memcpy(manifest_text + total, buf, len);
-		for (const char *p = buf; len > 0;) {
-			ssize_t n = write(fd, p, len);
+		if (mem)
+			memcpy(mem + total, buf, len);
+		const char *p = buf;
+		for (size_t left = len; fd >= 0 && left > 0;) {
+			ssize_t n = write(fd, p, left);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
@@ -591,29 +698,204 @@ static int read_file_entry(struct ckpt_reader *r, const char *name, struct archi
 				return cryo_error_set(err, saved, "write file");
 			}
 			p += n;
-			len -= (size_t)n;
-			total += n;
+			left -= (size_t)n;
 		}
+		total += (int64_t)len;
 	}
-	char sha[DIGEST_HEX_LEN + 1];
 	digest_final(d, sha);
+	*got = total;
 	if (total != size)
-		return cryo_error_set(err, EIO, "%lld of %lld bytes (archive truncated)", (long long)total,
-		                      (long long)size);
+		return cryo_error_plain(err, EIO, "%lld of %lld bytes (archive truncated)", (long long)total, (long long)size);
+	return 0;
+}
 
-	if (is_manifest) {
-		manifest_text[total] = '\0';
-		enum json_tokener_error jerr;
-		r->manifest = json_tokener_parse_verbose(manifest_text, &jerr);
-		if (!r->manifest)
-			return cryo_error_set(err, EINVAL, "not valid JSON: %s",
-			                      json_tokener_error_desc(jerr));
-		return 0;
-	}
+static void record_file(struct ckpt_reader *r, const char *name, const char *sha, int64_t size)
+{
 	struct json_object *e = json_object_new_object();
 	json_object_object_add(e, "sha256", json_object_new_string(sha));
 	json_object_object_add(e, "size", json_object_new_int64(size));
 	json_object_object_add(r->seen, name, e);
+}
+
+/* One of the generated files (index, manifest, signature), kept in memory. */
+static int read_generated(struct ckpt_reader *r, const char *name, struct archive_entry *entry, size_t max,
+                          char **text, size_t *len, cryo_err *err)
+{
+	if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry))
+		return cryo_error_plain(err, EINVAL, "must be a regular file");
+	int64_t size = archive_entry_size(entry);
+	if (size < 0 || (uint64_t)size > max)
+		return cryo_error_plain(err, EFBIG, "%lld bytes is more than the %zu allowed", (long long)size, max);
+	cleanup_free char *buf = xmalloc((size_t)size + 1);
+	char sha[DIGEST_HEX_LEN + 1];
+	int64_t got;
+	int rc = copy_data(r, size, -1, buf, sha, &got, err);
+	if (rc < 0)
+		return rc;
+	buf[size] = '\0';
+	if (strcmp(name, INDEX_NAME) == 0)
+		record_file(r, name, sha, size);
+	*len = (size_t)size;
+	*text = move_ptr(buf);
+	return 0;
+}
+
+/* ---- the index ---- */
+
+static bool json_get(struct json_object *o, const char *key, enum json_type type, struct json_object **out)
+{
+	return json_object_object_get_ex(o, key, out) && json_object_is_type(*out, type);
+}
+
+static int check_header(struct json_object *o, const char *what, cryo_err *err)
+{
+	struct json_object *format, *version;
+	if (!json_object_is_type(o, json_type_object) || !json_get(o, "format", json_type_string, &format) ||
+	    strcmp(json_object_get_string(format), CHECKPOINT_ARCHIVE_FORMAT) != 0)
+		return cryo_error_plain(err, EINVAL, "%s: not a `%s` archive", what, CHECKPOINT_ARCHIVE_FORMAT);
+	if (!json_get(o, "version", json_type_int, &version) ||
+	    json_object_get_int64(version) != CHECKPOINT_ARCHIVE_VERSION)
+		return cryo_error_plain(err, EINVAL, "%s: unsupported format version %s (this cryo reads version %d)", what,
+		              json_object_object_get_ex(o, "version", &version) ? json_object_to_json_string(version)
+		                                                                 : "(none)",
+		              CHECKPOINT_ARCHIVE_VERSION);
+	return 0;
+}
+
+static int check_index_entry(struct ckpt_reader *r, struct json_object *e, size_t i, uint64_t *total,
+                             uint64_t *unpacked, cryo_err *err)
+{
+	struct json_object *jname, *jtype, *jsize;
+	if (!json_object_is_type(e, json_type_object) || !json_get(e, "name", json_type_string, &jname) ||
+	    !json_get(e, "type", json_type_string, &jtype))
+		return cryo_error_plain(err, EINVAL, "index: entry %zu has no name and type", i + 1);
+	const char *name = json_object_get_string(jname), *type = json_object_get_string(jtype), *why = NULL;
+	cleanup_free char *clean = safe_extract_clean_name(name, &why);
+	if (!clean || strcmp(clean, name) != 0 || strlen(name) != (size_t)json_object_get_string_len(jname))
+		return cryo_error_plain(err, EPERM, "index: entry `%s`: %s", name, clean ? "not a clean relative name" : why);
+	int rc = extract_limits_check_name(&r->limits, name, err);
+	if (rc < 0)
+		return cryo_error_wrap(err, "index: entry `%s`", name);
+	bool dir = strcmp(type, "directory") == 0;
+	if (!dir && strcmp(type, "file") != 0)
+		return cryo_error_plain(err, EINVAL, "index: entry `%s`: unknown type `%s`", name, type);
+	unsigned kind = layout_kind(name);
+	if (is_generated(name) || !(kind & (dir ? LAYOUT_DIR : LAYOUT_FILE)))
+		return cryo_error_plain(err, EINVAL, "index: entry `%s`: not part of a checkpoint archive (as a %s)",
+		                        name, type);
+	if (json_object_object_get_ex(r->index, name, NULL))
+		return cryo_error_plain(err, EINVAL, "index: entry `%s` is listed twice", name);
+	int64_t size = 0;
+	if (!dir) {
+		if (!json_get(e, "size", json_type_int, &jsize) || json_object_get_int64(jsize) < 0)
+			return cryo_error_plain(err, EINVAL, "index: entry `%s` has no valid size", name);
+		size = json_object_get_int64(jsize);
+		if ((uint64_t)size > r->limits.max_total_size || *total > r->limits.max_total_size - (uint64_t)size)
+			return cryo_error_plain(err, EFBIG,
+			              "index: the files add up to more than this engine accepts (%llu bytes, "
+			              "`import.max_total_size` in the engine configuration)",
+			              (unsigned long long)r->limits.max_total_size);
+		*total += (uint64_t)size;
+		/* The root file system diff and volume tars are unpacked once more. */
+		if (strcmp(name, "rootfs-diff.tar") == 0 || str_has_prefix(name, "volumes/"))
+			*unpacked += (uint64_t)size;
+	}
+	struct json_object *info = json_object_new_object();
+	json_object_object_add(info, "directory", json_object_new_boolean(dir));
+	json_object_object_add(info, "size", json_object_new_int64(size));
+	json_object_object_add(info, "seen", json_object_new_boolean(false));
+	json_object_object_add(r->index, name, info);
+	return 0;
+}
+
+/* Everything that can be known before extracting: the limits, and whether
+ * it all fits on the engine's file system. */
+static int read_index(struct ckpt_reader *r, struct archive_entry *entry, cryo_err *err)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	const char *why = NULL;
+	struct json_object *list, *jtotal;
+	int rc = read_generated(r, INDEX_NAME, entry, r->json_max, &text, &len, err);
+	if (rc < 0)
+		return rc;
+	struct json_object *o = parse_json(text, len, &why);
+	if (!o)
+		return cryo_error_plain(err, EINVAL, "index: not valid JSON: %s", why);
+	rc = check_header(o, "index", err);
+	if (rc == 0 && (!json_get(o, "entries", json_type_array, &list) ||
+	                !json_get(o, "total_size", json_type_int, &jtotal)))
+		rc = cryo_error_plain(err, EINVAL, "index: no `entries` array and `total_size`");
+	size_t n = rc == 0 ? json_object_array_length(list) : 0;
+	if (rc == 0 && n > r->limits.max_entries)
+		rc = cryo_error_plain(err, EFBIG,
+		            "index: %zu entries, more than the %llu this engine accepts (`import.max_entries` in "
+		            "the engine configuration)",
+		            n, (unsigned long long)r->limits.max_entries);
+	uint64_t total = 0, unpacked = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = check_index_entry(r, json_object_array_get_idx(list, i), i, &total, &unpacked, err);
+	if (rc == 0 && json_object_get_int64(jtotal) != (int64_t)total)
+		rc = cryo_error_plain(err, EINVAL, "index: `total_size` is %lld but the entries add up to %llu",
+		            (long long)json_object_get_int64(jtotal), (unsigned long long)total);
+	json_object_put(o);
+	if (rc < 0)
+		return rc;
+	r->info.total_size = total;
+
+	struct statvfs vfs;
+	if (fstatvfs(r->destfd, &vfs) < 0)
+		return cryo_error_set(err, errno, "free space of the destination");
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	uint64_t needed = total + unpacked;
+	if (needed < total || needed > avail)
+		return cryo_error_plain(err, ENOSPC,
+		              "needs %llu bytes (%llu of files, %llu more once the root file system and volumes "
+		              "are unpacked), but the engine's file system has only %llu bytes free",
+		              (unsigned long long)needed, (unsigned long long)total,
+		              (unsigned long long)unpacked, (unsigned long long)avail);
+	return 0;
+}
+
+/* A regular file or directory of the layout, held to its index entry. */
+static int read_listed(struct ckpt_reader *r, const char *name, struct archive_entry *entry, cryo_err *err)
+{
+	struct json_object *info, *v;
+	if (!json_object_object_get_ex(r->index, name, &info))
+		return cryo_error_plain(err, EINVAL, "not listed in the archive's index (archive tampered)");
+	json_object_object_get_ex(info, "seen", &v);
+	if (json_object_get_boolean(v))
+		return cryo_error_plain(err, EEXIST, "appears twice");
+	json_object_object_add(info, "seen", json_object_new_boolean(true));
+	json_object_object_get_ex(info, "directory", &v);
+	bool dir = json_object_get_boolean(v);
+	json_object_object_get_ex(info, "size", &v);
+	int64_t want = json_object_get_int64(v);
+	mode_t type = archive_entry_filetype(entry);
+	if (type != (dir ? AE_IFDIR : AE_IFREG))
+		return cryo_error_plain(err, EINVAL, "the index says it is a %s, the archive has a %s",
+		              dir ? "directory" : "regular file",
+		              type == AE_IFDIR ? "directory" : type == AE_IFREG ? "regular file" : "special file");
+	if (dir)
+		return read_dir_entry(r, name, err);
+
+	int64_t size = archive_entry_size(entry);
+	if (size != want)
+		return cryo_error_plain(err, EFBIG, "its header says %lld bytes, the index %lld (archive tampered)",
+		              (long long)size, (long long)want);
+	cleanup_close int parent = open_parent(r->destfd, name, err);
+	if (parent < 0)
+		return parent;
+	cleanup_close int fd =
+	    openat(parent, base_name(name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "create file");
+	char sha[DIGEST_HEX_LEN + 1];
+	int64_t got = 0;
+	int rc = copy_data(r, size, fd, NULL, sha, &got, err);
+	if (rc < 0)
+		return rc;
+	record_file(r, name, sha, size);
 	return 0;
 }
 
@@ -623,31 +905,42 @@ static int read_entry(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 	const char *why = NULL;
 	cleanup_free char *name = safe_extract_clean_name(raw, &why);
 	if (!name)
-		return cryo_error_set(err, EPERM, "entry `%s`: %s", raw ? raw : "", why);
-	if (r->manifest)
-		return cryo_error_set(err, EINVAL, "entry `%s`: follows the manifest, which must come last",
-		                      name);
-
-	unsigned kind = layout_kind(name);
+		return cryo_error_plain(err, EPERM, "entry `%s`: %s", raw ? raw : "", why);
+	bool first = r->entries_read++ == 0;
 	mode_t type = archive_entry_filetype(entry);
 	int rc;
-	if (kind == LAYOUT_NONE)
-		return cryo_error_set(err, EINVAL, "entry `%s`: not part of a checkpoint archive", name);
+
 	if (archive_entry_hardlink(entry))
-		return cryo_error_set(err, EINVAL,
-		                      "entry `%s`: hard links are not allowed in a checkpoint archive", name);
-	if (type == AE_IFDIR && (kind & LAYOUT_DIR))
-		rc = read_dir_entry(r, name, err);
-	else if (type == AE_IFREG && (kind & LAYOUT_FILE))
-		rc = read_file_entry(r, name, entry, err);
-	else if (type == AE_IFLNK)
-		return cryo_error_set(
-		    err, EINVAL, "entry `%s`: symbolic links are not allowed in a checkpoint archive", name);
+		return cryo_error_plain(err, EINVAL, "entry `%s`: hard links are not allowed in a checkpoint archive", name);
+	if (type == AE_IFLNK)
+		return cryo_error_plain(err, EINVAL, "entry `%s`: symbolic links are not allowed in a checkpoint archive",
+		              name);
+	if (type != AE_IFDIR && type != AE_IFREG)
+		return cryo_error_plain(err, EINVAL, "entry `%s`: a special file is not allowed here", name);
+	if (first && strcmp(name, INDEX_NAME) != 0)
+		return cryo_error_plain(err, EINVAL,
+		              "entry `%s` comes first, where `%s` must be (not a cryo checkpoint archive of format "
+		              "version %d)",
+		              name, INDEX_NAME, CHECKPOINT_ARCHIVE_VERSION);
+	if (r->sig_text)
+		return cryo_error_plain(err, EINVAL, "entry `%s`: follows `%s`, which must come last", name, SIGNATURE_NAME);
+	if (r->manifest_text && strcmp(name, SIGNATURE_NAME) != 0)
+		return cryo_error_plain(err, EINVAL, "entry `%s`: follows the manifest, which must come last", name);
+
+	if (first)
+		rc = read_index(r, entry, err);
+	else if (strcmp(name, INDEX_NAME) == 0)
+		rc = cryo_error_plain(err, EEXIST, "appears twice");
+	else if (strcmp(name, MANIFEST_NAME) == 0)
+		rc = read_generated(r, name, entry, r->json_max, &r->manifest_text, &r->manifest_len, err);
+	else if (strcmp(name, SIGNATURE_NAME) == 0 && !r->manifest_text)
+		rc = cryo_error_plain(err, EINVAL, "comes before the manifest it signs");
+	else if (strcmp(name, SIGNATURE_NAME) == 0)
+		rc = read_generated(r, name, entry, SIGNATURE_MAX_SIZE, &r->sig_text, &(size_t){0}, err);
+	else if (layout_kind(name) == LAYOUT_NONE)
+		return cryo_error_plain(err, EINVAL, "entry `%s`: not part of a checkpoint archive", name);
 	else
-		return cryo_error_set(err, EINVAL, "entry `%s`: a %s is not allowed here", name,
-		                      type == AE_IFDIR   ? "directory"
-		                      : type == AE_IFREG ? "regular file"
-		                                         : "special file");
+		rc = read_listed(r, name, entry, err);
 	if (rc < 0)
 		return cryo_error_wrap(err, "entry `%s`", name);
 	free(r->prev);
@@ -655,55 +948,104 @@ static int read_entry(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 	return 0;
 }
 
+/* ---- verification ---- */
+
+static int verify_signature(struct ckpt_reader *r, cryo_err *err)
+{
+	struct json_object *alg, *key, *sig;
+	const char *why = NULL;
+	unsigned char sigbytes[TRUST_SIG_LEN];
+	if (!r->sig_text) {
+		r->info.signature = CHECKPOINT_UNSIGNED;
+		return 0;
+	}
+	struct json_object *o = parse_json(r->sig_text, strlen(r->sig_text), &why);
+	int rc = 0;
+	if (!o || !json_get(o, "algorithm", json_type_string, &alg) ||
+	    !json_get(o, "public_key", json_type_string, &key) || !json_get(o, "signature", json_type_string, &sig))
+		rc = cryo_error_plain(err, EINVAL, "`%s`: not a signature (%s)", SIGNATURE_NAME, o ? "fields missing" : why);
+	else if (strcmp(json_object_get_string(alg), TRUST_SIG_ALGORITHM) != 0)
+		rc = cryo_error_plain(err, EINVAL, "`%s`: unknown algorithm `%s`", SIGNATURE_NAME, json_object_get_string(alg));
+	else if (trust_unbase64(json_object_get_string(key), r->info.key, TRUST_KEY_LEN) < 0 ||
+	         trust_unbase64(json_object_get_string(sig), sigbytes, TRUST_SIG_LEN) < 0)
+		rc = cryo_error_plain(err, EINVAL, "`%s`: the key or signature is not valid base64 of the right length",
+		            SIGNATURE_NAME);
+	else if (!trust_verify(r->info.key, r->manifest_text, r->manifest_len, sigbytes))
+		rc = cryo_error_plain(err, EBADMSG, "`%s`: the signature does not match the manifest (archive tampered)",
+		            SIGNATURE_NAME);
+	if (o)
+		json_object_put(o);
+	if (rc < 0)
+		return rc;
+	r->info.signature =
+	    trusted_keys_contain(r->opts->keys, r->info.key) ? CHECKPOINT_TRUSTED : CHECKPOINT_UNTRUSTED;
+	return 0;
+}
+
 static int verify_manifest(struct ckpt_reader *r, cryo_err *err)
 {
-	struct json_object *format, *version, *entries;
-	if (!json_object_object_get_ex(r->manifest, "format", &format) ||
-	    !json_object_is_type(format, json_type_string) ||
-	    strcmp(json_object_get_string(format), CHECKPOINT_ARCHIVE_FORMAT) != 0)
-		return cryo_error_set(err, EINVAL, "manifest: not a `%s` archive", CHECKPOINT_ARCHIVE_FORMAT);
-	if (!json_object_object_get_ex(r->manifest, "version", &version) ||
-	    !json_object_is_type(version, json_type_int) ||
-	    json_object_get_int64(version) != CHECKPOINT_ARCHIVE_VERSION)
-		return cryo_error_set(
-		    err, EINVAL, "manifest: unsupported format version %s (this cryo reads version %d)",
-		    version ? json_object_to_json_string(version) : "(none)", CHECKPOINT_ARCHIVE_VERSION);
-	if (!json_object_object_get_ex(r->manifest, "entries", &entries) ||
-	    !json_object_is_type(entries, json_type_object))
-		return cryo_error_set(err, EINVAL, "manifest: no `entries` object");
+	struct json_object *entries;
+	const char *why = NULL;
+	r->manifest = parse_json(r->manifest_text, r->manifest_len, &why);
+	if (!r->manifest)
+		return cryo_error_plain(err, EINVAL, "manifest: not valid JSON: %s", why);
+	int rc = check_header(r->manifest, "manifest", err);
+	if (rc < 0)
+		return rc;
+	if (!json_get(r->manifest, "entries", json_type_object, &entries))
+		return cryo_error_plain(err, EINVAL, "manifest: no `entries` object");
 
 	json_object_object_foreach (r->seen, name, got) {
 		struct json_object *want, *want_sha, *want_size, *got_sha, *got_size;
 		if (!json_object_object_get_ex(entries, name, &want))
-			return cryo_error_set(
-			    err, EINVAL, "entry `%s`: not listed in the manifest (archive tampered)", name);
+			return cryo_error_plain(err, EINVAL, "entry `%s`: not listed in the manifest (archive tampered)", name);
 		json_object_object_get_ex(got, "sha256", &got_sha);
 		json_object_object_get_ex(got, "size", &got_size);
-		if (!json_object_object_get_ex(want, "sha256", &want_sha) ||
-		    !json_object_is_type(want_sha, json_type_string) ||
-		    !json_object_object_get_ex(want, "size", &want_size) ||
-		    !json_object_is_type(want_size, json_type_int))
-			return cryo_error_set(err, EINVAL, "manifest: entry `%s`: no sha256 and size", name);
+		if (!json_object_is_type(want, json_type_object) || !json_get(want, "sha256", json_type_string, &want_sha) ||
+		    !json_get(want, "size", json_type_int, &want_size))
+			return cryo_error_plain(err, EINVAL, "manifest: entry `%s`: no sha256 and size", name);
 		if (json_object_get_int64(want_size) != json_object_get_int64(got_size))
-			return cryo_error_set(
-			    err, EINVAL,
-			    "entry `%s`: size %lld, the manifest says %lld (archive corrupted or "
-			    "tampered)",
-			    name, (long long)json_object_get_int64(got_size),
-			    (long long)json_object_get_int64(want_size));
+			return cryo_error_plain(err, EINVAL,
+			              "entry `%s`: size %lld, the manifest says %lld (archive corrupted or tampered)",
+			              name, (long long)json_object_get_int64(got_size),
+			              (long long)json_object_get_int64(want_size));
 		if (strcmp(json_object_get_string(want_sha), json_object_get_string(got_sha)) != 0)
-			return cryo_error_set(err, EINVAL,
-			                      "entry `%s`: checksum mismatch (archive corrupted or tampered)",
-			                      name);
+			return cryo_error_plain(err, EINVAL, "entry `%s`: checksum mismatch (archive corrupted or tampered)",
+			              name);
 	}
 	json_object_object_foreach (entries, listed, unused) {
 		(void)unused;
 		if (!json_object_object_get_ex(r->seen, listed, NULL))
-			return cryo_error_set(
-			    err, EINVAL, "entry `%s`: listed in the manifest but missing from the archive",
-			    listed);
+			return cryo_error_plain(err, EINVAL, "entry `%s`: listed in the manifest but missing from the archive",
+			              listed);
+	}
+	json_object_object_foreach (r->index, indexed, info) {
+		struct json_object *seen;
+		json_object_object_get_ex(info, "seen", &seen);
+		if (!json_object_get_boolean(seen))
+			return cryo_error_plain(err, EINVAL, "entry `%s`: listed in the index but missing from the archive",
+			              indexed);
 	}
 	return 0;
+}
+
+/* Last, once the archive is known to be intact: is its signer trusted? */
+static int check_trust(struct ckpt_reader *r, cryo_err *err)
+{
+	if (r->info.signature == CHECKPOINT_TRUSTED || r->opts->insecure_unsigned)
+		return 0;
+	if (r->info.signature == CHECKPOINT_UNSIGNED)
+		return cryo_error_plain(err, EACCES,
+		              "the archive is not signed, so nothing says who made it: restore archives "
+		              "exported by an engine whose key you trust (`cryo key show` there, `cryo trust "
+		              "add` here), or accept this one with --insecure-unsigned");
+	cleanup_free char *fp = trust_fingerprint(r->info.key);
+	return cryo_error_plain(err, EACCES,
+	              "the archive is signed by key %s, which this engine does not trust: if you trust the "
+	              "engine that exported it, run `cryo key show` on that host, check that it prints that "
+	              "fingerprint's key, and give its output to `cryo trust add` here (or accept this "
+	              "archive once with --insecure-unsigned)",
+	              fp);
 }
 
 static int read_all(struct ckpt_reader *r, cryo_err *err)
@@ -722,13 +1064,15 @@ static int read_all(struct ckpt_reader *r, cryo_err *err)
 			                       "read the first entry (not a checkpoint archive?)");
 		}
 		if (read_entry(r, entry, err) < 0)
-			return -EIO;
+			return cryo_error_code(*err);
 	}
-	if (!r->manifest)
-		return cryo_error_set(err, EINVAL,
-		                      "no `%s` at the end (archive truncated or not a cryo checkpoint)",
-		                      MANIFEST_NAME);
-	return verify_manifest(r, err);
+	if (!r->manifest_text)
+		return cryo_error_plain(err, EINVAL, "no `%s` at the end (archive truncated or not a cryo checkpoint)",
+		              MANIFEST_NAME);
+	int rc;
+	if ((rc = verify_signature(r, err)) < 0 || (rc = verify_manifest(r, err)) < 0)
+		return rc;
+	return check_trust(r, err);
 }
 
 /* Remove what an aborted extraction left, keeping dest_dir itself. */
@@ -746,23 +1090,44 @@ static void empty_directory(const char *dest_dir)
 	}
 }
 
-int checkpoint_archive_read(const char *archive_path, const char *dest_dir, cryo_err *err)
+/* Only libarchive's own decoders: an external program (lrzip, lzop, ...)
+ * is never run on an archive from elsewhere. */
+static int support_filters(struct archive *a)
 {
-	_cleanup_(ckpt_reader_free) struct ckpt_reader r = {.destfd = -1};
+	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(a) != ARCHIVE_OK)
+		return -ENOTSUP;
+	return 0;
+}
+
+int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
+                            const struct checkpoint_archive_read_opts *opts,
+                            struct checkpoint_archive_info *info, cryo_err *err)
+{
+	static const struct checkpoint_archive_read_opts no_opts = {0};
+	_cleanup_(ckpt_reader_free) struct ckpt_reader r = {.destfd = -1, .opts = opts ? opts : &no_opts};
 	int rc = 0;
 
+	if (r.opts->limits)
+		r.limits = *r.opts->limits;
+	else
+		extract_limits_from_config(NULL, &r.limits);
+	r.json_max = JSON_MIN_BOUND + (r.limits.max_entries > (SIZE_MAX - JSON_MIN_BOUND) / JSON_BYTES_PER_ENTRY
+	                                   ? SIZE_MAX - JSON_MIN_BOUND
+	                                   : (size_t)r.limits.max_entries * JSON_BYTES_PER_ENTRY);
 	r.destfd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r.destfd < 0)
 		return cryo_error_set(err, errno, "checkpoint archive `%s`: open destination `%s`",
 		                      archive_path, dest_dir);
 	r.in = archive_read_new();
 	r.seen = json_object_new_object();
-	if (!r.in || !r.seen)
+	r.index = json_object_new_object();
+	if (!r.in || !r.seen || !r.index)
 		oom();
 	archive_read_support_format_tar(r.in);
-	archive_read_support_filter_gzip(r.in);
-	archive_read_support_filter_zstd(r.in);
-	if (archive_read_open_filename(r.in, archive_path, BLOCK_SIZE) != ARCHIVE_OK)
+	if (support_filters(r.in) < 0)
+		rc = archive_failure(r.in, err, "%s", "set up decompression");
+	else if (archive_read_open_filename(r.in, archive_path, BLOCK_SIZE) != ARCHIVE_OK)
 		rc = archive_failure(r.in, err, "%s",
 		                     archive_errno(r.in) == EILSEQ ? "not a checkpoint archive" : "open");
 	else
@@ -771,5 +1136,7 @@ int checkpoint_archive_read(const char *archive_path, const char *dest_dir, cryo
 		empty_directory(dest_dir);
 		return cryo_error_wrap(err, "checkpoint archive `%s`", archive_path);
 	}
+	if (info)
+		*info = r.info;
 	return 0;
 }

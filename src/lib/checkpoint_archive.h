@@ -1,6 +1,13 @@
 /* The checkpoint archive: one tar (pax), optionally compressed, holding a
- * prepared checkpoint directory:
+ * prepared checkpoint directory, in this order:
  *
+ *   index.json            first: every entry's name, type and size, and their
+ *                         total, so a reader can refuse an archive that is too
+ *                         large (or does not fit the disk) before writing a byte,
+ *                         and hold each entry to its size while streaming:
+ *     {"format":"cryo-checkpoint","version":2,"total_size":N,
+ *      "entries":[{"name":"checkpoint","type":"directory"},
+ *                 {"name":"checkpoint/pages-1.img","type":"file","size":N},...]}
  *   checkpoint/...        CRIU image files (regular files and directories)
  *   rootfs-diff.tar       rootfs_diff_capture() output (optional)
  *   deleted.files         its deleted-path list (optional)
@@ -8,13 +15,21 @@
  *   config.dump           cryo's container configuration (JSON)
  *   spec.dump             the OCI spec the container ran with (JSON)
  *   stats-dump.json       statistics (optional)
- *   manifest.json         written last by the archive writer:
- *     {"format":"cryo-checkpoint","version":1,
+ *   manifest.json         every regular file's SHA-256 and size, index.json's
+ *                         included (so the signature below covers the index):
+ *     {"format":"cryo-checkpoint","version":2,
  *      "entries":{"checkpoint/pages-1.img":{"sha256":"...","size":N},...}}
+ *   manifest.sig          the exporting engine's Ed25519 signature of
+ *                         manifest.json's exact bytes (trust.h):
+ *     {"algorithm":"ed25519","public_key":"BASE64","signature":"BASE64"}
  *
  * Nothing else is accepted: no other names, no symbolic or hard links, no
- * device nodes. The file and its names are "checkpoint_archive" rather than
- * "archive" because libarchive's <archive.h> owns that header name and the
+ * device nodes. The manifest and signature come last, so a reader that
+ * streams (from a pipe) verifies them only at the end: it extracts into a
+ * directory of its own and commits nothing before they verify.
+ *
+ * The file and its names are "checkpoint_archive" rather than "archive"
+ * because libarchive's <archive.h> owns that header name and the
  * ARCHIVE_COMPRESSION_* macros. */
 #ifndef CRYO_CHECKPOINT_ARCHIVE_H
 #define CRYO_CHECKPOINT_ARCHIVE_H
@@ -22,6 +37,8 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "safe_extract.h"
+#include "trust.h"
 
 enum checkpoint_compression {
 	CHECKPOINT_COMPRESSION_NONE,
@@ -35,7 +52,7 @@ int checkpoint_compression_parse(const char *s, enum checkpoint_compression *out
 const char *checkpoint_compression_name(enum checkpoint_compression c);
 
 #define CHECKPOINT_ARCHIVE_FORMAT "cryo-checkpoint"
-#define CHECKPOINT_ARCHIVE_VERSION 1
+#define CHECKPOINT_ARCHIVE_VERSION 2
 
 struct checkpoint_archive_stats {
 	uint64_t entries;   /* regular files stored, the manifest included */
@@ -45,21 +62,56 @@ struct checkpoint_archive_stats {
 };
 
 /* Archive the checkpoint directory dir into target, mode 0600 (it holds
- * process memory). The archive is written to a temporary file beside target
- * (created with O_EXCL), fsync'd and renamed into place only when complete;
- * on any failure the temporary file is removed and an existing target is
- * left untouched. A name in dir outside the layout above is an error (an
- * existing manifest.json is replaced by the new one). stats may be NULL. */
+ * process memory), its manifest signed with key (NULL: unsigned, which an
+ * import refuses unless told otherwise). The archive is written to a
+ * temporary file beside target (created with O_EXCL), fsync'd and renamed
+ * into place only when complete; on any failure the temporary file is removed
+ * and an existing target is left untouched. A name in dir outside the layout
+ * above is an error (an existing index.json, manifest.json and manifest.sig
+ * are replaced by new ones). stats may be NULL. */
 int checkpoint_archive_write(const char *dir, const char *target, enum checkpoint_compression c,
-                             struct checkpoint_archive_stats *stats, cryo_err *err);
+                             const struct signing_key *key, struct checkpoint_archive_stats *stats,
+                             cryo_err *err);
 
-/* Extract a checkpoint archive (any of the compressions, detected) into
- * dest_dir, an existing, empty directory, verifying in the same pass that
- * every entry is in the layout, that the manifest comes last with a known
- * format and version, and that the regular files are exactly the manifest's,
- * with its sizes and sha256 digests. Files are created 0600, directories
- * 0700. On any failure the error names the archive, the entry and the reason,
- * and dest_dir is emptied again. */
-int checkpoint_archive_read(const char *archive_path, const char *dest_dir, cryo_err *err);
+enum checkpoint_signature {
+	CHECKPOINT_UNSIGNED,  /* no manifest.sig */
+	CHECKPOINT_TRUSTED,   /* signed by a key in opts->keys */
+	CHECKPOINT_UNTRUSTED, /* a valid signature by a key not in opts->keys */
+};
+
+struct checkpoint_archive_read_opts {
+	/* Limits on the archive (entries, sizes, names); NULL: the defaults. */
+	const struct extract_limits *limits;
+	/* The keys whose signatures are accepted (trust_import_keys()). */
+	const struct trusted_keys *keys;
+	/* Accept an unsigned archive, or one signed by a key not in keys. A
+	 * signature that does not verify, or files that do not match the
+	 * manifest, are refused all the same. */
+	bool insecure_unsigned;
+};
+
+struct checkpoint_archive_info {
+	enum checkpoint_signature signature;
+	unsigned char key[TRUST_KEY_LEN]; /* the signer's key, unless unsigned */
+	uint64_t total_size;              /* bytes of file data, from the index */
+};
+
+/* Extract a checkpoint archive (uncompressed, gzip, zstd or xz, detected)
+ * into dest_dir, an existing, empty directory, verifying in the same pass:
+ * - before anything is written: index.json comes first, within the limits
+ *   (total size, entry count, path depth, name length), and the total (plus
+ *   what the root file system and volumes will take once unpacked) fits the
+ *   free space of dest_dir's file system;
+ * - while streaming: every entry is in the layout and in the index with that
+ *   type, and a file's data stops at the size the index gives it;
+ * - at the end: the manifest and its signature come last, the signature
+ *   verifies and its key is trusted (see opts), and the regular files are
+ *   exactly the manifest's, with its sizes and SHA-256 digests.
+ * Files are created 0600, directories 0700. On any failure the error names
+ * the archive, the entry and the reason (and, for a signature, how to trust
+ * its signer), and dest_dir is emptied again. opts and info may be NULL. */
+int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
+                            const struct checkpoint_archive_read_opts *opts,
+                            struct checkpoint_archive_info *info, cryo_err *err);
 
 #endif

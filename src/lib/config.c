@@ -21,6 +21,16 @@ struct config_key {
 static const struct config_key keys[] = {
 	/* The OCI runtime when `--runtime` is not given: a name on PATH or a path. */
 	{"engine.runtime", CONFIG_STRING, "runc", NULL},
+	/* Limits on an archive restored with `cryo restore --import` and on each
+	 * tar inside it (root file system changes, volumes); docs/trust.md. */
+	{"import.max_total_size", CONFIG_UINT, "256G", NULL},
+	{"import.max_entries", CONFIG_UINT, "1000000", NULL},
+	{"import.max_path_depth", CONFIG_UINT, "256", NULL},
+	{"import.max_name_length", CONFIG_UINT, "4096", NULL},
+	/* Resource limits of a container restored from an archive that has
+	 * none: an archive cannot lift them (0 would mean none). */
+	{"import.memory_limit", CONFIG_UINT, "8G", NULL},
+	{"import.pids_limit", CONFIG_UINT, "4096", NULL},
 };
 
 struct cryo_config {

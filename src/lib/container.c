@@ -205,6 +205,70 @@ int container_mount_parse(const char *arg, struct container_mount *out, cryo_err
 	return 0;
 }
 
+static bool hostname_is_valid(const char *h)
+{
+	size_t n = strlen(h);
+	if (n > 64 || (n > 0 && (h[0] == '-' || h[0] == '.')))
+		return false;
+	return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
+}
+
+static bool user_is_valid(const char *u)
+{
+	if (!*u || strcmp(u, "root") == 0)
+		return true;
+	size_t uid = strspn(u, "0123456789");
+	if (uid == 0 || uid > 10)
+		return false;
+	if (u[uid] == '\0')
+		return true;
+	size_t gid = strspn(u + uid + 1, "0123456789");
+	return u[uid] == ':' && gid > 0 && gid <= 10 && u[uid + 1 + gid] == '\0';
+}
+
+int container_config_validate(const struct container_config *cfg, cryo_err *err)
+{
+	if (strv_len(cfg->command) == 0)
+		return cryo_error_plain(err, EINVAL, "no command");
+	for (size_t i = 0; cfg->env && cfg->env[i]; i++) {
+		const char *eq = strchr(cfg->env[i], '=');
+		if (!eq || eq == cfg->env[i])
+			return cryo_error_plain(err, EINVAL, "malformed environment variable `%s`: expected KEY=VALUE",
+			                        cfg->env[i]);
+	}
+	if (!cfg->workdir || cfg->workdir[0] != '/')
+		return cryo_error_plain(err, EINVAL, "working directory `%s` must be an absolute path",
+		                        cfg->workdir ? cfg->workdir : "");
+	if (cfg->user && !user_is_valid(cfg->user))
+		return cryo_error_plain(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported", cfg->user);
+	if (cfg->hostname && !hostname_is_valid(cfg->hostname))
+		return cryo_error_plain(err, EINVAL, "invalid hostname `%s`", cfg->hostname);
+	if (!cfg->network || (strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0))
+		return cryo_error_plain(err, EINVAL, "network `%s` is not supported: use none or host",
+		                        cfg->network ? cfg->network : "");
+	if (cfg->memory_limit < 0)
+		return cryo_error_plain(err, EINVAL, "invalid memory limit %lld", (long long)cfg->memory_limit);
+	if (cfg->pids_limit < 0 || cfg->pids_limit > INT32_MAX)
+		return cryo_error_plain(err, EINVAL, "invalid pids limit %lld", (long long)cfg->pids_limit);
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		const struct container_mount *m = &cfg->mounts[i];
+		if (!path_is_clean_absolute(m->destination) || strcmp(m->destination, "/") == 0)
+			return cryo_error_plain(err, EINVAL,
+			                        "mount destination `%s` must be an absolute path below / without `..`",
+			                        m->destination);
+		if (m->kind == MOUNT_VOLUME && !name_is_valid(m->source))
+			return cryo_error_plain(err, EINVAL, "invalid volume name `%s` (mounted at `%s`)", m->source,
+			                        m->destination);
+		if (m->kind == MOUNT_BIND && !path_is_clean_absolute(m->source))
+			return cryo_error_plain(err, EINVAL, "bind mount source `%s` must be an absolute path without `..`",
+			                        m->source);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->mounts[j].destination, m->destination) == 0)
+				return cryo_error_plain(err, EINVAL, "two volumes are mounted at `%s`", m->destination);
+	}
+	return 0;
+}
+
 /* Image defaults + the user's options => the container's configuration. */
 static int resolve_config(const struct container_create_opts *opts, const struct image *img,
 			  struct container_config *cfg, cryo_err *err)
@@ -266,7 +330,8 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 				return cryo_error_set(err, EINVAL, "two volumes are mounted at `%s`",
 						      cfg->mounts[i].destination);
 	}
-	return 0;
+	/* The same rules a checkpoint's configuration is held to on restore. */
+	return container_config_validate(cfg, err);
 }
 
 /* /etc/hostname, /etc/hosts, /etc/resolv.conf: written into the upper dir

@@ -48,6 +48,13 @@ void container_config_free(struct container_config *cfg);
 struct json_object *container_config_to_json(const struct container_config *cfg);
 int container_config_from_json(const char *json, struct container_config *cfg, cryo_err *err);
 
+/* The rules every configuration follows, whether it comes from the command
+ * line or from a checkpoint archive: a command, KEY=VALUE environment, an
+ * absolute working directory, a numeric user, a valid hostname, network none
+ * or host, non-negative limits, mounts at clean absolute destinations (each
+ * once) of valid volume names or clean absolute host paths. */
+int container_config_validate(const struct container_config *cfg, cryo_err *err);
+
 /* Parse a -v argument: VOLUME:/path[:ro|rw] or /host/dir:/path[:ro|rw]. */
 int container_mount_parse(const char *arg, struct container_mount *out, cryo_err *err);
 

@@ -34,6 +34,26 @@ int cryo_error_set(cryo_err *err, int errnum, const char *fmt, ...)
 	return code_of(errnum);
 }
 
+int cryo_error_plain(cryo_err *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	if (err == NULL) {
+		free(msg);
+		return code_of(errnum);
+	}
+	cryo_error_free(err);
+	*err = xmalloc(sizeof(**err));
+	(*err)->errnum = errnum > 0 ? errnum : 0;
+	(*err)->msg = msg;
+	return code_of(errnum);
+}
+
 int cryo_error_wrap(cryo_err *err, const char *fmt, ...)
 {
 	va_list ap;

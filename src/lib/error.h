@@ -21,6 +21,10 @@ typedef struct cryo_error *cryo_err;
 int cryo_error_set(cryo_err *err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The same for a refusal whose message says it all: errnum is kept as the
+ * code, but its strerror() text is not appended. */
+int cryo_error_plain(cryo_err *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Prefix the existing message with context: "<context>: <old message>".
  * Returns the same negative value cryo_error_set would for the existing error. */
 int cryo_error_wrap(cryo_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -219,9 +219,14 @@ static void filter_xattrs(struct archive_entry *entry)
 	free(kept);
 }
 
-/* A hard link must name something this archive already put inside the root. */
+/* A hard link must name a regular file this archive already put inside the
+ * root, and carry no data of its own: libarchive may set a link's mode and
+ * times by name, which through a symbolic link reaches whatever it points at. */
 static int check_hardlink(struct unpack *u, struct archive_entry *entry, const char *target, cryo_err *err)
 {
+	if (archive_entry_size_is_set(entry) && archive_entry_size(entry) != 0)
+		return fail_with(err, EPERM, "a hard link entry carries %lld bytes of data",
+		                 (long long)archive_entry_size(entry));
 	cleanup_free char *norm = NULL;
 	int r = pathsafe_normalize(target, &norm, err);
 	if (r < 0)
@@ -234,6 +239,8 @@ static int check_hardlink(struct unpack *u, struct archive_entry *entry, const c
 		return cryo_error_set(err, errno, "hard link target `%s`", norm);
 	if (S_ISDIR(st.st_mode))
 		return fail_with(err, EPERM, "hard link target `%s` is a directory", norm);
+	if (!S_ISREG(st.st_mode))
+		return fail_with(err, EPERM, "hard link target `%s` is not a regular file", norm);
 	archive_entry_set_hardlink(entry, norm);
 	return 0;
 }
@@ -374,7 +381,14 @@ int layer_unpack(const char *archive_path, const char *dest, const struct layer_
 	out = archive_write_disk_new();
 	if (!in || !out)
 		oom();
-	archive_read_support_filter_all(in);
+	/* Uncompressed, gzip, zstd or xz, with libarchive's own decoders: never
+	 * an external program (lrzip, lzop, grzip...) on an archive from elsewhere. */
+	if (archive_read_support_filter_gzip(in) != ARCHIVE_OK || archive_read_support_filter_zstd(in) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(in) != ARCHIVE_OK) {
+		r = fail_with(err, ENOTSUP, "unpack `%s`: this libarchive decompresses gzip, zstd or xz only through "
+		              "an external program", archive_path);
+		goto out;
+	}
 	archive_read_support_format_tar(in);
 	archive_write_disk_set_options(out, extract_flags);
 	/* No user/group name lookup: layers carry the container's numeric IDs. */

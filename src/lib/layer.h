@@ -1,10 +1,13 @@
-/* Safe unpacking of layer tarballs (plain, gzip, zstd, xz, ...) into a
+/* Safe unpacking of layer tarballs (plain, gzip, zstd or xz) into a
  * directory that overlayfs then uses as a read-only lower directory.
  *
  * Every entry is checked before anything is written: an absolute path, a `..`
  * component, a parent that resolves (through a symlink from an earlier entry)
  * outside the destination, or a hard link to something outside it, fails the
- * whole unpack with an error naming the entry. libarchive's own
+ * whole unpack with an error naming the entry; so does a hard link to
+ * anything but a regular file unpacked before, or one that carries data.
+ * Other compressions (bzip2, lz4, lzop, ...) are refused: libarchive would
+ * run an external program for some of them. libarchive's own
  * ARCHIVE_EXTRACT_SECURE_* checks run as a second line of defence.
  *
  * OCI whiteouts become overlayfs ones, so overlayfs applies them natively:

@@ -132,7 +132,7 @@ static int read_json_blob(const struct oci_descriptor *d, const char *what, stru
 	if (d->size > OCI_JSON_MAX_BYTES)
 		return fail_with(err, EFBIG, "%s sha256:%s: %lld bytes is too large for a JSON document",
 		                 what, d->digest, (long long)d->size);
-	if ((r = read_file(d->path, &data, &len, err)) < 0)
+	if ((r = read_file_bounded(d->path, (size_t)d->size, &data, &len, err)) < 0)
 		return cryo_error_wrap(err, "%s sha256:%s", what, d->digest);
 	digest_buffer(data, len, actual);
 	if ((int64_t)len != d->size || strcmp(actual, d->digest) != 0)
@@ -253,7 +253,7 @@ static int read_index(const char *dir, struct json_object **out, cryo_err *err)
 	cleanup_free char *data = NULL;
 	int r;
 
-	if ((r = read_file(path, &data, NULL, err)) < 0)
+	if ((r = read_file_bounded(path, OCI_JSON_MAX_BYTES, &data, NULL, err)) < 0)
 		return cryo_error_wrap(err, "`%s` is not an OCI image layout", dir);
 	enum json_tokener_error jerr;
 	struct json_object *obj = json_tokener_parse_verbose(data, &jerr);

@@ -13,8 +13,14 @@
 #include "overlay.h"
 #include "rootfs_diff.h"
 #include "spec.h"
+#include "trust.h"
 #include "util.h"
 #include "volume.h"
+
+/* config.dump is a few KiB; a huge one is not a checkpoint's. */
+#define CONFIG_DUMP_MAX (4 << 20)
+/* Where an ignored bind mount points instead: empty, read-only. */
+#define EMPTY_BIND_DIR "empty"
 
 /* Everything one restore run knows and owns. */
 struct restore_run {
@@ -26,6 +32,10 @@ struct restore_run {
 	bool dir_is_import; /* an unpacked archive we own */
 	struct json_object *dump; /* config.dump */
 	struct container_config cfg;
+	struct extract_limits limits; /* for everything unpacked from an archive */
+	/* Imports: for each of cfg.mounts, the volume whose data the archive
+	 * carries for it ("" for none); NULL: the mounts' own names. */
+	char **archived_volumes;
 
 	struct container *c; /* the container being restored into */
 	bool created;        /* c was created by this restore */
@@ -74,18 +84,261 @@ static void replaced_roll_back(struct restore_run *run)
 	}
 }
 
+/* Every value of a checkpoint's configuration has the type cryo writes:
+ * container_config_from_json() would quietly take a number for a string. */
+static int check_config_types(struct json_object *cfg, cryo_err *err)
+{
+	static const struct {
+		const char *key;
+		enum json_type type;
+	} fields[] = {
+	    {"command", json_type_array},     {"env", json_type_array},       {"workdir", json_type_string},
+	    {"user", json_type_string},       {"hostname", json_type_string}, {"network", json_type_string},
+	    {"mounts", json_type_array},      {"memory_limit", json_type_int}, {"pids_limit", json_type_int},
+	    {"auto_remove", json_type_boolean},
+	};
+	struct json_object *v;
+	if (!json_object_is_type(cfg, json_type_object))
+		return cryo_error_plain(err, EINVAL, "`config` is not an object");
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+		if (json_object_object_get_ex(cfg, fields[i].key, &v) && !json_object_is_type(v, fields[i].type))
+			return cryo_error_plain(err, EINVAL, "`%s` is not a %s", fields[i].key,
+			                        json_type_to_name(fields[i].type));
+	const char *lists[] = {"command", "env"};
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		if (json_object_object_get_ex(cfg, lists[i], &v))
+			for (size_t j = 0; j < json_object_array_length(v); j++)
+				if (!json_object_is_type(json_object_array_get_idx(v, j), json_type_string))
+					return cryo_error_plain(err, EINVAL, "`%s` holds a value that is not a string",
+					                        lists[i]);
+	if (json_object_object_get_ex(cfg, "mounts", &v))
+		for (size_t j = 0; j < json_object_array_length(v); j++) {
+			struct json_object *m = json_object_array_get_idx(v, j), *f;
+			const char *type = NULL;
+			if (!json_object_is_type(m, json_type_object) ||
+			    !json_object_object_get_ex(m, "type", &f) || !json_object_is_type(f, json_type_string) ||
+			    !json_object_object_get_ex(m, "source", &f) || !json_object_is_type(f, json_type_string) ||
+			    !json_object_object_get_ex(m, "destination", &f) || !json_object_is_type(f, json_type_string) ||
+			    (json_object_object_get_ex(m, "readonly", &f) && !json_object_is_type(f, json_type_boolean)))
+				return cryo_error_plain(err, EINVAL, "mount %zu: needs string type, source and destination",
+				                        j + 1);
+			json_object_object_get_ex(m, "type", &f);
+			type = json_object_get_string(f);
+			if (strcmp(type, "volume") != 0 && strcmp(type, "bind") != 0)
+				return cryo_error_plain(err, EINVAL, "mount %zu: unknown type `%s`", j + 1, type);
+		}
+	return 0;
+}
+
 static int read_config_dump(struct restore_run *run, cryo_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/" CHECKPOINT_CONFIG, run->dir);
 	cleanup_free char *text = NULL;
-	int r = read_file(path, &text, NULL, err);
+	int r = read_file_bounded(path, CONFIG_DUMP_MAX, &text, NULL, err);
 	if (r < 0)
 		return cryo_error_wrap(err, "read the checkpoint's configuration");
 	run->dump = json_tokener_parse(text);
 	struct json_object *cfg;
-	if (!run->dump || !json_object_object_get_ex(run->dump, "config", &cfg))
+	if (!run->dump || !json_object_is_type(run->dump, json_type_object) ||
+	    !json_object_object_get_ex(run->dump, "config", &cfg))
 		return cryo_error_set(err, EINVAL, "checkpoint configuration `%s` is not valid", path);
+	if (run->dir_is_import && (r = check_config_types(cfg, err)) < 0)
+		return cryo_error_wrap(err, "checkpoint configuration `%s`", CHECKPOINT_CONFIG);
 	return container_config_from_json(json_object_to_json_string(cfg), &run->cfg, err);
+}
+
+/* ---- import policy: what an archive cannot decide alone ---- */
+
+static char *join_quoted(char *const *items)
+{
+	char *list = xstrdup("");
+	for (size_t i = 0; items && items[i]; i++) {
+		char *next = xasprintf("%s%s`%s`", list, i ? ", " : "", items[i]);
+		free(list);
+		list = next;
+	}
+	return list;
+}
+
+static void mounts_free(struct container_mount *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].source);
+		free(m[i].destination);
+	}
+	free(m);
+}
+
+static int empty_bind_source(struct restore_run *run, char **out, cryo_err *err)
+{
+	cleanup_free char *dir = engine_path(run->engine, EMPTY_BIND_DIR);
+	if (mkdir(dir, 0555) < 0 && errno != EEXIST)
+		return cryo_error_set(err, errno, "create `%s`", dir);
+	*out = move_ptr(dir);
+	return 0;
+}
+
+/* Host bind mounts are never taken from an archive: each is named again
+ * with -v HOSTDIR:/dest, or (--ignore-bind-mounts) replaced by an empty
+ * read-only directory, since CRIU needs the mount point back. -v NEWVOL:/dest
+ * restores a volume's data into another volume. */
+static int policy_mounts(struct restore_run *run, cryo_err *err)
+{
+	size_t n_given = strv_len(run->opts->volumes);
+	struct container_mount *given = xcalloc(n_given + 1, sizeof(*given));
+	cleanup_free bool *used = xcalloc(n_given + 1, sizeof(bool));
+	cleanup_strv char **unnamed = NULL;
+	size_t parsed = 0;
+	int r = 0;
+
+	for (; parsed < n_given; parsed++)
+		if ((r = container_mount_parse(run->opts->volumes[parsed], &given[parsed], err)) < 0) {
+			cryo_error_wrap(err, "restore -v");
+			goto out;
+		}
+	run->archived_volumes = xcalloc(run->cfg.n_mounts + 1, sizeof(char *));
+	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
+		struct container_mount *m = &run->cfg.mounts[i];
+		run->archived_volumes[i] = xstrdup(m->kind == MOUNT_VOLUME ? m->source : "");
+		size_t j = 0;
+		while (j < n_given && strcmp(given[j].destination, m->destination) != 0)
+			j++;
+		if (j < n_given) {
+			used[j] = true;
+			if (given[j].kind == MOUNT_BIND) {
+				/* Archive data never goes into a host directory. */
+				free(run->archived_volumes[i]);
+				run->archived_volumes[i] = xstrdup("");
+			}
+			free(m->source);
+			m->source = xstrdup(given[j].source);
+			m->kind = given[j].kind;
+			m->readonly = given[j].readonly;
+		} else if (m->kind == MOUNT_BIND && run->opts->ignore_bind_mounts) {
+			free(m->source);
+			if ((r = empty_bind_source(run, &m->source, err)) < 0)
+				goto out;
+			m->readonly = true;
+		} else if (m->kind == MOUNT_BIND) {
+			strv_push(&unnamed, m->destination);
+		}
+	}
+	for (size_t j = 0; j < n_given; j++)
+		if (!used[j]) {
+			r = cryo_error_plain(err, EINVAL,
+			                     "-v `%s`: the checkpoint has no mount at `%s` (a restored container has "
+			                     "the mounts it was checkpointed with)",
+			                     run->opts->volumes[j], given[j].destination);
+			goto out;
+		}
+	if (unnamed) {
+		cleanup_free char *list = join_quoted(unnamed);
+		r = cryo_error_plain(err, EPERM,
+		                     "the checkpoint's container had host bind mounts at %s, and an archive cannot "
+		                     "choose host directories: name each again with -v HOSTDIR:DEST, or restore "
+		                     "with --ignore-bind-mounts (an empty read-only directory in its place)",
+		                     list);
+	}
+out:
+	mounts_free(given, parsed);
+	return r;
+}
+
+/* The host network, like host directories, is the operator's to give. */
+static int policy_network(struct restore_run *run, cryo_err *err)
+{
+	if (run->opts->network) {
+		free(run->cfg.network);
+		run->cfg.network = xstrdup(run->opts->network);
+		return 0;
+	}
+	if (strcmp(run->cfg.network, "host") == 0)
+		return cryo_error_plain(err, EPERM,
+		                        "the checkpoint's container used the host's network, which an archive "
+		                        "cannot grant: restore with --network host to allow it");
+	return 0;
+}
+
+/* Limits come from the command line, else the archive; an archive without
+ * one gets the engine's (an archive cannot lift limits). */
+static void policy_limits(struct restore_run *run)
+{
+	const struct cryo_config *conf = run->engine->config;
+	if (run->opts->memory_limit > 0)
+		run->cfg.memory_limit = run->opts->memory_limit;
+	else if (run->cfg.memory_limit == 0)
+		run->cfg.memory_limit = (int64_t)config_uint(conf, "import.memory_limit");
+	if (run->opts->pids_limit > 0)
+		run->cfg.pids_limit = run->opts->pids_limit;
+	else if (run->cfg.pids_limit == 0)
+		run->cfg.pids_limit = (int64_t)config_uint(conf, "import.pids_limit");
+}
+
+/* An existing named volume is not overwritten by an import unless asked. */
+static int policy_volumes(struct restore_run *run, cryo_err *err)
+{
+	if (run->opts->ignore_volumes || run->opts->replace_volumes)
+		return 0;
+	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME || !run->archived_volumes[i][0])
+			continue;
+		cleanup_free char *tar =
+		    xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, run->archived_volumes[i]);
+		struct volume *v = NULL;
+		if (!path_exists(tar) || state_volume_get(run->engine, m->source, &v, NULL) < 0)
+			continue;
+		volume_free(v);
+		return cryo_error_plain(err, EEXIST,
+		                        "volume `%s` already exists in this engine, and an import does not "
+		                        "overwrite it: restore into a new volume with -v NEWVOL:%s, or overwrite "
+		                        "it with --replace-volumes",
+		                        m->source, m->destination);
+	}
+	return 0;
+}
+
+/* Step 1b (imports): the checkpoint's configuration, held to the rules of
+ * the command line and to the import policy. */
+static int restore_apply_policy(struct restore_run *run, cryo_err *err)
+{
+	int r;
+	if ((r = container_config_validate(&run->cfg, err)) < 0)
+		return cryo_error_wrap(err, "the archive's configuration (`%s`)", CHECKPOINT_CONFIG);
+	if ((r = policy_mounts(run, err)) < 0 || (r = policy_network(run, err)) < 0)
+		return r;
+	policy_limits(run);
+	if ((r = container_config_validate(&run->cfg, err)) < 0)
+		return r;
+	return policy_volumes(run, err);
+}
+
+/* Step 1a (imports): the archive, verified (signature, limits, checksums)
+ * and unpacked into a fresh directory of the engine. */
+static int restore_import(struct restore_run *run, cryo_err *err)
+{
+	struct trusted_keys keys = {0};
+	cleanup_free char *suffix = random_id();
+	int r;
+
+	run->dir = engine_path(run->engine, "tmp/import-%.12s", suffix);
+	run->dir_is_import = true;
+	if ((r = mkdir_p(run->dir, 0700, err)) < 0 || (r = trust_import_keys(run->engine, &keys, err)) < 0)
+		return r;
+	const struct checkpoint_archive_read_opts ro = {
+	    .limits = &run->limits,
+	    .keys = &keys,
+	    .insecure_unsigned = run->opts->insecure_unsigned,
+	};
+	int64_t start = now_monotonic_us();
+	r = checkpoint_archive_read(run->opts->import_path, run->dir, &ro, NULL, err);
+	run->stats->import_duration = now_monotonic_us() - start;
+	trusted_keys_clear(&keys);
+	if (r < 0)
+		return r; /* the error names the archive */
+	if ((r = read_config_dump(run, err)) < 0 || (r = restore_apply_policy(run, err)) < 0)
+		return cryo_error_wrap(err, "import `%s`", run->opts->import_path);
+	return 0;
 }
 
 static const char *dump_str(struct restore_run *run, const char *key)
@@ -103,19 +356,8 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 	struct cryo_engine *engine = run->engine;
 	int r;
 
-	if (run->opts->import_path) {
-		cleanup_free char *suffix = random_id();
-		run->dir = engine_path(engine, "tmp/import-%.12s", suffix);
-		run->dir_is_import = true;
-		if ((r = mkdir_p(run->dir, 0700, err)) < 0)
-			return r;
-		int64_t start = now_monotonic_us();
-		r = checkpoint_archive_read(run->opts->import_path, run->dir, err);
-		run->stats->import_duration = now_monotonic_us() - start;
-		if (r < 0)
-			return cryo_error_wrap(err, "import `%s`", run->opts->import_path);
-		return read_config_dump(run, err);
-	}
+	if (run->opts->import_path)
+		return restore_import(run, err);
 	if (!ref)
 		return cryo_error_set(err, EINVAL, "restore: name a container, or give --import FILE");
 	if ((r = container_get_locked(engine, ref, &run->c, &run->lock, err)) < 0)
@@ -182,7 +424,7 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 	if ((r = rm_rf(fresh, err)) < 0 || (r = mkdir_p(fresh, 0755, err)) < 0)
 		return r;
 	if (!run->opts->ignore_rootfs && path_exists(tar) &&
-	    (r = rootfs_diff_apply(tar, path_exists(deleted) ? deleted : NULL, fresh, err)) < 0) {
+	    (r = rootfs_diff_apply(tar, path_exists(deleted) ? deleted : NULL, fresh, &run->limits, err)) < 0) {
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");
 	}
@@ -225,9 +467,10 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 	int64_t start = now_monotonic_us();
 	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
 		const struct container_mount *m = &run->cfg.mounts[i];
-		if (m->kind != MOUNT_VOLUME)
+		const char *archived = run->archived_volumes ? run->archived_volumes[i] : m->source;
+		if (m->kind != MOUNT_VOLUME || !archived[0])
 			continue;
-		cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, m->source);
+		cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, archived);
 		if (!path_exists(tar))
 			continue;
 		cleanup_free char *user = NULL;
@@ -248,7 +491,7 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 		rm_rf(fresh, NULL);
 		if ((r = mkdir_p(fresh, 0755, err)) < 0)
 			return r;
-		if ((r = volume_restore(tar, fresh, err)) < 0) {
+		if ((r = volume_restore(tar, fresh, &run->limits, err)) < 0) {
 			rm_rf(fresh, NULL);
 			return cryo_error_wrap(err, "restore volume `%s`", m->source);
 		}
@@ -370,6 +613,7 @@ static void restore_run_release(struct restore_run *run)
 	container_config_free(&run->cfg);
 	container_free(run->c);
 	strv_free(run->replaced);
+	strv_free(run->archived_volumes);
 	if (run->lock >= 0)
 		close(run->lock);
 }
@@ -382,6 +626,7 @@ int restore_container(struct cryo_engine *engine, const char *ref, const struct 
 	int r;
 
 	memset(stats, 0, sizeof(*stats));
+	extract_limits_from_config(engine->config, &run.limits);
 	if ((r = restore_locate(&run, ref, err)) < 0 ||
 	    (r = restore_prepare_container(&run, err)) < 0 ||
 	    (r = restore_rootfs(&run, err)) < 0 ||

@@ -22,6 +22,15 @@ struct restore_opts {
 	bool ignore_volumes;
 	bool tcp_established;
 	bool file_locks;
+
+	/* Import policy (docs/trust.md): what an archive may not decide alone. */
+	bool insecure_unsigned;  /* accept an unsigned archive, or one from an untrusted key */
+	char **volumes;          /* -v HOSTDIR:/dest re-names a bind mount, -v NEWVOL:/dest a volume */
+	bool ignore_bind_mounts; /* each bind mount not re-named becomes an empty read-only directory */
+	bool replace_volumes;    /* an existing named volume may get the archive's data */
+	const char *network;     /* NULL: none, or the archive's if it is none */
+	int64_t memory_limit;    /* 0: the archive's, or the engine's import.memory_limit */
+	int64_t pids_limit;      /* 0: the archive's, or the engine's import.pids_limit */
 };
 
 struct restore_stats {

@@ -582,20 +582,30 @@ int volume_capture(const char *data_dir, const char *out_tar, cryo_err *err)
 	return 0;
 }
 
-int volume_restore(const char *volume_tar, const char *data_dir, cryo_err *err)
+int volume_restore(const char *volume_tar, const char *data_dir, const struct extract_limits *limits,
+                   cryo_err *err)
 {
-	if (safe_extract_tar(volume_tar, data_dir, 0, err) < 0)
+	if (safe_extract_tar_limited(volume_tar, data_dir, 0, limits, err) < 0)
 		return cryo_error_wrap(err, "restore volume data `%s`", data_dir);
 	return 0;
 }
 
 /* ---- apply ---- */
 
-/* The deleted list, validated: relative cleaned names, in order. */
-static int read_deleted_list(const char *deleted_json, char ***out, cryo_err *err)
+/* A deleted list may take this many bytes per entry the limits allow. */
+#define DELETED_BYTES_PER_ENTRY 512
+#define DELETED_MIN_BOUND (64 << 10)
+
+/* The deleted list, validated: relative cleaned names, in order, within the
+ * limits (count, depth, length). */
+static int read_deleted_list(const char *deleted_json, const struct extract_limits *limits, char ***out,
+                             cryo_err *err)
 {
 	cleanup_free char *text = NULL;
-	if (read_file(deleted_json, &text, NULL, err) < 0)
+	size_t max = limits->max_entries > (SIZE_MAX - DELETED_MIN_BOUND) / DELETED_BYTES_PER_ENTRY
+	                 ? SIZE_MAX
+	                 : DELETED_MIN_BOUND + (size_t)limits->max_entries * DELETED_BYTES_PER_ENTRY;
+	if (read_file_bounded(deleted_json, max, &text, NULL, err) < 0)
 		return cryo_error_code(*err);
 	enum json_tokener_error jerr;
 	struct json_object *list = json_tokener_parse_verbose(text, &jerr);
@@ -609,6 +619,11 @@ static int read_deleted_list(const char *deleted_json, char ***out, cryo_err *er
 		goto out;
 	}
 	size_t n = json_object_array_length(list);
+	if (n > limits->max_entries) {
+		r = cryo_error_plain(err, EFBIG, "`%s`: %zu deleted paths, more than the %llu this engine accepts "
+		                     "(`import.max_entries`)", deleted_json, n, (unsigned long long)limits->max_entries);
+		goto out;
+	}
 	rels = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *item = json_object_array_get_idx(list, i);
@@ -633,6 +648,10 @@ static int read_deleted_list(const char *deleted_json, char ***out, cryo_err *er
 		if (rels[i][0] == '\0') {
 			r = cryo_error_set(err, EPERM, "`%s`: deleted path `%s`: the root cannot be deleted",
 			                   deleted_json, path);
+			goto out;
+		}
+		if ((r = extract_limits_check_name(limits, rels[i], err)) < 0) {
+			cryo_error_wrap(err, "`%s`: deleted path `%s`", deleted_json, path);
 			goto out;
 		}
 	}
@@ -711,14 +730,20 @@ static int apply_deleted(int upperfd, const char *rel, cryo_err *err)
 	}
 }
 
-int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir, cryo_err *err)
+int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir,
+                      const struct extract_limits *limits, cryo_err *err)
 {
 	cleanup_strv char **deleted = NULL;
+	struct extract_limits defaults;
+	if (!limits) {
+		extract_limits_from_config(NULL, &defaults);
+		limits = &defaults;
+	}
 	if (!deleted_json)
 		deleted = xcalloc(1, sizeof(char *));
-	else if (read_deleted_list(deleted_json, &deleted, err) < 0)
+	else if (read_deleted_list(deleted_json, limits, &deleted, err) < 0)
 		return cryo_error_wrap(err, "apply file-system changes to `%s`", upper_dir);
-	if (safe_extract_tar(diff_tar, upper_dir, 0, err) < 0)
+	if (safe_extract_tar_limited(diff_tar, upper_dir, 0, limits, err) < 0)
 		return cryo_error_wrap(err, "apply file-system changes to `%s`", upper_dir);
 
 	cleanup_close int upperfd = open(upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

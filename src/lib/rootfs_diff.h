@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "safe_extract.h"
 
 struct rootfs_diff_stats {
 	uint64_t files;   /* non-directory entries written (files, links, devices, fifos) */
@@ -44,15 +45,20 @@ int rootfs_diff_capture(const char *upper_dir, char *const *skip_paths, const ch
  * as needed. A deleted path that is relative, has a `..` component, is "/"
  * or goes through a symbolic link is refused with an error naming it, before
  * anything is written for it. deleted_json may be NULL: nothing deleted.
- * On failure upper_dir holds a partial result: the caller removes it. */
-int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir, cryo_err *err);
+ * The tar and the deleted list (read with a bound) are held to limits (NULL:
+ * the defaults). On failure upper_dir holds a partial result: the caller
+ * removes it. */
+int rootfs_diff_apply(const char *diff_tar, const char *deleted_json, const char *upper_dir,
+                      const struct extract_limits *limits, cryo_err *err);
 
 /* A named volume's data directory: the same tar as rootfs_diff_capture()
  * without overlayfs semantics (every entry and extended attribute kept). */
 int volume_capture(const char *data_dir, const char *out_tar, cryo_err *err);
 /* Extract a volume_capture() tar into data_dir (normally an empty directory)
- * with safe_extract_tar(); data_dir takes the captured root's mode, owner and
- * times. On failure data_dir holds a partial result. */
-int volume_restore(const char *volume_tar, const char *data_dir, cryo_err *err);
+ * with safe_extract_tar_limited() (limits NULL: the defaults); data_dir takes
+ * the captured root's mode, owner and times. On failure data_dir holds a
+ * partial result. */
+int volume_restore(const char *volume_tar, const char *data_dir, const struct extract_limits *limits,
+                   cryo_err *err);
 
 #endif

@@ -3,12 +3,48 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "util.h"
 
 #define READ_BLOCK_SIZE (1 << 20)
+#define TRUSTED_XATTR_PREFIX "trusted."
+
+void extract_limits_from_config(const struct cryo_config *cfg, struct extract_limits *out)
+{
+	out->max_total_size = config_uint(cfg, "import.max_total_size");
+	out->max_entries = config_uint(cfg, "import.max_entries");
+	out->max_path_depth = config_uint(cfg, "import.max_path_depth");
+	out->max_name_length = config_uint(cfg, "import.max_name_length");
+}
+
+int extract_limits_check_name(const struct extract_limits *limits, const char *name, cryo_err *err)
+{
+	size_t len = strlen(name);
+	if (len > limits->max_name_length)
+		return cryo_error_plain(err, ENAMETOOLONG,
+		                      "name of %zu bytes, longer than the %llu this engine accepts "
+		                      "(`import.max_name_length`)",
+		                      len, (unsigned long long)limits->max_name_length);
+	uint64_t depth = 0;
+	for (const char *p = name; *p;) {
+		const char *end = strchrnul(p, '/');
+		if (end - p > NAME_MAX)
+			return cryo_error_plain(err, ENAMETOOLONG, "a component longer than %d bytes", NAME_MAX);
+		if (end > p)
+			depth++;
+		p = *end ? end + 1 : end;
+	}
+	if (depth > limits->max_path_depth)
+		return cryo_error_plain(err, ELOOP,
+		                      "%llu levels deep, deeper than the %llu this engine accepts "
+		                      "(`import.max_path_depth`)",
+		                      (unsigned long long)depth, (unsigned long long)limits->max_path_depth);
+	return 0;
+}
 
 /* libarchive's errno, when it is a system error: format errors come as
  * EILSEQ, whose strerror text would only confuse. */
@@ -58,10 +94,11 @@ enum walk_result {
 	WALK_NOT_DIR,  /* a component is neither a directory nor a symlink */
 	WALK_SYMLINK,  /* a component is a symbolic link */
 	WALK_LAST_DIR, /* (with check_last) the last component is a directory */
+	WALK_LAST_SPECIAL, /* (with check_last) the last component is not a regular file */
 };
 
 /* Walk rel below rootfd without following anything. With check_last the last
- * component is examined too (it must exist and not be a directory: a hard link
+ * component is examined too (it must exist and be a regular file: a hard link
  * target); otherwise only the parents are. *where gets the prefix of rel at
  * which the walk stopped. */
 static int walk_beneath(int rootfd, const char *rel, bool check_last, char **where, cryo_err *err)
@@ -99,6 +136,10 @@ static int walk_beneath(int rootfd, const char *rel, bool check_last, char **whe
 				*where = xstrdup(copy);
 				return WALK_LAST_DIR;
 			}
+			if (!S_ISREG(st.st_mode)) {
+				*where = xstrdup(copy);
+				return WALK_LAST_SPECIAL;
+			}
 			return WALK_OK;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -126,6 +167,8 @@ struct extract {
 	 * at once, and extracting its contents changes them again. */
 	bool root_times_set;
 	struct timespec root_times[2];
+	struct extract_limits limits;
+	uint64_t entries, total_size;
 };
 
 /* The disk writer applies deferred directory permissions and times, by
@@ -154,6 +197,57 @@ static void extract_cleanup(struct extract *x)
 	closep(&x->destfd);
 	closep(&x->saved_cwd);
 	free(x->checked_parent);
+}
+
+/* Extended attributes in the trusted namespace steer the kernel (overlayfs
+ * reads trusted.overlay.*): only the engine sets them, never an archive. */
+static void drop_trusted_xattrs(struct archive_entry *entry)
+{
+	const char *name;
+	const void *value;
+	size_t size;
+	bool found = false;
+
+	archive_entry_xattr_reset(entry);
+	while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK)
+		found = found || str_has_prefix(name, TRUSTED_XATTR_PREFIX);
+	if (!found)
+		return;
+	struct archive_entry *kept = archive_entry_new();
+	if (!kept)
+		oom();
+	archive_entry_xattr_reset(entry);
+	while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK)
+		if (!str_has_prefix(name, TRUSTED_XATTR_PREFIX))
+			archive_entry_xattr_add_entry(kept, name, value, size);
+	archive_entry_xattr_clear(entry);
+	archive_entry_xattr_reset(kept);
+	while (archive_entry_xattr_next(kept, &name, &value, &size) == ARCHIVE_OK)
+		archive_entry_xattr_add_entry(entry, name, value, size);
+	archive_entry_free(kept);
+}
+
+/* The archive as a whole stays within the limits. */
+static int check_limits(struct extract *x, struct archive_entry *entry, const char *shown, cryo_err *err)
+{
+	if (++x->entries > x->limits.max_entries)
+		return cryo_error_plain(err, EFBIG,
+		                      "entry `%s`: more than the %llu entries this engine accepts "
+		                      "(`import.max_entries`)",
+		                      shown, (unsigned long long)x->limits.max_entries);
+	if (extract_limits_check_name(&x->limits, shown, err) < 0)
+		return cryo_error_wrap(err, "entry `%s`", shown);
+	if (archive_entry_filetype(entry) == AE_IFREG && !archive_entry_hardlink(entry) &&
+	    archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
+		uint64_t size = (uint64_t)archive_entry_size(entry);
+		if (size > x->limits.max_total_size || x->total_size > x->limits.max_total_size - size)
+			return cryo_error_plain(err, EFBIG,
+			                      "entry `%s`: the files add up to more than the %llu bytes this "
+			                      "engine accepts (`import.max_total_size`)",
+			                      shown, (unsigned long long)x->limits.max_total_size);
+		x->total_size += size;
+	}
+	return 0;
 }
 
 static int check_entry(struct extract *x, struct archive_entry *entry, cryo_err *err)
@@ -199,6 +293,8 @@ static int check_entry(struct extract *x, struct archive_entry *entry, cryo_err 
 	    (archive_entry_size(entry) < 0 || archive_entry_size(entry) > SAFE_EXTRACT_MAX_ENTRY_SIZE))
 		return cryo_error_set(err, EFBIG, "entry `%s`: implausible size %lld", shown,
 		                      (long long)archive_entry_size(entry));
+	if (check_limits(x, entry, shown, err) < 0)
+		return cryo_error_code(*err);
 
 	/* Parents: no symbolic link on the way. */
 	char *slash = strrchr(name, '/');
@@ -223,6 +319,9 @@ static int check_entry(struct extract *x, struct archive_entry *entry, cryo_err 
 		if (target[0] == '\0')
 			return cryo_error_set(err, EPERM, "entry `%s`: hard link to the root directory",
 			                      shown);
+		if (archive_entry_size_is_set(entry) && archive_entry_size(entry) != 0)
+			return cryo_error_plain(err, EPERM, "entry `%s`: a hard link entry carries %lld bytes of data",
+			                      shown, (long long)archive_entry_size(entry));
 		cleanup_free char *where = NULL;
 		int r = walk_beneath(x->destfd, target, true, &where, err);
 		if (r < 0)
@@ -234,7 +333,16 @@ static int check_entry(struct extract *x, struct archive_entry *entry, cryo_err 
 				    err, EPERM,
 				    "entry `%s`: hard link target `%s` goes through symbolic link `%s`",
 				    shown, target, where);
-			break; /* a hard link to a symlink itself stays inside */
+			/* libarchive may set a link's mode and times by name: through a
+			 * symbolic link, that reaches whatever it points at. */
+			return cryo_error_plain(err, EPERM,
+			                      "entry `%s`: hard link target `%s` is a symbolic link (only regular "
+			                      "files may be hard-linked)",
+			                      shown, target);
+		case WALK_LAST_SPECIAL:
+			return cryo_error_plain(err, EPERM,
+			                      "entry `%s`: hard link target `%s` is not a regular file", shown,
+			                      target);
 		case WALK_MISSING:
 		case WALK_NOT_DIR:
 			return cryo_error_set(err, ENOENT,
@@ -252,6 +360,7 @@ static int check_entry(struct extract *x, struct archive_entry *entry, cryo_err 
 		free(x->checked_parent);
 		x->checked_parent = NULL;
 	}
+	drop_trusted_xattrs(entry);
 	archive_entry_copy_pathname(entry, name[0] ? name : ".");
 	return 0;
 }
@@ -310,6 +419,12 @@ static int extract_all(struct extract *x, cryo_err *err)
 
 int safe_extract_tar(const char *tar_path, const char *dest_dir, unsigned flags, cryo_err *err)
 {
+	return safe_extract_tar_limited(tar_path, dest_dir, flags, NULL, err);
+}
+
+int safe_extract_tar_limited(const char *tar_path, const char *dest_dir, unsigned flags,
+                             const struct extract_limits *limits, cryo_err *err)
+{
 	_cleanup_(extract_cleanup) struct extract x = {
 	    .tar_path = tar_path,
 	    .dest_dir = dest_dir,
@@ -317,6 +432,10 @@ int safe_extract_tar(const char *tar_path, const char *dest_dir, unsigned flags,
 	    .destfd = -1,
 	    .saved_cwd = -1,
 	};
+	if (limits)
+		x.limits = *limits;
+	else
+		extract_limits_from_config(NULL, &x.limits);
 
 	x.destfd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (x.destfd < 0)
@@ -330,9 +449,12 @@ int safe_extract_tar(const char *tar_path, const char *dest_dir, unsigned flags,
 	if (!x.in)
 		oom();
 	archive_read_support_format_tar(x.in);
-	archive_read_support_filter_gzip(x.in);
-	archive_read_support_filter_zstd(x.in);
-	archive_read_support_filter_xz(x.in);
+	/* libarchive's own decoders only: never an external program. */
+	if (archive_read_support_filter_gzip(x.in) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(x.in) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(x.in) != ARCHIVE_OK)
+		return cryo_error_set(err, ENOTSUP, "extract `%s`: this libarchive decompresses gzip, zstd or xz only "
+		                      "through an external program", tar_path);
 	if (archive_read_open_filename(x.in, tar_path, READ_BLOCK_SIZE) != ARCHIVE_OK)
 		return cryo_error_set(err, archive_errnum(x.in), "extract `%s`: %s", tar_path,
 		                      archive_error_string(x.in));

@@ -122,7 +122,7 @@ char *str_rstrip(char *s)
 	return s;
 }
 
-int read_file(const char *path, char **out, size_t *len, cryo_err *err)
+int read_file_bounded(const char *path, size_t max, char **out, size_t *len, cryo_err *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *buf = NULL;
@@ -135,7 +135,11 @@ int read_file(const char *path, char **out, size_t *len, cryo_err *err)
 			cap = cap ? cap * 2 : 8192;
 			buf = xrealloc(buf, cap);
 		}
-		ssize_t n = read(fd, buf + size, cap - size - 1);
+		/* One byte more than allowed tells a file that is too large. */
+		size_t want = cap - size - 1;
+		if (max != SIZE_MAX && want > max - size + 1)
+			want = max - size + 1;
+		ssize_t n = read(fd, buf + size, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -144,6 +148,8 @@ int read_file(const char *path, char **out, size_t *len, cryo_err *err)
 		if (n == 0)
 			break;
 		size += (size_t)n;
+		if (size > max)
+			return cryo_error_set(err, EFBIG, "`%s` is larger than the %zu bytes allowed", path, max);
 	}
 	if (!buf)
 		buf = xmalloc(1);
@@ -152,6 +158,11 @@ int read_file(const char *path, char **out, size_t *len, cryo_err *err)
 		*len = size;
 	*out = move_ptr(buf);
 	return 0;
+}
+
+int read_file(const char *path, char **out, size_t *len, cryo_err *err)
+{
+	return read_file_bounded(path, SIZE_MAX, out, len, err);
 }
 
 static int write_all(int fd, const void *data, size_t len)

@@ -78,6 +78,9 @@ char *str_rstrip(char *s);
 
 /* Whole-file helpers. read_file NUL-terminates its result. */
 int read_file(const char *path, char **out, size_t *len, cryo_err *err);
+/* read_file for files that may come from outside (archives, image layouts):
+ * more than max bytes is -EFBIG, without reading further. */
+int read_file_bounded(const char *path, size_t max, char **out, size_t *len, cryo_err *err);
 int write_file(const char *path, const void *data, size_t len, mode_t mode, cryo_err *err);
 /* Write to a temporary file beside path, fsync, rename into place. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, cryo_err *err);

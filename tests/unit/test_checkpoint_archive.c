@@ -17,12 +17,18 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "checkpoint_archive.h"
 #include "digest.h"
 #include "error.h"
 #include "util.h"
 
 #define PAGES_SIZE (3 << 20)
+
+/* Reading unsigned archives: what most tests here make. */
+static const struct checkpoint_archive_read_opts insecure = {.insecure_unsigned = true};
 #define PAGES_MARK "PAGES-MARK:"
 
 struct fixture {
@@ -153,23 +159,45 @@ static int filter_of(const char *path)
 	return code;
 }
 
+/* The contents of one member of a (possibly compressed) tar. */
+static char *archive_member(const char *path, const char *name)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_all(a);
+	assert_int_equal(archive_read_open_filename(a, path, 65536), ARCHIVE_OK);
+	struct archive_entry *e;
+	char *text = NULL;
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		if (strcmp(archive_entry_pathname(e), name) != 0)
+			continue;
+		size_t len = (size_t)archive_entry_size(e);
+		text = xcalloc(1, len + 1);
+		assert_int_equal(archive_read_data(a, text, len), (la_ssize_t)len);
+		break;
+	}
+	archive_read_free(a);
+	assert_non_null(text);
+	return text;
+}
+
 static void roundtrip(struct fixture *f, enum checkpoint_compression c, int filter)
 {
 	struct checkpoint_archive_stats stats = {0};
 	cryo_err err = NULL;
-	int r = checkpoint_archive_write(f->dir, f->target, c, &stats, &err);
+	int r = checkpoint_archive_write(f->dir, f->target, c, NULL, &stats, &err);
 	assert_null(err ? err->msg : NULL);
 	assert_int_equal(r, 0);
 	struct stat st;
 	assert_int_equal(stat(f->target, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(stats.bytes_out, (uint64_t)st.st_size);
-	assert_int_equal(stats.entries, ARRAY_SIZE(layout) + 1);
+	assert_int_equal(stats.entries, ARRAY_SIZE(layout) + 2); /* + index, manifest */
 	assert_true(stats.bytes_in > PAGES_SIZE);
 	assert_int_equal(filter_of(f->target), filter);
 	assert_int_equal(count_entries(f->base), 4); /* ckpt, dest, outside, the archive: no temporary */
 
-	r = checkpoint_archive_read(f->target, f->dest, &err);
+	r = checkpoint_archive_read(f->target, f->dest, &insecure, NULL, &err);
 	assert_null(err ? err->msg : NULL);
 	assert_int_equal(r, 0);
 	for (size_t i = 0; i < ARRAY_SIZE(layout); i++)
@@ -179,18 +207,16 @@ static void roundtrip(struct fixture *f, enum checkpoint_compression c, int filt
 	assert_int_equal(st.st_mode & 0777, 0600);
 
 	/* the manifest: last, complete, right digests */
-	cleanup_free char *manifest_path = join(f->dest, "manifest.json");
-	cleanup_free char *text = NULL;
-	assert_int_equal(read_file(manifest_path, &text, NULL, NULL), 0);
+	cleanup_free char *text = archive_member(f->target, "manifest.json");
 	struct json_object *m = json_tokener_parse(text);
 	assert_non_null(m);
 	struct json_object *v, *entries;
 	assert_true(json_object_object_get_ex(m, "format", &v));
 	assert_string_equal(json_object_get_string(v), "cryo-checkpoint");
 	assert_true(json_object_object_get_ex(m, "version", &v));
-	assert_int_equal(json_object_get_int(v), 1);
+	assert_int_equal(json_object_get_int(v), 2);
 	assert_true(json_object_object_get_ex(m, "entries", &entries));
-	assert_int_equal(json_object_object_length(entries), ARRAY_SIZE(layout));
+	assert_int_equal(json_object_object_length(entries), ARRAY_SIZE(layout) + 1); /* + index.json */
 	for (size_t i = 0; i < ARRAY_SIZE(layout); i++) {
 		struct json_object *e, *sha, *size;
 		assert_true(json_object_object_get_ex(entries, layout[i], &e));
@@ -227,12 +253,12 @@ static void rewrite_replaces_target(void **state)
 {
 	struct fixture *f = *state;
 	put_text(f->dir, "manifest.json", "{\"stale\": true}");
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL),
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL),
 	                 0);
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL),
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, NULL),
 	                 0);
 	assert_int_equal(filter_of(f->target), ARCHIVE_FILTER_ZSTD);
-	assert_int_equal(checkpoint_archive_read(f->target, f->dest, NULL), 0);
+	assert_int_equal(checkpoint_archive_read(f->target, f->dest, &insecure, NULL, NULL), 0);
 }
 
 static void compression_names(void **state)
@@ -255,7 +281,7 @@ static void compression_names(void **state)
 static void assert_read_fails(struct fixture *f, const char *needle)
 {
 	cryo_err err = NULL;
-	assert_true(checkpoint_archive_read(f->target, f->dest, &err) < 0);
+	assert_true(checkpoint_archive_read(f->target, f->dest, &insecure, NULL, &err) < 0);
 	assert_non_null(err);
 	cleanup_free char *prefix = xasprintf("checkpoint archive `%s`: ", f->target);
 	if (!str_has_prefix(err->msg, prefix) || !strstr(err->msg, needle))
@@ -272,10 +298,10 @@ static void assert_read_fails(struct fixture *f, const char *needle)
 static void flipped_byte_detected(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL),
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL),
 	                 0);
 	/* Negative control: the untouched archive reads fine. */
-	assert_int_equal(checkpoint_archive_read(f->target, f->dest, NULL), 0);
+	assert_int_equal(checkpoint_archive_read(f->target, f->dest, &insecure, NULL, NULL), 0);
 	assert_int_equal(rm_rf(f->dest, NULL), 0);
 	assert_int_equal(mkdir(f->dest, 0700), 0);
 
@@ -294,14 +320,14 @@ static void flipped_byte_detected(void **state)
 static void truncated_detected(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL),
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL),
 	                 0);
 	struct stat st;
 	assert_int_equal(stat(f->target, &st), 0);
 	assert_int_equal(truncate(f->target, st.st_size / 2), 0);
 	assert_read_fails(f, "truncated");
 
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL),
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, NULL),
 	                 0);
 	assert_int_equal(stat(f->target, &st), 0);
 	assert_int_equal(truncate(f->target, st.st_size - 100), 0);
@@ -315,33 +341,76 @@ struct item {
 	const char *link; /* symlink target, or hard link target with type 0 */
 };
 
-/* A hand-made archive; manifest NULL: none, "" (empty string): a correct
- * one for the regular files, else that text as manifest.json. */
-static void make_archive(struct fixture *f, const struct item *items, size_t n, const char *manifest)
+/* The index a writer would make for these items (regular files and
+ * directories, each name once). */
+static char *index_for(const struct item *items, size_t n)
 {
+	struct json_object *list = json_object_new_array(), *names = json_object_new_object();
+	int64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct item *it = &items[i];
+		if ((it->type != AE_IFREG && it->type != AE_IFDIR) || json_object_object_get_ex(names, it->name, NULL) ||
+		    strcmp(it->name, "manifest.json") == 0 || strcmp(it->name, "manifest.sig") == 0)
+			continue;
+		json_object_object_add(names, it->name, NULL);
+		struct json_object *e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(it->name));
+		json_object_object_add(e, "type", json_object_new_string(it->type == AE_IFDIR ? "directory" : "file"));
+		if (it->type == AE_IFREG) {
+			int64_t size = it->data ? (int64_t)strlen(it->data) : 0;
+			json_object_object_add(e, "size", json_object_new_int64(size));
+			total += size;
+		}
+		json_object_array_add(list, e);
+	}
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "format", json_object_new_string("cryo-checkpoint"));
+	json_object_object_add(o, "version", json_object_new_int(2));
+	json_object_object_add(o, "total_size", json_object_new_int64(total));
+	json_object_object_add(o, "entries", list);
+	char *text = xstrdup(json_object_to_json_string(o));
+	json_object_put(o);
+	json_object_put(names);
+	return text;
+}
+
+/* A hand-made archive: index.json (index NULL: the one index_for() makes;
+ * else that text), the items, then manifest.json: manifest NULL: none, ""
+ * (empty string): a correct one for the regular files, else that text, in
+ * which @INDEX@ becomes index.json's manifest entry. */
+static void make_archive_with_index(struct fixture *f, const char *index, const struct item *items, size_t n,
+                                    const char *manifest)
+{
+	cleanup_free char *index_text = index ? xstrdup(index) : index_for(items, n);
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
 	assert_int_equal(archive_write_open_filename(a, f->target), ARCHIVE_OK);
 	struct json_object *entries = json_object_new_object();
-	for (size_t i = 0; i <= n; i++) {
+	for (size_t i = 0; i <= n + 1; i++) {
+		struct item index_item = {AE_IFREG, "index.json", index_text, NULL};
 		struct item manifest_item = {AE_IFREG, "manifest.json", NULL, NULL};
 		cleanup_free char *generated = NULL;
-		const struct item *it = i < n ? &items[i] : &manifest_item;
-		if (i == n) {
+		const struct item *it = i == 0 ? &index_item : i <= n ? &items[i - 1] : &manifest_item;
+		if (i == n + 1) {
 			if (!manifest)
 				break;
 			if (manifest[0] == '\0') {
 				struct json_object *m = json_object_new_object();
 				json_object_object_add(m, "format",
 				                       json_object_new_string("cryo-checkpoint"));
-				json_object_object_add(m, "version", json_object_new_int(1));
+				json_object_object_add(m, "version", json_object_new_int(2));
 				json_object_object_add(m, "entries", json_object_get(entries));
 				generated = xstrdup(json_object_to_json_string(m));
 				json_object_put(m);
-				manifest_item.data = generated;
 			} else {
-				manifest_item.data = manifest;
+				struct json_object *ie;
+				assert_true(json_object_object_get_ex(entries, "index.json", &ie));
+				cleanup_free char *entry = xasprintf("\"index.json\":%s", json_object_to_json_string(ie));
+				const char *at = strstr(manifest, "@INDEX@");
+				generated = at ? xasprintf("%.*s%s%s", (int)(at - manifest), manifest, entry, at + 7)
+				               : xstrdup(manifest);
 			}
+			manifest_item.data = generated;
 		}
 		struct archive_entry *e = archive_entry_new();
 		archive_entry_set_pathname(e, it->name);
@@ -359,7 +428,7 @@ static void make_archive(struct fixture *f, const struct item *items, size_t n, 
 		assert_true(archive_write_header(a, e) >= ARCHIVE_WARN);
 		if (len)
 			assert_int_equal(archive_write_data(a, it->data, len), (la_ssize_t)len);
-		if (it->type == AE_IFREG && i < n) {
+		if (it->type == AE_IFREG && i <= n) {
 			char sha[DIGEST_HEX_LEN + 1];
 			digest_buffer(it->data ? it->data : "", len, sha);
 			struct json_object *me = json_object_new_object();
@@ -374,6 +443,11 @@ static void make_archive(struct fixture *f, const struct item *items, size_t n, 
 	archive_write_free(a);
 }
 
+static void make_archive(struct fixture *f, const struct item *items, size_t n, const char *manifest)
+{
+	make_archive_with_index(f, NULL, items, n, manifest);
+}
+
 static void hand_made_archive_accepted(void **state)
 {
 	/* Negative control for the hostile ones below: the builder itself
@@ -386,7 +460,7 @@ static void hand_made_archive_accepted(void **state)
 	};
 	make_archive(f, items, ARRAY_SIZE(items), "");
 	cryo_err err = NULL;
-	int r = checkpoint_archive_read(f->target, f->dest, &err);
+	int r = checkpoint_archive_read(f->target, f->dest, &insecure, NULL, &err);
 	assert_null(err ? err->msg : NULL);
 	assert_int_equal(r, 0);
 }
@@ -406,7 +480,7 @@ static void entry_not_in_manifest(void **state)
 	                             {AE_IFREG, "spec.dump", "{}", NULL}};
 	char sha[DIGEST_HEX_LEN + 1];
 	digest_buffer("{}", 2, sha);
-	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":1,\"entries\":{"
+	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
 	                                        "\"config.dump\":{\"sha256\":\"%s\",\"size\":2}}}",
 	                                        sha);
 	make_archive(f, items, 2, manifest);
@@ -419,7 +493,7 @@ static void manifest_entry_missing(void **state)
 	const struct item items[] = {{AE_IFREG, "config.dump", "{}", NULL}};
 	char sha[DIGEST_HEX_LEN + 1];
 	digest_buffer("{}", 2, sha);
-	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":1,\"entries\":{"
+	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
 	                                        "\"config.dump\":{\"sha256\":\"%s\",\"size\":2},"
 	                                        "\"checkpoint/pages-1.img\":{\"sha256\":\"%s\",\"size\":2}}}",
 	                                        sha, sha);
@@ -434,7 +508,7 @@ static void wrong_size_in_manifest(void **state)
 	const struct item items[] = {{AE_IFREG, "config.dump", "{}", NULL}};
 	char sha[DIGEST_HEX_LEN + 1];
 	digest_buffer("{}", 2, sha);
-	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":1,\"entries\":{"
+	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
 	                                        "\"config.dump\":{\"sha256\":\"%s\",\"size\":3}}}",
 	                                        sha);
 	make_archive(f, items, 1, manifest);
@@ -445,12 +519,12 @@ static void unknown_format_or_version(void **state)
 {
 	struct fixture *f = *state;
 	const struct item items[] = {{AE_IFREG, "config.dump", "{}", NULL}};
-	make_archive(f, items, 1, "{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{}}");
-	assert_read_fails(f, "unsupported format version 2");
+	make_archive(f, items, 1, "{\"format\":\"cryo-checkpoint\",\"version\":1,\"entries\":{}}");
+	assert_read_fails(f, "unsupported format version 1");
 	make_archive(f, items, 1, "{\"format\":\"other\",\"version\":1,\"entries\":{}}");
 	assert_read_fails(f, "not a `cryo-checkpoint` archive");
 	make_archive(f, items, 1, "{not json");
-	assert_read_fails(f, "entry `manifest.json`: not valid JSON");
+	assert_read_fails(f, "manifest: not valid JSON");
 }
 
 static void entry_after_manifest(void **state)
@@ -513,7 +587,7 @@ static void hostile_names(void **state)
 
 	const struct item dir_as_file[] = {{AE_IFDIR, "config.dump", NULL, NULL}};
 	make_archive(f, dir_as_file, 1, "");
-	assert_read_fails(f, "entry `config.dump`: a directory is not allowed here");
+	assert_read_fails(f, "entry `config.dump`: not part of a checkpoint archive (as a directory)");
 
 	const struct item duplicate[] = {{AE_IFREG, "config.dump", "{}", NULL},
 	                                 {AE_IFREG, "config.dump", "{}", NULL}};
@@ -550,14 +624,14 @@ static void failed_write_keeps_target(void **state)
 	/* nonexistent target directory */
 	cryo_err err = NULL;
 	cleanup_free char *nowhere = join(f->base, "missing/checkpoint.tar");
-	assert_true(checkpoint_archive_write(f->dir, nowhere, CHECKPOINT_COMPRESSION_ZSTD, NULL, &err) < 0);
+	assert_true(checkpoint_archive_write(f->dir, nowhere, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "create temporary file"));
 	cryo_error_free(&err);
 
 	/* a failure half-way through: something outside the layout */
 	cleanup_free char *evil = join(f->dir, "checkpoint/zz-link");
 	assert_int_equal(symlink("/etc/passwd", evil), 0);
-	assert_true(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, &err) < 0);
+	assert_true(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "`checkpoint/zz-link` does not belong in a checkpoint archive"));
 	cryo_error_free(&err);
 	assert_int_equal(count_temporaries(f->base), 0);
@@ -567,7 +641,7 @@ static void failed_write_keeps_target(void **state)
 	assert_int_equal(unlink(evil), 0);
 
 	put_text(f->dir, "unknown.txt", "x");
-	assert_true(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, &err) < 0);
+	assert_true(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "`unknown.txt` does not belong in a checkpoint archive"));
 	cryo_error_free(&err);
 	assert_int_equal(count_temporaries(f->base), 0);
@@ -597,7 +671,7 @@ static void unwritable_directory(void **state)
 	}
 	cleanup_free char *target = join(locked, "checkpoint.tar");
 	cryo_err err = NULL;
-	int r = checkpoint_archive_write(f->dir, target, CHECKPOINT_COMPRESSION_ZSTD, NULL, &err);
+	int r = checkpoint_archive_write(f->dir, target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, &err);
 	attr &= ~FS_IMMUTABLE_FL;
 	assert_int_equal(ioctl(fd, FS_IOC_SETFLAGS, &attr), 0);
 	assert_true(r < 0);
@@ -607,6 +681,186 @@ static void unwritable_directory(void **state)
 	cleanup_free char *text = NULL;
 	assert_int_equal(read_file(target, &text, NULL, NULL), 0);
 	assert_string_equal(text, "the previous archive");
+}
+
+
+/* ---- signatures ---- */
+
+static struct signing_key *new_key(struct fixture *f, const char *name, unsigned char pub[TRUST_KEY_LEN])
+{
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_keygen(ctx, &pkey), 1);
+	EVP_PKEY_CTX_free(ctx);
+	cleanup_free char *path = join(f->base, name);
+	FILE *out = fopen(path, "w");
+	assert_non_null(out);
+	assert_int_equal(PEM_write_PKCS8PrivateKey(out, pkey, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(out);
+	EVP_PKEY_free(pkey);
+	struct signing_key *key = NULL;
+	assert_int_equal(signing_key_load(path, &key, NULL), 0);
+	signing_key_public(key, pub);
+	return key;
+}
+
+static int read_with(struct fixture *f, const struct trusted_keys *keys, bool insecure_unsigned,
+                     struct checkpoint_archive_info *info, cryo_err *err)
+{
+	const struct checkpoint_archive_read_opts opts = {.keys = keys, .insecure_unsigned = insecure_unsigned};
+	rm_rf(f->dest, NULL);
+	assert_int_equal(mkdir(f->dest, 0700), 0);
+	return checkpoint_archive_read(f->target, f->dest, &opts, info, err);
+}
+
+static void signed_archive_trust(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char pub[TRUST_KEY_LEN], other_pub[TRUST_KEY_LEN];
+	struct signing_key *key = new_key(f, "k.pem", pub);
+	struct signing_key *other = new_key(f, "other.pem", other_pub);
+	struct trusted_key tk = {.comment = (char *)"test"};
+	memcpy(tk.key, pub, TRUST_KEY_LEN);
+	const struct trusted_keys trusted = {&tk, 1}, nobody = {NULL, 0};
+	struct checkpoint_archive_info info;
+	cryo_err err = NULL;
+
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, key, NULL, NULL), 0);
+	/* trusted: accepted */
+	assert_int_equal(read_with(f, &trusted, false, &info, &err), 0);
+	assert_int_equal(info.signature, CHECKPOINT_TRUSTED);
+	assert_memory_equal(info.key, pub, TRUST_KEY_LEN);
+	/* untrusted: refused with the fingerprint and how to trust it... */
+	assert_true(read_with(f, &nobody, false, &info, &err) < 0);
+	cleanup_free char *fp = trust_fingerprint(pub);
+	assert_non_null(strstr(err->msg, fp));
+	assert_non_null(strstr(err->msg, "cryo trust add"));
+	cryo_error_free(&err);
+	assert_int_equal(count_entries(f->dest), 0);
+	/* ...unless the user says so */
+	assert_int_equal(read_with(f, &nobody, true, &info, &err), 0);
+	assert_int_equal(info.signature, CHECKPOINT_UNTRUSTED);
+
+	/* unsigned: refused, or accepted with insecure_unsigned */
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
+	assert_true(read_with(f, &trusted, false, &info, &err) < 0);
+	assert_non_null(strstr(err->msg, "not signed"));
+	assert_non_null(strstr(err->msg, "--insecure-unsigned"));
+	cryo_error_free(&err);
+	assert_int_equal(read_with(f, &trusted, true, &info, &err), 0);
+	assert_int_equal(info.signature, CHECKPOINT_UNSIGNED);
+
+	/* tampered after signing: refused even with insecure_unsigned */
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, key, NULL, NULL), 0);
+	cleanup_free char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(read_file(f->target, &data, &len, NULL), 0);
+	char *mark = memmem(data, len, PAGES_MARK, strlen(PAGES_MARK));
+	assert_non_null(mark);
+	{
+		cleanup_close int fd = open(f->target, O_WRONLY);
+		char flipped = (char)(mark[0] ^ 0x20);
+		assert_int_equal(pwrite(fd, &flipped, 1, mark - data), 1);
+	}
+	assert_true(read_with(f, &trusted, true, &info, &err) < 0);
+	assert_non_null(strstr(err->msg, "checksum mismatch"));
+	cryo_error_free(&err);
+	assert_int_equal(count_entries(f->dest), 0);
+
+	/* a signature by another key over the same manifest does not verify */
+	signing_key_free(other);
+	signing_key_free(key);
+}
+
+static void forged_signature_refused(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char pub[TRUST_KEY_LEN], other_pub[TRUST_KEY_LEN];
+	struct signing_key *key = new_key(f, "k.pem", pub);
+	struct signing_key *other = new_key(f, "other.pem", other_pub);
+	const struct item items[] = {{AE_IFREG, "config.dump", "{}", NULL}};
+	make_archive(f, items, 1, "");
+	/* Append a signature made by `other` but claiming `key`'s public key. */
+	cleanup_free char *manifest = archive_member(f->target, "manifest.json");
+	unsigned char sig[TRUST_SIG_LEN];
+	assert_int_equal(signing_key_sign(other, manifest, strlen(manifest), sig, NULL), 0);
+	cleanup_free char *pub64 = trust_base64(pub, TRUST_KEY_LEN);
+	cleanup_free char *sig64 = trust_base64(sig, TRUST_SIG_LEN);
+	cleanup_free char *sigjson =
+	    xasprintf("{\"algorithm\":\"ed25519\",\"public_key\":\"%s\",\"signature\":\"%s\"}", pub64, sig64);
+	const struct item with_sig[] = {{AE_IFREG, "config.dump", "{}", NULL},
+	                                {AE_IFREG, "manifest.json", manifest, NULL},
+	                                {AE_IFREG, "manifest.sig", sigjson, NULL}};
+	cleanup_free char *index = archive_member(f->target, "index.json");
+	make_archive_with_index(f, index, with_sig, 3, NULL);
+	struct trusted_key tk = {.comment = (char *)"test"};
+	memcpy(tk.key, pub, TRUST_KEY_LEN);
+	const struct trusted_keys trusted = {&tk, 1};
+	cryo_err err = NULL;
+	assert_true(read_with(f, &trusted, true, NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "the signature does not match the manifest"));
+	cryo_error_free(&err);
+	signing_key_free(other);
+	signing_key_free(key);
+}
+
+/* ---- limits and the index ---- */
+
+static void limits_refuse_before_writing(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
+	struct extract_limits ok;
+	extract_limits_from_config(NULL, &ok);
+	struct {
+		struct extract_limits limits;
+		const char *needle;
+	} cases[] = {
+	    {{ok.max_total_size, 5, ok.max_path_depth, ok.max_name_length}, "`import.max_entries`"},
+	    {{PAGES_SIZE, ok.max_entries, ok.max_path_depth, ok.max_name_length}, "`import.max_total_size`"},
+	    {{ok.max_total_size, ok.max_entries, 1, ok.max_name_length}, "`import.max_path_depth`"},
+	    {{ok.max_total_size, ok.max_entries, ok.max_path_depth, 12}, "`import.max_name_length`"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct checkpoint_archive_read_opts opts = {.limits = &cases[i].limits, .insecure_unsigned = true};
+		cryo_err err = NULL;
+		assert_true(checkpoint_archive_read(f->target, f->dest, &opts, NULL, &err) < 0);
+		if (!strstr(err->msg, cases[i].needle) || !strstr(err->msg, "entry `index.json`: index"))
+			fail_msg("case %zu: `%s` does not mention %s in the index", i, err->msg, cases[i].needle);
+		cryo_error_free(&err);
+		assert_int_equal(count_entries(f->dest), 0);
+	}
+}
+
+static void header_must_match_index(void **state)
+{
+	struct fixture *f = *state;
+	const struct item items[] = {{AE_IFREG, "config.dump", "{\"a\":1}", NULL}};
+	/* The index announces 2 bytes, the entry's header 7. */
+	make_archive_with_index(f,
+	                        "{\"format\":\"cryo-checkpoint\",\"version\":2,\"total_size\":2,\"entries\":"
+	                        "[{\"name\":\"config.dump\",\"type\":\"file\",\"size\":2}]}",
+	                        items, 1, "");
+	assert_read_fails(f, "entry `config.dump`: its header says 7 bytes, the index 2");
+
+	/* Not in the index at all. */
+	make_archive_with_index(f, "{\"format\":\"cryo-checkpoint\",\"version\":2,\"total_size\":0,\"entries\":[]}",
+	                        items, 1, "");
+	assert_read_fails(f, "entry `config.dump`: not listed in the archive's index");
+
+	/* In the index, never in the archive. */
+	make_archive_with_index(f,
+	                        "{\"format\":\"cryo-checkpoint\",\"version\":2,\"total_size\":7,\"entries\":"
+	                        "[{\"name\":\"config.dump\",\"type\":\"file\",\"size\":7},"
+	                        "{\"name\":\"checkpoint\",\"type\":\"directory\"}]}",
+	                        items, 1, "");
+	assert_read_fails(f, "entry `checkpoint`: listed in the index but missing from the archive");
+
+	/* The index must come first. */
+	const struct item late[] = {{AE_IFREG, "index.json", "{}", NULL}};
+	make_archive_with_index(f, "{}", late, 1, "");
+	assert_read_fails(f, "entry `index.json`");
 }
 
 int main(void)
@@ -630,6 +884,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(not_an_archive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(failed_write_keeps_target, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unwritable_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(signed_archive_trust, setup, teardown),
+	    cmocka_unit_test_setup_teardown(forged_signature_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(limits_refuse_before_writing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(header_must_match_index, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -360,7 +360,7 @@ static void capture_apply_roundtrip(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_true(st.st_size < (1 << 20)); /* the sparse file's hole is not stored */
 
-	r = rootfs_diff_apply(f->tar, f->deleted, f->restored, &err);
+	r = rootfs_diff_apply(f->tar, f->deleted, f->restored, NULL, &err);
 	assert_null(err ? err->msg : NULL);
 	assert_int_equal(r, 0);
 
@@ -465,7 +465,7 @@ static void assert_apply_fails(struct fixture *f, const char *deleted_json, cons
 	assert_int_equal(mkdir(fresh, 0700), 0);
 	write_deleted(f, deleted_json);
 	cryo_err err = NULL;
-	assert_true(rootfs_diff_apply(f->tar, f->deleted, fresh, &err) < 0);
+	assert_true(rootfs_diff_apply(f->tar, f->deleted, fresh, NULL, &err) < 0);
 	assert_non_null(err);
 	if (!strstr(err->msg, needle))
 		fail_msg("error `%s` does not mention `%s`", err->msg, needle);
@@ -492,7 +492,7 @@ static void hostile_deleted_lists(void **state)
 	assert_int_equal(mkdir(fresh, 0700), 0);
 	write_deleted(f, "[\"/ok/x\", \"/new/parent/y\"]");
 	cryo_err err = NULL;
-	assert_int_equal(rootfs_diff_apply(f->tar, f->deleted, fresh, &err), 0);
+	assert_int_equal(rootfs_diff_apply(f->tar, f->deleted, fresh, NULL, &err), 0);
 	cleanup_free char *wh = join(fresh, "new/parent/y");
 	struct stat st;
 	assert_int_equal(lstat(wh, &st), 0);
@@ -590,6 +590,18 @@ static void hostile_tars(void **state)
 	                     "hard link target `link/sentinel` goes through symbolic link");
 	const struct tar_item hardlink_missing[] = {{AE_IFREG, "h", "nothing", NULL}};
 	assert_extract_fails(f, hardlink_missing, 1, "is not in the archive");
+	/* Hard links only to regular files. (A link entry with data of its own
+	 * is refused too, but libarchive's writer cannot make one.) */
+	const struct tar_item hardlink_to_symlink[] = {
+	    {AE_IFLNK, "s", abs_sentinel, NULL},
+	    {AE_IFREG, "h", "s", NULL},
+	};
+	assert_extract_fails(f, hardlink_to_symlink, 2, "entry `h`: hard link target `s` is a symbolic link");
+	const struct tar_item hardlink_to_fifo[] = {
+	    {AE_IFIFO, "p", NULL, NULL},
+	    {AE_IFREG, "h", "p", NULL},
+	};
+	assert_extract_fails(f, hardlink_to_fifo, 2, "entry `h`: hard link target `p` is not a regular file");
 
 	/* A directory entry over a symlink replaces the link; it is never
 	 * followed, so the file lands inside. */
@@ -632,6 +644,42 @@ static void hostile_tars(void **state)
 	assert_outside_untouched(f);
 }
 
+static void limits_enforced(void **state)
+{
+	struct fixture *f = *state;
+	const struct tar_item items[] = {
+	    {AE_IFDIR, "a", NULL, NULL},
+	    {AE_IFDIR, "a/b", NULL, NULL},
+	    {AE_IFREG, "a/b/file-with-a-long-name", NULL, "0123456789"},
+	};
+	cleanup_free char *tar = join(f->base, "limits.tar");
+	write_tar(tar, items, ARRAY_SIZE(items));
+	struct extract_limits ok;
+	extract_limits_from_config(NULL, &ok);
+	struct {
+		struct extract_limits limits;
+		const char *needle;
+	} cases[] = {
+	    {{ok.max_total_size, 2, ok.max_path_depth, ok.max_name_length}, "`import.max_entries`"},
+	    {{9, ok.max_entries, ok.max_path_depth, ok.max_name_length}, "`import.max_total_size`"},
+	    {{ok.max_total_size, ok.max_entries, 2, ok.max_name_length}, "`import.max_path_depth`"},
+	    {{ok.max_total_size, ok.max_entries, ok.max_path_depth, 10}, "`import.max_name_length`"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_free char *dest = xasprintf("%s/dest-limits-%zu", f->base, i);
+		assert_int_equal(mkdir(dest, 0700), 0);
+		cryo_err err = NULL;
+		assert_true(safe_extract_tar_limited(tar, dest, 0, &cases[i].limits, &err) < 0);
+		if (!strstr(err->msg, cases[i].needle))
+			fail_msg("case %zu: `%s` does not mention %s", i, err->msg, cases[i].needle);
+		cryo_error_free(&err);
+	}
+	/* Negative control: the defaults take it. */
+	cleanup_free char *dest = join(f->base, "dest-limits-ok");
+	assert_int_equal(mkdir(dest, 0700), 0);
+	assert_int_equal(safe_extract_tar_limited(tar, dest, 0, &ok, NULL), 0);
+}
+
 static void devices_can_be_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -659,7 +707,7 @@ static void truncated_tar_refused(void **state)
 	assert_int_equal(volume_capture(f->upper, f->tar, NULL), 0);
 	assert_int_equal(truncate(f->tar, 100000), 0);
 	cryo_err err = NULL;
-	assert_true(volume_restore(f->tar, f->restored, &err) < 0);
+	assert_true(volume_restore(f->tar, f->restored, NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "big"));
 	cryo_error_free(&err);
 }
@@ -675,18 +723,27 @@ static void volume_roundtrip(void **state)
 	assert_int_equal(mknod(dev, S_IFCHR | 0600, makedev(0, 0)), 0);
 	cleanup_free char *base = join(f->upper, "base");
 	assert_int_equal(setxattr(base, "trusted.overlay.opaque", "y", 1, 0), 0);
+	assert_int_equal(setxattr(base, "trusted.other", "z", 1, 0), 0);
+	assert_int_equal(setxattr(base, "user.note", "kept", 4, 0), 0);
 	set_mtime(f->upper, "base", 1234567890, 5);
 	set_mtime(f->upper, ".", 1234567890, 6);
 	cryo_err err = NULL;
 	assert_int_equal(volume_capture(f->upper, f->tar, &err), 0);
-	assert_int_equal(volume_restore(f->tar, f->restored, &err), 0);
+	assert_int_equal(volume_restore(f->tar, f->restored, NULL, &err), 0);
+	/* The capture keeps every attribute; a restore drops the trusted.*
+	 * ones (only the engine sets those) and keeps the rest. */
+	char value[8];
+	assert_int_equal(lgetxattr(base, "trusted.other", value, sizeof(value)), 1);
+	assert_int_equal(removexattr(base, "trusted.overlay.opaque"), 0);
+	assert_int_equal(removexattr(base, "trusted.other"), 0);
+	set_mtime(f->upper, "base", 1234567890, 5);
 	assert_same_tree(f->upper, f->restored);
 
 	/* the same tar applied as a root file system diff without a deleted
 	 * list gives the same tree */
 	cleanup_free char *again = join(f->base, "again");
 	assert_int_equal(mkdir(again, 0700), 0);
-	assert_int_equal(rootfs_diff_apply(f->tar, NULL, again, &err), 0);
+	assert_int_equal(rootfs_diff_apply(f->tar, NULL, again, NULL, &err), 0);
 	assert_same_tree(f->upper, again);
 }
 
@@ -698,6 +755,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(skip_paths_validated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(redirect_dirs_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(hostile_deleted_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(limits_enforced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(hostile_tars, setup, teardown),
 	    cmocka_unit_test_setup_teardown(devices_can_be_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(truncated_tar_refused, setup, teardown),
