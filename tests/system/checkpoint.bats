@@ -18,6 +18,11 @@ cryo2() {
 	"$CRYO" --root "$TEST_DIR/root2" --runroot "$TEST_DIR/run2" "$@"
 }
 
+# The two-host trust step: engine 2 accepts archives signed by engine 1.
+trust_engine1_on_engine2() {
+	cryo key show | cryo2 trust add - >/dev/null
+}
+
 counter_cmd=(/usr/local/bin/counter --file /state/counter --stats /state/stats)
 
 log_has() { # engine-function container text
@@ -61,11 +66,12 @@ freezer_state() { # engine-function container
 
 # Live checkpoint + export, restore under a new name, N times. Echo how many
 # restored containers saw a violation.
-consistency_cycles() { # n file-in-container engine-for-restores
+consistency_cycles() { # n file-in-container engine-for-restores [restore options...]
 	local n=$1 file=$2 eng=$3 bad=0 i
+	shift 3
 	for i in $(seq 1 "$n"); do
 		cryo checkpoint --leave-running --export "$TEST_DIR/cp$i.tar.zst" src >/dev/null
-		"$eng" restore --import "$TEST_DIR/cp$i.tar.zst" --name "r$i" >/dev/null
+		"$eng" restore --import "$TEST_DIR/cp$i.tar.zst" --name "r$i" "$@" >/dev/null
 		# let the restored counter run its loop again, then look
 		local a
 		a=$(counter_value "$eng" "r$i" "$file")
@@ -106,9 +112,11 @@ start_counter() { # [extra run options...]
 
 @test "consistency with the counter on a named volume, restored on another engine" {
 	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	trust_engine1_on_engine2
 	cryo run -d --name src -v cvol:/data workload /usr/local/bin/counter --file /data/counter --stats /data/stats >/dev/null
 	wait_for 10 log_has cryo src READY
-	run consistency_cycles 10 /data/counter cryo2
+	# each cycle's restore gets the volume again: the previous one's data is replaced
+	run consistency_cycles 10 /data/counter cryo2 --replace-volumes
 	[ "$status" -eq 0 ]
 	[ "$output" = 0 ]
 }
@@ -238,8 +246,10 @@ start_tcp_container() {
 	cryo checkpoint --export "$TEST_DIR/c.tar.zst" src
 	[ "$(stat -c %a "$TEST_DIR/c.tar.zst")" = 600 ]
 	cryo rm -f src
-	cryo restore --import "$TEST_DIR/c.tar.zst"
+	# the volume outlived its container: the import overwrites it only when told
+	cryo restore --import "$TEST_DIR/c.tar.zst" --replace-volumes
 	assert_consistent_and_running cryo src
+	trust_engine1_on_engine2
 	# the second engine has no image yet: a clear error naming it, nothing left behind
 	run cryo2 restore --import "$TEST_DIR/c.tar.zst"
 	[ "$status" -eq 125 ]
@@ -332,17 +342,18 @@ start_tcp_container() {
 	[ -d "$ROOT/checkpoints/$id/checkpoint" ]
 	# a restore on another engine without the volume's contents
 	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	trust_engine1_on_engine2
 	cryo2 restore --import "$TEST_DIR/full.tar" --ignore-volumes --name nv
 	run cryo2 exec nv cat /marker
 	[ "$output" = in-rootfs ]
 	run cryo2 exec nv cat /data/v
 	[ "$status" -ne 0 ]
 	# the volume is nv's now: restoring its contents under a running user is refused
-	run cryo2 restore --import "$TEST_DIR/full.tar" --name withv
+	run cryo2 restore --import "$TEST_DIR/full.tar" --name withv --replace-volumes
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"container \`nv\` is using it"* ]]
 	cryo2 rm -f nv
-	cryo2 restore --import "$TEST_DIR/full.tar" --name withv
+	cryo2 restore --import "$TEST_DIR/full.tar" --name withv --replace-volumes
 	run cryo2 exec withv cat /data/v
 	[ "$output" = in-volume ]
 	cryo2 rm -f withv
