@@ -25,6 +25,9 @@ CRYO_PACKAGES=(
 	libarchive-dev libsqlite3-dev libjson-c-dev libcmocka-dev libcap-dev libzstd-dev
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev
 	runc iptables busybox-static bats jq sqlite3 zstd xz-utils gzip util-linux procps file
+	openssl bzip2
+	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
+	clang libclang-rt-14-dev
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(

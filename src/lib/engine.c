@@ -81,6 +81,7 @@ void cryo_engine_closep(struct cryo_engine **engine)
 	*engine = NULL;
 }
 
+static char *vpath(const char *base, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static char *vpath(const char *base, const char *fmt, va_list ap)
 {
 	char *rel;
