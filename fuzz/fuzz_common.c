@@ -13,13 +13,20 @@ static char base[64];
 static char sentinel[128];
 static struct stat sentinel_st;
 
+static void remove_base(void)
+{
+	rm_rf(base, NULL);
+}
+
 const char *fuzz_base(void)
 {
 	if (base[0])
 		return base;
-	snprintf(base, sizeof(base), "/tmp/cryo-fuzz.XXXXXX");
+	/* tmpfs when there is one: every run writes and removes files. */
+	snprintf(base, sizeof(base), "%s/cryo-fuzz.XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (!mkdtemp(base))
 		abort();
+	atexit(remove_base);
 	snprintf(sentinel, sizeof(sentinel), "%s/sentinel", base);
 	cleanup_free char *file = xasprintf("%s/file", sentinel);
 	if (mkdir(sentinel, 0700) < 0 || write_file(file, "x", 1, 0600, NULL) < 0 || stat(sentinel, &sentinel_st) < 0)
