@@ -148,6 +148,11 @@ assert_engine_unchanged() { # engine-function root [containers expected]
 	cryo restore --import "$TEST_DIR/c.tar" --name copy -v "$TEST_DIR/b:/data"
 	run cryo exec copy cat /data/f
 	[ "$output" = from-b ]
+	# or dropped: CRIU gets an empty read-only directory at /data
+	cryo restore --import "$TEST_DIR/c.tar" --name dropped --ignore-bind-mounts
+	running cryo dropped
+	run cryo exec dropped ls -A /data
+	[ -z "$output" ]
 }
 
 @test "the host network is never taken from an archive" {
