@@ -73,6 +73,37 @@ static void timestamp_format(void **state)
 	assert_string_equal(ts, "2023-11-14T22:13:20.123456Z");
 }
 
+/* read_file_bounded: up to the bound is read; one byte more is -EFBIG. */
+static void bounded_read(void **state)
+{
+	(void)state;
+	char path[] = "/var/tmp/cryo-test-bounded.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	char big[20000];
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(write_file(path, big, sizeof(big), 0600, NULL), 0);
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(read_file_bounded(path, sizeof(big), &text, &len, NULL), 0);
+	assert_int_equal(len, sizeof(big));
+	assert_int_equal(text[len], '\0');
+	free(text);
+	text = NULL;
+	cryo_err err = NULL;
+	assert_int_equal(read_file_bounded(path, sizeof(big) - 1, &text, &len, &err), -EFBIG);
+	assert_null(text);
+	assert_non_null(strstr(err->msg, "larger than the 19999 bytes allowed"));
+	cryo_error_free(&err);
+	assert_int_equal(read_file_bounded(path, 0, &text, &len, NULL), -EFBIG);
+	assert_int_equal(write_file(path, "", 0, 0600, NULL), 0);
+	assert_int_equal(read_file_bounded(path, 0, &text, &len, NULL), 0);
+	assert_int_equal(len, 0);
+	free(text);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -81,6 +112,7 @@ int main(void)
 		cmocka_unit_test(strv_ops),
 		cmocka_unit_test(random_ids_differ),
 		cmocka_unit_test(timestamp_format),
+		cmocka_unit_test(bounded_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
