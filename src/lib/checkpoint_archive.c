@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
  * signature is small. */
 #define JSON_BYTES_PER_ENTRY 512
 #define JSON_MIN_BOUND (64 << 10)
+#define JSON_MAX_BOUND ((size_t)INT_MAX - 1)
 #define JSON_MAX_DEPTH 8
 #define SIGNATURE_MAX_SIZE 4096
 #define INDEX_NAME "index.json"
@@ -1112,9 +1114,10 @@ int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
 		r.limits = *r.opts->limits;
 	else
 		extract_limits_from_config(NULL, &r.limits);
-	r.json_max = JSON_MIN_BOUND + (r.limits.max_entries > (SIZE_MAX - JSON_MIN_BOUND) / JSON_BYTES_PER_ENTRY
-	                                   ? SIZE_MAX - JSON_MIN_BOUND
-	                                   : (size_t)r.limits.max_entries * JSON_BYTES_PER_ENTRY);
+	/* json-c takes lengths as int. */
+	r.json_max = r.limits.max_entries > (JSON_MAX_BOUND - JSON_MIN_BOUND) / JSON_BYTES_PER_ENTRY
+	                 ? JSON_MAX_BOUND
+	                 : JSON_MIN_BOUND + (size_t)r.limits.max_entries * JSON_BYTES_PER_ENTRY;
 	r.destfd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r.destfd < 0)
 		return cryo_error_set(err, errno, "checkpoint archive `%s`: open destination `%s`",

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -595,6 +596,7 @@ int volume_restore(const char *volume_tar, const char *data_dir, const struct ex
 /* A deleted list may take this many bytes per entry the limits allow. */
 #define DELETED_BYTES_PER_ENTRY 512
 #define DELETED_MIN_BOUND (64 << 10)
+#define DELETED_MAX_BOUND ((size_t)INT_MAX - 1)
 
 /* The deleted list, validated: relative cleaned names, in order, within the
  * limits (count, depth, length). */
@@ -602,8 +604,9 @@ static int read_deleted_list(const char *deleted_json, const struct extract_limi
                              cryo_err *err)
 {
 	cleanup_free char *text = NULL;
-	size_t max = limits->max_entries > (SIZE_MAX - DELETED_MIN_BOUND) / DELETED_BYTES_PER_ENTRY
-	                 ? SIZE_MAX
+	/* json-c takes lengths as int. */
+	size_t max = limits->max_entries > (DELETED_MAX_BOUND - DELETED_MIN_BOUND) / DELETED_BYTES_PER_ENTRY
+	                 ? DELETED_MAX_BOUND
 	                 : DELETED_MIN_BOUND + (size_t)limits->max_entries * DELETED_BYTES_PER_ENTRY;
 	if (read_file_bounded(deleted_json, max, &text, NULL, err) < 0)
 		return cryo_error_code(*err);
