@@ -51,12 +51,26 @@ assert_consistent_and_running() { # engine-function container [file]
 	[ "$(jq -r '.[0].State.Status' <<<"$output")" = running ]
 }
 
-freezer_state() { # engine-function container
+# The cgroup directory holding container $2's freezer (engine function $1).
+container_cgroup_dir() { # engine-function container
 	local pid
-	pid=$("$1" inspect "$2" | jq -r '.[0].State.Pid')
-	local path
-	path=$(awk -F: '$2 ~ /(^|,)freezer(,|$)/ {print $3}' "/proc/$pid/cgroup")
-	cat "/sys/fs/cgroup/freezer$path/freezer.state"
+	pid=$("$1" inspect "$2" | jq -r '.[0].State.Pid') && freezer_cgroup_dir "$pid"
+}
+
+# Container $2's memory and pids limits as its cgroups hold them: "BYTES PIDS".
+cgroup_limits() { # engine-function container
+	local pid
+	pid=$("$1" inspect "$2" | jq -r '.[0].State.Pid') || return 1
+	if [ "$(cgroup_host_kind)" = v2 ]; then
+		local dir
+		dir=/sys/fs/cgroup$(awk -F: '$1 == 0 {print $3}' "/proc/$pid/cgroup")
+		echo "$(cat "$dir/memory.max") $(cat "$dir/pids.max")"
+	else
+		local mem pids
+		mem=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' "/proc/$pid/cgroup")
+		pids=$(awk -F: '$2 ~ /(^|,)pids(,|$)/ {print $3}' "/proc/$pid/cgroup")
+		echo "$(cat "/sys/fs/cgroup/memory$mem/memory.limit_in_bytes") $(cat "/sys/fs/cgroup/pids$pids/pids.max")"
+	fi
 }
 
 # Live checkpoint + export, restore under a new name, N times. Echo how many
@@ -126,6 +140,33 @@ start_counter() { # [extra run options...]
 	assert_consistent_and_running cryo copy
 	cryo unpause src
 	assert_consistent_and_running cryo src
+}
+
+@test "a copy restored beside its source has a cgroup of its own: pausing it leaves the source running" {
+	start_counter
+	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar.zst" src
+	cryo restore --import "$TEST_DIR/c.tar.zst" --name copy
+	local copy_id
+	copy_id=$(cryo inspect copy | jq -r '.[0].Id')
+	run container_cgroup_dir cryo copy
+	[[ "$output" == */cryo/"$copy_id" ]]
+	cryo pause copy
+	[ "$(freezer_state cryo copy)" = FROZEN ]
+	[ "$(freezer_state cryo src)" = THAWED ]
+	assert_consistent_and_running cryo src
+	cryo unpause copy
+	assert_consistent_and_running cryo copy
+}
+
+@test "memory and pids limits come back with a restored container" {
+	require_cgroup_controller memory
+	require_cgroup_controller pids
+	start_counter --memory 64m --pids-limit 50
+	[ "$(cgroup_limits cryo src)" = "67108864 50" ]
+	cryo checkpoint --leave-running --export "$TEST_DIR/l.tar.zst" src
+	cryo restore --import "$TEST_DIR/l.tar.zst" --name lim
+	[ "$(cgroup_limits cryo lim)" = "67108864 50" ]
+	assert_consistent_and_running cryo lim
 }
 
 # A container with an established TCP connection: CRIU refuses to dump it
