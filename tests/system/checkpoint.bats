@@ -389,6 +389,31 @@ start_tcp_container() {
 	cryo2 rm -f withv
 }
 
+@test "CRIU steps the way cryo info says: by syscall exactly when info reports CRIU_FAULT=130" {
+	run cryo info --format json
+	local stepping
+	stepping=$(jq -r .checkpoint.criu_stepping <<<"$output")
+	[[ "$stepping" == breakpoints || "$stepping" == syscall ]]
+	start_counter
+	cryo checkpoint --leave-running --keep --export "$TEST_DIR/s.tar.zst" src
+	cryo restore --import "$TEST_DIR/s.tar.zst" --keep --name copy
+	local id copy_id
+	id=$(cryo inspect src | jq -r '.[0].Id')
+	copy_id=$(cryo inspect copy | jq -r '.[0].Id')
+	local dump_log=$RUNROOT/containers/$id/checkpoint-work/dump.log
+	local restore_log=$RUNROOT/containers/$copy_id/restore-work/restore.log
+	[ -s "$dump_log" ] && [ -s "$restore_log" ]
+	# compel logs this line for every task it stops by syscall rather than at a breakpoint
+	if [ "$stepping" = syscall ]; then
+		grep -q 'Force no-breakpoints' "$dump_log"
+		grep -q 'Force no-breakpoints' "$restore_log"
+	else
+		! grep -q 'Force no-breakpoints' "$dump_log"
+		! grep -q 'Force no-breakpoints' "$restore_log"
+	fi
+	assert_consistent_and_running cryo copy
+}
+
 @test "--print-stats reports the frozen window and CRIU's numbers" {
 	start_counter
 	run cryo checkpoint --leave-running --export "$TEST_DIR/s.tar.zst" --print-stats src
