@@ -321,7 +321,8 @@ start_tcp_container() {
 		echo modified >> /etc/passwd   # a modified file
 		rm -rf /home; mkdir /home; echo fresh > /home/only  # a directory replaced
 		mkdir -p /state; exec /usr/local/bin/proctree --dir /state' >/dev/null
-	wait_for 10 test -n "$(cryo exec tree cat /state/tree.pids 2>/dev/null)"
+	pids_written() { [ -n "$(cryo exec tree cat /state/tree.pids 2>/dev/null)" ]; }
+	wait_for 10 pids_written
 	before=$(cryo exec tree cat /state/tree.pids)
 	cryo checkpoint --leave-running --export "$TEST_DIR/t.tar.zst" tree
 	cryo restore --import "$TEST_DIR/t.tar.zst" --name tree2

@@ -67,6 +67,9 @@ import_busybox() {
 }
 
 # Wait until a command succeeds, at most $1 seconds (polling every 0.05 s).
+# Its arguments are evaluated once, before the first try: to wait for a value
+# to change, pass a function that reads it (`wait_for 5 test "$(x)" = 1`
+# would compare the same old value every time; tests/run rejects that form).
 wait_for() {
 	local timeout=$1
 	shift
