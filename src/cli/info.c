@@ -77,7 +77,7 @@ static struct json_object *checkpoint_section(struct cryo_engine *engine, const 
 		json_object_object_add(cp, "freezer_reason",
 		                       json_object_new_string(hostinfo_freezer_reason(mode, kind)));
 	}
-	if (criu_stepping_decide(engine, &stepping, &err) < 0) {
+	if (criu_stepping_decide(engine, have_bp ? bp : NULL, &stepping, &err) < 0) {
 		add_error(cp, &err);
 		json_object_object_add(cp, "criu_stepping", NULL);
 		json_object_object_add(cp, "criu_stepping_reason", NULL);

@@ -273,15 +273,18 @@ char *criu_stepping_reason(const char *setting, const char *origin, const struct
 	                 where);
 }
 
-int criu_stepping_decide(struct cryo_engine *engine, struct criu_stepping_choice *out, cryo_err *err)
+int criu_stepping_decide(struct cryo_engine *engine, const struct hwbp_result *probed,
+                         struct criu_stepping_choice *out, cryo_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	out->setting = config_string(engine->config, "criu.stepping");
 	out->origin = config_origin(engine->config, "criu.stepping");
 	if (strcmp(out->setting, "auto") == 0) {
-		int r = hwbp_detect(engine, &out->bp, err);
-		if (r < 0)
+		if (probed) {
+			out->bp = *probed;
+		} else if (hwbp_detect(engine, &out->bp, err) < 0) {
 			return cryo_error_wrap(err, "choose how CRIU steps (criu.stepping = \"auto\")");
+		}
 		out->probed = true;
 	}
 	out->mode = criu_stepping_for(out->setting, out->bp.status);
@@ -302,7 +305,7 @@ int criu_env(struct cryo_engine *engine, char ***env, cryo_err *err)
 	struct criu_stepping_choice stepping;
 	int r;
 
-	if ((r = criu_stepping_decide(engine, &stepping, err)) < 0)
+	if ((r = criu_stepping_decide(engine, NULL, &stepping, err)) < 0)
 		return cryo_error_wrap(err, "CRIU environment");
 	if (stepping.mode == CRIU_STEPPING_SYSCALL)
 		strv_push(&entries, "CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS);

@@ -76,9 +76,11 @@ struct criu_stepping_choice {
 	char *reason;          /* why, in one sentence for `cryo info` */
 };
 
-/* The stepping mode every CRIU run of this engine uses, and why. Probes (or
- * reads the per-boot cache) only when the setting is "auto". */
-int criu_stepping_decide(struct cryo_engine *engine, struct criu_stepping_choice *out, cryo_err *err);
+/* The stepping mode every CRIU run of this engine uses, and why. Only when the
+ * setting is "auto" does it need the breakpoint probe's answer: `probed` when
+ * the caller has it, else hwbp_detect() (the per-boot cache or a probe). */
+int criu_stepping_decide(struct cryo_engine *engine, const struct hwbp_result *probed,
+                         struct criu_stepping_choice *out, cryo_err *err);
 void criu_stepping_choice_free(struct criu_stepping_choice *choice);
 
 /* The pure decision behind it: the mode for a setting and, for "auto", the

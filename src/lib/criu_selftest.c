@@ -375,7 +375,7 @@ int criu_selftest_run(struct cryo_engine *engine, int timeout_ms, struct criu_se
 
 	memset(report, 0, sizeof(*report));
 	if ((r = criu_require(engine, &s.criu, err)) < 0 || (r = criu_env(engine, &s.env, err)) < 0 ||
-	    (r = criu_stepping_decide(engine, &s.stepping, err)) < 0)
+	    (r = criu_stepping_decide(engine, NULL, &s.stepping, err)) < 0)
 		goto out;
 
 	s.dir = engine_path(engine, "tmp/system-check-XXXXXX");

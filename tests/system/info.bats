@@ -182,13 +182,13 @@ procs_in_dir() {
 	if [ "$truth" = false ]; then
 		[ "$(jq -r .host.hardware_breakpoints_probe <<<"$output")" = no-fire ]
 		[ "$(jq -r .checkpoint.criu_stepping <<<"$output")" = syscall ]
-		[[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" == *"do not fire on this machine (probed"* ]]
+		[[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" == *"do not fire on this machine (probed now)"* ]]
 		[ "$(jq -r .checkpoint.criu_fault_injection <<<"$output")" = 130 ]
 		[ "$(fault_entries <<<"$output")" = CRIU_FAULT=130 ]
 	else
 		[ "$(jq -r .host.hardware_breakpoints_probe <<<"$output")" = fire ]
 		[ "$(jq -r .checkpoint.criu_stepping <<<"$output")" = breakpoints ]
-		[[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" == *"breakpoints fire on this machine (probed"* ]]
+		[[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" == *"breakpoints fire on this machine (probed now)"* ]]
 		[ "$(jq -r .checkpoint.criu_fault_injection <<<"$output")" = null ]
 		[ -z "$(fault_entries <<<"$output")" ]
 	fi
