@@ -17,8 +17,6 @@ BUILD_DIR=${CRYO_SETUP_BUILD_DIR:-/var/cache/cryo-setup}
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "must run as root (it installs packages)"
-
 # Build and run dependencies of cryo itself, plus what the tests use.
 CRYO_PACKAGES=(
 	gcc make meson ninja-build pkgconf clang-format
@@ -35,6 +33,19 @@ CRIU_BUILD_PACKAGES=(
 	libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
 	uuid-dev python3 xz-utils
 )
+
+# `setup.sh --print-installs`: what a fresh machine has after this script, for
+# tests/check-commands: "package NAME" for every Debian package it installs
+# (CRIU's build packages included: bookworm's CRIU never works on these
+# kernels, so a fresh machine always builds it) and "command PATH" for every
+# program it builds.
+if [ "${1:-}" = --print-installs ]; then
+	printf 'package %s\n' "${CRYO_PACKAGES[@]}" "${CRIU_BUILD_PACKAGES[@]}" | sort -u
+	printf 'command %s\n' "$PREFIX/sbin/criu"
+	exit 0
+fi
+[ $# = 0 ] || die "usage: $0 [--print-installs]"
+[ "$(id -u)" = 0 ] || die "must run as root (it installs packages)"
 
 apt_updated=0
 apt_update_once() {

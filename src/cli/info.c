@@ -21,13 +21,13 @@ static void add_error(struct json_object *obj, cryo_err *err)
 	cryo_error_free(err);
 }
 
-static struct json_object *host_section(struct cryo_engine *engine, const char **fault)
+/* The host's facts; *bp is the breakpoint probe's answer when *have_bp. */
+static struct json_object *host_section(struct cryo_engine *engine, struct hwbp_result *bp, bool *have_bp)
 {
 	struct json_object *host = json_object_new_object();
 	cleanup_error cryo_err err = NULL;
 	cleanup_free char *kernel = NULL;
 	enum cgroup_mode mode;
-	struct hwbp_result bp;
 
 	if (hostinfo_kernel_release(&kernel, &err) < 0)
 		add_error(host, &err);
@@ -41,24 +41,64 @@ static struct json_object *host_section(struct cryo_engine *engine, const char *
 		json_object_object_add(
 		    host, "freezer", json_object_new_string(freezer_kind_name(hostinfo_freezer_kind(mode))));
 	}
-	*fault = NULL;
-	if (hwbp_detect(engine, &bp, &err) < 0) {
+	*have_bp = hwbp_detect(engine, bp, &err) == 0;
+	if (!*have_bp) {
 		add_error(host, &err);
 		json_object_object_add(host, "hardware_breakpoints", NULL);
 		json_object_object_add(host, "hardware_breakpoints_probe", NULL);
 		json_object_object_add(host, "hardware_breakpoints_source", NULL);
 	} else {
 		json_object_object_add(host, "hardware_breakpoints",
-		                       json_object_new_boolean(hwbp_fires(bp.status)));
+		                       json_object_new_boolean(hwbp_fires(bp->status)));
 		json_object_object_add(host, "hardware_breakpoints_probe",
-		                       json_object_new_string(hwbp_status_name(bp.status)));
+		                       json_object_new_string(hwbp_status_name(bp->status)));
 		json_object_object_add(host, "hardware_breakpoints_source",
-		                       json_object_new_string(hwbp_source_name(bp.source)));
-		if (!hwbp_fires(bp.status))
-			*fault = CRIU_FAULT_NO_BREAKPOINTS;
+		                       json_object_new_string(hwbp_source_name(bp->source)));
 	}
-	json_object_object_add(host, "criu_fault_injection", string_or_null(*fault));
 	return host;
+}
+
+/* How a checkpoint on this host will freeze and how CRIU will step, and why. */
+static struct json_object *checkpoint_section(struct cryo_engine *engine, const struct hwbp_result *bp,
+                                              bool have_bp)
+{
+	struct json_object *cp = json_object_new_object();
+	cleanup_error cryo_err err = NULL;
+	struct criu_stepping_choice stepping;
+	enum cgroup_mode mode;
+
+	if (hostinfo_cgroup_mode(&mode, &err) < 0) {
+		add_error(cp, &err);
+		json_object_object_add(cp, "freezer", NULL);
+		json_object_object_add(cp, "freezer_reason", NULL);
+	} else {
+		enum freezer_kind kind = hostinfo_freezer_kind(mode);
+		json_object_object_add(cp, "freezer", json_object_new_string(freezer_kind_name(kind)));
+		json_object_object_add(cp, "freezer_reason",
+		                       json_object_new_string(hostinfo_freezer_reason(mode, kind)));
+	}
+	if (criu_stepping_decide(engine, have_bp ? bp : NULL, &stepping, &err) < 0) {
+		add_error(cp, &err);
+		json_object_object_add(cp, "criu_stepping", NULL);
+		json_object_object_add(cp, "criu_stepping_reason", NULL);
+		json_object_object_add(cp, "criu_fault_injection", NULL);
+		return cp;
+	}
+	bool syscall = stepping.mode == CRIU_STEPPING_SYSCALL;
+	json_object_object_add(cp, "criu_stepping",
+	                       json_object_new_string(criu_stepping_name(stepping.mode)));
+	json_object_object_add(cp, "criu_stepping_setting", json_object_new_string(stepping.setting));
+	json_object_object_add(cp, "criu_stepping_reason", json_object_new_string(stepping.reason));
+	json_object_object_add(cp, "criu_fault_injection",
+	                       syscall ? json_object_new_string(CRIU_FAULT_NO_BREAKPOINTS) : NULL);
+	if (!syscall && have_bp && bp->status == HWBP_NO_FIRE)
+		json_object_object_add(
+		    cp, "warning",
+		    json_object_new_string(
+		        "hardware breakpoints do not fire on this machine: every CRIU dump "
+		        "will hang (set criu.stepping to \"auto\" or \"syscall\")"));
+	criu_stepping_choice_free(&stepping);
+	return cp;
 }
 
 static struct json_object *criu_section(struct cryo_engine *engine)
@@ -119,14 +159,17 @@ static struct json_object *build_info(struct cryo_engine *engine)
 {
 	struct json_object *info = json_object_new_object();
 	struct json_object *store = json_object_new_object();
-	const char *fault;
+	struct hwbp_result bp;
+	bool have_bp;
 
 	json_object_object_add(info, "version", json_object_new_string(CRYO_VERSION));
-	json_object_object_add(info, "host", host_section(engine, &fault));
+	json_object_object_add(info, "host", host_section(engine, &bp, &have_bp));
+	json_object_object_add(info, "checkpoint", checkpoint_section(engine, &bp, have_bp));
 	json_object_object_add(info, "criu", criu_section(engine));
 	json_object_object_add(info, "runtime", runtime_section(engine));
 	json_object_object_add(store, "root", json_object_new_string(engine->root));
 	json_object_object_add(store, "runroot", json_object_new_string(engine->runroot));
+	json_object_object_add(store, "config", string_or_null(config_source(engine->config)));
 	json_object_object_add(info, "store", store);
 	return info;
 }
@@ -180,11 +223,12 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 			format = optarg;
 			break;
 		case 'h':
-			printf("Usage: cryo info [--format json|text]\n\n"
-			       "Show the host's facts that decide how cryo checkpoints: kernel, cgroup mode "
-			       "and\n"
-			       "freezer, whether hardware breakpoints fire (and so whether CRIU gets\n"
-			       "CRIU_FAULT=130), CRIU and the OCI runtime, and the engine's directories.\n");
+			printf(
+			    "Usage: cryo info [--format json|text]\n\n"
+			    "Show the host's facts that decide how cryo checkpoints: kernel, cgroup mode,\n"
+			    "whether hardware breakpoints fire; which freezer a checkpoint uses and how\n"
+			    "CRIU steps (criu.stepping: breakpoints, or syscall with CRIU_FAULT=130), and\n"
+			    "why; CRIU and the OCI runtime, and the engine's directories.\n");
 			return 0;
 		default:
 			return exit_code;

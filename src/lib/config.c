@@ -16,8 +16,10 @@ struct config_key {
 	const char *const *choices; /* strings only: the allowed values, NULL = any */
 };
 
-/* Every key the engine reads. Add a row (and document it in docs/) when a
- * module needs a host-wide setting. */
+static const char *const criu_stepping_choices[] = {"auto", "breakpoints", "syscall", NULL};
+
+/* Every key the engine reads. Add a row (and document it in
+ * docs/configuration.md) when a module needs a host-wide setting. */
 static const struct config_key keys[] = {
 	/* The OCI runtime when `--runtime` is not given: a name on PATH or a path. */
 	{"engine.runtime", CONFIG_STRING, "runc", NULL},
@@ -31,6 +33,9 @@ static const struct config_key keys[] = {
 	 * none: an archive cannot lift them (0 would mean none). */
 	{"import.memory_limit", CONFIG_UINT, "8G", NULL},
 	{"import.pids_limit", CONFIG_UINT, "4096", NULL},
+	/* How CRIU stops a task after its parasite code (criu.h): "auto" probes
+	 * whether hardware breakpoints fire; "breakpoints" or "syscall" force one. */
+	{"criu.stepping", CONFIG_STRING, "auto", criu_stepping_choices},
 };
 
 struct cryo_config {
@@ -267,3 +272,11 @@ bool config_bool(const struct cryo_config *cfg, const char *key)
 }
 
 const char *config_source(const struct cryo_config *cfg) { return cfg ? cfg->source : NULL; }
+
+const char *config_origin(const struct cryo_config *cfg, const char *key)
+{
+	size_t index;
+	if (!find_key(key, &index))
+		abort(); /* a programming error: the key is not declared */
+	return cfg && cfg->values[index] ? cfg->source : NULL;
+}

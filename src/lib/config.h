@@ -41,5 +41,7 @@ bool config_bool(const struct cryo_config *cfg, const char *key);
 
 /* The file the configuration came from, or NULL when only defaults apply. */
 const char *config_source(const struct cryo_config *cfg);
+/* The file that set a declared key, or NULL when the key has its default. */
+const char *config_origin(const struct cryo_config *cfg, const char *key);
 
 #endif

@@ -227,17 +227,89 @@ int criu_require(struct cryo_engine *engine, char **path, cryo_err *err)
 	return r;
 }
 
+const char *criu_stepping_name(enum criu_stepping mode)
+{
+	return mode == CRIU_STEPPING_SYSCALL ? "syscall" : "breakpoints";
+}
+
+enum criu_stepping criu_stepping_for(const char *setting, enum hwbp_status probe)
+{
+	if (strcmp(setting, "syscall") == 0)
+		return CRIU_STEPPING_SYSCALL;
+	if (strcmp(setting, "breakpoints") == 0)
+		return CRIU_STEPPING_BREAKPOINTS;
+	return hwbp_fires(probe) ? CRIU_STEPPING_BREAKPOINTS : CRIU_STEPPING_SYSCALL;
+}
+
+char *criu_stepping_reason(const char *setting, const char *origin, const struct hwbp_result *bp)
+{
+	cleanup_free char *where = origin ? xasprintf("in `%s`", origin) : xstrdup("(the default)");
+	if (strcmp(setting, "syscall") == 0)
+		return xasprintf("criu.stepping = \"syscall\" %s: every CRIU run gets "
+		                 "CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS,
+		                 where);
+	if (strcmp(setting, "breakpoints") == 0)
+		return xasprintf("criu.stepping = \"breakpoints\" %s: CRIU's default, without probing "
+		                 "whether hardware breakpoints fire here",
+		                 where);
+	const char *source = bp->source == HWBP_SOURCE_PROBE   ? "probed now"
+	                     : bp->source == HWBP_SOURCE_CACHE ? "probed earlier this boot"
+	                                                       : "forced by " HWBP_FORCE_ENV;
+	switch (bp->status) {
+	case HWBP_FIRE:
+		return xasprintf("criu.stepping = \"auto\" %s, and hardware breakpoints fire on this machine "
+		                 "(%s): CRIU's default",
+		                 where, source);
+	case HWBP_NO_FIRE:
+		return xasprintf("criu.stepping = \"auto\" %s, and hardware breakpoints do not fire on this "
+		                 "machine (%s): CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS
+		                 ", or every dump would hang",
+		                 where, source);
+	case HWBP_UNKNOWN:
+		break;
+	}
+	return xasprintf("criu.stepping = \"auto\" %s, and the breakpoint probe cannot tell on this "
+	                 "architecture: CRIU's default",
+	                 where);
+}
+
+int criu_stepping_decide(struct cryo_engine *engine, const struct hwbp_result *probed,
+                         struct criu_stepping_choice *out, cryo_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	out->setting = config_string(engine->config, "criu.stepping");
+	out->origin = config_origin(engine->config, "criu.stepping");
+	if (strcmp(out->setting, "auto") == 0) {
+		if (probed) {
+			out->bp = *probed;
+		} else if (hwbp_detect(engine, &out->bp, err) < 0) {
+			return cryo_error_wrap(err, "choose how CRIU steps (criu.stepping = \"auto\")");
+		}
+		out->probed = true;
+	}
+	out->mode = criu_stepping_for(out->setting, out->bp.status);
+	out->reason = criu_stepping_reason(out->setting, out->origin, &out->bp);
+	return 0;
+}
+
+void criu_stepping_choice_free(struct criu_stepping_choice *choice)
+{
+	free(choice->reason);
+	choice->reason = NULL;
+}
+
 int criu_env(struct cryo_engine *engine, char ***env, cryo_err *err)
 {
 	cleanup_strv char **entries = xcalloc(1, sizeof(char *));
 	cleanup_free char *criu = NULL;
-	struct hwbp_result bp;
+	struct criu_stepping_choice stepping;
 	int r;
 
-	if ((r = hwbp_detect(engine, &bp, err)) < 0)
+	if ((r = criu_stepping_decide(engine, NULL, &stepping, err)) < 0)
 		return cryo_error_wrap(err, "CRIU environment");
-	if (!hwbp_fires(bp.status))
+	if (stepping.mode == CRIU_STEPPING_SYSCALL)
 		strv_push(&entries, "CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS);
+	criu_stepping_choice_free(&stepping);
 
 	if ((r = criu_find(&criu, err)) < 0)
 		return cryo_error_wrap(err, "CRIU environment");

@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "hwbp.h"
 
 /* Preferred over PATH: where cryo's setup installs a CRIU that works on new kernels. */
 #define CRIU_PREFERRED_PATH "/usr/local/sbin/criu"
@@ -53,9 +54,46 @@ void criu_info_free(struct criu_info *info);
  * `criu check`, or an error saying which of these is not so. */
 int criu_require(struct cryo_engine *engine, char **path, cryo_err *err);
 
+/* How CRIU stops a task after running its parasite code in it: at a hardware
+ * breakpoint (CRIU's default), or by stepping the task to a system call
+ * (CRIU_FAULT=130, FI_NO_BREAKPOINTS). Where breakpoints do not fire, the
+ * first hangs every dump; the second works everywhere, a little slower.
+ *
+ * The configuration's `criu.stepping` chooses: "auto" (the default) follows
+ * the per-boot breakpoint probe (hwbp.h), "breakpoints" or "syscall" force
+ * one mode on every CRIU run the engine starts. */
+enum criu_stepping {
+	CRIU_STEPPING_BREAKPOINTS,
+	CRIU_STEPPING_SYSCALL,
+};
+
+struct criu_stepping_choice {
+	enum criu_stepping mode;
+	const char *setting;   /* criu.stepping: "auto", "breakpoints" or "syscall" */
+	const char *origin;    /* the file that set it, NULL for the default */
+	bool probed;           /* "auto": the breakpoint probe decided ... */
+	struct hwbp_result bp; /* ... with this answer */
+	char *reason;          /* why, in one sentence for `cryo info` */
+};
+
+/* The stepping mode every CRIU run of this engine uses, and why. Only when the
+ * setting is "auto" does it need the breakpoint probe's answer: `probed` when
+ * the caller has it, else hwbp_detect() (the per-boot cache or a probe). */
+int criu_stepping_decide(struct cryo_engine *engine, const struct hwbp_result *probed,
+                         struct criu_stepping_choice *out, cryo_err *err);
+void criu_stepping_choice_free(struct criu_stepping_choice *choice);
+
+/* The pure decision behind it: the mode for a setting and, for "auto", the
+ * probe's answer (HWBP_UNKNOWN keeps CRIU's default). */
+enum criu_stepping criu_stepping_for(const char *setting, enum hwbp_status probe);
+/* Its explanation; bp is only read for "auto". */
+char *criu_stepping_reason(const char *setting, const char *origin, const struct hwbp_result *bp);
+/* "breakpoints", "syscall". */
+const char *criu_stepping_name(enum criu_stepping mode);
+
 /* The extra "KEY=VALUE" environment entries for every CRIU run on this host
  * (a NULL-terminated vector, possibly empty; free with strv_free):
- *  - CRIU_FAULT=130 exactly when hardware breakpoints do not fire (hwbp.h);
+ *  - CRIU_FAULT=130 exactly when CRIU steps by syscall (criu_stepping_decide);
  *  - PATH with the found CRIU's directory first, when PATH does not already
  *    start with it, so that an OCI runtime looking CRIU up in PATH finds ours. */
 int criu_env(struct cryo_engine *engine, char ***env, cryo_err *err);

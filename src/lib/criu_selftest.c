@@ -29,7 +29,7 @@ struct selftest {
 	int timeout_ms;
 	char *criu, *dir, *images, *counter, *pidfile;
 	char **env;
-	struct hwbp_result bp;
+	struct criu_stepping_choice stepping;
 	pid_t root;         /* the tree's root: its session leader, so its session ID */
 	int tree_size;      /* processes in the tree once it runs */
 	uint64_t last_seen; /* a counter value seen while the tree ran */
@@ -239,12 +239,12 @@ static int run_criu(struct selftest *s, char *const argv[], const char *what, co
 		r = cryo_error_set(
 		    err, 0,
 		    "%s did not finish within %d s and was killed; if hardware breakpoints do not fire "
-		    "on this machine CRIU needs CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS
-		    " (cryo info reports hardware_breakpoints: %s, from %s; this run %s)",
-		    what, s->timeout_ms / 1000, hwbp_fires(s->bp.status) ? "true" : "false",
-		    hwbp_source_name(s->bp.source),
+		    "on this machine CRIU must step by syscall (CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS
+		    "). This run stepped by %s and %s: %s",
+		    what, s->timeout_ms / 1000, criu_stepping_name(s->stepping.mode),
 		    fault_set ? "had CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS
-		              : "did not set CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS);
+		              : "did not set CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS,
+		    s->stepping.reason);
 	} else if (res.status != 0) {
 		r = cryo_error_set(err, 0, "%s exited with status %d", what, res.status);
 	}
@@ -349,6 +349,7 @@ static void selftest_free(struct selftest *s)
 	free(s->counter);
 	free(s->pidfile);
 	strv_free(s->env);
+	criu_stepping_choice_free(&s->stepping);
 }
 
 static int run_steps(struct selftest *s, struct criu_selftest_report *report, cryo_err *err)
@@ -374,7 +375,7 @@ int criu_selftest_run(struct cryo_engine *engine, int timeout_ms, struct criu_se
 
 	memset(report, 0, sizeof(*report));
 	if ((r = criu_require(engine, &s.criu, err)) < 0 || (r = criu_env(engine, &s.env, err)) < 0 ||
-	    (r = hwbp_detect(engine, &s.bp, err)) < 0)
+	    (r = criu_stepping_decide(engine, NULL, &s.stepping, err)) < 0)
 		goto out;
 
 	s.dir = engine_path(engine, "tmp/system-check-XXXXXX");

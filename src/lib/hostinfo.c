@@ -79,6 +79,21 @@ enum freezer_kind hostinfo_freezer_kind(enum cgroup_mode mode)
 	return hostinfo_freezer_kind_at(HOSTINFO_CGROUP_ROOT, mode);
 }
 
+const char *hostinfo_freezer_reason(enum cgroup_mode mode, enum freezer_kind kind)
+{
+	if (kind == FREEZER_V2)
+		return "/sys/fs/cgroup is a cgroup v2 hierarchy: the runtime puts containers there, so a "
+		       "checkpoint freezes through their cgroup.freeze";
+	if (kind == FREEZER_V1)
+		return mode == CGROUP_MODE_HYBRID
+		           ? "hybrid cgroups: the runtime manages containers through the v1 controllers (the "
+		             "v2 hierarchy at /sys/fs/cgroup/unified has none), so a checkpoint freezes "
+		             "through the v1 freezer's freezer.state"
+		           : "cgroup v1: a checkpoint freezes through the v1 freezer's freezer.state";
+	return "no freezer: not a cgroup v2 host and no v1 freezer hierarchy at /sys/fs/cgroup/freezer, so a "
+	       "live checkpoint cannot be made consistent and fails";
+}
+
 const char *cgroup_mode_name(enum cgroup_mode mode)
 {
 	switch (mode) {

@@ -44,6 +44,9 @@ enum freezer_kind hostinfo_freezer_kind(enum cgroup_mode mode);
 enum freezer_kind hostinfo_freezer_kind_at(const char *cgroup_root, enum cgroup_mode mode);
 enum freezer_kind hostinfo_freezer_kind_from(enum cgroup_mode mode, bool v1_freezer_mounted);
 
+/* Why a checkpoint freezes with `kind` in this mode, in one sentence. */
+const char *hostinfo_freezer_reason(enum cgroup_mode mode, enum freezer_kind kind);
+
 /* "v1", "v2", "hybrid". */
 const char *cgroup_mode_name(enum cgroup_mode mode);
 /* The control file that freezes: "freezer.state", "cgroup.freeze", or "none". */

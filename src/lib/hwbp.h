@@ -4,8 +4,9 @@
  * breakpoint (DR0/DR7 through PTRACE_POKEUSER) and waiting for the SIGTRAP. In
  * some virtual machines the breakpoint never fires and every dump hangs at
  * "Waiting for N to trap". CRIU's fault-injection switch CRIU_FAULT=130
- * (FI_NO_BREAKPOINTS) makes it step by system call instead; cryo sets it
- * exactly when this probe says breakpoints do not fire (see criu_env()).
+ * (FI_NO_BREAKPOINTS) makes it step by system call instead; with the
+ * configuration's criu.stepping = "auto" (the default) cryo sets it exactly
+ * when this probe says breakpoints do not fire (criu_stepping_decide()).
  *
  * The probe forks a child that stops itself under PTRACE_TRACEME; the parent
  * puts the address of a function the child is about to call in DR0, enables it

@@ -7,6 +7,7 @@
 #include "checkpoint.h"
 #include "container.h"
 #include "freezer.h"
+#include "hostinfo.h"
 #include "image.h"
 #include "lock.h"
 #include "monitor.h"
@@ -504,6 +505,21 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 	return 0;
 }
 
+/* The CRIU configuration for the restore (the file the spec names). runc
+ * before 1.2 tells CRIU the container's new cgroup only on cgroup v1 hosts: on
+ * a v2 host CRIU would put the restored tasks into the cgroup they were dumped
+ * from (the source container's: frozen if that one is paused, shared with it
+ * if it runs) rather than this container's. Name it, as runc 1.2 does over
+ * RPC; ":" moves only the unified hierarchy. */
+static char *restore_criu_config(const struct restore_run *run)
+{
+	enum cgroup_mode mode;
+	if (hostinfo_cgroup_mode(&mode, NULL) < 0 || mode != CGROUP_MODE_V2)
+		return xstrdup("");
+	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
+	return xasprintf("cgroup-root :%s\n", cgroup);
+}
+
 /* Step 5: the bundle for this container (paths of this engine and host), and
  * its root file system mounted. */
 static int restore_bundle(struct restore_run *run, cryo_err *err)
@@ -518,8 +534,8 @@ static int restore_bundle(struct restore_run *run, cryo_err *err)
 		json_object_put(spec);
 	if (r < 0)
 		return r;
-	/* The spec names a CRIU configuration file; a restore needs none of its own. */
-	if ((r = spec_write_criu_config(bundle, "", err)) < 0)
+	cleanup_free char *criu_config = restore_criu_config(run);
+	if ((r = spec_write_criu_config(bundle, criu_config, err)) < 0)
 		return r;
 	runtime_delete(run->engine, run->c->id, true, NULL);
 	return container_mount_rootfs(run->engine, run->c, err);

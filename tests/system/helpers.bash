@@ -67,6 +67,9 @@ import_busybox() {
 }
 
 # Wait until a command succeeds, at most $1 seconds (polling every 0.05 s).
+# Its arguments are evaluated once, before the first try: to wait for a value
+# to change, pass a function that reads it (`wait_for 5 test "$(x)" = 1`
+# would compare the same old value every time; tests/run rejects that form).
 wait_for() {
 	local timeout=$1
 	shift
@@ -75,4 +78,57 @@ wait_for() {
 		[ "$SECONDS" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
+}
+
+# The kind of host the tests run on: v2 when /sys/fs/cgroup is the unified
+# hierarchy itself, else v1 (v1 controllers, with or without a v2 hierarchy at
+# /sys/fs/cgroup/unified: the runtime uses the v1 ones then).
+cgroup_host_kind() {
+	if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then echo v2; else echo v1; fi
+}
+
+# The directory of process $1's cgroup that holds its freezer: the v1 freezer
+# hierarchy's, or its cgroup in the unified hierarchy on a v2 host.
+freezer_cgroup_dir() { # pid
+	local path
+	if [ "$(cgroup_host_kind)" = v2 ]; then
+		path=$(awk -F: '$1 == 0 {print $3}' "/proc/$1/cgroup")
+		echo "/sys/fs/cgroup$path"
+	else
+		path=$(awk -F: '$2 ~ /(^|,)freezer(,|$)/ {print $3}' "/proc/$1/cgroup")
+		echo "/sys/fs/cgroup/freezer$path"
+	fi
+}
+
+# The freezer state of container $2 (engine function $1) as the kernel reports
+# it, in v1's words on either kind of host: FROZEN, FREEZING or THAWED. On v2,
+# FROZEN is cgroup.events' "frozen 1"; FREEZING is cgroup.freeze set to 1 while
+# some task has not stopped yet.
+freezer_state() { # engine-function container
+	local pid dir
+	pid=$("$1" inspect "$2" | jq -r '.[0].State.Pid') || return 1
+	dir=$(freezer_cgroup_dir "$pid")
+	[ -n "$dir" ] || return 1
+	if [ "$(cgroup_host_kind)" = v1 ]; then
+		cat "$dir/freezer.state"
+	elif grep -qx 'frozen 1' "$dir/cgroup.events"; then
+		echo FROZEN
+	elif [ "$(cat "$dir/cgroup.freeze")" = 1 ]; then
+		echo FREEZING
+	else
+		echo THAWED
+	fi
+}
+
+# Skip the test unless the cgroup controller $1 (memory, pids, ...) is
+# available to containers here. The cgroup v2 bed that tests/run makes on a
+# hybrid machine has none: the controllers stay bound to the v1 hierarchies.
+require_cgroup_controller() { # controller
+	if [ "$(cgroup_host_kind)" = v2 ]; then
+		grep -qw "$1" /sys/fs/cgroup/cgroup.controllers ||
+			skip "needs the $1 cgroup controller, which this cgroup v2 hierarchy lacks (bound to cgroup v1 on this machine)"
+	else
+		[ "$(stat -f -c %T "/sys/fs/cgroup/$1" 2>/dev/null)" = cgroupfs ] ||
+			skip "needs the $1 cgroup controller, which is not mounted at /sys/fs/cgroup/$1"
+	fi
 }

@@ -60,6 +60,15 @@ hw_breakpoints_ground_truth() {
 	cc -O0 -o "$exe" "$src" && "$exe"
 }
 
+# A configuration file that sets criu.stepping to $1; prints its path. Tests of
+# one stepping mode name it explicitly: tests/run also runs this file on a test
+# host whose default configuration forces "syscall".
+stepping_config() { # auto|breakpoints|syscall
+	local file=$TEST_DIR/stepping-$1.conf
+	printf '[criu]\nstepping = "%s"\n' "$1" >"$file"
+	echo "$file"
+}
+
 # The CRIU_FAULT entries of `cryo info --format json` (on stdin) in criu.env.
 fault_entries() {
 	jq -r '.criu.env[] | select(startswith("CRIU_FAULT="))'
@@ -149,36 +158,91 @@ procs_in_dir() {
 	fi
 	[ "$mode" = "$expected_mode" ]
 	[ "$freezer" = "$expected_freezer" ]
+	# and says that a checkpoint freezes with it, and why
+	[ "$(jq -r .checkpoint.freezer <<<"$output")" = "$expected_freezer" ]
+	local reason
+	reason=$(jq -r .checkpoint.freezer_reason <<<"$output")
+	case $expected_mode/$expected_freezer in
+	v2/cgroup.freeze) [[ "$reason" == *"cgroup v2 hierarchy"*"cgroup.freeze"* ]] ;;
+	hybrid/freezer.state) [[ "$reason" == "hybrid cgroups"*"freezer.state"* ]] ;;
+	v1/freezer.state) [[ "$reason" == "cgroup v1"*"freezer.state"* ]] ;;
+	*) [[ "$reason" == "no freezer"* ]] ;;
+	esac
 }
 
-@test "hardware_breakpoints matches an independent probe, and CRIU_FAULT=130 follows it" {
+@test "hardware_breakpoints matches an independent probe, and with stepping auto CRIU_FAULT=130 follows it" {
 	local truth
 	truth=$(hw_breakpoints_ground_truth) || skip "cannot build the reference probe (no C compiler?)"
 	[ "$truth" != unknown ] || skip "the reference probe could not tell on this machine"
-	run cryo info --format json
+	run cryo --config "$(stepping_config auto)" info --format json
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .host.hardware_breakpoints <<<"$output")" = "$truth" ]
 	[ "$(jq -r .host.hardware_breakpoints_source <<<"$output")" = probe ]
+	[ "$(jq -r .checkpoint.criu_stepping_setting <<<"$output")" = auto ]
 	if [ "$truth" = false ]; then
 		[ "$(jq -r .host.hardware_breakpoints_probe <<<"$output")" = no-fire ]
-		[ "$(jq -r .host.criu_fault_injection <<<"$output")" = 130 ]
+		[ "$(jq -r .checkpoint.criu_stepping <<<"$output")" = syscall ]
+		[[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" == *"do not fire on this machine (probed now)"* ]]
+		[ "$(jq -r .checkpoint.criu_fault_injection <<<"$output")" = 130 ]
 		[ "$(fault_entries <<<"$output")" = CRIU_FAULT=130 ]
 	else
 		[ "$(jq -r .host.hardware_breakpoints_probe <<<"$output")" = fire ]
-		[ "$(jq -r .host.criu_fault_injection <<<"$output")" = null ]
+		[ "$(jq -r .checkpoint.criu_stepping <<<"$output")" = breakpoints ]
+		[[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" == *"breakpoints fire on this machine (probed now)"* ]]
+		[ "$(jq -r .checkpoint.criu_fault_injection <<<"$output")" = null ]
 		[ -z "$(fault_entries <<<"$output")" ]
 	fi
 }
 
+@test "criu.stepping in the configuration forces how CRIU steps, and info says why" {
+	local conf
+	conf=$(stepping_config syscall)
+	run cryo --config "$conf" info --format json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .checkpoint.criu_stepping <<<"$output")" = syscall ]
+	[ "$(jq -r .checkpoint.criu_stepping_setting <<<"$output")" = syscall ]
+	[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" = \
+		"criu.stepping = \"syscall\" in \`$conf\`: every CRIU run gets CRIU_FAULT=130" ]
+	[ "$(jq -r .checkpoint.criu_fault_injection <<<"$output")" = 130 ]
+	[ "$(fault_entries <<<"$output")" = CRIU_FAULT=130 ]
+	[ "$(jq -r .store.config <<<"$output")" = "$conf" ]
+
+	conf=$(stepping_config breakpoints)
+	run cryo --config "$conf" info --format json
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .checkpoint.criu_stepping <<<"$output")" = breakpoints ]
+	[[ "$(jq -r .checkpoint.criu_stepping_reason <<<"$output")" == "criu.stepping = \"breakpoints\" in \`$conf\`"* ]]
+	[ "$(jq -r .checkpoint.criu_fault_injection <<<"$output")" = null ]
+	[ -z "$(fault_entries <<<"$output")" ]
+	# forcing breakpoints where they do not fire earns a warning
+	if [ "$(jq -r .host.hardware_breakpoints_probe <<<"$output")" = no-fire ]; then
+		[[ "$(jq -r .checkpoint.warning <<<"$output")" == *"every CRIU dump will hang"* ]]
+	else
+		[ "$(jq -r .checkpoint.warning <<<"$output")" = null ]
+	fi
+
+	# the text format says it too
+	run cryo --config "$conf" info
+	grep -qE '^  criu_stepping: breakpoints$' <<<"$output"
+	grep -qE '^  criu_stepping_reason: criu.stepping = "breakpoints" in' <<<"$output"
+
+	printf '[criu]\nstepping = "never"\n' >"$TEST_DIR/bad.conf"
+	run --separate-stderr cryo --config "$TEST_DIR/bad.conf" info
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == *"\`$TEST_DIR/bad.conf\`, line 2: \`criu.stepping\` must be one of \"auto\", \"breakpoints\", \"syscall\", not \"never\""* ]]
+}
+
 @test "CRYO_FORCE_HW_BREAKPOINTS overrides the probe without touching the cache" {
-	CRYO_FORCE_HW_BREAKPOINTS=1 run cryo info --format json
+	local conf
+	conf=$(stepping_config auto)
+	CRYO_FORCE_HW_BREAKPOINTS=1 run cryo --config "$conf" info --format json
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .host.hardware_breakpoints <<<"$output")" = true ]
 	[ "$(jq -r .host.hardware_breakpoints_source <<<"$output")" = "env CRYO_FORCE_HW_BREAKPOINTS" ]
-	[ "$(jq -r .host.criu_fault_injection <<<"$output")" = null ]
+	[ "$(jq -r .checkpoint.criu_fault_injection <<<"$output")" = null ]
 	[ -z "$(fault_entries <<<"$output")" ]
 
-	CRYO_FORCE_HW_BREAKPOINTS=0 run cryo info --format json
+	CRYO_FORCE_HW_BREAKPOINTS=0 run cryo --config "$conf" info --format json
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .host.hardware_breakpoints <<<"$output")" = false ]
 	[ "$(fault_entries <<<"$output")" = CRIU_FAULT=130 ]
@@ -207,8 +271,8 @@ procs_in_dir() {
 	[ "$(jq -r .criu.cached <<<"$output")" = true ]
 	[ "$(jq -r .runtime.cached <<<"$output")" = true ]
 	# Same answers from the cache as from the probes.
-	[ "$(jq -c 'del(.host.hardware_breakpoints_source, .criu.cached, .runtime.cached)' <<<"$output")" = \
-		"$(jq -c 'del(.host.hardware_breakpoints_source, .criu.cached, .runtime.cached)' <<<"$first")" ]
+	local volatile='del(.host.hardware_breakpoints_source, .checkpoint.criu_stepping_reason, .criu.cached, .runtime.cached)'
+	[ "$(jq -c "$volatile" <<<"$output")" = "$(jq -c "$volatile" <<<"$first")" ]
 }
 
 @test "a cache from another boot or for another CRIU binary is not used" {
@@ -281,20 +345,22 @@ procs_in_dir() {
 	[ -z "$(ps -o pid= -s "$pid")" ]
 }
 
-@test "negative control: without CRIU_FAULT=130, system check times out where breakpoints do not fire" {
+@test "negative control: stepping by breakpoints, system check times out where they do not fire" {
 	run cryo info --format json
 	[ "$status" -eq 0 ]
 	local probe
 	probe=$(jq -r .host.hardware_breakpoints_probe <<<"$output")
 	[ "$probe" = no-fire ] || skip "hardware breakpoints fire here (probe: $probe): CRIU does not hang without CRIU_FAULT"
 
-	CRYO_FORCE_HW_BREAKPOINTS=1 run --separate-stderr timeout 120 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+	local conf
+	conf=$(stepping_config breakpoints)
+	run --separate-stderr timeout 120 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" --config "$conf" \
 		system check --timeout 5
 	echo "$stderr"
 	[ "$status" -eq 125 ]
 	[[ "$stderr" == *"criu dump did not finish within 5 s"* ]]
-	[[ "$stderr" == *"CRIU_FAULT=130"* ]]
-	[[ "$stderr" == *"did not set CRIU_FAULT=130"* ]]
+	[[ "$stderr" == *"CRIU must step by syscall (CRIU_FAULT=130)"* ]]
+	[[ "$stderr" == *"stepped by breakpoints and did not set CRIU_FAULT=130: criu.stepping = \"breakpoints\" in \`$conf\`"* ]]
 	[[ "$stderr" != *"checkpoint/restore: ok"* ]]
 	# The hung CRIU and the tree were killed.
 	local dir

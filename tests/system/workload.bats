@@ -27,6 +27,17 @@ stats() {
 	jq -r ".$1" "$W/stats"
 }
 
+# `test` on a stats field read afresh on every call, for wait_for (whose
+# arguments are evaluated once): stats_test FIELD OP VALUE.
+stats_test() {
+	test "$(stats "$1")" "$2" "$3"
+}
+
+# Whether counter.violations has exactly $1 lines (read afresh, for wait_for).
+violations_logged() {
+	[ "$(wc -l <"$W/counter.violations")" = "$1" ]
+}
+
 @test "counter runs without violations and writes valid stats" {
 	start_counter
 	sleep 1
@@ -60,7 +71,7 @@ stats() {
 	# Reported once, on stdout too, and counted in the stats.
 	[ "${#lines[@]}" = 1 ]
 	grep -qE '^VIOLATION file=9999999999[89] ' "$W/log"
-	wait_for 2 test "$(stats violations)" = 1
+	wait_for 2 stats_test violations = 1
 	# Memory adopted the file's value and goes on from there.
 	[ "$(stats counter)" -ge 99999999998 ]
 }
@@ -77,7 +88,7 @@ stats() {
 		value=$(($(stats counter) + 1000000))
 		counter_set_files "$W/counter" "$value"
 		kill -CONT "$COUNTER_PID"
-		wait_for 5 test "$(wc -l <"$W/counter.violations")" = "$round"
+		wait_for 5 violations_logged "$round"
 		sleep 0.06 # a stats write is due every 50 ms
 	done
 	sleep 0.2
@@ -147,16 +158,16 @@ stats() {
 	wait_stopped "$COUNTER_PID"
 	sleep 0.4
 	kill -CONT "$COUNTER_PID"
-	wait_for 5 test "$(stats max_stall_us)" -ge 400000
+	wait_for 5 stats_test max_stall_us -ge 400000
 	[ "$(stats max_stall_us)" -lt 5000000 ]
 	[ "$(stats resets)" = 0 ]
 	kill -USR1 "$COUNTER_PID"
-	wait_for 5 test "$(stats resets)" = 1
+	wait_for 5 stats_test resets = 1
 	[ "$(stats max_stall_us)" -lt 400000 ]
 	# The process survived the signal and keeps counting.
 	local before
 	before=$(stats iterations)
-	wait_for 5 test "$(stats iterations)" -gt "$before"
+	wait_for 5 stats_test iterations -gt "$before"
 }
 
 @test "counter --memory, --fill-file and --many-files create the load before READY" {

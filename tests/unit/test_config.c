@@ -83,6 +83,40 @@ static void wrong_type_and_bad_syntax(void **state)
 	}
 }
 
+/* criu.stepping takes only the modes criu.c knows; config_origin tells a
+ * value from the file from a default. */
+static void criu_stepping_choices_and_origin(void **state)
+{
+	(void)state;
+	struct cryo_config *defaults = config_defaults();
+	assert_string_equal(config_string(defaults, "criu.stepping"), "auto");
+	assert_null(config_origin(defaults, "criu.stepping"));
+	config_free(defaults);
+
+	const char *good[] = {"auto", "breakpoints", "syscall"};
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		cleanup_free char *text = xasprintf("[criu]\nstepping = \"%s\"\n", good[i]);
+		cleanup_free char *path = conf_file(text);
+		struct cryo_config *cfg = NULL;
+		cryo_err err = NULL;
+		assert_int_equal(config_load(path, &cfg, &err), 0);
+		assert_string_equal(config_string(cfg, "criu.stepping"), good[i]);
+		assert_string_equal(config_origin(cfg, "criu.stepping"), path);
+		assert_null(config_origin(cfg, "engine.runtime"));
+		config_free(cfg);
+		unlink(path);
+	}
+
+	cleanup_free char *path = conf_file("[criu]\nstepping = \"no-breakpoints\"\n");
+	struct cryo_config *cfg = NULL;
+	cryo_err err = NULL;
+	assert_true(config_load(path, &cfg, &err) < 0);
+	assert_non_null(strstr(err->msg, "line 2"));
+	assert_non_null(strstr(err->msg, "must be one of \"auto\", \"breakpoints\", \"syscall\""));
+	cryo_error_free(&err);
+	unlink(path);
+}
+
 static void named_file_must_exist(void **state)
 {
 	(void)state;
@@ -100,6 +134,7 @@ int main(void)
 		cmocka_unit_test(values_comments_and_sections),
 		cmocka_unit_test(unknown_key_is_an_error_with_its_line),
 		cmocka_unit_test(wrong_type_and_bad_syntax),
+		cmocka_unit_test(criu_stepping_choices_and_origin),
 		cmocka_unit_test(named_file_must_exist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

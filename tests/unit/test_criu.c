@@ -393,6 +393,46 @@ static void hwbp_names(void **state)
 	assert_true(hwbp_fires(HWBP_UNKNOWN));
 }
 
+/* criu.stepping: forced modes ignore the probe; "auto" follows it, and an
+ * architecture the probe cannot judge keeps CRIU's default. */
+static void stepping_decisions(void **state)
+{
+	(void)state;
+	const enum hwbp_status all[] = {HWBP_FIRE, HWBP_NO_FIRE, HWBP_UNKNOWN};
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		assert_int_equal(criu_stepping_for("syscall", all[i]), CRIU_STEPPING_SYSCALL);
+		assert_int_equal(criu_stepping_for("breakpoints", all[i]), CRIU_STEPPING_BREAKPOINTS);
+	}
+	assert_int_equal(criu_stepping_for("auto", HWBP_FIRE), CRIU_STEPPING_BREAKPOINTS);
+	assert_int_equal(criu_stepping_for("auto", HWBP_NO_FIRE), CRIU_STEPPING_SYSCALL);
+	assert_int_equal(criu_stepping_for("auto", HWBP_UNKNOWN), CRIU_STEPPING_BREAKPOINTS);
+	assert_string_equal(criu_stepping_name(CRIU_STEPPING_SYSCALL), "syscall");
+	assert_string_equal(criu_stepping_name(CRIU_STEPPING_BREAKPOINTS), "breakpoints");
+}
+
+static void stepping_reasons(void **state)
+{
+	(void)state;
+	struct hwbp_result no_fire = {HWBP_NO_FIRE, HWBP_SOURCE_CACHE};
+	struct hwbp_result fire = {HWBP_FIRE, HWBP_SOURCE_PROBE};
+	struct hwbp_result unknown = {HWBP_UNKNOWN, HWBP_SOURCE_PROBE};
+
+	cleanup_free char *forced = criu_stepping_reason("syscall", "/etc/cryo/cryo.conf", NULL);
+	assert_string_equal(forced, "criu.stepping = \"syscall\" in `/etc/cryo/cryo.conf`: every CRIU run "
+	                            "gets CRIU_FAULT=130");
+	cleanup_free char *bp = criu_stepping_reason("breakpoints", "/x.conf", NULL);
+	assert_non_null(strstr(bp, "criu.stepping = \"breakpoints\" in `/x.conf`"));
+	cleanup_free char *auto_no = criu_stepping_reason("auto", NULL, &no_fire);
+	assert_non_null(strstr(auto_no, "\"auto\" (the default)"));
+	assert_non_null(strstr(auto_no, "do not fire on this machine (probed earlier this boot)"));
+	assert_non_null(strstr(auto_no, "CRIU_FAULT=130"));
+	cleanup_free char *auto_yes = criu_stepping_reason("auto", "/c", &fire);
+	assert_non_null(strstr(auto_yes, "\"auto\" in `/c`"));
+	assert_non_null(strstr(auto_yes, "fire on this machine (probed now): CRIU's default"));
+	cleanup_free char *auto_unknown = criu_stepping_reason("auto", NULL, &unknown);
+	assert_non_null(strstr(auto_unknown, "cannot tell"));
+}
+
 static void runtime_names(void **state)
 {
 	(void)state;
@@ -420,6 +460,8 @@ int main(void)
 	    cmocka_unit_test(cgroup_decisions),
 	    cmocka_unit_test(cgroup_fake_root),
 	    cmocka_unit_test(hwbp_names),
+	    cmocka_unit_test(stepping_decisions),
+	    cmocka_unit_test(stepping_reasons),
 	    cmocka_unit_test(runtime_names),
 	};
 	return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
