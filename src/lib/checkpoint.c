@@ -38,6 +38,8 @@ struct checkpoint_run {
 
 	struct freezer freezer;
 	bool freeze_in_hook; /* CRIU's pre-dump hook freezes (see checkpoint_arm_freeze_hook) */
+	char *hook_params;   /* what the hook is told (JSON), never through the shell */
+	char *hook_error;    /* where the hook writes why it refused */
 	char *hook_stamp;    /* where the hook writes when it froze */
 	char *thawed_marker; /* tells the hook's watchdog that we thawed */
 	bool frozen_by_us;
@@ -127,6 +129,24 @@ static bool spec_names_criu_config(const char *bundle, const char *criu_conf)
 	return named;
 }
 
+/* The hook's parameters, as a file: CRIU runs the action script through
+ * /bin/sh, so nothing that could carry shell syntax goes into the script. */
+static int write_hook_params(struct checkpoint_run *run, cryo_err *err)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "kind", json_object_new_string(freezer_kind_name(run->freezer.kind)));
+	json_object_object_add(o, "dir", json_object_new_string(run->freezer.dir));
+	json_object_object_add(o, "cgroup", json_object_new_string(run->freezer.cgroup));
+	json_object_object_add(o, "init_pid", json_object_new_int(run->c->pid));
+	json_object_object_add(o, "cryo_pid", json_object_new_int((int)getpid()));
+	json_object_object_add(o, "stamp", json_object_new_string(run->hook_stamp));
+	json_object_object_add(o, "error_file", json_object_new_string(run->hook_error));
+	json_object_object_add(o, "thawed_marker", json_object_new_string(run->thawed_marker));
+	int r = write_json_file(run->hook_params, o, err);
+	json_object_put(o);
+	return r;
+}
+
 /* Freeze as late as consistency allows: not before the runtime starts, but in
  * CRIU's pre-dump action script, which runs after runc's start-up and CRIU's
  * kernel probing and right before CRIU seizes the tasks. CRIU then finds the
@@ -145,17 +165,23 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 
 	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
 		return spec_write_criu_config(bundle, "", err);
+	run->hook_params = xasprintf("%s/freeze-hook.json", run->work_dir);
+	run->hook_error = xasprintf("%s/freeze-hook.error", run->work_dir);
 	run->hook_stamp = xasprintf("%s/frozen-at", run->work_dir);
 	run->thawed_marker = engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
 	unlink(run->thawed_marker);
+	if ((r = write_hook_params(run, err)) < 0)
+		return r;
 	/* CRIU runs the script at every action, several inside its own frozen
-	 * time: only pre-dump may cost more than a shell's start. */
+	 * time: only pre-dump may cost more than a shell's start. Every word is
+	 * quoted; none comes from the container. */
+	cleanup_free char *exe_word = shell_quote(exe);
+	cleanup_free char *params_word = shell_quote(run->hook_params);
 	cleanup_free char *text = xasprintf("#!/bin/sh\n"
 					    "# Written by cryo: freeze the container right before CRIU seizes it.\n"
 					    "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
-					    "exec '%s' " CHECKPOINT_FREEZE_HOOK " %s '%s' '%s' %d '%s'\n",
-					    exe, freezer_kind_name(run->freezer.kind), run->freezer.dir, run->hook_stamp,
-					    (int)getpid(), run->thawed_marker);
+					    "exec %s " CHECKPOINT_FREEZE_HOOK " %s\n",
+					    exe_word, params_word);
 	cleanup_free char *conf = xasprintf("action-script %s\n", script);
 	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
 	    (r = spec_write_criu_config(bundle, conf, err)) < 0)
@@ -174,29 +200,39 @@ static void checkpoint_disarm_freeze_hook(struct checkpoint_run *run)
 	spec_write_criu_config(bundle, "", NULL);
 }
 
-/* After the dump: the hook must have frozen the container, and it must still
- * be frozen, or the capture that follows would not be consistent. */
+/* After the dump: the hook must have frozen the container, it must still be
+ * frozen, and every one of its tasks must be in the frozen cgroup, or the
+ * capture that follows would not be consistent. */
 static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->freeze_in_hook)
+	if (!run->opts->leave_running || run->test_disable_freeze)
 		return 0;
-	cleanup_free char *stamp = NULL;
-	long long frozen_at = 0, frozen_after = 0;
 	bool frozen = false;
-	if (read_file(run->hook_stamp, &stamp, NULL, NULL) == 0 &&
-	    sscanf(stamp, "%lld %lld", &frozen_at, &frozen_after) == 2) {
-		run->frozen_by_us = true;
-		run->frozen_at = frozen_at;
-		run->stats->freeze_duration = frozen_after - frozen_at;
+	if (run->freeze_in_hook) {
+		cleanup_free char *stamp = NULL;
+		long long frozen_at = 0, frozen_after = 0;
+		if (read_file(run->hook_stamp, &stamp, NULL, NULL) == 0 &&
+		    sscanf(stamp, "%lld %lld", &frozen_at, &frozen_after) == 2) {
+			run->frozen_by_us = true;
+			run->frozen_at = frozen_at;
+			run->stats->freeze_duration = frozen_after - frozen_at;
+		}
 	}
 	int r = freezer_is_frozen(&run->freezer, &frozen, err);
 	if (r < 0)
 		return r;
-	if (!run->frozen_by_us || !frozen)
+	if (run->freeze_in_hook && (!run->frozen_by_us || !frozen))
 		return cryo_error_set(err, EIO,
 				      "the container is not frozen after the runtime's checkpoint (freeze hook %s): "
 				      "refusing a checkpoint that could be inconsistent",
 				      run->frozen_by_us ? "ran" : "did not run");
+	if (!frozen)
+		return cryo_error_set(err, EIO,
+				      "cgroup `%s` is not frozen after the runtime's checkpoint: refusing a "
+				      "checkpoint that could be inconsistent",
+				      run->freezer.cgroup);
+	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
+		return cryo_error_wrap(err, "after the dump");
 	return 0;
 }
 
@@ -230,8 +266,11 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 		return r;
 	if ((r = write_config_dump(run, err)) < 0)
 		return r;
-	if (run->opts->leave_running && !run->was_paused && !run->test_disable_freeze &&
-	    (r = freezer_for_pid(run->c->pid, &run->freezer, err)) < 0)
+	/* The cgroup cryo created for the container, never one named by the
+	 * container (it can move itself into a sub-cgroup it made). */
+	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
+	if (run->opts->leave_running && !run->test_disable_freeze &&
+	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
 		return r;
 	return checkpoint_arm_freeze_hook(run, err);
 }
@@ -249,6 +288,8 @@ static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 	run->frozen_by_us = true;
 	run->frozen_at = start;
 	run->stats->freeze_duration = now_monotonic_us() - start;
+	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
+		return cryo_error_wrap(err, "before the dump");
 	return 0;
 }
 
@@ -291,6 +332,12 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	int64_t start = now_monotonic_us();
 	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
 	run->stats->runtime_checkpoint_duration = now_monotonic_us() - start;
+	cleanup_free char *refused = NULL;
+	if (r < 0 && run->hook_error && read_file(run->hook_error, &refused, NULL, NULL) == 0 && *refused) {
+		/* The hook's reason says more than CRIU's "pre-dump script failed". */
+		cryo_error_free(err);
+		return cryo_error_set(err, EPERM, "before the dump: %s", str_rstrip(refused));
+	}
 	if (r < 0)
 		return r;
 	return checkpoint_check_frozen(run, err);
@@ -441,6 +488,8 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 {
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
+	free(run->hook_params);
+	free(run->hook_error);
 	free(run->hook_stamp);
 	free(run->thawed_marker);
 	free(run->dir);
@@ -572,38 +621,49 @@ static _Noreturn void freeze_watchdog(struct freezer *f, pid_t cryo_pid, pid_t c
 	_exit(0);
 }
 
-int checkpoint_freeze_hook_main(int argc, char **argv)
+struct hook_params {
+	struct json_object *json;
+	const char *kind, *dir, *cgroup, *stamp, *error_file, *thawed_marker;
+	pid_t init_pid, cryo_pid;
+};
+
+static const char *params_str(struct json_object *o, const char *key)
 {
-	/* CRIU runs its action scripts for every action; only pre-dump freezes. */
-	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");
-	if (!action || strcmp(action, "pre-dump") != 0)
-		return 0;
-	if (argc != 6)
-		return 2;
-	struct freezer f;
-	cleanup_error cryo_err err = NULL;
-	freezer_init(&f, strcmp(argv[1], freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1, argv[2]);
-	/* CRIU may run the hook more than once: the first run is the one that counts. */
-	cleanup_close int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		freezer_release(&f);
-		return errno == EEXIST ? 0 : 1;
-	}
-	int64_t start = now_monotonic_us();
-	int r = freezer_freeze(&f, FREEZE_TIMEOUT_US, &err);
-	int64_t done = now_monotonic_us();
-	if (r < 0) {
-		fprintf(stderr, "cryo freeze hook: %s\n", err->msg);
-		freezer_release(&f);
-		return 1;
-	}
-	char line[64];
-	int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)start, (long long)done);
-	if (write(fd, line, (size_t)n) != n) {
-		freezer_thaw(&f, NULL);
-		freezer_release(&f);
-		return 1;
-	}
+	struct json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		   ? json_object_get_string(v)
+		   : NULL;
+}
+
+static int params_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) ? json_object_get_int(v)
+											       : 0;
+}
+
+static int read_hook_params(const char *path, struct hook_params *p)
+{
+	cleanup_free char *text = NULL;
+	if (read_file(path, &text, NULL, NULL) < 0 || !(p->json = json_tokener_parse(text)))
+		return -EINVAL;
+	p->kind = params_str(p->json, "kind");
+	p->dir = params_str(p->json, "dir");
+	p->cgroup = params_str(p->json, "cgroup");
+	p->stamp = params_str(p->json, "stamp");
+	p->error_file = params_str(p->json, "error_file");
+	p->thawed_marker = params_str(p->json, "thawed_marker");
+	p->init_pid = params_int(p->json, "init_pid");
+	p->cryo_pid = params_int(p->json, "cryo_pid");
+	if (!p->kind || !p->dir || !p->cgroup || !p->stamp || !p->error_file || !p->thawed_marker ||
+	    p->init_pid <= 0 || p->cryo_pid <= 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Leave a watchdog that thaws the container should cryo die without doing so. */
+static void start_freeze_watchdog(struct freezer *f, pid_t cryo_pid, const char *thawed_marker)
+{
 	pid_t criu_pid = criu_ancestor();
 	pid_t watchdog = fork();
 	if (watchdog == 0) {
@@ -617,10 +677,60 @@ int checkpoint_freeze_hook_main(int argc, char **argv)
 		dup2(devnull, 0);
 		dup2(devnull, 1);
 		dup2(devnull, 2);
-		freeze_watchdog(&f, (pid_t)atoi(argv[4]), criu_pid, argv[5]);
+		freeze_watchdog(f, cryo_pid, criu_pid, thawed_marker);
 	}
 	if (watchdog > 0)
 		waitpid(watchdog, NULL, 0);
+}
+
+int checkpoint_freeze_hook_main(int argc, char **argv)
+{
+	/* CRIU runs its action scripts for every action; only pre-dump freezes. */
+	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");
+	if (!action || strcmp(action, "pre-dump") != 0)
+		return 0;
+	if (argc != 2)
+		return 2;
+	struct hook_params p = {0};
+	if (read_hook_params(argv[1], &p) < 0) {
+		fprintf(stderr, "cryo freeze hook: cannot read its parameters `%s`\n", argv[1]);
+		if (p.json)
+			json_object_put(p.json);
+		return 2;
+	}
+	struct freezer f;
+	cleanup_error cryo_err err = NULL;
+	freezer_init_cgroup(&f, strcmp(p.kind, freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1, p.dir,
+			    p.cgroup);
+	int status = 1;
+	/* CRIU may run the hook more than once: the first run is the one that counts. */
+	cleanup_close int fd = open(p.stamp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		status = errno == EEXIST ? 0 : 1;
+		goto out;
+	}
+	int64_t start = now_monotonic_us();
+	int r = freezer_freeze(&f, FREEZE_TIMEOUT_US, &err);
+	int64_t done = now_monotonic_us();
+	/* Frozen: no task can move now. Every one must be in the cgroup that
+	 * was frozen, or the dump and the capture would see a running task. */
+	if (r == 0 && (r = freezer_check_tasks_beneath(&f, p.init_pid, &err)) < 0)
+		freezer_thaw(&f, NULL);
+	if (r < 0) {
+		fprintf(stderr, "cryo freeze hook: %s\n", err->msg);
+		write_file(p.error_file, err->msg, strlen(err->msg), 0600, NULL);
+		goto out;
+	}
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)start, (long long)done);
+	if (write(fd, line, (size_t)n) != n) {
+		freezer_thaw(&f, NULL);
+		goto out;
+	}
+	start_freeze_watchdog(&f, p.cryo_pid, p.thawed_marker);
+	status = 0;
+out:
 	freezer_release(&f);
-	return 0;
+	json_object_put(p.json);
+	return status;
 }

@@ -77,8 +77,13 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 				 struct container_config *cfg, bool write_managed, struct container **out,
 				 cryo_err *err);
 
-/* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir. */
-int container_write_managed_files(const char *upper, const struct container_config *cfg, cryo_err *err);
+/* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir, never
+ * following a symbolic link. When the container's /etc (or one of those
+ * names) is not something cryo can write into (a symbolic link, a file, a
+ * directory where a file belongs), what was not written is left alone and
+ * *skipped (allocated) says what and why; otherwise *skipped is NULL. */
+int container_write_managed_files(const char *upper, const struct container_config *cfg, char **skipped,
+				  cryo_err *err);
 
 /* Start a created/exited container: mount its rootfs, start the monitor, create
  * and start it in the runtime. */

@@ -1,5 +1,6 @@
 #include "restore.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -186,10 +187,13 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");
 	}
-	if ((r = container_write_managed_files(fresh, &run->cfg, err)) < 0) {
+	cleanup_free char *skipped = NULL;
+	if ((r = container_write_managed_files(fresh, &run->cfg, &skipped, err)) < 0) {
 		rm_rf(fresh, NULL);
 		return r;
 	}
+	if (skipped)
+		snprintf(run->stats->notice, sizeof(run->stats->notice), "%s", skipped);
 	if ((r = swap_in(run, upper, fresh, err)) < 0) {
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");
@@ -313,7 +317,8 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 static int restore_commit(struct restore_run *run, cryo_err *err)
 {
 	struct freezer f = {0};
-	if (freezer_for_pid(run->mon.container_pid, &f, NULL) == 0) {
+	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
+	if (freezer_for_cgroup(cgroup, &f, NULL) == 0) {
 		bool frozen = false;
 		if (freezer_is_frozen(&f, &frozen, NULL) == 0 && frozen)
 			freezer_thaw(&f, NULL);
@@ -416,5 +421,7 @@ struct json_object *restore_stats_json(const struct restore_stats *s)
 		json_object_object_add(o, "restore_time", json_object_new_int64(s->criu.restore_time));
 		json_object_object_add(o, "pages_restored", json_object_new_int64((int64_t)s->criu.pages_restored));
 	}
+	if (s->notice[0])
+		json_object_object_add(o, "notice", json_object_new_string(s->notice));
 	return o;
 }

@@ -341,3 +341,24 @@ bool name_is_valid(const char *name)
 	}
 	return true;
 }
+
+char *shell_quote(const char *s)
+{
+	size_t quotes = 0;
+	for (const char *p = s; *p; p++)
+		quotes += *p == '\'';
+	char *out = xmalloc(strlen(s) + quotes * 3 + 3);
+	char *w = out;
+	*w++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(w, "'\\''", 4);
+			w += 4;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w++ = '\'';
+	*w = '\0';
+	return out;
+}

@@ -96,6 +96,9 @@ int64_t now_realtime_us(void);
 /* RFC 3339 UTC timestamp with nanoseconds for a realtime microsecond value. */
 char *format_timestamp(int64_t realtime_us);
 
+/* s as one word for /bin/sh: single-quoted, a quote inside as '\''. */
+char *shell_quote(const char *s);
+
 /* Random lowercase hex ID of 64 characters. */
 char *random_id(void);
 
