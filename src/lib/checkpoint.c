@@ -14,6 +14,7 @@
 #include "lock.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
+#include "scratch.h"
 #include "runtime.h"
 #include "spec.h"
 #include "state.h"
@@ -47,7 +48,22 @@ struct checkpoint_run {
 	bool monitor_detached;
 	int saved_monitor_pid;
 	bool exported;
+
+	/* Other running containers that use a volume being captured: locked,
+	 * and frozen while it is captured (see checkpoint_freeze_volume_users). */
+	struct volume_neighbour {
+		char *name;
+		pid_t pid;
+		struct freezer freezer;
+		int lock;
+		bool frozen_by_us;
+	} *neighbours;
+	size_t n_neighbours;
+	char *neighbours_thawed_marker; /* tells their watchdog that we thawed them */
 };
+
+static _Noreturn void freeze_watchdog(struct freezer *f, size_t n, pid_t cryo_pid, pid_t criu_pid,
+				      const char *thawed_marker);
 
 static bool env_flag(const char *name)
 {
@@ -236,6 +252,23 @@ static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 	return 0;
 }
 
+/* The export's temporary file, by the prefix it will have (absolute). */
+static int claim_export_temp(struct checkpoint_run *run, cryo_err *err)
+{
+	if (!run->opts->export_path)
+		return 0;
+	cleanup_free char *prefix = checkpoint_archive_temp_prefix(run->opts->export_path);
+	if (prefix[0] != '/') {
+		cleanup_free char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return cryo_error_set(err, errno, "export to `%s`: current directory", run->opts->export_path);
+		char *abs = xasprintf("%s/%s", cwd, prefix);
+		free(prefix);
+		prefix = abs;
+	}
+	return scratch_claim_prefix(run->engine, prefix, err);
+}
+
 /* Step 1: directories, metadata, and everything that can fail before we touch
  * the container. */
 static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
@@ -253,6 +286,10 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	run->work_dir = engine_run_path(engine, "containers/%s/checkpoint-work", run->c->id);
 	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
 	cleanup_free char *volumes = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR, run->dir);
+	/* Claimed before they exist: should this cryo be killed, the next
+	 * command removes them (scratch.h). */
+	if ((r = scratch_claim_path(engine, run->dir, err)) < 0 || (r = claim_export_temp(run, err)) < 0)
+		return r;
 	if ((r = rm_rf(run->work_dir, err)) < 0 || (r = mkdir_p(images, 0700, err)) < 0 ||
 	    (r = mkdir_p(volumes, 0700, err)) < 0 || (r = mkdir_p(run->work_dir, 0700, err)) < 0)
 		return r;
@@ -381,9 +418,192 @@ static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
 	return 0;
 }
 
+/* The running (or paused) containers other than this one that use volume
+ * `name`, as allocated names. */
+static int volume_active_users(struct checkpoint_run *run, const char *volume, char ***out, cryo_err *err)
+{
+	cleanup_strv char **names = NULL;
+	int r = state_volume_users(run->engine, volume, &names, err);
+	if (r < 0)
+		return r;
+	char **active = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_container struct container *other = NULL;
+		if (strcmp(names[i], run->c->name) == 0)
+			continue;
+		if (container_get(run->engine, names[i], &other, NULL) == 0 && container_is_active(other))
+			strv_push(&active, other->name);
+	}
+	*out = active;
+	return 0;
+}
+
+static struct volume_neighbour *find_neighbour(struct checkpoint_run *run, const char *name)
+{
+	for (size_t i = 0; i < run->n_neighbours; i++)
+		if (strcmp(run->neighbours[i].name, name) == 0)
+			return &run->neighbours[i];
+	return NULL;
+}
+
+/* Take one neighbour: its lock (without waiting: it may be busy with its own
+ * checkpoint, which could be waiting for ours), and its freezer. */
+static int take_neighbour(struct checkpoint_run *run, const char *volume, const char *name, cryo_err *err)
+{
+	cleanup_container struct container *other = NULL;
+	cleanup_close int lock = -1;
+	int r;
+	if ((r = container_get(run->engine, name, &other, err)) < 0)
+		return r;
+	r = lock_try_acquire(run->engine, other->id, &lock, err);
+	if (r == -EWOULDBLOCK)
+		return cryo_error_set(err, EBUSY,
+				      "volume `%s` is also used by running container `%s`, which is busy with another "
+				      "operation: try again, stop `%s`, or checkpoint with --ignore-volumes",
+				      volume, other->name, other->name);
+	if (r < 0)
+		return r;
+	/* Read it again under its lock. */
+	container_free(move_ptr(other));
+	if ((r = container_get(run->engine, name, &other, err)) < 0)
+		return r;
+	run->neighbours = xrealloc(run->neighbours, (run->n_neighbours + 1) * sizeof(*run->neighbours));
+	struct volume_neighbour *n = &run->neighbours[run->n_neighbours++];
+	*n = (struct volume_neighbour){.name = xstrdup(other->name), .pid = other->pid, .lock = move_fd(lock)};
+	if (!container_is_active(other))
+		return 0; /* stopped meanwhile: nothing to freeze */
+	cleanup_free char *cgroup = spec_cgroup_path(other->id);
+	if ((r = freezer_for_cgroup(cgroup, &n->freezer, err)) < 0)
+		return r;
+	if (strcmp(other->state, CONTAINER_PAUSED) == 0)
+		return 0; /* frozen already, and stays so */
+	if ((r = freezer_freeze(&n->freezer, FREEZE_TIMEOUT_US, err)) < 0)
+		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it", volume,
+				       other->name);
+	n->frozen_by_us = true;
+	if ((r = freezer_check_tasks_beneath(&n->freezer, other->pid, err)) < 0)
+		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`", volume, other->name);
+	return 0;
+}
+
+/* A watchdog that thaws the neighbours should this cryo die before it does. */
+static void watch_neighbours(struct checkpoint_run *run)
+{
+	size_t n = 0;
+	struct freezer *frozen = xcalloc(run->n_neighbours + 1, sizeof(*frozen));
+	for (size_t i = 0; i < run->n_neighbours; i++)
+		if (run->neighbours[i].frozen_by_us)
+			frozen[n++] = run->neighbours[i].freezer;
+	if (n == 0) {
+		free(frozen);
+		return;
+	}
+	run->neighbours_thawed_marker =
+		engine_run_path(run->engine, "containers/%s/neighbours-thawed-%d", run->c->id, (int)getpid());
+	unlink(run->neighbours_thawed_marker);
+	pid_t cryo_pid = getpid();
+	pid_t child = fork();
+	if (child == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int devnull = open("/dev/null", O_RDWR);
+		for (int i = 0; i < 1024; i++)
+			if (i != devnull)
+				close(i);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		freeze_watchdog(frozen, n, cryo_pid, 0, run->neighbours_thawed_marker);
+	}
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	free(frozen);
+}
+
+/* Before the volumes are captured: every other running container that uses
+ * one of them could write to it while it is read (or swap a file for a fifo
+ * or a device between the check and the open). Each is locked and frozen
+ * along with this one until the thaw, or the checkpoint is refused naming it.
+ * A paused neighbour is frozen already and stays paused. */
+static int checkpoint_freeze_volume_users(struct checkpoint_run *run, cryo_err *err)
+{
+	if (run->opts->ignore_volumes)
+		return 0;
+	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME)
+			continue;
+		cleanup_strv char **users = NULL;
+		int r = volume_active_users(run, m->source, &users, err);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; users[j]; j++)
+			if (!find_neighbour(run, users[j]) && (r = take_neighbour(run, m->source, users[j], err)) < 0)
+				return r;
+	}
+	watch_neighbours(run);
+	return 0;
+}
+
+/* After the capture: a container that started using a captured volume while
+ * it was read (it was not frozen) makes the capture unreliable. */
+static int checkpoint_check_volume_users(struct checkpoint_run *run, cryo_err *err)
+{
+	if (run->opts->ignore_volumes)
+		return 0;
+	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME)
+			continue;
+		cleanup_strv char **users = NULL;
+		int r = volume_active_users(run, m->source, &users, err);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; users[j]; j++)
+			if (!find_neighbour(run, users[j]))
+				return cryo_error_set(err, EBUSY,
+						      "volume `%s`: container `%s` started using it while it was captured; "
+						      "checkpoint again",
+						      m->source, users[j]);
+	}
+	return 0;
+}
+
+static void thaw_neighbours(struct checkpoint_run *run)
+{
+	for (size_t i = 0; i < run->n_neighbours; i++) {
+		struct volume_neighbour *n = &run->neighbours[i];
+		if (!n->frozen_by_us)
+			continue;
+		for (int attempt = 0; attempt < 3; attempt++)
+			if (freezer_thaw(&n->freezer, NULL) == 0)
+				break;
+		n->frozen_by_us = false;
+	}
+	if (run->neighbours_thawed_marker)
+		write_file(run->neighbours_thawed_marker, "", 0, 0600, NULL);
+}
+
+static void release_neighbours(struct checkpoint_run *run)
+{
+	thaw_neighbours(run);
+	for (size_t i = 0; i < run->n_neighbours; i++) {
+		free(run->neighbours[i].name);
+		freezer_release(&run->neighbours[i].freezer);
+		if (run->neighbours[i].lock >= 0)
+			close(run->neighbours[i].lock);
+	}
+	free(run->neighbours);
+	free(run->neighbours_thawed_marker);
+	run->neighbours = NULL;
+	run->n_neighbours = 0;
+}
+
 /* Step 6: thaw — the end of the frozen window. */
 static void checkpoint_thaw(struct checkpoint_run *run)
 {
+	thaw_neighbours(run);
 	if (!run->frozen_by_us)
 		return;
 	cleanup_error cryo_err err = NULL;
@@ -486,6 +706,7 @@ static void checkpoint_abort(struct checkpoint_run *run)
 
 static void checkpoint_run_release(struct checkpoint_run *run)
 {
+	release_neighbours(run);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
 	free(run->hook_params);
@@ -521,7 +742,9 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	    (r = checkpoint_freeze(&run, err)) < 0 ||
 	    (r = checkpoint_dump(&run, err)) < 0 ||
 	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
-	    (r = checkpoint_capture_volumes(&run, err)) < 0)
+	    (r = checkpoint_freeze_volume_users(&run, err)) < 0 ||
+	    (r = checkpoint_capture_volumes(&run, err)) < 0 ||
+	    (r = checkpoint_check_volume_users(&run, err)) < 0)
 		goto fail;
 	test_delay_in_frozen_window();
 	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
@@ -597,9 +820,11 @@ static pid_t criu_ancestor(void)
 
 /* The watchdog the hook leaves behind: should the checkpointing cryo die
  * (killed, crashed) without thawing, wait until CRIU is done with the
- * container too (it puts the cgroup back to frozen when it finishes), then
- * thaw it. A container must never stay frozen because of cryo. */
-static _Noreturn void freeze_watchdog(struct freezer *f, pid_t cryo_pid, pid_t criu_pid, const char *thawed_marker)
+ * container too (it puts the cgroup back to frozen when it finishes; criu_pid
+ * 0: no CRIU involved), then thaw it. A container must never stay frozen
+ * because of cryo. */
+static _Noreturn void freeze_watchdog(struct freezer *f, size_t n, pid_t cryo_pid, pid_t criu_pid,
+				      const char *thawed_marker)
 {
 	int64_t give_up = now_monotonic_us() + 15LL * 60 * 1000 * 1000;
 	struct timespec tick = {0, 50 * 1000 * 1000};
@@ -611,14 +836,38 @@ static _Noreturn void freeze_watchdog(struct freezer *f, pid_t cryo_pid, pid_t c
 		/* Thaw, and keep it thawed a little while in case a straggler of the
 		 * dump puts the freezer back. */
 		for (int i = 0; i < 40; i++) {
-			bool frozen = false;
-			if (freezer_is_frozen(f, &frozen, NULL) == 0 && frozen)
-				freezer_thaw(f, NULL);
+			for (size_t j = 0; j < n; j++) {
+				bool frozen = false;
+				if (freezer_is_frozen(&f[j], &frozen, NULL) == 0 && frozen)
+					freezer_thaw(&f[j], NULL);
+			}
 			nanosleep(&tick, NULL);
 		}
 	}
 	unlink(thawed_marker);
 	_exit(0);
+}
+
+/* Leave a watchdog that thaws the container should cryo die without doing so. */
+static void start_freeze_watchdog(struct freezer *f, pid_t cryo_pid, const char *thawed_marker)
+{
+	pid_t criu_pid = criu_ancestor();
+	pid_t watchdog = fork();
+	if (watchdog == 0) {
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int devnull = open("/dev/null", O_RDWR);
+		for (int i = 0; i < 1024; i++)
+			if (i != devnull)
+				close(i);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		freeze_watchdog(f, 1, cryo_pid, criu_pid, thawed_marker);
+	}
+	if (watchdog > 0)
+		waitpid(watchdog, NULL, 0);
 }
 
 struct hook_params {
@@ -659,28 +908,6 @@ static int read_hook_params(const char *path, struct hook_params *p)
 	    p->init_pid <= 0 || p->cryo_pid <= 0)
 		return -EINVAL;
 	return 0;
-}
-
-/* Leave a watchdog that thaws the container should cryo die without doing so. */
-static void start_freeze_watchdog(struct freezer *f, pid_t cryo_pid, const char *thawed_marker)
-{
-	pid_t criu_pid = criu_ancestor();
-	pid_t watchdog = fork();
-	if (watchdog == 0) {
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int devnull = open("/dev/null", O_RDWR);
-		for (int i = 0; i < 1024; i++)
-			if (i != devnull)
-				close(i);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		freeze_watchdog(f, cryo_pid, criu_pid, thawed_marker);
-	}
-	if (watchdog > 0)
-		waitpid(watchdog, NULL, 0);
 }
 
 int checkpoint_freeze_hook_main(int argc, char **argv)

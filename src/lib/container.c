@@ -12,6 +12,7 @@
 #include "overlay.h"
 #include "pathsafe.h"
 #include "runtime.h"
+#include "security.h"
 #include "spec.h"
 #include "util.h"
 #include "volume.h"
@@ -53,6 +54,8 @@ void container_config_free(struct container_config *cfg)
 		free(cfg->mounts[i].destination);
 	}
 	free(cfg->mounts);
+	strv_free(cfg->cap_add);
+	strv_free(cfg->cap_drop);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -96,6 +99,10 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 	json_object_object_add(o, "memory_limit", json_object_new_int64(cfg->memory_limit));
 	json_object_object_add(o, "pids_limit", json_object_new_int64(cfg->pids_limit));
 	json_object_object_add(o, "auto_remove", json_object_new_boolean(cfg->auto_remove));
+	if (cfg->cap_add && cfg->cap_add[0])
+		json_object_object_add(o, "cap_add", strv_to_json(cfg->cap_add));
+	if (cfg->cap_drop && cfg->cap_drop[0])
+		json_object_object_add(o, "cap_drop", strv_to_json(cfg->cap_drop));
 	return o;
 }
 
@@ -140,7 +147,23 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 		cfg->pids_limit = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "auto_remove", &v))
 		cfg->auto_remove = json_object_get_boolean(v);
+	int r = 0;
+	const char *lists[] = {"cap_add", "cap_drop"};
+	char ***outs[] = {&cfg->cap_add, &cfg->cap_drop};
+	for (size_t l = 0; l < 2 && r == 0; l++) {
+		cleanup_strv char **given = strv_from_json(json_object_object_get_ex(o, lists[l], &v) ? v : NULL);
+		*outs[l] = xcalloc(1, sizeof(char *));
+		for (size_t i = 0; given[i] && r == 0; i++) {
+			cleanup_free char *cap = NULL;
+			if ((r = security_cap_normalize(given[i], &cap, err)) == 0)
+				strv_push(outs[l], cap);
+		}
+	}
 	json_object_put(o);
+	if (r < 0) {
+		container_config_free(cfg);
+		return cryo_error_wrap(err, "container configuration");
+	}
 	return 0;
 }
 
@@ -256,6 +279,20 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	cfg->memory_limit = opts->memory_limit;
 	cfg->pids_limit = opts->pids_limit;
 	cfg->auto_remove = opts->auto_remove;
+	cfg->cap_add = xcalloc(1, sizeof(char *));
+	cfg->cap_drop = xcalloc(1, sizeof(char *));
+	for (size_t l = 0; l < 2; l++) {
+		char *const *given = l == 0 ? opts->cap_add : opts->cap_drop;
+		for (size_t i = 0; given && given[i]; i++) {
+			cleanup_free char *cap = NULL;
+			if ((r = security_cap_normalize(given[i], &cap, err)) < 0)
+				return cryo_error_wrap(err, "--cap-%s", l == 0 ? "add" : "drop");
+			strv_push(l == 0 ? &cfg->cap_add : &cfg->cap_drop, cap);
+		}
+	}
+	cleanup_strv char **caps = NULL;
+	if ((r = security_capabilities(cfg->cap_add, cfg->cap_drop, &caps, err)) < 0)
+		return r;
 
 	size_t n = strv_len(opts->volumes);
 	cfg->mounts = xcalloc(n, sizeof(*cfg->mounts));

@@ -42,6 +42,8 @@ struct container_config {
 	int64_t memory_limit; /* bytes, 0 = none */
 	int64_t pids_limit;   /* 0 = none */
 	bool auto_remove;
+	char **cap_add;  /* normalised capability names (security.h), NULL-terminated */
+	char **cap_drop;
 };
 
 void container_config_free(struct container_config *cfg);
@@ -62,6 +64,8 @@ struct container_create_opts {
 	const char *network;
 	int64_t memory_limit, pids_limit;
 	bool auto_remove;
+	char **cap_add; /* --cap-add / --cap-drop as given */
+	char **cap_drop;
 };
 
 /* Create the container (state "created"): rootfs directories, bundle, volumes,

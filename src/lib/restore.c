@@ -13,6 +13,7 @@
 #include "monitor.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
+#include "scratch.h"
 #include "spec.h"
 #include "util.h"
 #include "volume.h"
@@ -108,7 +109,8 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 		cleanup_free char *suffix = random_id();
 		run->dir = engine_path(engine, "tmp/import-%.12s", suffix);
 		run->dir_is_import = true;
-		if ((r = mkdir_p(run->dir, 0700, err)) < 0)
+		/* claimed first: a killed restore's import is collected (scratch.h) */
+		if ((r = scratch_claim_path(engine, run->dir, err)) < 0 || (r = mkdir_p(run->dir, 0700, err)) < 0)
 			return r;
 		int64_t start = now_monotonic_us();
 		r = checkpoint_archive_read(run->opts->import_path, run->dir, err);

@@ -83,7 +83,8 @@ int write_file(const char *path, const void *data, size_t len, mode_t mode, cryo
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, cryo_err *err);
 
 int mkdir_p(const char *path, mode_t mode, cryo_err *err);
-/* Remove a tree; a missing path is not an error. Does not cross mount points. */
+/* Remove a tree of any depth; a missing path is not an error. Does not cross
+ * mount points (a mount point below makes it fail with EBUSY). */
 int rm_rf(const char *path, cryo_err *err);
 bool path_exists(const char *path);
 

@@ -20,10 +20,14 @@ teardown() {
 		rmdir "$d" 2>/dev/null || true
 	done
 	rm -f "${HOST_FILES[@]}"
+	for d in "${HOST_LOOPS[@]}"; do
+		losetup -d "$d" 2>/dev/null || true
+	done
 }
 
 SUBCGROUPS=()
 HOST_FILES=()
+HOST_LOOPS=()
 
 ctr_pid() { # container
 	cryo inspect "$1" | jq -r '.[0].State.Pid'
@@ -150,4 +154,224 @@ move_into_subcgroup() { # container name
 	[ ! -e "$TEST_DIR/c.tar.zst" ]
 	[ -z "$(ls "$ROOT/checkpoints")" ]
 	assert_running_thawed evil
+}
+
+# ---- the capture ----
+
+HOSTILE=$WORKLOAD_DIR/hostile
+
+log_has() { # container text
+	cryo logs "$1" 2>/dev/null | grep -q "$2"
+}
+
+# A host process racing the capture: it keeps exchanging regular files with
+# objects of another kind in a volume the container uses.
+start_host_swapper() { # dir kind
+	"$HOSTILE" swap "$1" 200 "$2" >"$TEST_DIR/swapper.out" 2>&1 &
+	SWAPPER=$!
+	ready() { grep -q READY "$TEST_DIR/swapper.out"; }
+	wait_for 10 ready
+}
+
+stop_host_swapper() {
+	kill -9 "$SWAPPER" 2>/dev/null || true
+	wait "$SWAPPER" 2>/dev/null || true
+}
+
+# Checkpoint $1 five times while something swaps files under the capture: each
+# one ends within a minute, succeeding or refusing with a clear error, and the
+# container is running and thawed after each. Prints the archives' names.
+checkpoint_under_swaps() { # container
+	local i
+	for i in 1 2 3 4 5; do
+		run timeout -k 5 60 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+			checkpoint --leave-running --export "$TEST_DIR/s$i.tar" --compress none "$1"
+		echo "checkpoint $i: status $status: $output" >&2
+		[ "$status" -ne 124 ] # never stuck (with the container frozen)
+		if [ "$status" -ne 0 ]; then
+			[ "$status" -eq 125 ]
+			[[ "$output" == *"changed while it was captured"* ]]
+			[ ! -e "$TEST_DIR/s$i.tar" ]
+		fi
+		assert_running_thawed "$1"
+	done
+}
+
+@test "a fifo swapped in during the capture never blocks it" {
+	cryo run -d --name a -v shared:/data workload sleep 1000 >/dev/null
+	start_host_swapper "$ROOT/volumes/shared/_data" fifo
+	checkpoint_under_swaps a
+	stop_host_swapper
+}
+
+@test "a device swapped in during the capture is never read into the archive" {
+	# a loop device whose first bytes are a marker; the swapped files are
+	# 8 bytes long, so reading the device in their place would copy "DEVBYTES"
+	printf 'DEVBYTES%.0s' $(seq 1 512) >"$TEST_DIR/disk.img"
+	LOOPDEV=$(losetup -f --show "$TEST_DIR/disk.img")
+	HOST_LOOPS+=("$LOOPDEV")
+	kind=blk:$((0x$(stat -c %t "$LOOPDEV"))):$((0x$(stat -c %T "$LOOPDEV")))
+	cryo run -d --name a -v shared:/data workload sleep 1000 >/dev/null
+	start_host_swapper "$ROOT/volumes/shared/_data" "$kind"
+	checkpoint_under_swaps a
+	stop_host_swapper
+	for f in "$TEST_DIR"/s*.tar; do
+		[ -e "$f" ] || continue
+		! grep -q DEVBYTES "$f"
+	done
+}
+
+@test "a volume another running container uses is frozen with the checkpointed one" {
+	cryo run -d --name a -v shared:/data workload sleep 1000 >/dev/null
+	# the neighbour races the capture from inside its own container
+	cryo run -d --name b -v shared:/data workload /usr/local/bin/hostile swap /data 200 fifo >/dev/null
+	wait_for 10 log_has b READY
+	for i in 1 2 3; do
+		run timeout -k 5 60 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+			checkpoint --leave-running --export "$TEST_DIR/v$i.tar" --compress none a
+		echo "$output"
+		[ "$status" -eq 0 ]
+		assert_running_thawed a
+		assert_running_thawed b
+	done
+	# b was still swapping afterwards (thawed, not stopped)
+	a=$(stat -c %Z "$ROOT/volumes/shared/_data")
+	sleep 1.2
+	[ "$(stat -c %Z "$ROOT/volumes/shared/_data")" != "$a" ]
+	# the capture is consistent: every name a whole regular file or a fifo
+	tar -xOf "$TEST_DIR/v1.tar" volumes/shared.tar >"$TEST_DIR/shared.tar"
+	run tar -tvf "$TEST_DIR/shared.tar"
+	[ "$(grep -c '^-.* 8 .*[fx][0-9]*$' <<<"$output")" -eq 200 ]
+	[ "$(grep -c '^p.*[fx][0-9]*$' <<<"$output")" -eq 200 ]
+}
+
+@test "a neighbour busy with its own operation makes the checkpoint refuse, naming it" {
+	cryo run -d --name a -v shared:/data workload sleep 1000 >/dev/null
+	cryo run -d --name b -v shared:/data workload sleep 1000 >/dev/null
+	# hold b's lock as a long operation on it would
+	bid=$(ctr_id b)
+	exec {lockfd}>"$RUNROOT/locks/$bid"
+	flock "$lockfd"
+	run cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" a
+	exec {lockfd}>&-
+	echo "$output"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"volume \`shared\` is also used by running container \`b\`"* ]]
+	[ ! -e "$TEST_DIR/c.tar" ]
+	assert_running_thawed a
+	assert_running_thawed b
+	# once b is free, the checkpoint goes through
+	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" a
+}
+
+@test "a 30,000-level tree is refused cleanly, the container thawed" {
+	cryo run -d --name deep workload sh -c '/usr/local/bin/hostile deep /tmp 30000 && sleep 1000' >/dev/null
+	wait_for 300 log_has deep DONE
+	run timeout -k 5 120 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+		checkpoint --leave-running --export "$TEST_DIR/d.tar.zst" deep
+	echo "$output"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"is longer than 4095 bytes inside the container"* ]]
+	[ ! -e "$TEST_DIR/d.tar.zst" ]
+	[ -z "$(ls "$ROOT/checkpoints")" ]
+	assert_running_thawed deep
+	# and the container can still be removed, however deep its tree
+	cryo rm -f deep
+	[ -z "$(ls "$ROOT/containers")" ]
+}
+
+# ---- killed commands leave no garbage ----
+
+# No runc checkpoint of this engine running any more (CRIU runs under it).
+no_runtime_checkpoint() {
+	! pgrep -f -- "--work-path $RUNROOT/" >/dev/null
+}
+
+leftovers() {
+	ls -d "$ROOT"/checkpoints/*.new-* "$ROOT"/tmp/import-* "$TEST_DIR"/.k*.tmp-* "$ROOT"/claims/* 2>/dev/null
+	return 0
+}
+
+@test "cryo killed at random moments of 20 checkpoints: always thawed and running, no leftovers after the next command" {
+	cryo run -d --name src -v kv:/data workload sh -c 'while :; do date +%s%N > /data/t; sleep 0.01; done' >/dev/null
+	wait_for 10 test -s "$ROOT/volumes/kv/_data/t"
+	# running: its clock file moves (read from the host, no exec needed)
+	ticking() {
+		local a
+		a=$(cat "$ROOT/volumes/kv/_data/t")
+		sleep 0.05
+		[ "$(cat "$ROOT/volumes/kv/_data/t")" != "$a" ]
+	}
+	for i in $(seq 1 20); do
+		delay=$((RANDOM % 1500))
+		"$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+			checkpoint --leave-running --export "$TEST_DIR/k$i.tar.zst" src >/dev/null 2>&1 &
+		pid=$!
+		sleep "$((delay / 1000)).$(printf %03d $((delay % 1000)))"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		echo "round $i: killed after ${delay} ms" >&2
+		# runc and CRIU finish on their own; the freeze hook's watchdog then thaws
+		wait_for 60 no_runtime_checkpoint
+		thawed() { [ "$(freezer_state src)" = THAWED ]; }
+		wait_for 10 thawed
+		wait_for 5 ticking
+	done
+	assert_running_thawed src
+	# the next command collects what the killed ones left
+	cryo ps >/dev/null
+	run leftovers
+	echo "$output"
+	[ -z "$output" ]
+}
+
+@test "system prune and info report the space killed commands left" {
+	cryo run -d --name src workload sleep 1000 >/dev/null
+	id=$(ctr_id src)
+	# what a killed checkpoint and a killed import leave: staging with a
+	# claim whose owner is gone, and an import directory nobody claims
+	mkdir -p "$ROOT/checkpoints/$id.new-deadbeef/checkpoint" "$ROOT/tmp/import-0123456789ab" "$ROOT/claims"
+	head -c 1048576 /dev/zero >"$ROOT/checkpoints/$id.new-deadbeef/checkpoint/pages-1.img"
+	head -c 65536 /dev/zero >"$ROOT/tmp/import-0123456789ab/rootfs-diff.tar"
+	head -c 4096 /dev/zero >"$TEST_DIR/.c.tar.zst.tmp-AbC123"
+	echo keep >"$TEST_DIR/.c.tar.zst.tmp-not-mine"
+	sh -c 'exit 0' & gone=$!
+	wait "$gone"
+	printf '%s 1 %s\np %s\nx %s\n' "$gone" "$(cat /proc/sys/kernel/random/boot_id)" \
+		"$ROOT/checkpoints/$id.new-deadbeef" "$TEST_DIR/.c.tar.zst.tmp-" >"$ROOT/claims/$gone-0.claim"
+	# a claim whose owner lives (this shell holds its lock) is left alone
+	mkdir -p "$ROOT/checkpoints/$id.new-live0000"
+	printf '%s %s %s\np %s\n' "$$" "$(awk '{print $22}' /proc/$$/stat)" "$(cat /proc/sys/kernel/random/boot_id)" \
+		"$ROOT/checkpoints/$id.new-live0000" >"$ROOT/claims/$$-1.claim"
+	exec {claimfd}<>"$ROOT/claims/$$-1.claim"
+	flock "$claimfd"
+	run cryo info --format json
+	[ "$status" -eq 0 ]
+	removed=$(jq -r .store.leftovers_removed_bytes <<<"$output")
+	echo "removed $removed bytes"
+	[ "$removed" -ge $((1048576 + 65536 + 4096)) ]
+	[ "$(jq -r .store.scratch_in_use_bytes <<<"$output")" -gt 0 ]
+	[ ! -e "$ROOT/checkpoints/$id.new-deadbeef" ]
+	[ ! -e "$ROOT/tmp/import-0123456789ab" ]
+	[ ! -e "$TEST_DIR/.c.tar.zst.tmp-AbC123" ]
+	[ ! -e "$ROOT/claims/$gone-0.claim" ]
+	# not an export's temporary name, not under a dead claim: kept
+	[ "$(cat "$TEST_DIR/.c.tar.zst.tmp-not-mine")" = keep ]
+	[ -d "$ROOT/checkpoints/$id.new-live0000" ]
+	# prune: nothing left to remove now, the live claim still honoured
+	run cryo system prune
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"leftovers removed: 0 files"* ]]
+	[[ "$output" == *"still in use by running commands"* ]]
+	[ -d "$ROOT/checkpoints/$id.new-live0000" ]
+	# once its owner lets go (and is not the process it names), it is garbage too
+	exec {claimfd}>&-
+	printf '1 1 %s\np %s\n' "$(cat /proc/sys/kernel/random/boot_id)" "$ROOT/checkpoints/$id.new-live0000" \
+		>"$ROOT/claims/$$-1.claim"
+	run cryo system prune
+	echo "$output"
+	[[ "$output" != *"leftovers removed: 0 files"* ]]
+	[ ! -e "$ROOT/checkpoints/$id.new-live0000" ]
+	[ -z "$(ls "$ROOT/claims")" ]
 }
