@@ -109,6 +109,95 @@ assert_running_thawed() { # container
 	[ "$(cat "$victim/hosts")" = mine ]
 }
 
+# ---- what a container may ask of the kernel ----
+
+try_in() { # container-options... -- call
+	local opts=() call
+	while [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	call=$2
+	cryo run --rm "${opts[@]}" workload /usr/local/bin/hostile try "$call"
+}
+
+@test "the default seccomp profile refuses user namespaces, mounts, keyrings and bpf" {
+	for call in userns clone-newuser mountns mount keyctl bpf; do
+		run try_in -- "$call"
+		echo "$output"
+		[ "$status" -eq 1 ]
+		[ "$output" = "$call: Operation not permitted" ]
+	done
+	# the same profile still lets ordinary programs run
+	run cryo run --rm workload sh -c 'echo hi > /tmp/f && cat /tmp/f && ps >/dev/null && sleep 0.01 & wait'
+	[ "$status" -eq 0 ]
+	[ "$output" = hi ]
+}
+
+@test "a capability added with --cap-add opens the calls that need it" {
+	run try_in --cap-add SYS_ADMIN -- mountns
+	[ "$status" -eq 0 ]
+	[ "$output" = "mountns: allowed" ]
+	run try_in --cap-add sys_admin -- mount
+	[ "$status" -eq 0 ]
+	# still no keyrings for anyone
+	run try_in --cap-add SYS_ADMIN -- keyctl
+	[ "$status" -eq 1 ]
+}
+
+# The effective capability set of a container's first process, as a hex mask.
+cap_eff() { # options...
+	cryo run --rm "$@" workload sh -c 'grep CapEff /proc/self/status' | awk '{print $2}'
+}
+
+@test "no CAP_MKNOD by default; --cap-add / --cap-drop change the set, and it survives checkpoint and restore" {
+	mknod_bit=$((1 << 27)) net_raw_bit=$((1 << 13))
+	eff=$((0x$(cap_eff)))
+	[ $((eff & mknod_bit)) -eq 0 ]
+	[ $((eff & net_raw_bit)) -ne 0 ]
+	run cryo run --rm workload mknod /tmp/disk b 7 0
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Operation not permitted"* ]]
+	eff=$((0x$(cap_eff --cap-add mknod --cap-drop CAP_NET_RAW)))
+	[ $((eff & mknod_bit)) -ne 0 ]
+	[ $((eff & net_raw_bit)) -eq 0 ]
+	[ "$(cap_eff --cap-drop ALL)" = 0000000000000000 ]
+	# kept in the container's configuration, so a restored copy has the same set
+	cryo run -d --name c --cap-add MKNOD --cap-drop NET_RAW workload sleep 1000 >/dev/null
+	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" c
+	cryo restore --import "$TEST_DIR/c.tar" --name c2
+	[ "$(grep CapEff /proc/$(ctr_pid c2)/status)" = "$(grep CapEff /proc/$(ctr_pid c)/status)" ]
+	# bad names are refused, naming them
+	run cryo run --rm --cap-add CAP_BOGUS workload true
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"unknown capability \`CAP_BOGUS\`"* ]]
+	run cryo run --rm --cap-add MKNOD --cap-drop mknod workload true
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"both added and dropped"* ]]
+}
+
+@test "with CAP_MKNOD a container makes device nodes, but the devices cgroup denies using them" {
+	run cryo run --rm --cap-add MKNOD workload sh -c \
+		'mknod /dev/disk b 7 0 && echo made; head -c 1 /dev/disk >/dev/null && echo read'
+	echo "$output"
+	[[ "$output" == *made* ]]
+	[[ "$output" == *"Operation not permitted"* ]]
+	[[ "$output" != *read* ]]
+}
+
+@test "the root file system and volumes are mounted nodev,nosuid" {
+	run cryo run --rm -v data:/data workload sh -c 'grep -E " / | /data " /proc/mounts'
+	echo "$output"
+	[ "${#lines[@]}" -eq 2 ]
+	for line in "${lines[@]}"; do
+		[[ "$line" == *nosuid* ]]
+		[[ "$line" == *nodev* ]]
+	done
+	# the container's own /dev still works
+	run cryo run --rm workload sh -c 'echo x > /dev/null && head -c 4 /dev/zero | wc -c'
+	[ "$output" = 4 ]
+}
+
 # ---- the freeze hook ----
 
 # Move every process of the container into a new cgroup below its own, as a
@@ -167,7 +256,7 @@ log_has() { # container text
 # A host process racing the capture: it keeps exchanging regular files with
 # objects of another kind in a volume the container uses.
 start_host_swapper() { # dir kind
-	"$HOSTILE" swap "$1" 200 "$2" >"$TEST_DIR/swapper.out" 2>&1 &
+	"$HOSTILE" swap "$1" 1000 "$2" >"$TEST_DIR/swapper.out" 2>&1 &
 	SWAPPER=$!
 	ready() { grep -q READY "$TEST_DIR/swapper.out"; }
 	wait_for 10 ready
@@ -178,12 +267,13 @@ stop_host_swapper() {
 	wait "$SWAPPER" 2>/dev/null || true
 }
 
-# Checkpoint $1 five times while something swaps files under the capture: each
-# one ends within a minute, succeeding or refusing with a clear error, and the
-# container is running and thawed after each. Prints the archives' names.
+# Checkpoint $1 six times while something swaps files under the capture (1000
+# pairs: about every other capture meets a swap): each one ends within a
+# minute, succeeding or refusing with a clear error, and the container is
+# running and thawed after each.
 checkpoint_under_swaps() { # container
 	local i
-	for i in 1 2 3 4 5; do
+	for i in 1 2 3 4 5 6; do
 		run timeout -k 5 60 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
 			checkpoint --leave-running --export "$TEST_DIR/s$i.tar" --compress none "$1"
 		echo "checkpoint $i: status $status: $output" >&2

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -812,7 +813,7 @@ static void special_files_recorded_not_opened(void **state)
 static void swaps_during_capture(void **state)
 {
 	struct fixture *f = *state;
-	enum { PAIRS = 200 };
+	enum { PAIRS = 1000 };
 	for (int i = 0; i < PAIRS; i++) {
 		cleanup_free char *reg = xasprintf("%s/f%d", f->upper, i);
 		cleanup_free char *fifo = xasprintf("%s/x%d", f->upper, i);
@@ -821,6 +822,7 @@ static void swaps_during_capture(void **state)
 	}
 	pid_t swapper = fork();
 	if (swapper == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test that hung */
 		int dirfd = open(f->upper, O_RDONLY | O_DIRECTORY);
 		char a[16], b[16];
 		for (unsigned n = 0;; n++) {
