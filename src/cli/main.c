@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "freeze_hook.h"
 #include "cli.h"
 #include "commands.h"
 #include "util.h"
@@ -112,8 +113,8 @@ int main(int argc, char **argv)
 	int c, exit_code = 0, words = 0;
 
 	/* Internal: CRIU's pre-dump action script during a live checkpoint. */
-	if (argc >= 2 && strcmp(argv[1], CHECKPOINT_FREEZE_HOOK) == 0)
-		return checkpoint_freeze_hook_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], FREEZE_HOOK_COMMAND) == 0)
+		return freeze_hook_main(argc - 1, argv + 1);
 
 	cli_getopt_reset();
 	while ((c = cli_getopt(&cli, argc, argv, "h", global_options, &exit_code)) != -1) {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "container.h"
+#include "freeze_hook.h"
 #include "freezer.h"
 #include "lock.h"
 #include "overlay.h"
@@ -20,8 +21,6 @@
 #include "state.h"
 #include "util.h"
 #include "volume.h"
-
-#define FREEZE_TIMEOUT_US (10 * 1000 * 1000)
 
 /* Everything one checkpoint run knows and owns. */
 struct checkpoint_run {
@@ -53,7 +52,6 @@ struct checkpoint_run {
 	 * and frozen while it is captured (see checkpoint_freeze_volume_users). */
 	struct volume_neighbour {
 		char *name;
-		pid_t pid;
 		struct freezer freezer;
 		int lock;
 		bool frozen_by_us;
@@ -61,9 +59,6 @@ struct checkpoint_run {
 	size_t n_neighbours;
 	char *neighbours_thawed_marker; /* tells their watchdog that we thawed them */
 };
-
-static _Noreturn void freeze_watchdog(struct freezer *f, size_t n, pid_t cryo_pid, pid_t criu_pid,
-				      const char *thawed_marker);
 
 static bool env_flag(const char *name)
 {
@@ -149,18 +144,17 @@ static bool spec_names_criu_config(const char *bundle, const char *criu_conf)
  * /bin/sh, so nothing that could carry shell syntax goes into the script. */
 static int write_hook_params(struct checkpoint_run *run, cryo_err *err)
 {
-	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "kind", json_object_new_string(freezer_kind_name(run->freezer.kind)));
-	json_object_object_add(o, "dir", json_object_new_string(run->freezer.dir));
-	json_object_object_add(o, "cgroup", json_object_new_string(run->freezer.cgroup));
-	json_object_object_add(o, "init_pid", json_object_new_int(run->c->pid));
-	json_object_object_add(o, "cryo_pid", json_object_new_int((int)getpid()));
-	json_object_object_add(o, "stamp", json_object_new_string(run->hook_stamp));
-	json_object_object_add(o, "error_file", json_object_new_string(run->hook_error));
-	json_object_object_add(o, "thawed_marker", json_object_new_string(run->thawed_marker));
-	int r = write_json_file(run->hook_params, o, err);
-	json_object_put(o);
-	return r;
+	struct freeze_hook_params p = {
+		.kind = run->freezer.kind,
+		.dir = run->freezer.dir,
+		.cgroup = run->freezer.cgroup,
+		.init_pid = run->c->pid,
+		.cryo_pid = getpid(),
+		.stamp = run->hook_stamp,
+		.error_file = run->hook_error,
+		.thawed_marker = run->thawed_marker,
+	};
+	return freeze_hook_params_write(run->hook_params, &p, err);
 }
 
 /* Freeze as late as consistency allows: not before the runtime starts, but in
@@ -196,7 +190,7 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *text = xasprintf("#!/bin/sh\n"
 					    "# Written by cryo: freeze the container right before CRIU seizes it.\n"
 					    "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
-					    "exec %s " CHECKPOINT_FREEZE_HOOK " %s\n",
+					    "exec %s " FREEZE_HOOK_COMMAND " %s\n",
 					    exe_word, params_word);
 	cleanup_free char *conf = xasprintf("action-script %s\n", script);
 	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
@@ -319,7 +313,7 @@ static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 	if (!run->opts->leave_running || run->was_paused || run->test_disable_freeze || run->freeze_in_hook)
 		return 0;
 	int64_t start = now_monotonic_us();
-	int r = freezer_freeze(&run->freezer, FREEZE_TIMEOUT_US, err);
+	int r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err);
 	if (r < 0)
 		return r;
 	run->frozen_by_us = true;
@@ -469,7 +463,7 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 		return r;
 	run->neighbours = xrealloc(run->neighbours, (run->n_neighbours + 1) * sizeof(*run->neighbours));
 	struct volume_neighbour *n = &run->neighbours[run->n_neighbours++];
-	*n = (struct volume_neighbour){.name = xstrdup(other->name), .pid = other->pid, .lock = move_fd(lock)};
+	*n = (struct volume_neighbour){.name = xstrdup(other->name), .lock = move_fd(lock)};
 	if (!container_is_active(other))
 		return 0; /* stopped meanwhile: nothing to freeze */
 	cleanup_free char *cgroup = spec_cgroup_path(other->id);
@@ -477,7 +471,7 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 		return r;
 	if (strcmp(other->state, CONTAINER_PAUSED) == 0)
 		return 0; /* frozen already, and stays so */
-	if ((r = freezer_freeze(&n->freezer, FREEZE_TIMEOUT_US, err)) < 0)
+	if ((r = freezer_freeze(&n->freezer, FREEZER_TIMEOUT_US, err)) < 0)
 		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it", volume,
 				       other->name);
 	n->frozen_by_us = true;
@@ -494,30 +488,12 @@ static void watch_neighbours(struct checkpoint_run *run)
 	for (size_t i = 0; i < run->n_neighbours; i++)
 		if (run->neighbours[i].frozen_by_us)
 			frozen[n++] = run->neighbours[i].freezer;
-	if (n == 0) {
-		free(frozen);
-		return;
+	if (n > 0) {
+		run->neighbours_thawed_marker =
+			engine_run_path(run->engine, "containers/%s/neighbours-thawed-%d", run->c->id, (int)getpid());
+		unlink(run->neighbours_thawed_marker);
+		freeze_watchdog_start(frozen, n, getpid(), 0, run->neighbours_thawed_marker);
 	}
-	run->neighbours_thawed_marker =
-		engine_run_path(run->engine, "containers/%s/neighbours-thawed-%d", run->c->id, (int)getpid());
-	unlink(run->neighbours_thawed_marker);
-	pid_t cryo_pid = getpid();
-	pid_t child = fork();
-	if (child == 0) {
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int devnull = open("/dev/null", O_RDWR);
-		for (int i = 0; i < 1024; i++)
-			if (i != devnull)
-				close(i);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		freeze_watchdog(frozen, n, cryo_pid, 0, run->neighbours_thawed_marker);
-	}
-	if (child > 0)
-		waitpid(child, NULL, 0);
 	free(frozen);
 }
 
@@ -786,178 +762,4 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 		json_object_object_add(o, "pages_written", json_object_new_int64((int64_t)s->criu.pages_written));
 	}
 	return o;
-}
-
-static bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-static pid_t parent_of(pid_t pid)
-{
-	cleanup_free char *path = xasprintf("/proc/%d/stat", (int)pid);
-	cleanup_free char *stat = NULL;
-	int ppid = 0;
-	if (read_file(path, &stat, NULL, NULL) < 0)
-		return 0;
-	char *end = strrchr(stat, ')');
-	if (!end || sscanf(end + 2, "%*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
-}
-
-/* CRIU runs the hook through `sh -c`, which may or may not fork: look for
- * the nearest ancestor that is CRIU itself. */
-static pid_t criu_ancestor(void)
-{
-	pid_t pid = getppid();
-	for (int depth = 0; pid > 1 && depth < 4; depth++) {
-		cleanup_free char *path = xasprintf("/proc/%d/comm", (int)pid);
-		cleanup_free char *comm = NULL;
-		if (read_file(path, &comm, NULL, NULL) == 0 && strcmp(str_rstrip(comm), "criu") == 0)
-			return pid;
-		pid = parent_of(pid);
-	}
-	return getppid();
-}
-
-/* The watchdog the hook leaves behind: should the checkpointing cryo die
- * (killed, crashed) without thawing, wait until CRIU is done with the
- * container too (it puts the cgroup back to frozen when it finishes; criu_pid
- * 0: no CRIU involved), then thaw it. A container must never stay frozen
- * because of cryo. */
-static _Noreturn void freeze_watchdog(struct freezer *f, size_t n, pid_t cryo_pid, pid_t criu_pid,
-				      const char *thawed_marker)
-{
-	int64_t give_up = now_monotonic_us() + 15LL * 60 * 1000 * 1000;
-	struct timespec tick = {0, 50 * 1000 * 1000};
-	while (process_alive(cryo_pid) && now_monotonic_us() < give_up)
-		nanosleep(&tick, NULL);
-	if (!path_exists(thawed_marker)) {
-		while (process_alive(criu_pid) && now_monotonic_us() < give_up)
-			nanosleep(&tick, NULL);
-		/* Thaw, and keep it thawed a little while in case a straggler of the
-		 * dump puts the freezer back. */
-		for (int i = 0; i < 40; i++) {
-			for (size_t j = 0; j < n; j++) {
-				bool frozen = false;
-				if (freezer_is_frozen(&f[j], &frozen, NULL) == 0 && frozen)
-					freezer_thaw(&f[j], NULL);
-			}
-			nanosleep(&tick, NULL);
-		}
-	}
-	unlink(thawed_marker);
-	_exit(0);
-}
-
-/* Leave a watchdog that thaws the container should cryo die without doing so. */
-static void start_freeze_watchdog(struct freezer *f, pid_t cryo_pid, const char *thawed_marker)
-{
-	pid_t criu_pid = criu_ancestor();
-	pid_t watchdog = fork();
-	if (watchdog == 0) {
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int devnull = open("/dev/null", O_RDWR);
-		for (int i = 0; i < 1024; i++)
-			if (i != devnull)
-				close(i);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		freeze_watchdog(f, 1, cryo_pid, criu_pid, thawed_marker);
-	}
-	if (watchdog > 0)
-		waitpid(watchdog, NULL, 0);
-}
-
-struct hook_params {
-	struct json_object *json;
-	const char *kind, *dir, *cgroup, *stamp, *error_file, *thawed_marker;
-	pid_t init_pid, cryo_pid;
-};
-
-static const char *params_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		   ? json_object_get_string(v)
-		   : NULL;
-}
-
-static int params_int(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) ? json_object_get_int(v)
-											       : 0;
-}
-
-static int read_hook_params(const char *path, struct hook_params *p)
-{
-	cleanup_free char *text = NULL;
-	if (read_file(path, &text, NULL, NULL) < 0 || !(p->json = json_tokener_parse(text)))
-		return -EINVAL;
-	p->kind = params_str(p->json, "kind");
-	p->dir = params_str(p->json, "dir");
-	p->cgroup = params_str(p->json, "cgroup");
-	p->stamp = params_str(p->json, "stamp");
-	p->error_file = params_str(p->json, "error_file");
-	p->thawed_marker = params_str(p->json, "thawed_marker");
-	p->init_pid = params_int(p->json, "init_pid");
-	p->cryo_pid = params_int(p->json, "cryo_pid");
-	if (!p->kind || !p->dir || !p->cgroup || !p->stamp || !p->error_file || !p->thawed_marker ||
-	    p->init_pid <= 0 || p->cryo_pid <= 0)
-		return -EINVAL;
-	return 0;
-}
-
-int checkpoint_freeze_hook_main(int argc, char **argv)
-{
-	/* CRIU runs its action scripts for every action; only pre-dump freezes. */
-	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");
-	if (!action || strcmp(action, "pre-dump") != 0)
-		return 0;
-	if (argc != 2)
-		return 2;
-	struct hook_params p = {0};
-	if (read_hook_params(argv[1], &p) < 0) {
-		fprintf(stderr, "cryo freeze hook: cannot read its parameters `%s`\n", argv[1]);
-		if (p.json)
-			json_object_put(p.json);
-		return 2;
-	}
-	struct freezer f;
-	cleanup_error cryo_err err = NULL;
-	freezer_init_cgroup(&f, strcmp(p.kind, freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1, p.dir,
-			    p.cgroup);
-	int status = 1;
-	/* CRIU may run the hook more than once: the first run is the one that counts. */
-	cleanup_close int fd = open(p.stamp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		status = errno == EEXIST ? 0 : 1;
-		goto out;
-	}
-	int64_t start = now_monotonic_us();
-	int r = freezer_freeze(&f, FREEZE_TIMEOUT_US, &err);
-	int64_t done = now_monotonic_us();
-	/* Frozen: no task can move now. Every one must be in the cgroup that
-	 * was frozen, or the dump and the capture would see a running task. */
-	if (r == 0 && (r = freezer_check_tasks_beneath(&f, p.init_pid, &err)) < 0)
-		freezer_thaw(&f, NULL);
-	if (r < 0) {
-		fprintf(stderr, "cryo freeze hook: %s\n", err->msg);
-		write_file(p.error_file, err->msg, strlen(err->msg), 0600, NULL);
-		goto out;
-	}
-	char line[64];
-	int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)start, (long long)done);
-	if (write(fd, line, (size_t)n) != n) {
-		freezer_thaw(&f, NULL);
-		goto out;
-	}
-	start_freeze_watchdog(&f, p.cryo_pid, p.thawed_marker);
-	status = 0;
-out:
-	freezer_release(&f);
-	json_object_put(p.json);
-	return status;
 }

@@ -61,17 +61,7 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
  *                                   that a killed cryo leaves no frozen container). */
 #define CHECKPOINT_TEST_FROZEN_DELAY_MS "CRYO_TEST_FROZEN_DELAY_MS"
 
-/* CRIU's pre-dump action script runs `cryo __freeze-hook PARAMS`, PARAMS a
- * JSON file cryo wrote (the freezer, the container's init, where to report).
- * The hook freezes the cgroup cryo created for the container right before
- * CRIU seizes it, checks that every task of the container is in that cgroup
- * (else it thaws, writes why to the error file and fails, which fails the
- * dump), writes "START_US FROZEN_US" (monotonic) to the stamp file, and
- * leaves a watchdog that thaws the container should the checkpointing cryo
- * die before it writes the thawed marker. The program that links the engine
- * dispatches that command to this function. */
-#define CHECKPOINT_FREEZE_HOOK "__freeze-hook"
-int checkpoint_freeze_hook_main(int argc, char **argv);
+/* The freeze itself happens in CRIU's pre-dump action script (freeze_hook.h). */
 
 /* Names inside a checkpoint directory (and archive). */
 #define CHECKPOINT_IMAGES_DIR "checkpoint"

@@ -16,6 +16,9 @@
 #include "error.h"
 #include "hostinfo.h"
 
+/* How long a freeze may take before it is given up (and thawed again). */
+#define FREEZER_TIMEOUT_US (10 * 1000 * 1000)
+
 struct freezer {
 	enum freezer_kind kind;
 	char *dir;    /* the cgroup directory holding freezer.state or cgroup.freeze */

@@ -369,8 +369,14 @@ static void restore_abort(struct restore_run *run)
 
 static void restore_run_release(struct restore_run *run)
 {
-	if (run->dir_is_import && (!run->opts->keep || !run->c))
+	if (run->dir_is_import && (!run->opts->keep || !run->c)) {
 		rm_rf(run->dir, NULL);
+	} else if (run->dir_is_import) {
+		/* kept on purpose: out of the leftover collector's way (scratch.h) */
+		cleanup_free char *kept = engine_path(run->engine, "tmp/kept-%s", run->c->id);
+		rm_rf(kept, NULL);
+		rename(run->dir, kept);
+	}
 	free(run->dir);
 	if (run->dump)
 		json_object_put(run->dump);

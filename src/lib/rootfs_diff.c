@@ -314,15 +314,14 @@ static const char *type_name(mode_t mode)
 
 static int changed_error(struct tree_writer *w, const struct stat *was, const struct stat *now, cryo_err *err)
 {
-	int r = cryo_error_set(err, 0,
-	                       "`%s` changed while it was captured (it was a %s, it is now %s%s): something "
-	                       "outside the frozen container writes to this tree; refusing a capture that could "
-	                       "read what it did not check",
-	                       w->path.s, type_name(was->st_mode), now ? "a " : "gone",
-	                       now ? type_name(now->st_mode) : "");
+	cryo_error_set(err, 0,
+	               "`%s` changed while it was captured (it was a %s, it is now %s%s): something "
+	               "outside the frozen container writes to this tree; refusing a capture that could "
+	               "read what it did not check",
+	               w->path.s, type_name(was->st_mode), now ? "a " : "", now ? type_name(now->st_mode) : "something else");
 	if (err && *err)
-		(*err)->errnum = EBUSY;
-	return r < 0 ? -EBUSY : r;
+		(*err)->errnum = EBUSY; /* the message says it all: no strerror appended */
+	return -EBUSY;
 }
 
 /* Open `name` (which fstatat described as *st) for reading without following

@@ -467,3 +467,14 @@ leftovers() {
 	[ ! -e "$ROOT/checkpoints/$id.new-live0000" ]
 	[ -z "$(ls "$ROOT/claims")" ]
 }
+
+@test "an import kept with restore --keep is not taken for a leftover" {
+	cryo run -d --name src workload sleep 1000 >/dev/null
+	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" src
+	cryo restore --import "$TEST_DIR/c.tar" --name kept --keep >/dev/null
+	id=$(ctr_id kept)
+	cryo ps >/dev/null
+	[ -f "$ROOT/tmp/kept-$id/config.dump" ]
+	run leftovers
+	[ -z "$output" ]
+}
