@@ -522,30 +522,11 @@ struct walk_dir {
 
 static int read_names(struct tree_writer *w, int fd, struct walk_dir *d, cryo_err *err)
 {
-	char buf[32768];
-	size_t cap = 0;
-	d->names = NULL;
-	d->len = d->next = 0;
-	for (;;) {
-		ssize_t n = getdents64(fd, buf, sizeof(buf));
-		if (n < 0)
-			return cryo_error_set(err, errno, "read directory `%s`", w->path.s);
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			struct dirent64 *de = (struct dirent64 *)(buf + off);
-			off += de->d_reclen;
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			size_t len = strlen(de->d_name) + 1;
-			if (d->len + len > cap) {
-				cap = (d->len + len) * 2 + 256;
-				d->names = xrealloc(d->names, cap);
-			}
-			memcpy(d->names + d->len, de->d_name, len);
-			d->len += len;
-		}
-	}
+	d->next = 0;
+	int r = read_dir_names(fd, &d->names, &d->len);
+	if (r < 0)
+		return cryo_error_set(err, -r, "read directory `%s`", w->path.s);
+	return 0;
 }
 
 /* The capture walks the tree iteratively with one open directory at a time:

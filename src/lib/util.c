@@ -224,14 +224,21 @@ struct rm_dir {
 	ino_t ino;
 };
 
-static int rm_read_names(int fd, struct rm_dir *d)
+int read_dir_names(int fd, char **names, size_t *len)
 {
 	char buf[32768];
 	size_t cap = 0;
+	*names = NULL;
+	*len = 0;
 	for (;;) {
 		ssize_t n = getdents64(fd, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
+		if (n < 0) {
+			int saved = errno;
+			free(*names);
+			*names = NULL;
+			*len = 0;
+			return -saved;
+		}
 		if (n == 0)
 			return 0;
 		for (ssize_t off = 0; off < n;) {
@@ -239,13 +246,13 @@ static int rm_read_names(int fd, struct rm_dir *d)
 			off += de->d_reclen;
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			size_t len = strlen(de->d_name) + 1;
-			if (d->len + len > cap) {
-				cap = (d->len + len) * 2 + 256;
-				d->names = xrealloc(d->names, cap);
+			size_t l = strlen(de->d_name) + 1;
+			if (*len + l > cap) {
+				cap = (*len + l) * 2 + 256;
+				*names = xrealloc(*names, cap);
 			}
-			memcpy(d->names + d->len, de->d_name, len);
-			d->len += len;
+			memcpy(*names + *len, de->d_name, l);
+			*len += l;
 		}
 	}
 }
@@ -269,7 +276,7 @@ static int rm_tree_fd(int fd, const char *path, cryo_err *err)
 	struct rm_dir *stack = xcalloc(cap, sizeof(*stack));
 	stack[0].dev = st.st_dev;
 	stack[0].ino = st.st_ino;
-	int r = rm_read_names(cur, &stack[0]);
+	int r = read_dir_names(cur, &stack[0].names, &stack[0].len);
 	if (r < 0)
 		goto out;
 	while (depth > 0) {
@@ -326,7 +333,7 @@ static int rm_tree_fd(int fd, const char *path, cryo_err *err)
 		}
 		stack[depth] = (struct rm_dir){.dev = st.st_dev, .ino = st.st_ino};
 		depth++;
-		if ((r = rm_read_names(cur, &stack[depth - 1])) < 0)
+		if ((r = read_dir_names(cur, &stack[depth - 1].names, &stack[depth - 1].len)) < 0)
 			goto out;
 	}
 	r = first;

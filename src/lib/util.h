@@ -87,6 +87,10 @@ int mkdir_p(const char *path, mode_t mode, cryo_err *err);
  * mount points (a mount point below makes it fail with EBUSY). */
 int rm_rf(const char *path, cryo_err *err);
 bool path_exists(const char *path);
+/* Every name in the directory open as fd but "." and "..", NUL-separated in
+ * one allocation (*names, *len bytes; NULL and 0 when empty), read in one go
+ * with getdents64. Returns 0 or -errno. */
+int read_dir_names(int fd, char **names, size_t *len);
 
 /* Copy a file's contents (copy_file_range, falling back to read/write). */
 int copy_file_contents(int src_fd, int dst_fd, cryo_err *err);
