@@ -55,9 +55,9 @@ struct checkpoint_run {
 		struct freezer freezer;
 		int lock;
 		bool frozen_by_us;
+		char *thawed_marker; /* tells its watchdog that we thawed it */
 	} *neighbours;
 	size_t n_neighbours;
-	char *neighbours_thawed_marker; /* tells their watchdog that we thawed them */
 };
 
 static bool env_flag(const char *name)
@@ -475,26 +475,14 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it", volume,
 				       other->name);
 	n->frozen_by_us = true;
+	/* A watchdog thaws it should this cryo die before it does. */
+	n->thawed_marker = engine_run_path(run->engine, "containers/%s/neighbour-thawed-%d-%zu", run->c->id,
+					   (int)getpid(), run->n_neighbours);
+	unlink(n->thawed_marker);
+	freeze_watchdog_start(&n->freezer, 1, getpid(), 0, n->thawed_marker);
 	if ((r = freezer_check_tasks_beneath(&n->freezer, other->pid, err)) < 0)
 		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`", volume, other->name);
 	return 0;
-}
-
-/* A watchdog that thaws the neighbours should this cryo die before it does. */
-static void watch_neighbours(struct checkpoint_run *run)
-{
-	size_t n = 0;
-	struct freezer *frozen = xcalloc(run->n_neighbours + 1, sizeof(*frozen));
-	for (size_t i = 0; i < run->n_neighbours; i++)
-		if (run->neighbours[i].frozen_by_us)
-			frozen[n++] = run->neighbours[i].freezer;
-	if (n > 0) {
-		run->neighbours_thawed_marker =
-			engine_run_path(run->engine, "containers/%s/neighbours-thawed-%d", run->c->id, (int)getpid());
-		unlink(run->neighbours_thawed_marker);
-		freeze_watchdog_start(frozen, n, getpid(), 0, run->neighbours_thawed_marker);
-	}
-	free(frozen);
 }
 
 /* Before the volumes are captured: every other running container that uses
@@ -518,7 +506,6 @@ static int checkpoint_freeze_volume_users(struct checkpoint_run *run, cryo_err *
 			if (!find_neighbour(run, users[j]) && (r = take_neighbour(run, m->source, users[j], err)) < 0)
 				return r;
 	}
-	watch_neighbours(run);
 	return 0;
 }
 
@@ -556,9 +543,8 @@ static void thaw_neighbours(struct checkpoint_run *run)
 			if (freezer_thaw(&n->freezer, NULL) == 0)
 				break;
 		n->frozen_by_us = false;
+		write_file(n->thawed_marker, "", 0, 0600, NULL);
 	}
-	if (run->neighbours_thawed_marker)
-		write_file(run->neighbours_thawed_marker, "", 0, 0600, NULL);
 }
 
 static void release_neighbours(struct checkpoint_run *run)
@@ -566,12 +552,12 @@ static void release_neighbours(struct checkpoint_run *run)
 	thaw_neighbours(run);
 	for (size_t i = 0; i < run->n_neighbours; i++) {
 		free(run->neighbours[i].name);
+		free(run->neighbours[i].thawed_marker);
 		freezer_release(&run->neighbours[i].freezer);
 		if (run->neighbours[i].lock >= 0)
 			close(run->neighbours[i].lock);
 	}
 	free(run->neighbours);
-	free(run->neighbours_thawed_marker);
 	run->neighbours = NULL;
 	run->n_neighbours = 0;
 }

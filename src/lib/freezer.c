@@ -256,6 +256,17 @@ static bool ns_is_container(struct ns_memo *memo, const char *pid, ino_t ns, ino
 	return inside;
 }
 
+/* Has this thread exited (a zombie, or gone)? */
+static bool task_is_dead(const char *pid, const char *tid)
+{
+	cleanup_free char *path = xasprintf("/proc/%s/task/%s/stat", pid, tid);
+	cleanup_free char *text = NULL;
+	if (read_file(path, &text, NULL, NULL) < 0)
+		return true;
+	const char *end = strrchr(text, ')');
+	return !end || end[1] != ' ' || end[2] == 'Z' || end[2] == 'X' || end[2] == 'x';
+}
+
 /* Check every thread of process `pid`. A thread that is gone is no concern. */
 static int check_process_threads(const struct freezer *f, const char *pid, cryo_err *err)
 {
@@ -275,7 +286,9 @@ static int check_process_threads(const struct freezer *f, const char *pid, cryo_
 		if (!cg)
 			return cryo_error_set(err, EPERM, "task %s of the container (process %s) is in no %s cgroup",
 					      de->d_name, pid, freezer_kind_name(f->kind));
-		if (!freezer_cgroup_is_beneath(cg, f->cgroup))
+		/* cgroup v1 shows an exited task (a zombie) in the root cgroup:
+		 * it cannot run, so it is no concern wherever it is shown. */
+		if (!freezer_cgroup_is_beneath(cg, f->cgroup) && !task_is_dead(pid, de->d_name))
 			return cryo_error_set(err, EPERM,
 					      "task %s of the container (process %s) is in cgroup `%s`, outside the "
 					      "container's cgroup `%s`: freezing it would not stop that task",

@@ -242,6 +242,17 @@ move_into_subcgroup() { # container name
 	assert_running_thawed evil
 }
 
+@test "a zombie in the container (shown in the root cgroup by cgroup v1) does not make the checkpoint refuse" {
+	# init execs a program that never reaps the child the shell left behind
+	cryo run -d --name z workload sh -c 'sleep 0.1 & exec sleep 1000' >/dev/null
+	zombie() { for p in $(ctr_pids z); do grep -q '^State:.*Z' "/proc/$p/status" && return 0; done; return 1; }
+	wait_for 10 zombie
+	cryo checkpoint --leave-running --export "$TEST_DIR/z.tar" z
+	assert_running_thawed z
+	cryo restore --import "$TEST_DIR/z.tar" --name z2
+	assert_running_thawed z2
+}
+
 # ---- the capture ----
 
 HOSTILE=$WORKLOAD_DIR/hostile
@@ -332,6 +343,25 @@ checkpoint_under_swaps() { # container
 	run tar -tvf "$TEST_DIR/shared.tar"
 	[ "$(grep -c '^-.* 8 .*[fx][0-9]*$' <<<"$output")" -eq 200 ]
 	[ "$(grep -c '^p.*[fx][0-9]*$' <<<"$output")" -eq 200 ]
+}
+
+@test "cryo killed while a neighbour on the volume is frozen: both are thawed" {
+	cryo run -d --name a -v shared:/data workload sleep 1000 >/dev/null
+	cryo run -d --name b -v shared:/data workload sleep 1000 >/dev/null
+	CRYO_TEST_FROZEN_DELAY_MS=5000 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+		checkpoint --leave-running --export "$TEST_DIR/k.tar" a >/dev/null 2>&1 &
+	cryo_pid=$!
+	b_frozen() { [ "$(freezer_state b)" = FROZEN ]; }
+	wait_for 60 b_frozen
+	kill -9 "$cryo_pid"
+	wait "$cryo_pid" || true
+	wait_for 60 no_runtime_checkpoint
+	b_thawed() { [ "$(freezer_state b)" = THAWED ]; }
+	a_thawed() { [ "$(freezer_state a)" = THAWED ]; }
+	wait_for 10 b_thawed
+	wait_for 10 a_thawed
+	assert_running_thawed a
+	assert_running_thawed b
 }
 
 @test "a neighbour busy with its own operation makes the checkpoint refuse, naming it" {

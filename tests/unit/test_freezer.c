@@ -184,11 +184,32 @@ static void freezer_for_the_containers_cgroup(void **state)
 	cryo_error_free(&err);
 }
 
+/* A container's init that leaves a zombie behind (a child it never reaps):
+ * cgroup v1 shows exited tasks in the root cgroup. */
 static int sleeper_main(void *arg)
 {
 	(void)arg;
+	if (fork() == 0)
+		_exit(0);
 	for (;;)
 		pause();
+	return 0;
+}
+
+/* The "container" of tasks_beneath_real_cgroup, killed by its teardown even
+ * when an assertion ends the test early. */
+static pid_t unit_container_init;
+
+static int kill_unit_container(void **state)
+{
+	(void)state;
+	if (unit_container_init > 0) {
+		kill(unit_container_init, SIGKILL);
+		waitpid(unit_container_init, NULL, 0);
+		unit_container_init = 0;
+	}
+	rmdir("/sys/fs/cgroup/freezer/cryo-unit-tasks");
+	rmdir("/sys/fs/cgroup/cryo-unit-tasks");
 	return 0;
 }
 
@@ -210,6 +231,7 @@ static void tasks_beneath_real_cgroup(void **state)
 	static char stack[64 * 1024];
 	pid_t init = clone(sleeper_main, stack + sizeof(stack), CLONE_NEWPID | SIGCHLD, NULL);
 	assert_true(init > 0);
+	unit_container_init = init;
 	cleanup_free char *procs = xasprintf("%s/cgroup.procs", f.dir);
 	char pidtxt[32];
 	snprintf(pidtxt, sizeof(pidtxt), "%d", (int)init);
@@ -224,9 +246,7 @@ static void tasks_beneath_real_cgroup(void **state)
 	assert_non_null(strstr(err->msg, "is in cgroup `/`, outside the container's cgroup `/cryo-unit-tasks`"));
 	cryo_error_free(&err);
 
-	kill(init, SIGKILL);
-	waitpid(init, NULL, 0);
-	rmdir(f.dir);
+	kill_unit_container(NULL);
 	/* the init gone: a clear error, not a pass */
 	assert_int_equal(freezer_check_tasks_beneath(&f, init, &err), -ESRCH);
 	cryo_error_free(&err);
@@ -241,7 +261,7 @@ int main(void)
 		cmocka_unit_test(parse_missing),	cmocka_unit_test(freeze_v1),
 		cmocka_unit_test(freeze_v2),		cmocka_unit_test(freeze_missing_cgroup_fails),
 		cmocka_unit_test(cgroup_path_of_each_kind), cmocka_unit_test(cgroup_beneath),
-		cmocka_unit_test(freezer_for_the_containers_cgroup), cmocka_unit_test(tasks_beneath_real_cgroup),
+		cmocka_unit_test(freezer_for_the_containers_cgroup), cmocka_unit_test_teardown(tasks_beneath_real_cgroup, kill_unit_container),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
