@@ -471,15 +471,16 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 		return r;
 	if (strcmp(other->state, CONTAINER_PAUSED) == 0)
 		return 0; /* frozen already, and stays so */
-	if ((r = freezer_freeze(&n->freezer, FREEZER_TIMEOUT_US, err)) < 0)
-		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it", volume,
-				       other->name);
-	n->frozen_by_us = true;
-	/* A watchdog thaws it should this cryo die before it does. */
+	/* A watchdog thaws it should this cryo die before it does: started
+	 * first, so that no moment exists where it is frozen and unwatched. */
 	n->thawed_marker = engine_run_path(run->engine, "containers/%s/neighbour-thawed-%d-%zu", run->c->id,
 					   (int)getpid(), run->n_neighbours);
 	unlink(n->thawed_marker);
 	freeze_watchdog_start(&n->freezer, 1, getpid(), 0, n->thawed_marker);
+	n->frozen_by_us = true; /* from here on, thaw_neighbours thaws it (and tells the watchdog) */
+	if ((r = freezer_freeze(&n->freezer, FREEZER_TIMEOUT_US, err)) < 0)
+		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it", volume,
+				       other->name);
 	if ((r = freezer_check_tasks_beneath(&n->freezer, other->pid, err)) < 0)
 		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`", volume, other->name);
 	return 0;

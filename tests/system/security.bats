@@ -358,7 +358,7 @@ checkpoint_under_swaps() { # container
 	wait_for 60 no_runtime_checkpoint
 	b_thawed() { [ "$(freezer_state b)" = THAWED ]; }
 	a_thawed() { [ "$(freezer_state a)" = THAWED ]; }
-	wait_for 10 b_thawed
+	wait_for 10 b_thawed || { echo "b: $(freezer_state b), a: $(freezer_state a)"; ps -eo pid,ppid,stat,cmd | grep -- "$TEST_DIR" | grep -v grep; false; }
 	wait_for 10 a_thawed
 	assert_running_thawed a
 	assert_running_thawed b
