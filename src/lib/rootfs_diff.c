@@ -312,28 +312,38 @@ static const char *type_name(mode_t mode)
 	return "file of unknown type";
 }
 
-static int changed_error(struct tree_writer *w, const struct stat *was, const struct stat *now, cryo_err *err)
+static int changed_error(struct tree_writer *w, mode_t was, const struct stat *now, cryo_err *err)
 {
 	cryo_error_set(err, 0,
 	               "`%s` changed while it was captured (it was a %s, it is now %s%s): something "
 	               "outside the frozen container writes to this tree; refusing a capture that could "
 	               "read what it did not check",
-	               w->path.s, type_name(was->st_mode), now ? "a " : "", now ? type_name(now->st_mode) : "something else");
+	               w->path.s, type_name(was), now ? "a " : "", now ? type_name(now->st_mode) : "something else");
 	if (err && *err)
 		(*err)->errnum = EBUSY; /* the message says it all: no strerror appended */
 	return -EBUSY;
 }
 
-/* Open `name` (which fstatat described as *st) for reading without following
- * a link, without blocking on a fifo and without touching its access time,
- * and make sure the object opened is the one that was checked: same type,
- * device and inode. *now gets the fresh fstat, *fd_out the descriptor.
- * Returns 0, 1 when the entry is gone since it was listed (nothing to
- * capture), or -errno. */
-static int open_checked(struct tree_writer *w, int dirfd, const char *name, int flags, const struct stat *st,
+/* What the walk knows of an entry before it opens it: its type, and its
+ * inode and device (from the directory listing, or from fstatat). */
+struct expected {
+	mode_t type; /* S_IFREG or S_IFDIR */
+	ino_t ino;
+	dev_t dev;
+	bool from_listing; /* ino from getdents, dev the parent's: a mount point differs */
+};
+
+/* Open `name` for reading without following a link, without blocking on a
+ * fifo and without touching its access time, and make sure the object opened
+ * is the one expected: same type, device and inode. *now gets the fresh
+ * fstat, *fd_out the descriptor. Returns 0, 1 when the entry is gone since it
+ * was listed (nothing to capture), or -errno. */
+static int open_checked(struct tree_writer *w, int dirfd, const char *name, const struct expected *want,
                         struct stat *now, int *fd_out, cryo_err *err)
 {
-	flags |= O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	if (want->type == S_IFDIR)
+		flags |= O_DIRECTORY;
 	int fd = openat(dirfd, name, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = openat(dirfd, name, flags); /* O_NOATIME needs ownership or CAP_FOWNER */
@@ -341,7 +351,7 @@ static int open_checked(struct tree_writer *w, int dirfd, const char *name, int 
 		if (errno == ENOENT)
 			return 1;
 		if (errno == ELOOP || errno == ENOTDIR || errno == ENXIO)
-			return changed_error(w, st, NULL, err);
+			return changed_error(w, want->type, NULL, err);
 		return cryo_error_set(err, errno, "open `%s`", w->path.s);
 	}
 	if (fstat(fd, now) < 0) {
@@ -349,24 +359,26 @@ static int open_checked(struct tree_writer *w, int dirfd, const char *name, int 
 		close(fd);
 		return cryo_error_set(err, saved, "stat `%s`", w->path.s);
 	}
-	if ((now->st_mode & S_IFMT) != (st->st_mode & S_IFMT) || now->st_dev != st->st_dev ||
-	    now->st_ino != st->st_ino) {
+	bool same = (now->st_mode & S_IFMT) == want->type && now->st_ino == want->ino && now->st_dev == want->dev;
+	if (!same && want->from_listing && (now->st_mode & S_IFMT) == want->type) {
+		/* A mount point shows the covered inode in its directory: the
+		 * name must still lead to what was opened. */
+		struct stat again;
+		same = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_ino == now->st_ino &&
+		       again.st_dev == now->st_dev;
+	}
+	if (!same) {
 		close(fd);
-		return changed_error(w, st, now, err);
+		return changed_error(w, want->type, now, err);
 	}
 	*fd_out = fd;
 	return 0;
 }
 
-static int write_regular(struct tree_writer *w, int dirfd, const char *name, const struct stat *listed,
-                         cryo_err *err)
+/* A regular file, opened and checked (open_checked); takes over fd. */
+static int write_regular(struct tree_writer *w, int opened, const struct stat *st, cryo_err *err)
 {
-	struct stat now;
-	cleanup_close int fd = -1;
-	int r = open_checked(w, dirfd, name, 0, listed, &now, &fd, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	const struct stat *st = &now;
+	cleanup_close int fd = opened;
 
 	entry_from_stat(w, st);
 	unsigned marks;
@@ -432,7 +444,7 @@ static int write_symlink(struct tree_writer *w, int dirfd, const char *name, con
 		if (n < 0 && errno == ENOENT)
 			return 0; /* gone since listed */
 		if (n < 0 && errno == EINVAL)
-			return changed_error(w, st, NULL, err);
+			return changed_error(w, st->st_mode, NULL, err);
 		if (n < 0)
 			return cryo_error_set(err, errno, "read symbolic link `%s`", w->path.s);
 		if ((size_t)n < cap) {
@@ -485,13 +497,11 @@ static int write_directory_entry(struct tree_writer *w, int fd, const struct sta
 	return 0;
 }
 
-/* Everything but directories, which the walk enters itself. */
-static int write_nondir(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
-                        cryo_err *err)
+/* What is never opened: symbolic links, fifos, devices, sockets. */
+static int write_unopened(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
+                          cryo_err *err)
 {
 	switch (st->st_mode & S_IFMT) {
-	case S_IFREG:
-		return write_regular(w, dirfd, name, st, err);
 	case S_IFLNK:
 		return write_symlink(w, dirfd, name, st, err);
 	case S_IFCHR:
@@ -505,36 +515,65 @@ static int write_nondir(struct tree_writer *w, int dirfd, const char *name, cons
 		return write_special(w, dirfd, name, st, err);
 	default:
 		/* Unix sockets cannot be stored in a tar; a restored process
-		 * binds its listening sockets again. Never opened either. */
+		 * binds its listening sockets again. */
 		return 0;
 	}
 }
 
 /* One directory on the walk's stack: its entries, read in one go when it is
- * entered, and its identity, checked when the walk climbs back into it. */
+ * entered (each: inode, type, name; as getdents64 gave them), and its
+ * identity, checked when the walk climbs back into it. */
 struct walk_dir {
-	char *names; /* NUL-separated */
+	char *entries; /* records: ino_t, unsigned char d_type, NUL-terminated name */
 	size_t len, next;
 	dev_t dev;
 	ino_t ino;
 	size_t path_len; /* w->path.len of this directory */
 };
 
-static int read_names(struct tree_writer *w, int fd, struct walk_dir *d, cryo_err *err)
+static int read_entries(struct tree_writer *w, int fd, struct walk_dir *d, cryo_err *err)
 {
-	d->next = 0;
-	int r = read_dir_names(fd, &d->names, &d->len);
-	if (r < 0)
-		return cryo_error_set(err, -r, "read directory `%s`", w->path.s);
-	return 0;
+	char buf[32768];
+	size_t cap = 0;
+	d->entries = NULL;
+	d->len = d->next = 0;
+	for (;;) {
+		ssize_t n = getdents64(fd, buf, sizeof(buf));
+		if (n < 0)
+			return cryo_error_set(err, errno, "read directory `%s`", w->path.s);
+		if (n == 0)
+			return 0;
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			size_t name_len = strlen(de->d_name) + 1;
+			size_t rec = sizeof(ino_t) + 1 + name_len;
+			if (d->len + rec > cap) {
+				cap = (d->len + rec) * 2 + 1024;
+				d->entries = xrealloc(d->entries, cap);
+			}
+			ino_t ino = (ino_t)de->d_ino;
+			memcpy(d->entries + d->len, &ino, sizeof(ino));
+			d->entries[d->len + sizeof(ino)] = (char)de->d_type;
+			memcpy(d->entries + d->len + sizeof(ino) + 1, de->d_name, name_len);
+			d->len += rec;
+		}
+	}
 }
 
 /* The capture walks the tree iteratively with one open directory at a time:
  * it enters a directory from its parent (openat, no link followed, checked
- * against what fstatat saw) and climbs back through ".." (checked against
- * the identity it recorded), so neither the number of descriptors nor the C
+ * against its listing) and climbs back through ".." (checked against the
+ * identity it recorded), so neither the number of descriptors nor the C
  * stack grows with the tree's depth. A path longer than PATH_MAX inside the
- * container is refused: nothing could restore it by name. */
+ * container is refused: nothing could restore it by name.
+ *
+ * The directory listing's type decides what is opened: regular files and
+ * directories are opened straight away and the descriptor's fstat must agree
+ * with the listing (type, inode), so no fstatat is needed for them; anything
+ * else (or an entry of unknown type) is fstatat'ed and never opened. */
 static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 {
 	cleanup_close int cur = rootfd;
@@ -551,15 +590,15 @@ static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 	stack = xcalloc(cap, sizeof(*stack));
 	stack[0] = (struct walk_dir){.dev = st.st_dev, .ino = st.st_ino, .path_len = w->path.len};
 	depth = 1;
-	if ((r = read_names(w, cur, &stack[0], err)) < 0)
+	if ((r = read_entries(w, cur, &stack[0], err)) < 0)
 		goto out;
 
 	while (depth > 0) {
 		struct walk_dir *top = &stack[depth - 1];
 		if (top->next >= top->len) {
 			/* This directory is done: back to its parent. */
-			free(top->names);
-			top->names = NULL;
+			free(top->entries);
+			top->entries = NULL;
 			if (--depth == 0)
 				break;
 			struct walk_dir *parent = &stack[depth - 1];
@@ -583,8 +622,11 @@ static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 			}
 			continue;
 		}
-		const char *name = top->names + top->next;
-		top->next += strlen(name) + 1;
+		ino_t listed_ino;
+		memcpy(&listed_ino, top->entries + top->next, sizeof(listed_ino));
+		unsigned char listed_type = (unsigned char)top->entries[top->next + sizeof(listed_ino)];
+		const char *name = top->entries + top->next + sizeof(listed_ino) + 1;
+		top->next += sizeof(listed_ino) + 1 + strlen(name) + 1;
 		path_push(&w->path, name);
 		const char *rel = tree_rel(w);
 		if (strlen(rel) + 2 > PATH_MAX) {
@@ -601,25 +643,34 @@ static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 			path_pop(&w->path, top->path_len);
 			continue;
 		}
-		if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT) { /* gone since listed */
+		struct expected want = {.ino = listed_ino, .dev = top->dev, .from_listing = true};
+		if (listed_type == DT_REG) {
+			want.type = S_IFREG;
+		} else if (listed_type == DT_DIR) {
+			want.type = S_IFDIR;
+		} else {
+			if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				r = errno == ENOENT ? 0 : cryo_error_set(err, errno, "stat `%s`", w->path.s);
 				path_pop(&w->path, top->path_len);
+				if (r < 0)
+					goto out;
+				continue; /* gone since listed */
+			}
+			want = (struct expected){.type = st.st_mode & S_IFMT, .ino = st.st_ino, .dev = st.st_dev};
+			if (want.type != S_IFREG && want.type != S_IFDIR) {
+				r = write_unopened(w, cur, name, &st, err);
+				path_pop(&w->path, top->path_len);
+				if (r < 0)
+					goto out;
 				continue;
 			}
-			r = cryo_error_set(err, errno, "stat `%s`", w->path.s);
-			goto out;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			r = write_nondir(w, cur, name, &st, err);
-			path_pop(&w->path, top->path_len);
-			if (r < 0)
-				goto out;
-			continue;
 		}
 		struct stat now;
 		int fd = -1;
-		r = open_checked(w, cur, name, O_DIRECTORY, &st, &now, &fd, err);
-		if (r != 0) {
+		r = open_checked(w, cur, name, &want, &now, &fd, err);
+		if (r == 0 && want.type == S_IFREG)
+			r = write_regular(w, fd, &now, err);
+		if (r != 0 || want.type == S_IFREG) {
 			path_pop(&w->path, top->path_len);
 			if (r < 0)
 				goto out;
@@ -635,13 +686,13 @@ static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 		}
 		stack[depth] = (struct walk_dir){.dev = now.st_dev, .ino = now.st_ino, .path_len = w->path.len};
 		depth++;
-		if ((r = read_names(w, cur, &stack[depth - 1], err)) < 0)
+		if ((r = read_entries(w, cur, &stack[depth - 1], err)) < 0)
 			goto out;
 	}
 	r = 0;
 out:
 	for (size_t i = 0; i < depth; i++)
-		free(stack[i].names);
+		free(stack[i].entries);
 	free(stack);
 	return r;
 }
