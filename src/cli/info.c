@@ -8,6 +8,7 @@
 #include "hostinfo.h"
 #include "hwbp.h"
 #include "runtime_info.h"
+#include "scratch.h"
 #include "util.h"
 
 static struct json_object *string_or_null(const char *s)
@@ -170,6 +171,13 @@ static struct json_object *build_info(struct cryo_engine *engine)
 	json_object_object_add(store, "root", json_object_new_string(engine->root));
 	json_object_object_add(store, "runroot", json_object_new_string(engine->runroot));
 	json_object_object_add(store, "config", string_or_null(config_source(engine->config)));
+	/* Scratch space (scratch.h): what dead commands had left, removed when
+	 * this command opened the engine, and what running ones use now. */
+	struct scratch_usage in_use = {0};
+	scratch_in_use(engine, &in_use, NULL);
+	json_object_object_add(store, "leftovers_removed_bytes",
+			       json_object_new_int64((int64_t)engine->leftovers_removed.bytes));
+	json_object_object_add(store, "scratch_in_use_bytes", json_object_new_int64((int64_t)in_use.bytes));
 	json_object_object_add(info, "store", store);
 	return info;
 }

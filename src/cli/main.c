@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "freeze_hook.h"
 #include "cli.h"
 #include "commands.h"
 #include "util.h"
@@ -18,6 +19,7 @@ static const struct command commands[] = {
 	/* -- info -- */
 	{"info", cmd_info, "Show the host's facts that decide how cryo checkpoints"},
 	{"system check", cmd_system_check, "Prove that checkpoint/restore works on this host"},
+	{"system prune", cmd_system_prune, "Remove what interrupted commands left behind"},
 	/* -- images -- */
 	{"images", cmd_images, "List images"},
 	{"image ls", cmd_images, "List images (same as `images`)"},
@@ -115,8 +117,8 @@ int main(int argc, char **argv)
 	int c, exit_code = 0, words = 0;
 
 	/* Internal: CRIU's pre-dump action script during a live checkpoint. */
-	if (argc >= 2 && strcmp(argv[1], CHECKPOINT_FREEZE_HOOK) == 0)
-		return checkpoint_freeze_hook_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], FREEZE_HOOK_COMMAND) == 0)
+		return freeze_hook_main(argc - 1, argv + 1);
 
 	cli_getopt_reset();
 	while ((c = cli_getopt(&cli, argc, argv, "h", global_options, &exit_code)) != -1) {

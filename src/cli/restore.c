@@ -159,6 +159,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return EXIT_ENGINE;
 	if (restore_container(engine, ref, &opts, &ct, &stats, &err) < 0)
 		return cli_fail(&err);
+	if (stats.notice[0])
+		fprintf(stderr, "Warning: restore `%s`: %s\n", ct->name, stats.notice);
 	if (print_stats) {
 		struct json_object *o = restore_stats_json(&stats);
 		json_object_object_add(o, "container", json_object_new_string(ct->name));

@@ -22,7 +22,12 @@ static const char create_usage[] =
 	"      --memory BYTES        memory limit (suffixes k, m, g allowed)\n"
 	"      --pids-limit N        process limit\n"
 	"      --network none|host   network namespace (default none: a private one)\n"
-	"      --rm                  remove the container when it exits\n";
+	"      --cap-add CAP         add a capability (CAP_NET_ADMIN, net_admin, ALL); repeatable\n"
+	"      --cap-drop CAP        drop a capability from the default set; repeatable\n"
+	"      --rm                  remove the container when it exits\n\n"
+	"The default capabilities are Docker's without CAP_MKNOD; a default seccomp\n"
+	"profile refuses namespaces, mounts, keyrings and other host-level calls unless\n"
+	"the capability they need is added.\n";
 
 /* Parse create/run options; returns -1 on success (continue), or an exit code. */
 static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detach, struct container_create_opts *o,
@@ -34,6 +39,7 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		{"workdir", required_argument, NULL, 'w'},  {"user", required_argument, NULL, 'u'},
 		{"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'p'},
 		{"network", required_argument, NULL, 'N'},  {"rm", no_argument, NULL, 'r'},
+		{"cap-add", required_argument, NULL, 'A'},  {"cap-drop", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},	    {},
 	};
 	int c, code = 0;
@@ -80,6 +86,12 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		case 'r':
 			o->auto_remove = true;
 			break;
+		case 'A':
+			strv_push(&o->cap_add, optarg);
+			break;
+		case 'D':
+			strv_push(&o->cap_drop, optarg);
+			break;
 		case 'h':
 			printf(create_usage, argv[0]);
 			return 0;
@@ -100,6 +112,8 @@ static void free_create_opts(struct container_create_opts *o)
 	strv_free(o->volumes);
 	strv_free(o->env);
 	strv_free(o->command);
+	strv_free(o->cap_add);
+	strv_free(o->cap_drop);
 }
 
 int cmd_create(struct cli *cli, int argc, char **argv)

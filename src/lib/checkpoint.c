@@ -10,18 +10,18 @@
 #include <time.h>
 
 #include "container.h"
+#include "freeze_hook.h"
 #include "freezer.h"
 #include "lock.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
+#include "scratch.h"
 #include "runtime.h"
 #include "spec.h"
 #include "state.h"
 #include "trust.h"
 #include "util.h"
 #include "volume.h"
-
-#define FREEZE_TIMEOUT_US (10 * 1000 * 1000)
 
 /* Everything one checkpoint run knows and owns. */
 struct checkpoint_run {
@@ -39,6 +39,8 @@ struct checkpoint_run {
 
 	struct freezer freezer;
 	bool freeze_in_hook; /* CRIU's pre-dump hook freezes (see checkpoint_arm_freeze_hook) */
+	char *hook_params;   /* what the hook is told (JSON), never through the shell */
+	char *hook_error;    /* where the hook writes why it refused */
 	char *hook_stamp;    /* where the hook writes when it froze */
 	char *thawed_marker; /* tells the hook's watchdog that we thawed */
 	bool frozen_by_us;
@@ -47,6 +49,17 @@ struct checkpoint_run {
 	int saved_monitor_pid;
 	bool exported;
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
+
+	/* Other running containers that use a volume being captured: locked,
+	 * and frozen while it is captured (see checkpoint_freeze_volume_users). */
+	struct volume_neighbour {
+		char *name;
+		struct freezer freezer;
+		int lock;
+		bool frozen_by_us;
+		char *thawed_marker; /* tells its watchdog that we thawed it */
+	} *neighbours;
+	size_t n_neighbours;
 };
 
 static bool env_flag(const char *name)
@@ -129,6 +142,23 @@ static bool spec_names_criu_config(const char *bundle, const char *criu_conf)
 	return named;
 }
 
+/* The hook's parameters, as a file: CRIU runs the action script through
+ * /bin/sh, so nothing that could carry shell syntax goes into the script. */
+static int write_hook_params(struct checkpoint_run *run, cryo_err *err)
+{
+	struct freeze_hook_params p = {
+		.kind = run->freezer.kind,
+		.dir = run->freezer.dir,
+		.cgroup = run->freezer.cgroup,
+		.init_pid = run->c->pid,
+		.cryo_pid = getpid(),
+		.stamp = run->hook_stamp,
+		.error_file = run->hook_error,
+		.thawed_marker = run->thawed_marker,
+	};
+	return freeze_hook_params_write(run->hook_params, &p, err);
+}
+
 /* Freeze as late as consistency allows: not before the runtime starts, but in
  * CRIU's pre-dump action script, which runs after runc's start-up and CRIU's
  * kernel probing and right before CRIU seizes the tasks. CRIU then finds the
@@ -147,17 +177,23 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 
 	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
 		return spec_write_criu_config(bundle, "", err);
+	run->hook_params = xasprintf("%s/freeze-hook.json", run->work_dir);
+	run->hook_error = xasprintf("%s/freeze-hook.error", run->work_dir);
 	run->hook_stamp = xasprintf("%s/frozen-at", run->work_dir);
 	run->thawed_marker = engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
 	unlink(run->thawed_marker);
+	if ((r = write_hook_params(run, err)) < 0)
+		return r;
 	/* CRIU runs the script at every action, several inside its own frozen
-	 * time: only pre-dump may cost more than a shell's start. */
+	 * time: only pre-dump may cost more than a shell's start. Every word is
+	 * quoted; none comes from the container. */
+	cleanup_free char *exe_word = shell_quote(exe);
+	cleanup_free char *params_word = shell_quote(run->hook_params);
 	cleanup_free char *text = xasprintf("#!/bin/sh\n"
 					    "# Written by cryo: freeze the container right before CRIU seizes it.\n"
 					    "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
-					    "exec '%s' " CHECKPOINT_FREEZE_HOOK " %s '%s' '%s' %d '%s'\n",
-					    exe, freezer_kind_name(run->freezer.kind), run->freezer.dir, run->hook_stamp,
-					    (int)getpid(), run->thawed_marker);
+					    "exec %s " FREEZE_HOOK_COMMAND " %s\n",
+					    exe_word, params_word);
 	cleanup_free char *conf = xasprintf("action-script %s\n", script);
 	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
 	    (r = spec_write_criu_config(bundle, conf, err)) < 0)
@@ -176,29 +212,39 @@ static void checkpoint_disarm_freeze_hook(struct checkpoint_run *run)
 	spec_write_criu_config(bundle, "", NULL);
 }
 
-/* After the dump: the hook must have frozen the container, and it must still
- * be frozen, or the capture that follows would not be consistent. */
+/* After the dump: the hook must have frozen the container, it must still be
+ * frozen, and every one of its tasks must be in the frozen cgroup, or the
+ * capture that follows would not be consistent. */
 static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->freeze_in_hook)
+	if (!run->opts->leave_running || run->test_disable_freeze)
 		return 0;
-	cleanup_free char *stamp = NULL;
-	long long frozen_at = 0, frozen_after = 0;
 	bool frozen = false;
-	if (read_file(run->hook_stamp, &stamp, NULL, NULL) == 0 &&
-	    sscanf(stamp, "%lld %lld", &frozen_at, &frozen_after) == 2) {
-		run->frozen_by_us = true;
-		run->frozen_at = frozen_at;
-		run->stats->freeze_duration = frozen_after - frozen_at;
+	if (run->freeze_in_hook) {
+		cleanup_free char *stamp = NULL;
+		long long frozen_at = 0, frozen_after = 0;
+		if (read_file(run->hook_stamp, &stamp, NULL, NULL) == 0 &&
+		    sscanf(stamp, "%lld %lld", &frozen_at, &frozen_after) == 2) {
+			run->frozen_by_us = true;
+			run->frozen_at = frozen_at;
+			run->stats->freeze_duration = frozen_after - frozen_at;
+		}
 	}
 	int r = freezer_is_frozen(&run->freezer, &frozen, err);
 	if (r < 0)
 		return r;
-	if (!run->frozen_by_us || !frozen)
+	if (run->freeze_in_hook && (!run->frozen_by_us || !frozen))
 		return cryo_error_set(err, EIO,
 				      "the container is not frozen after the runtime's checkpoint (freeze hook %s): "
 				      "refusing a checkpoint that could be inconsistent",
 				      run->frozen_by_us ? "ran" : "did not run");
+	if (!frozen)
+		return cryo_error_set(err, EIO,
+				      "cgroup `%s` is not frozen after the runtime's checkpoint: refusing a "
+				      "checkpoint that could be inconsistent",
+				      run->freezer.cgroup);
+	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
+		return cryo_error_wrap(err, "after the dump");
 	return 0;
 }
 
@@ -214,6 +260,23 @@ static int checkpoint_load_signing_key(struct checkpoint_run *run, cryo_err *err
 	else
 		r = trust_engine_key(run->engine, &run->signing_key, err);
 	return r < 0 ? cryo_error_wrap(err, "sign the export") : 0;
+}
+
+/* The export's temporary file, by the prefix it will have (absolute). */
+static int claim_export_temp(struct checkpoint_run *run, cryo_err *err)
+{
+	if (!run->opts->export_path)
+		return 0;
+	cleanup_free char *prefix = checkpoint_archive_temp_prefix(run->opts->export_path);
+	if (prefix[0] != '/') {
+		cleanup_free char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return cryo_error_set(err, errno, "export to `%s`: current directory", run->opts->export_path);
+		char *abs = xasprintf("%s/%s", cwd, prefix);
+		free(prefix);
+		prefix = abs;
+	}
+	return scratch_claim_prefix(run->engine, prefix, err);
 }
 
 /* Step 1: directories, metadata, and everything that can fail before we touch
@@ -235,6 +298,10 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	run->work_dir = engine_run_path(engine, "containers/%s/checkpoint-work", run->c->id);
 	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
 	cleanup_free char *volumes = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR, run->dir);
+	/* Claimed before they exist: should this cryo be killed, the next
+	 * command removes them (scratch.h). */
+	if ((r = scratch_claim_path(engine, run->dir, err)) < 0 || (r = claim_export_temp(run, err)) < 0)
+		return r;
 	if ((r = rm_rf(run->work_dir, err)) < 0 || (r = mkdir_p(images, 0700, err)) < 0 ||
 	    (r = mkdir_p(volumes, 0700, err)) < 0 || (r = mkdir_p(run->work_dir, 0700, err)) < 0)
 		return r;
@@ -248,8 +315,11 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 		return r;
 	if ((r = write_config_dump(run, err)) < 0)
 		return r;
-	if (run->opts->leave_running && !run->was_paused && !run->test_disable_freeze &&
-	    (r = freezer_for_pid(run->c->pid, &run->freezer, err)) < 0)
+	/* The cgroup cryo created for the container, never one named by the
+	 * container (it can move itself into a sub-cgroup it made). */
+	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
+	if (run->opts->leave_running && !run->test_disable_freeze &&
+	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
 		return r;
 	return checkpoint_arm_freeze_hook(run, err);
 }
@@ -261,12 +331,14 @@ static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 	if (!run->opts->leave_running || run->was_paused || run->test_disable_freeze || run->freeze_in_hook)
 		return 0;
 	int64_t start = now_monotonic_us();
-	int r = freezer_freeze(&run->freezer, FREEZE_TIMEOUT_US, err);
+	int r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err);
 	if (r < 0)
 		return r;
 	run->frozen_by_us = true;
 	run->frozen_at = start;
 	run->stats->freeze_duration = now_monotonic_us() - start;
+	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
+		return cryo_error_wrap(err, "before the dump");
 	return 0;
 }
 
@@ -309,6 +381,12 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	int64_t start = now_monotonic_us();
 	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
 	run->stats->runtime_checkpoint_duration = now_monotonic_us() - start;
+	cleanup_free char *refused = NULL;
+	if (r < 0 && run->hook_error && read_file(run->hook_error, &refused, NULL, NULL) == 0 && *refused) {
+		/* The hook's reason says more than CRIU's "pre-dump script failed". */
+		cryo_error_free(err);
+		return cryo_error_set(err, EPERM, "before the dump: %s", str_rstrip(refused));
+	}
 	if (r < 0)
 		return r;
 	return checkpoint_check_frozen(run, err);
@@ -352,9 +430,161 @@ static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
 	return 0;
 }
 
+/* The running (or paused) containers other than this one that use volume
+ * `name`, as allocated names. */
+static int volume_active_users(struct checkpoint_run *run, const char *volume, char ***out, cryo_err *err)
+{
+	cleanup_strv char **names = NULL;
+	int r = state_volume_users(run->engine, volume, &names, err);
+	if (r < 0)
+		return r;
+	char **active = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; names[i]; i++) {
+		cleanup_container struct container *other = NULL;
+		if (strcmp(names[i], run->c->name) == 0)
+			continue;
+		if (container_get(run->engine, names[i], &other, NULL) == 0 && container_is_active(other))
+			strv_push(&active, other->name);
+	}
+	*out = active;
+	return 0;
+}
+
+static struct volume_neighbour *find_neighbour(struct checkpoint_run *run, const char *name)
+{
+	for (size_t i = 0; i < run->n_neighbours; i++)
+		if (strcmp(run->neighbours[i].name, name) == 0)
+			return &run->neighbours[i];
+	return NULL;
+}
+
+/* Take one neighbour: its lock (without waiting: it may be busy with its own
+ * checkpoint, which could be waiting for ours), and its freezer. */
+static int take_neighbour(struct checkpoint_run *run, const char *volume, const char *name, cryo_err *err)
+{
+	cleanup_container struct container *other = NULL;
+	cleanup_close int lock = -1;
+	int r;
+	if ((r = container_get(run->engine, name, &other, err)) < 0)
+		return r;
+	r = lock_try_acquire(run->engine, other->id, &lock, err);
+	if (r == -EWOULDBLOCK)
+		return cryo_error_set(err, EBUSY,
+				      "volume `%s` is also used by running container `%s`, which is busy with another "
+				      "operation: try again, stop `%s`, or checkpoint with --ignore-volumes",
+				      volume, other->name, other->name);
+	if (r < 0)
+		return r;
+	/* Read it again under its lock. */
+	container_free(move_ptr(other));
+	if ((r = container_get(run->engine, name, &other, err)) < 0)
+		return r;
+	run->neighbours = xrealloc(run->neighbours, (run->n_neighbours + 1) * sizeof(*run->neighbours));
+	struct volume_neighbour *n = &run->neighbours[run->n_neighbours++];
+	*n = (struct volume_neighbour){.name = xstrdup(other->name), .lock = move_fd(lock)};
+	if (!container_is_active(other))
+		return 0; /* stopped meanwhile: nothing to freeze */
+	cleanup_free char *cgroup = spec_cgroup_path(other->id);
+	if ((r = freezer_for_cgroup(cgroup, &n->freezer, err)) < 0)
+		return r;
+	if (strcmp(other->state, CONTAINER_PAUSED) == 0)
+		return 0; /* frozen already, and stays so */
+	/* A watchdog thaws it should this cryo die before it does: started
+	 * first, so that no moment exists where it is frozen and unwatched. */
+	n->thawed_marker = engine_run_path(run->engine, "containers/%s/neighbour-thawed-%d-%zu", run->c->id,
+					   (int)getpid(), run->n_neighbours);
+	unlink(n->thawed_marker);
+	freeze_watchdog_start(&n->freezer, 1, getpid(), 0, n->thawed_marker);
+	n->frozen_by_us = true; /* from here on, thaw_neighbours thaws it (and tells the watchdog) */
+	if ((r = freezer_freeze(&n->freezer, FREEZER_TIMEOUT_US, err)) < 0)
+		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it", volume,
+				       other->name);
+	if ((r = freezer_check_tasks_beneath(&n->freezer, other->pid, err)) < 0)
+		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`", volume, other->name);
+	return 0;
+}
+
+/* Before the volumes are captured: every other running container that uses
+ * one of them could write to it while it is read (or swap a file for a fifo
+ * or a device between the check and the open). Each is locked and frozen
+ * along with this one until the thaw, or the checkpoint is refused naming it.
+ * A paused neighbour is frozen already and stays paused. */
+static int checkpoint_freeze_volume_users(struct checkpoint_run *run, cryo_err *err)
+{
+	if (run->opts->ignore_volumes)
+		return 0;
+	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME)
+			continue;
+		cleanup_strv char **users = NULL;
+		int r = volume_active_users(run, m->source, &users, err);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; users[j]; j++)
+			if (!find_neighbour(run, users[j]) && (r = take_neighbour(run, m->source, users[j], err)) < 0)
+				return r;
+	}
+	return 0;
+}
+
+/* After the capture: a container that started using a captured volume while
+ * it was read (it was not frozen) makes the capture unreliable. */
+static int checkpoint_check_volume_users(struct checkpoint_run *run, cryo_err *err)
+{
+	if (run->opts->ignore_volumes)
+		return 0;
+	for (size_t i = 0; i < run->cfg.n_mounts; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME)
+			continue;
+		cleanup_strv char **users = NULL;
+		int r = volume_active_users(run, m->source, &users, err);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; users[j]; j++)
+			if (!find_neighbour(run, users[j]))
+				return cryo_error_set(err, EBUSY,
+						      "volume `%s`: container `%s` started using it while it was captured; "
+						      "checkpoint again",
+						      m->source, users[j]);
+	}
+	return 0;
+}
+
+static void thaw_neighbours(struct checkpoint_run *run)
+{
+	for (size_t i = 0; i < run->n_neighbours; i++) {
+		struct volume_neighbour *n = &run->neighbours[i];
+		if (!n->frozen_by_us)
+			continue;
+		for (int attempt = 0; attempt < 3; attempt++)
+			if (freezer_thaw(&n->freezer, NULL) == 0)
+				break;
+		n->frozen_by_us = false;
+		write_file(n->thawed_marker, "", 0, 0600, NULL);
+	}
+}
+
+static void release_neighbours(struct checkpoint_run *run)
+{
+	thaw_neighbours(run);
+	for (size_t i = 0; i < run->n_neighbours; i++) {
+		free(run->neighbours[i].name);
+		free(run->neighbours[i].thawed_marker);
+		freezer_release(&run->neighbours[i].freezer);
+		if (run->neighbours[i].lock >= 0)
+			close(run->neighbours[i].lock);
+	}
+	free(run->neighbours);
+	run->neighbours = NULL;
+	run->n_neighbours = 0;
+}
+
 /* Step 6: thaw — the end of the frozen window. */
 static void checkpoint_thaw(struct checkpoint_run *run)
 {
+	thaw_neighbours(run);
 	if (!run->frozen_by_us)
 		return;
 	cleanup_error cryo_err err = NULL;
@@ -458,8 +688,11 @@ static void checkpoint_abort(struct checkpoint_run *run)
 
 static void checkpoint_run_release(struct checkpoint_run *run)
 {
+	release_neighbours(run);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
+	free(run->hook_params);
+	free(run->hook_error);
 	free(run->hook_stamp);
 	free(run->thawed_marker);
 	free(run->dir);
@@ -492,7 +725,9 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	    (r = checkpoint_freeze(&run, err)) < 0 ||
 	    (r = checkpoint_dump(&run, err)) < 0 ||
 	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
-	    (r = checkpoint_capture_volumes(&run, err)) < 0)
+	    (r = checkpoint_freeze_volume_users(&run, err)) < 0 ||
+	    (r = checkpoint_capture_volumes(&run, err)) < 0 ||
+	    (r = checkpoint_check_volume_users(&run, err)) < 0)
 		goto fail;
 	test_delay_in_frozen_window();
 	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
@@ -534,113 +769,4 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 		json_object_object_add(o, "pages_written", json_object_new_int64((int64_t)s->criu.pages_written));
 	}
 	return o;
-}
-
-static bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
-
-static pid_t parent_of(pid_t pid)
-{
-	cleanup_free char *path = xasprintf("/proc/%d/stat", (int)pid);
-	cleanup_free char *stat = NULL;
-	int ppid = 0;
-	if (read_file(path, &stat, NULL, NULL) < 0)
-		return 0;
-	char *end = strrchr(stat, ')');
-	if (!end || sscanf(end + 2, "%*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
-}
-
-/* CRIU runs the hook through `sh -c`, which may or may not fork: look for
- * the nearest ancestor that is CRIU itself. */
-static pid_t criu_ancestor(void)
-{
-	pid_t pid = getppid();
-	for (int depth = 0; pid > 1 && depth < 4; depth++) {
-		cleanup_free char *path = xasprintf("/proc/%d/comm", (int)pid);
-		cleanup_free char *comm = NULL;
-		if (read_file(path, &comm, NULL, NULL) == 0 && strcmp(str_rstrip(comm), "criu") == 0)
-			return pid;
-		pid = parent_of(pid);
-	}
-	return getppid();
-}
-
-/* The watchdog the hook leaves behind: should the checkpointing cryo die
- * (killed, crashed) without thawing, wait until CRIU is done with the
- * container too (it puts the cgroup back to frozen when it finishes), then
- * thaw it. A container must never stay frozen because of cryo. */
-static _Noreturn void freeze_watchdog(struct freezer *f, pid_t cryo_pid, pid_t criu_pid, const char *thawed_marker)
-{
-	int64_t give_up = now_monotonic_us() + 15LL * 60 * 1000 * 1000;
-	struct timespec tick = {0, 50 * 1000 * 1000};
-	while (process_alive(cryo_pid) && now_monotonic_us() < give_up)
-		nanosleep(&tick, NULL);
-	if (!path_exists(thawed_marker)) {
-		while (process_alive(criu_pid) && now_monotonic_us() < give_up)
-			nanosleep(&tick, NULL);
-		/* Thaw, and keep it thawed a little while in case a straggler of the
-		 * dump puts the freezer back. */
-		for (int i = 0; i < 40; i++) {
-			bool frozen = false;
-			if (freezer_is_frozen(f, &frozen, NULL) == 0 && frozen)
-				freezer_thaw(f, NULL);
-			nanosleep(&tick, NULL);
-		}
-	}
-	unlink(thawed_marker);
-	_exit(0);
-}
-
-int checkpoint_freeze_hook_main(int argc, char **argv)
-{
-	/* CRIU runs its action scripts for every action; only pre-dump freezes. */
-	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");
-	if (!action || strcmp(action, "pre-dump") != 0)
-		return 0;
-	if (argc != 6)
-		return 2;
-	struct freezer f;
-	cleanup_error cryo_err err = NULL;
-	freezer_init(&f, strcmp(argv[1], freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1, argv[2]);
-	/* CRIU may run the hook more than once: the first run is the one that counts. */
-	cleanup_close int fd = open(argv[3], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		freezer_release(&f);
-		return errno == EEXIST ? 0 : 1;
-	}
-	int64_t start = now_monotonic_us();
-	int r = freezer_freeze(&f, FREEZE_TIMEOUT_US, &err);
-	int64_t done = now_monotonic_us();
-	if (r < 0) {
-		fprintf(stderr, "cryo freeze hook: %s\n", err->msg);
-		freezer_release(&f);
-		return 1;
-	}
-	char line[64];
-	int n = snprintf(line, sizeof(line), "%lld %lld\n", (long long)start, (long long)done);
-	if (write(fd, line, (size_t)n) != n) {
-		freezer_thaw(&f, NULL);
-		freezer_release(&f);
-		return 1;
-	}
-	pid_t criu_pid = criu_ancestor();
-	pid_t watchdog = fork();
-	if (watchdog == 0) {
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int devnull = open("/dev/null", O_RDWR);
-		for (int i = 0; i < 1024; i++)
-			if (i != devnull)
-				close(i);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		freeze_watchdog(&f, (pid_t)atoi(argv[4]), criu_pid, argv[5]);
-	}
-	if (watchdog > 0)
-		waitpid(watchdog, NULL, 0);
-	freezer_release(&f);
-	return 0;
 }

@@ -62,14 +62,7 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
  *                                   that a killed cryo leaves no frozen container). */
 #define CHECKPOINT_TEST_FROZEN_DELAY_MS "CRYO_TEST_FROZEN_DELAY_MS"
 
-/* CRIU's pre-dump action script runs
- * `cryo __freeze-hook KIND DIR STAMP CRYO_PID THAWED_MARKER`, which freezes the
- * container's cgroup right before CRIU seizes it, writes "START_US FROZEN_US"
- * (monotonic) to STAMP, and leaves a watchdog that thaws the container should
- * the checkpointing cryo (CRYO_PID) die before it writes THAWED_MARKER. The
- * program that links the engine dispatches that command to this function. */
-#define CHECKPOINT_FREEZE_HOOK "__freeze-hook"
-int checkpoint_freeze_hook_main(int argc, char **argv);
+/* The freeze itself happens in CRIU's pre-dump action script (freeze_hook.h). */
 
 /* Names inside a checkpoint directory (and archive). */
 #define CHECKPOINT_IMAGES_DIR "checkpoint"

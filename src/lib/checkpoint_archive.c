@@ -494,15 +494,21 @@ static int fsync_parent(const char *path, cryo_err *err)
 	return 0;
 }
 
+char *checkpoint_archive_temp_prefix(const char *target)
+{
+	cleanup_free char *dir_copy = xstrdup(target);
+	cleanup_free char *base_copy = xstrdup(target);
+	return xasprintf("%s/.%s.tmp-", dirname(dir_copy), basename(base_copy));
+}
+
 int checkpoint_archive_write(const char *dir, const char *target, enum checkpoint_compression c,
                              const struct signing_key *key, struct checkpoint_archive_stats *stats,
                              cryo_err *err)
 {
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
-	cleanup_free char *dir_copy = xstrdup(target);
-	cleanup_free char *base_copy = xstrdup(target);
-	cleanup_free char *tmp = xasprintf("%s/.%s.tmp-XXXXXX", dirname(dir_copy), basename(base_copy));
+	cleanup_free char *prefix = checkpoint_archive_temp_prefix(target);
+	cleanup_free char *tmp = xasprintf("%sXXXXXX", prefix);
 
 	/* mkostemp: O_CREAT | O_EXCL, mode 0600. */
 	cleanup_close int fd = mkostemp(tmp, O_CLOEXEC);

@@ -61,6 +61,11 @@ struct checkpoint_archive_stats {
 	int64_t duration_us;
 };
 
+/* The archive is written to a temporary file beside its target, named
+ * PREFIX + six random characters, and renamed into place: this is PREFIX
+ * ("DIR/.NAME.tmp-"), allocated. */
+char *checkpoint_archive_temp_prefix(const char *target);
+
 /* Archive the checkpoint directory dir into target, mode 0600 (it holds
  * process memory), its manifest signed with key (NULL: unsigned, which an
  * import refuses unless told otherwise). The archive is written to a

@@ -1,5 +1,6 @@
 #include "container.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,7 +10,9 @@
 #include "lock.h"
 #include "monitor.h"
 #include "overlay.h"
+#include "pathsafe.h"
 #include "runtime.h"
+#include "security.h"
 #include "spec.h"
 #include "util.h"
 #include "volume.h"
@@ -51,6 +54,8 @@ void container_config_free(struct container_config *cfg)
 		free(cfg->mounts[i].destination);
 	}
 	free(cfg->mounts);
+	strv_free(cfg->cap_add);
+	strv_free(cfg->cap_drop);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -94,6 +99,10 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 	json_object_object_add(o, "memory_limit", json_object_new_int64(cfg->memory_limit));
 	json_object_object_add(o, "pids_limit", json_object_new_int64(cfg->pids_limit));
 	json_object_object_add(o, "auto_remove", json_object_new_boolean(cfg->auto_remove));
+	if (cfg->cap_add && cfg->cap_add[0])
+		json_object_object_add(o, "cap_add", strv_to_json(cfg->cap_add));
+	if (cfg->cap_drop && cfg->cap_drop[0])
+		json_object_object_add(o, "cap_drop", strv_to_json(cfg->cap_drop));
 	return o;
 }
 
@@ -138,7 +147,23 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 		cfg->pids_limit = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "auto_remove", &v))
 		cfg->auto_remove = json_object_get_boolean(v);
+	int r = 0;
+	const char *lists[] = {"cap_add", "cap_drop"};
+	char ***outs[] = {&cfg->cap_add, &cfg->cap_drop};
+	for (size_t l = 0; l < 2 && r == 0; l++) {
+		cleanup_strv char **given = strv_from_json(json_object_object_get_ex(o, lists[l], &v) ? v : NULL);
+		*outs[l] = xcalloc(1, sizeof(char *));
+		for (size_t i = 0; given[i] && r == 0; i++) {
+			cleanup_free char *cap = NULL;
+			if ((r = security_cap_normalize(given[i], &cap, err)) == 0)
+				strv_push(outs[l], cap);
+		}
+	}
 	json_object_put(o);
+	if (r < 0) {
+		container_config_free(cfg);
+		return cryo_error_wrap(err, "container configuration");
+	}
 	return 0;
 }
 
@@ -318,6 +343,20 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	cfg->memory_limit = opts->memory_limit;
 	cfg->pids_limit = opts->pids_limit;
 	cfg->auto_remove = opts->auto_remove;
+	cfg->cap_add = xcalloc(1, sizeof(char *));
+	cfg->cap_drop = xcalloc(1, sizeof(char *));
+	for (size_t l = 0; l < 2; l++) {
+		char *const *given = l == 0 ? opts->cap_add : opts->cap_drop;
+		for (size_t i = 0; given && given[i]; i++) {
+			cleanup_free char *cap = NULL;
+			if ((r = security_cap_normalize(given[i], &cap, err)) < 0)
+				return cryo_error_wrap(err, "--cap-%s", l == 0 ? "add" : "drop");
+			strv_push(l == 0 ? &cfg->cap_add : &cfg->cap_drop, cap);
+		}
+	}
+	cleanup_strv char **caps = NULL;
+	if ((r = security_capabilities(cfg->cap_add, cfg->cap_drop, &caps, err)) < 0)
+		return r;
 
 	size_t n = strv_len(opts->volumes);
 	cfg->mounts = xcalloc(n, sizeof(*cfg->mounts));
@@ -334,29 +373,82 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	return container_config_validate(cfg, err);
 }
 
-/* /etc/hostname, /etc/hosts, /etc/resolv.conf: written into the upper dir
- * rather than bind-mounted (each mount costs CRIU time). Checkpoints skip them. */
-int container_write_managed_files(const char *upper, const struct container_config *cfg, cryo_err *err)
+/* Write one managed file into etcfd: a temporary name first, then renamed
+ * over whatever the container left there (a renamed-over symbolic link is
+ * replaced, never followed). A directory in its place is left alone: *skipped
+ * says so. */
+static int write_managed_file(int etcfd, const char *name, const char *text, char **skipped, cryo_err *err)
 {
-	cleanup_free char *etc = xasprintf("%s/etc", upper);
-	cleanup_free char *hostname = xasprintf("%s/hostname", etc);
-	cleanup_free char *hosts = xasprintf("%s/hosts", etc);
-	cleanup_free char *resolv = xasprintf("%s/resolv.conf", etc);
+	cleanup_free char *suffix = random_id();
+	cleanup_free char *tmp = xasprintf(".%s.cryo-%.16s", name, suffix);
+	cleanup_close int fd = openat(etcfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "create `/etc/%s`", tmp);
+	size_t len = strlen(text);
+	errno = EIO;
+	if (fchmod(fd, 0644) < 0 || (len > 0 && write(fd, text, len) != (ssize_t)len)) {
+		int saved = errno;
+		unlinkat(etcfd, tmp, 0);
+		return cryo_error_set(err, saved, "write `/etc/%s`", name);
+	}
+	if (renameat(etcfd, tmp, etcfd, name) < 0) {
+		int saved = errno;
+		unlinkat(etcfd, tmp, 0);
+		if (saved == EISDIR || saved == ENOTEMPTY || saved == EEXIST) {
+			char *more = xasprintf("%s%s`/etc/%s` is a directory in the container, so cryo did not write it",
+					       *skipped ? *skipped : "", *skipped ? "; " : "", name);
+			free(*skipped);
+			*skipped = more;
+			return 0;
+		}
+		return cryo_error_set(err, saved, "put `/etc/%s` in place", name);
+	}
+	return 0;
+}
+
+/* /etc/hostname, /etc/hosts, /etc/resolv.conf: written into the upper dir
+ * rather than bind-mounted (each mount costs CRIU time). Checkpoints skip them.
+ * The upper dir is the container's own tree: /etc is opened beneath it with
+ * no symbolic link followed, so a container that made /etc a link (or a file)
+ * gets no managed files rather than cryo writing wherever the link points. */
+int container_write_managed_files(const char *upper, const struct container_config *cfg, char **skipped,
+				  cryo_err *err)
+{
 	cleanup_free char *hostname_text = xasprintf("%s\n", cfg->hostname);
 	cleanup_free char *hosts_text =
 		xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", cfg->hostname);
 	cleanup_free char *host_resolv = NULL;
+	cleanup_error cryo_err why = NULL;
 	int r;
 
-	if ((r = mkdir_p(etc, 0755, err)) < 0)
+	*skipped = NULL;
+	cleanup_close int upperfd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (upperfd < 0)
+		return cryo_error_set(err, errno, "open upper dir `%s`", upper);
+	cleanup_close int etcfd = pathsafe_open_beneath_nofollow(upperfd, "etc", O_RDONLY | O_DIRECTORY, 0, &why);
+	if (etcfd == -ENOENT) {
+		cryo_error_free(&why);
+		if (mkdirat(upperfd, "etc", 0755) < 0 && errno != EEXIST)
+			return cryo_error_set(err, errno, "create `%s/etc`", upper);
+		etcfd = pathsafe_open_beneath_nofollow(upperfd, "etc", O_RDONLY | O_DIRECTORY, 0, &why);
+	}
+	if (etcfd == -ELOOP || etcfd == -ENOTDIR) {
+		*skipped = xasprintf("`/etc` is %s in the container's file system, so cryo did not write "
+				     "/etc/hostname, /etc/hosts and /etc/resolv.conf",
+				     etcfd == -ELOOP ? "a symbolic link" : "not a directory");
+		return 0;
+	}
+	if (etcfd < 0) {
+		r = cryo_error_set(err, 0, "open `%s/etc`: %s", upper, why ? why->msg : "failed");
 		return r;
+	}
 	if (strcmp(cfg->network, "host") != 0 || read_file("/etc/resolv.conf", &host_resolv, NULL, NULL) < 0) {
 		free(host_resolv);
 		host_resolv = xstrdup("");
 	}
-	if ((r = write_file(hostname, hostname_text, strlen(hostname_text), 0644, err)) < 0 ||
-	    (r = write_file(hosts, hosts_text, strlen(hosts_text), 0644, err)) < 0 ||
-	    (r = write_file(resolv, host_resolv, strlen(host_resolv), 0644, err)) < 0)
+	if ((r = write_managed_file(etcfd, "hostname", hostname_text, skipped, err)) < 0 ||
+	    (r = write_managed_file(etcfd, "hosts", hosts_text, skipped, err)) < 0 ||
+	    (r = write_managed_file(etcfd, "resolv.conf", host_resolv, skipped, err)) < 0)
 		return r;
 	return 0;
 }
@@ -400,8 +492,15 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	if ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0 ||
 	    (r = mkdir_p(rootfs, 0755, err)) < 0)
 		goto out;
-	if (write_managed && (r = container_write_managed_files(upper, cfg, err)) < 0)
-		goto out;
+	if (write_managed) {
+		cleanup_free char *skipped = NULL;
+		if ((r = container_write_managed_files(upper, cfg, &skipped, err)) < 0)
+			goto out;
+		if (skipped) {
+			r = cryo_error_set(err, EIO, "new upper dir `%s`: %s", upper, skipped);
+			goto out;
+		}
+	}
 	if ((r = spec_generate(engine, id, cfg, rootfs, &spec, err)) < 0 || (r = spec_write(dir, spec, err)) < 0)
 		goto out;
 

@@ -42,6 +42,8 @@ struct container_config {
 	int64_t memory_limit; /* bytes, 0 = none */
 	int64_t pids_limit;   /* 0 = none */
 	bool auto_remove;
+	char **cap_add;  /* normalised capability names (security.h), NULL-terminated */
+	char **cap_drop;
 };
 
 void container_config_free(struct container_config *cfg);
@@ -69,6 +71,8 @@ struct container_create_opts {
 	const char *network;
 	int64_t memory_limit, pids_limit;
 	bool auto_remove;
+	char **cap_add; /* --cap-add / --cap-drop as given */
+	char **cap_drop;
 };
 
 /* Create the container (state "created"): rootfs directories, bundle, volumes,
@@ -84,8 +88,13 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 				 struct container_config *cfg, bool write_managed, struct container **out,
 				 cryo_err *err);
 
-/* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir. */
-int container_write_managed_files(const char *upper, const struct container_config *cfg, cryo_err *err);
+/* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir, never
+ * following a symbolic link. When the container's /etc (or one of those
+ * names) is not something cryo can write into (a symbolic link, a file, a
+ * directory where a file belongs), what was not written is left alone and
+ * *skipped (allocated) says what and why; otherwise *skipped is NULL. */
+int container_write_managed_files(const char *upper, const struct container_config *cfg, char **skipped,
+				  cryo_err *err);
 
 /* Start a created/exited container: mount its rootfs, start the monitor, create
  * and start it in the runtime. */

@@ -53,6 +53,10 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 	}
 	if ((r = state_open(engine, err)) < 0)
 		goto fail;
+	/* What killed commands left (staging, imports, temporary exports): gone
+	 * before this command adds its own. A failure here is no reason to
+	 * refuse the command; `cryo system prune` reports it. */
+	scratch_collect(engine, &engine->leftovers_removed, NULL);
 	*out = engine;
 	return 0;
 fail:
@@ -65,6 +69,7 @@ void cryo_engine_close(struct cryo_engine *engine)
 {
 	if (!engine)
 		return;
+	scratch_claim_release(engine->claim);
 	if (engine->db)
 		sqlite3_close(engine->db);
 	free(engine->root);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "scratch.h"
 
 #define CRYO_DEFAULT_ROOT "/var/lib/cryo"
 #define CRYO_DEFAULT_RUNROOT "/run/cryo"
@@ -27,8 +28,12 @@ struct cryo_engine {
 	char *runtime_path; /* absolute path of the OCI runtime */
 	char *runtime_root; /* the runtime's --root, under runroot */
 	struct cryo_config *config;
+	struct scratch_claim *claim;            /* this process's scratch (scratch.h), NULL until it has some */
+	struct scratch_usage leftovers_removed; /* what dead commands had left, removed when this opened */
 };
 
+/* Open the engine: its directories, its database, and the garbage dead
+ * commands left removed (scratch.h). */
 int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *opts, cryo_err *err);
 void cryo_engine_close(struct cryo_engine *engine);
 void cryo_engine_closep(struct cryo_engine **engine);

@@ -18,3 +18,19 @@ int lock_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err
 	*fd = move_fd(lfd);
 	return 0;
 }
+
+int lock_try_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err *err)
+{
+	cleanup_free char *path = engine_run_path(engine, "locks/%s", name);
+	cleanup_close int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0)
+		return cryo_error_set(err, errno, "open lock `%s`", path);
+	while (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return -EWOULDBLOCK;
+		if (errno != EINTR)
+			return cryo_error_set(err, errno, "lock `%s`", path);
+	}
+	*fd = move_fd(lfd);
+	return 0;
+}

@@ -9,5 +9,8 @@
 /* Take the exclusive lock named `name` (for example a container ID), blocking.
  * On success *fd holds the lock; close it (or let cleanup_close) to release. */
 int lock_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err *err);
+/* The same without waiting: -EWOULDBLOCK (err untouched) while another
+ * process holds it. */
+int lock_try_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err *err);
 
 #endif

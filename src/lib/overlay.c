@@ -38,7 +38,11 @@ int overlay_mount(char *const *lower_dirs, const char *upper, const char *work, 
 					       lower, upper, work);
 	if (strlen(options) >= 4096)
 		return cryo_error_set(err, E2BIG, "mount root file system at `%s`: too many image layers (%zu)", target, n);
-	if (mount("overlay", target, "overlay", 0, options) < 0)
+	/* nodev, nosuid: a container's own root file system needs neither.
+	 * Its /dev is a tmpfs of its own (device nodes elsewhere serve no
+	 * program, and the devices cgroup denies them anyway), and it runs with
+	 * no_new_privs, under which set-user-ID bits do nothing. */
+	if (mount("overlay", target, "overlay", MS_NODEV | MS_NOSUID, options) < 0)
 		return cryo_error_set(err, errno, "mount overlay root file system at `%s`", target);
 	return 0;
 }

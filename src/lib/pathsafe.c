@@ -106,12 +106,12 @@ void pathsafe_split(const char *rel, char **parent, char **base)
 /* The raw openat2 call, retried on the EAGAIN the kernel returns when a
  * concurrent rename or mount could have fooled a RESOLVE_BENEATH walk. Returns
  * the descriptor or -errno. */
-static int openat2_beneath(int rootfd, const char *rel, int flags, mode_t mode)
+static int openat2_resolve(int rootfd, const char *rel, int flags, mode_t mode, unsigned long long resolve)
 {
 	struct open_how how = {
 	    .flags = (unsigned long long)(flags | O_CLOEXEC),
 	    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	    .resolve = resolve,
 	};
 	for (int attempt = 0; attempt < 16; attempt++) {
 		long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
@@ -121,6 +121,11 @@ static int openat2_beneath(int rootfd, const char *rel, int flags, mode_t mode)
 			return -errno;
 	}
 	return -EAGAIN;
+}
+
+static int openat2_beneath(int rootfd, const char *rel, int flags, mode_t mode)
+{
+	return openat2_resolve(rootfd, rel, flags, mode, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 }
 
 static int beneath_error(cryo_err *err, int code, const char *rel)
@@ -141,6 +146,17 @@ static int beneath_error(cryo_err *err, int code, const char *rel)
 int pathsafe_open_beneath(int rootfd, const char *rel, int flags, mode_t mode, cryo_err *err)
 {
 	int fd = openat2_beneath(rootfd, rel, flags, mode);
+	if (fd < 0)
+		return beneath_error(err, fd, rel);
+	return fd;
+}
+
+int pathsafe_open_beneath_nofollow(int rootfd, const char *rel, int flags, mode_t mode, cryo_err *err)
+{
+	int fd = openat2_resolve(rootfd, rel, flags, mode,
+	                         RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	if (fd == -ELOOP)
+		return fail_with(err, ELOOP, "path `%s` is or goes through a symbolic link", rel);
 	if (fd < 0)
 		return beneath_error(err, fd, rel);
 	return fd;

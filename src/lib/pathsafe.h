@@ -42,6 +42,11 @@ void pathsafe_split(const char *rel, char **parent, char **base);
  * the new descriptor (>= 0) or a negative errno with err set. */
 int pathsafe_open_beneath(int rootfd, const char *rel, int flags, mode_t mode, cryo_err *err);
 
+/* The same with RESOLVE_NO_SYMLINKS as well: no symbolic link is followed on
+ * the way or at the end (-ELOOP names the path), for writes into trees that a
+ * container controls (its upper dir, its volumes). */
+int pathsafe_open_beneath_nofollow(int rootfd, const char *rel, int flags, mode_t mode, cryo_err *err);
+
 /* Check that every existing component of `rel` resolves below rootfd. A missing
  * component (ENOENT) or a non-directory one (ENOTDIR) ends the check
  * successfully: nothing beyond it exists to escape through. Fails with -EXDEV

@@ -1,5 +1,6 @@
 #include "restore.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -13,6 +14,7 @@
 #include "monitor.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
+#include "scratch.h"
 #include "spec.h"
 #include "trust.h"
 #include "util.h"
@@ -324,7 +326,9 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 
 	run->dir = engine_path(run->engine, "tmp/import-%.12s", suffix);
 	run->dir_is_import = true;
-	if ((r = mkdir_p(run->dir, 0700, err)) < 0 || (r = trust_import_keys(run->engine, &keys, err)) < 0)
+	/* claimed first: a killed restore's import is collected (scratch.h) */
+	if ((r = scratch_claim_path(run->engine, run->dir, err)) < 0 || (r = mkdir_p(run->dir, 0700, err)) < 0 ||
+	    (r = trust_import_keys(run->engine, &keys, err)) < 0)
 		return r;
 	const struct checkpoint_archive_read_opts ro = {
 	    .limits = &run->limits,
@@ -429,10 +433,13 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");
 	}
-	if ((r = container_write_managed_files(fresh, &run->cfg, err)) < 0) {
+	cleanup_free char *skipped = NULL;
+	if ((r = container_write_managed_files(fresh, &run->cfg, &skipped, err)) < 0) {
 		rm_rf(fresh, NULL);
 		return r;
 	}
+	if (skipped)
+		snprintf(run->stats->notice, sizeof(run->stats->notice), "%s", skipped);
 	if ((r = swap_in(run, upper, fresh, err)) < 0) {
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");
@@ -572,7 +579,8 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 static int restore_commit(struct restore_run *run, cryo_err *err)
 {
 	struct freezer f = {0};
-	if (freezer_for_pid(run->mon.container_pid, &f, NULL) == 0) {
+	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
+	if (freezer_for_cgroup(cgroup, &f, NULL) == 0) {
 		bool frozen = false;
 		if (freezer_is_frozen(&f, &frozen, NULL) == 0 && frozen)
 			freezer_thaw(&f, NULL);
@@ -621,8 +629,14 @@ static void restore_abort(struct restore_run *run)
 
 static void restore_run_release(struct restore_run *run)
 {
-	if (run->dir_is_import && (!run->opts->keep || !run->c))
+	if (run->dir_is_import && (!run->opts->keep || !run->c)) {
 		rm_rf(run->dir, NULL);
+	} else if (run->dir_is_import) {
+		/* kept on purpose: out of the leftover collector's way (scratch.h) */
+		cleanup_free char *kept = engine_path(run->engine, "tmp/kept-%s", run->c->id);
+		rm_rf(kept, NULL);
+		rename(run->dir, kept);
+	}
 	free(run->dir);
 	if (run->dump)
 		json_object_put(run->dump);
@@ -677,5 +691,7 @@ struct json_object *restore_stats_json(const struct restore_stats *s)
 		json_object_object_add(o, "restore_time", json_object_new_int64(s->criu.restore_time));
 		json_object_object_add(o, "pages_restored", json_object_new_int64((int64_t)s->criu.pages_restored));
 	}
+	if (s->notice[0])
+		json_object_object_add(o, "notice", json_object_new_string(s->notice));
 	return o;
 }

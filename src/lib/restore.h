@@ -41,6 +41,10 @@ struct restore_stats {
 	int64_t volumes_restore_duration;
 	bool have_criu_stats;
 	struct criu_restore_stats criu;
+	/* What the restore left undone and why (empty when nothing), for the
+	 * user: e.g. managed files not written because the container's /etc is
+	 * a symbolic link. */
+	char notice[512];
 };
 
 int restore_container(struct cryo_engine *engine, const char *ref, const struct restore_opts *opts,

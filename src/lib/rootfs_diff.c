@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <json-c/json.h>
@@ -136,16 +137,21 @@ enum overlay_mark {
 };
 
 /* Copy the entry's extended attributes into w->entry, and note overlayfs'
- * own markers. fd is the open object, or -1 to go by the current path. */
-static int add_xattrs(struct tree_writer *w, int fd, unsigned *marks, cryo_err *err)
+ * own markers. fd is the open object, or -1 for an object that is never
+ * opened (symbolic link, fifo, device), named by `name` in directory dirfd:
+ * the l*xattr calls then go through /proc/self/fd/DIRFD/NAME, which neither
+ * opens the object nor depends on how long the path is. */
+static int add_xattrs(struct tree_writer *w, int fd, int dirfd, const char *name_in_dir, unsigned *marks,
+                      cryo_err *err)
 {
-	const char *path = w->path.s;
+	cleanup_free char *proc_path = fd < 0 ? xasprintf("/proc/self/fd/%d/%s", dirfd, name_in_dir) : NULL;
+	const char *path = proc_path;
 	*marks = MARK_NONE;
 	ssize_t len = list_xattrs(w, fd, path);
 	if (len < 0) {
 		if (errno == ENOTSUP)
 			return 0;
-		return cryo_error_set(err, errno, "list extended attributes of `%s`", path);
+		return cryo_error_set(err, errno, "list extended attributes of `%s`", w->path.s);
 	}
 	for (const char *name = w->xattr_names; name < w->xattr_names + len; name += strlen(name) + 1) {
 		bool overlay_private = w->overlay && str_has_prefix(name, OVERLAY_XATTR_PREFIX);
@@ -156,7 +162,7 @@ static int add_xattrs(struct tree_writer *w, int fd, unsigned *marks, cryo_err *
 				    err, ENOTSUP,
 				    "`%s` carries overlayfs attribute %s: its contents live in "
 				    "the image layers (mount without redirect_dir/metacopy)",
-				    path, name);
+				    w->path.s, name);
 			if (strcmp(what, "opaque") != 0 && strcmp(what, "whiteout") != 0)
 				continue;
 		}
@@ -164,7 +170,7 @@ static int add_xattrs(struct tree_writer *w, int fd, unsigned *marks, cryo_err *
 		if (n < 0) {
 			if (errno == ENODATA)
 				continue; /* removed since listed */
-			return cryo_error_set(err, errno, "read extended attribute %s of `%s`", name, path);
+			return cryo_error_set(err, errno, "read extended attribute %s of `%s`", name, w->path.s);
 		}
 		if (overlay_private) {
 			if (strcmp(name, OVERLAY_OPAQUE_XATTR) == 0) {
@@ -285,18 +291,98 @@ static int map_sparse(struct tree_writer *w, int fd, const struct stat *st, cryo
 	return extents + 1;
 }
 
-static int write_regular(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
-                         cryo_err *err)
+static const char *type_name(mode_t mode)
 {
-	cleanup_close int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "regular file";
+	case S_IFDIR:
+		return "directory";
+	case S_IFLNK:
+		return "symbolic link";
+	case S_IFIFO:
+		return "fifo";
+	case S_IFSOCK:
+		return "socket";
+	case S_IFCHR:
+		return "character device";
+	case S_IFBLK:
+		return "block device";
+	}
+	return "file of unknown type";
+}
+
+static int changed_error(struct tree_writer *w, mode_t was, const struct stat *now, cryo_err *err)
+{
+	cryo_error_set(err, 0,
+	               "`%s` changed while it was captured (it was a %s, it is now %s%s): something "
+	               "outside the frozen container writes to this tree; refusing a capture that could "
+	               "read what it did not check",
+	               w->path.s, type_name(was), now ? "a " : "", now ? type_name(now->st_mode) : "something else");
+	if (err && *err)
+		(*err)->errnum = EBUSY; /* the message says it all: no strerror appended */
+	return -EBUSY;
+}
+
+/* What the walk knows of an entry before it opens it: its type, and its
+ * inode and device (from the directory listing, or from fstatat). */
+struct expected {
+	mode_t type; /* S_IFREG or S_IFDIR */
+	ino_t ino;
+	dev_t dev;
+	bool from_listing; /* ino from getdents, dev the parent's: a mount point differs */
+};
+
+/* Open `name` for reading without following a link, without blocking on a
+ * fifo and without touching its access time, and make sure the object opened
+ * is the one expected: same type, device and inode. *now gets the fresh
+ * fstat, *fd_out the descriptor. Returns 0, 1 when the entry is gone since it
+ * was listed (nothing to capture), or -errno. */
+static int open_checked(struct tree_writer *w, int dirfd, const char *name, const struct expected *want,
+                        struct stat *now, int *fd_out, cryo_err *err)
+{
+	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	if (want->type == S_IFDIR)
+		flags |= O_DIRECTORY;
+	int fd = openat(dirfd, name, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+		fd = openat(dirfd, name, flags); /* O_NOATIME needs ownership or CAP_FOWNER */
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		if (errno == ELOOP || errno == ENOTDIR || errno == ENXIO)
+			return changed_error(w, want->type, NULL, err);
 		return cryo_error_set(err, errno, "open `%s`", w->path.s);
+	}
+	if (fstat(fd, now) < 0) {
+		int saved = errno;
+		close(fd);
+		return cryo_error_set(err, saved, "stat `%s`", w->path.s);
+	}
+	bool same = (now->st_mode & S_IFMT) == want->type && now->st_ino == want->ino && now->st_dev == want->dev;
+	if (!same && want->from_listing && (now->st_mode & S_IFMT) == want->type) {
+		/* A mount point shows the covered inode in its directory: the
+		 * name must still lead to what was opened. */
+		struct stat again;
+		same = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_ino == now->st_ino &&
+		       again.st_dev == now->st_dev;
+	}
+	if (!same) {
+		close(fd);
+		return changed_error(w, want->type, now, err);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* A regular file, opened and checked (open_checked); takes over fd. */
+static int write_regular(struct tree_writer *w, int opened, const struct stat *st, cryo_err *err)
+{
+	cleanup_close int fd = opened;
 
 	entry_from_stat(w, st);
 	unsigned marks;
-	if (add_xattrs(w, fd, &marks, err) < 0)
+	if (add_xattrs(w, fd, -1, NULL, &marks, err) < 0)
 		return -EIO;
 	if (marks & MARK_WHITEOUT) {
 		note_deleted(w);
@@ -355,6 +441,10 @@ static int write_symlink(struct tree_writer *w, int dirfd, const char *name, con
 	for (;;) {
 		target = xrealloc(target, cap);
 		ssize_t n = readlinkat(dirfd, name, target, cap);
+		if (n < 0 && errno == ENOENT)
+			return 0; /* gone since listed */
+		if (n < 0 && errno == EINVAL)
+			return changed_error(w, st->st_mode, NULL, err);
 		if (n < 0)
 			return cryo_error_set(err, errno, "read symbolic link `%s`", w->path.s);
 		if ((size_t)n < cap) {
@@ -366,7 +456,7 @@ static int write_symlink(struct tree_writer *w, int dirfd, const char *name, con
 	entry_from_stat(w, st);
 	archive_entry_copy_symlink(w->entry, target);
 	unsigned marks;
-	if (add_xattrs(w, -1, &marks, err) < 0)
+	if (add_xattrs(w, -1, dirfd, name, &marks, err) < 0)
 		return -EIO;
 	if (write_header(w, w->entry, err) < 0)
 		return -EIO;
@@ -374,12 +464,15 @@ static int write_symlink(struct tree_writer *w, int dirfd, const char *name, con
 	return 0;
 }
 
-/* Fifos and device nodes: metadata only. They are never opened. */
-static int write_special(struct tree_writer *w, const struct stat *st, cryo_err *err)
+/* Fifos and device nodes: recorded as what they are, metadata only. They are
+ * never opened: opening a fifo blocks, opening a device reaches the host's
+ * hardware. */
+static int write_special(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
+                         cryo_err *err)
 {
 	entry_from_stat(w, st);
 	unsigned marks;
-	if (add_xattrs(w, -1, &marks, err) < 0)
+	if (add_xattrs(w, -1, dirfd, name, &marks, err) < 0)
 		return -EIO;
 	struct archive_entry *entry = w->entry, *spare = NULL;
 	archive_entry_linkify(w->links, &entry, &spare);
@@ -389,52 +482,37 @@ static int write_special(struct tree_writer *w, const struct stat *st, cryo_err 
 	return 0;
 }
 
-static int write_tree(struct tree_writer *w, int fd, cryo_err *err);
-
-/* Takes ownership of fd (the directory, opened). */
-static int write_directory(struct tree_writer *w, int fd, const struct stat *st, cryo_err *err)
+/* The header of a directory (open as fd, described by st). */
+static int write_directory_entry(struct tree_writer *w, int fd, const struct stat *st, cryo_err *err)
 {
-	cleanup_close int dirfd = fd;
 	entry_from_stat(w, st);
 	unsigned marks;
-	if (add_xattrs(w, dirfd, &marks, err) < 0)
+	if (add_xattrs(w, fd, -1, NULL, &marks, err) < 0)
 		return -EIO;
 	if (marks & MARK_OPAQUE)
 		note_deleted(w);
 	if (write_header(w, w->entry, err) < 0)
 		return -EIO;
 	w->stats.dirs++;
-	return write_tree(w, move_fd(dirfd), err);
+	return 0;
 }
 
-static int write_one(struct tree_writer *w, int dirfd, const char *name, cryo_err *err)
+/* What is never opened: symbolic links, fifos, devices, sockets. */
+static int write_unopened(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
+                          cryo_err *err)
 {
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return 0; /* gone since listed */
-		return cryo_error_set(err, errno, "stat `%s`", w->path.s);
-	}
-	switch (st.st_mode & S_IFMT) {
-	case S_IFDIR: {
-		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return cryo_error_set(err, errno, "open directory `%s`", w->path.s);
-		return write_directory(w, fd, &st, err);
-	}
-	case S_IFREG:
-		return write_regular(w, dirfd, name, &st, err);
+	switch (st->st_mode & S_IFMT) {
 	case S_IFLNK:
-		return write_symlink(w, dirfd, name, &st, err);
+		return write_symlink(w, dirfd, name, st, err);
 	case S_IFCHR:
-		if (w->overlay && st.st_rdev == makedev(0, 0)) {
+		if (w->overlay && st->st_rdev == makedev(0, 0)) {
 			note_deleted(w);
 			return 0;
 		}
-		return write_special(w, &st, err);
+		return write_special(w, dirfd, name, st, err);
 	case S_IFBLK:
 	case S_IFIFO:
-		return write_special(w, &st, err);
+		return write_special(w, dirfd, name, st, err);
 	default:
 		/* Unix sockets cannot be stored in a tar; a restored process
 		 * binds its listening sockets again. */
@@ -442,32 +520,181 @@ static int write_one(struct tree_writer *w, int dirfd, const char *name, cryo_er
 	}
 }
 
-/* Write the contents of a directory; takes ownership of fd. */
-static int write_tree(struct tree_writer *w, int fd, cryo_err *err)
+/* One directory on the walk's stack: its entries, read in one go when it is
+ * entered (each: inode, type, name; as getdents64 gave them), and its
+ * identity, checked when the walk climbs back into it. */
+struct walk_dir {
+	char *entries; /* records: ino_t, unsigned char d_type, NUL-terminated name */
+	size_t len, next;
+	dev_t dev;
+	ino_t ino;
+	size_t path_len; /* w->path.len of this directory */
+};
+
+static int read_entries(struct tree_writer *w, int fd, struct walk_dir *d, cryo_err *err)
 {
-	cleanup_dir DIR *dir = fdopendir(fd);
-	if (!dir) {
-		int saved = errno;
-		close(fd);
-		return cryo_error_set(err, saved, "read directory `%s`", w->path.s);
-	}
-	size_t dir_len = w->path.len;
+	char buf[32768];
+	size_t cap = 0;
+	d->entries = NULL;
+	d->len = d->next = 0;
 	for (;;) {
-		errno = 0;
-		struct dirent *de = readdir(dir);
-		if (!de) {
-			if (errno)
-				return cryo_error_set(err, errno, "read directory `%s`", w->path.s);
+		ssize_t n = getdents64(fd, buf, sizeof(buf));
+		if (n < 0)
+			return cryo_error_set(err, errno, "read directory `%s`", w->path.s);
+		if (n == 0)
 			return 0;
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			size_t name_len = strlen(de->d_name) + 1;
+			size_t rec = sizeof(ino_t) + 1 + name_len;
+			if (d->len + rec > cap) {
+				cap = (d->len + rec) * 2 + 1024;
+				d->entries = xrealloc(d->entries, cap);
+			}
+			ino_t ino = (ino_t)de->d_ino;
+			memcpy(d->entries + d->len, &ino, sizeof(ino));
+			d->entries[d->len + sizeof(ino)] = (char)de->d_type;
+			memcpy(d->entries + d->len + sizeof(ino) + 1, de->d_name, name_len);
+			d->len += rec;
 		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		path_push(&w->path, de->d_name);
-		int r = is_skipped(w, tree_rel(w)) ? 0 : write_one(w, fd, de->d_name, err);
-		path_pop(&w->path, dir_len);
-		if (r < 0)
-			return r;
 	}
+}
+
+/* The capture walks the tree iteratively with one open directory at a time:
+ * it enters a directory from its parent (openat, no link followed, checked
+ * against its listing) and climbs back through ".." (checked against the
+ * identity it recorded), so neither the number of descriptors nor the C
+ * stack grows with the tree's depth. A path longer than PATH_MAX inside the
+ * container is refused: nothing could restore it by name.
+ *
+ * The directory listing's type decides what is opened: regular files and
+ * directories are opened straight away and the descriptor's fstat must agree
+ * with the listing (type, inode), so no fstatat is needed for them; anything
+ * else (or an entry of unknown type) is fstatat'ed and never opened. */
+static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
+{
+	cleanup_close int cur = rootfd;
+	struct walk_dir *stack = NULL;
+	size_t depth = 0, cap = 0;
+	struct stat st;
+	int r;
+
+	if (fstat(cur, &st) < 0)
+		return cryo_error_set(err, errno, "stat `%s`", w->path.s);
+	if ((r = write_directory_entry(w, cur, &st, err)) < 0)
+		return r;
+	cap = 16;
+	stack = xcalloc(cap, sizeof(*stack));
+	stack[0] = (struct walk_dir){.dev = st.st_dev, .ino = st.st_ino, .path_len = w->path.len};
+	depth = 1;
+	if ((r = read_entries(w, cur, &stack[0], err)) < 0)
+		goto out;
+
+	while (depth > 0) {
+		struct walk_dir *top = &stack[depth - 1];
+		if (top->next >= top->len) {
+			/* This directory is done: back to its parent. */
+			free(top->entries);
+			top->entries = NULL;
+			if (--depth == 0)
+				break;
+			struct walk_dir *parent = &stack[depth - 1];
+			path_pop(&w->path, parent->path_len);
+			int up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (up < 0) {
+				r = cryo_error_set(err, errno, "open the parent of `%s`", w->path.s);
+				goto out;
+			}
+			close(cur);
+			cur = up;
+			if (fstat(cur, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino) {
+				r = cryo_error_set(err, 0,
+				                   "directory `%s` was moved while it was captured: something "
+				                   "outside the frozen container writes to this tree",
+				                   w->path.s);
+				if (err && *err)
+					(*err)->errnum = EBUSY;
+				r = -EBUSY;
+				goto out;
+			}
+			continue;
+		}
+		ino_t listed_ino;
+		memcpy(&listed_ino, top->entries + top->next, sizeof(listed_ino));
+		unsigned char listed_type = (unsigned char)top->entries[top->next + sizeof(listed_ino)];
+		const char *name = top->entries + top->next + sizeof(listed_ino) + 1;
+		top->next += sizeof(listed_ino) + 1 + strlen(name) + 1;
+		path_push(&w->path, name);
+		const char *rel = tree_rel(w);
+		if (strlen(rel) + 2 > PATH_MAX) {
+			r = cryo_error_set(err, 0,
+			                   "`/%.64s...` is longer than %d bytes inside the container: a tree "
+			                   "this deep cannot be restored by name; refusing to capture it",
+			                   rel, PATH_MAX - 1);
+			if (err && *err)
+				(*err)->errnum = ENAMETOOLONG;
+			r = -ENAMETOOLONG;
+			goto out;
+		}
+		if (is_skipped(w, rel)) {
+			path_pop(&w->path, top->path_len);
+			continue;
+		}
+		struct expected want = {.ino = listed_ino, .dev = top->dev, .from_listing = true};
+		if (listed_type == DT_REG) {
+			want.type = S_IFREG;
+		} else if (listed_type == DT_DIR) {
+			want.type = S_IFDIR;
+		} else {
+			if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				r = errno == ENOENT ? 0 : cryo_error_set(err, errno, "stat `%s`", w->path.s);
+				path_pop(&w->path, top->path_len);
+				if (r < 0)
+					goto out;
+				continue; /* gone since listed */
+			}
+			want = (struct expected){.type = st.st_mode & S_IFMT, .ino = st.st_ino, .dev = st.st_dev};
+			if (want.type != S_IFREG && want.type != S_IFDIR) {
+				r = write_unopened(w, cur, name, &st, err);
+				path_pop(&w->path, top->path_len);
+				if (r < 0)
+					goto out;
+				continue;
+			}
+		}
+		struct stat now;
+		int fd = -1;
+		r = open_checked(w, cur, name, &want, &now, &fd, err);
+		if (r == 0 && want.type == S_IFREG)
+			r = write_regular(w, fd, &now, err);
+		if (r != 0 || want.type == S_IFREG) {
+			path_pop(&w->path, top->path_len);
+			if (r < 0)
+				goto out;
+			continue;
+		}
+		close(cur);
+		cur = fd;
+		if ((r = write_directory_entry(w, cur, &now, err)) < 0)
+			goto out;
+		if (depth == cap) {
+			cap *= 2;
+			stack = xrealloc(stack, cap * sizeof(*stack));
+		}
+		stack[depth] = (struct walk_dir){.dev = now.st_dev, .ino = now.st_ino, .path_len = w->path.len};
+		depth++;
+		if ((r = read_entries(w, cur, &stack[depth - 1], err)) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].entries);
+	free(stack);
+	return r;
 }
 
 static int tree_writer_init(struct tree_writer *w, const char *root, bool overlay, char *const *skip_paths,
@@ -519,17 +746,12 @@ static int tree_write(struct tree_writer *w, const char *root, int out_fd, const
 {
 	if (archive_write_open_fd(w->a, out_fd) != ARCHIVE_OK)
 		return archive_failure(w->a, err, "open tar", out_tar);
-	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (rootfd < 0)
 		return cryo_error_set(err, errno, "open `%s`", root);
-	struct stat st;
-	if (fstat(rootfd, &st) < 0) {
-		int saved = errno;
-		close(rootfd);
-		return cryo_error_set(err, saved, "stat `%s`", root);
-	}
-	if (write_directory(w, rootfd, &st, err) < 0)
-		return -EIO;
+	int r = tree_walk(w, rootfd, err);
+	if (r < 0)
+		return r;
 	if (archive_write_close(w->a) != ARCHIVE_OK)
 		return archive_failure(w->a, err, "finish tar", out_tar);
 	return 0;

@@ -4,7 +4,16 @@
  *
  * Capture runs while the container is frozen, so it is one pass over the tree
  * that streams file data straight into the tar (large buffered writes, sparse
- * files by their data extents, no compression, no fsync). */
+ * files by their data extents, no compression, no fsync).
+ *
+ * The tree is the container's (or a volume's) and treated as hostile: the walk
+ * is iterative with one directory open at a time (any depth, bounded
+ * descriptors), never follows a symbolic link, opens only regular files and
+ * directories (O_NOFOLLOW | O_NONBLOCK | O_NOATIME) and refuses the capture
+ * when the object opened is not the one listed (type, inode: something
+ * outside the frozen container is changing the tree). Fifos and device nodes
+ * are recorded as such and never opened; sockets are left out. A path longer
+ * than PATH_MAX inside the container is refused (-ENAMETOOLONG). */
 #ifndef CRYO_ROOTFS_DIFF_H
 #define CRYO_ROOTFS_DIFF_H
 

@@ -3,15 +3,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "security.h"
 #include "util.h"
 #include "volume.h"
-
-/* The capability set Docker and Podman give containers by default. */
-static const char *const default_caps[] = {
-	"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",	    "CAP_FOWNER",     "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID",	  "CAP_SETUID",	    "CAP_SETFCAP",    "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-};
 
 /* Every mount in the container's mount namespace costs CRIU about 18 ms at
  * checkpoint and restore (ENVIRONMENT.md), so cryo keeps the set small: the
@@ -71,7 +65,8 @@ static int parse_user(const char *user, int64_t *uid, int64_t *gid, cryo_err *er
 	return 0;
 }
 
-static struct json_object *process_json(const struct container_config *cfg, int64_t uid, int64_t gid)
+static struct json_object *process_json(const struct container_config *cfg, char *const *caps, int64_t uid,
+					int64_t gid)
 {
 	struct json_object *process = json_object_new_object();
 	struct json_object *juser = json_object_new_object();
@@ -83,11 +78,11 @@ static struct json_object *process_json(const struct container_config *cfg, int6
 	json_object_object_add(process, "env", strv_json(cfg->env));
 	json_object_object_add(process, "cwd", json_object_new_string(cfg->workdir ? cfg->workdir : "/"));
 
-	struct json_object *caps = json_object_new_object();
+	struct json_object *capabilities = json_object_new_object();
 	const char *sets[] = {"bounding", "effective", "permitted"};
 	for (size_t i = 0; i < ARRAY_SIZE(sets); i++)
-		json_object_object_add(caps, sets[i], const_strv_json(default_caps, ARRAY_SIZE(default_caps)));
-	json_object_object_add(process, "capabilities", caps);
+		json_object_object_add(capabilities, sets[i], strv_json(caps));
+	json_object_object_add(process, "capabilities", capabilities);
 
 	/* Ask for no more open files than this host lets us have: runc fails
 	 * with "error setting rlimit" otherwise (no CAP_SYS_RESOURCE here). */
@@ -129,13 +124,15 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 		const struct container_mount *m = &cfg->mounts[i];
 		cleanup_free char *source =
 			m->kind == MOUNT_VOLUME ? volume_data_dir(engine, m->source) : xstrdup(m->source);
-		const char *opts[] = {"rbind", m->readonly ? "ro" : "rw", "rprivate"};
+		/* nodev, nosuid on volumes and bind mounts too, for the same
+		 * reasons as the root file system (overlay.c) */
+		const char *opts[] = {"rbind", m->readonly ? "ro" : "rw", "rprivate", "nosuid", "nodev"};
 		add_mount(mounts, m->destination, "bind", source, opts, ARRAY_SIZE(opts));
 	}
 	return mounts;
 }
 
-static struct json_object *linux_json(const char *id, const struct container_config *cfg)
+static struct json_object *linux_json(const char *id, const struct container_config *cfg, char *const *caps)
 {
 	struct json_object *lx = json_object_new_object();
 	struct json_object *ns = json_object_new_array();
@@ -172,6 +169,7 @@ static struct json_object *linux_json(const char *id, const struct container_con
 	json_object_object_add(lx, "resources", res);
 	json_object_object_add(lx, "maskedPaths", const_strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
 	json_object_object_add(lx, "readonlyPaths", const_strv_json(readonly_paths, ARRAY_SIZE(readonly_paths)));
+	json_object_object_add(lx, "seccomp", security_seccomp_profile(caps));
 	return lx;
 }
 
@@ -179,19 +177,20 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 		  const char *rootfs, struct json_object **out, cryo_err *err)
 {
 	int64_t uid, gid;
+	cleanup_strv char **caps = NULL;
 	int r = parse_user(cfg->user, &uid, &gid, err);
-	if (r < 0)
+	if (r < 0 || (r = security_capabilities(cfg->cap_add, cfg->cap_drop, &caps, err)) < 0)
 		return r;
 	struct json_object *spec = json_object_new_object();
 	json_object_object_add(spec, "ociVersion", json_object_new_string("1.0.2"));
-	json_object_object_add(spec, "process", process_json(cfg, uid, gid));
+	json_object_object_add(spec, "process", process_json(cfg, caps, uid, gid));
 	struct json_object *root = json_object_new_object();
 	json_object_object_add(root, "path", json_object_new_string(rootfs));
 	json_object_object_add(root, "readonly", json_object_new_boolean(0));
 	json_object_object_add(spec, "root", root);
 	json_object_object_add(spec, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : id));
 	json_object_object_add(spec, "mounts", mounts_json(engine, cfg));
-	json_object_object_add(spec, "linux", linux_json(id, cfg));
+	json_object_object_add(spec, "linux", linux_json(id, cfg, caps));
 	/* runc hands this file to CRIU (its `org.criu.config` annotation); cryo
 	 * writes it before each checkpoint (checkpoint.c). */
 	struct json_object *annotations = json_object_new_object();

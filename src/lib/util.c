@@ -1,8 +1,8 @@
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/random.h>
@@ -226,13 +226,135 @@ int mkdir_p(const char *path, mode_t mode, cryo_err *err)
 	return 0;
 }
 
-static int rm_rf_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* One directory being emptied: its entries (read in one go when entered)
+ * and its identity, checked when the removal climbs back into it. */
+struct rm_dir {
+	char *names; /* NUL-separated */
+	size_t len, next;
+	dev_t dev;
+	ino_t ino;
+};
+
+int read_dir_names(int fd, char **names, size_t *len)
 {
-	(void)st;
-	(void)ftw;
-	int r = flag == FTW_DP ? rmdir(path) : unlink(path);
-	if (r < 0 && errno != ENOENT)
-		return errno;
+	char buf[32768];
+	size_t cap = 0;
+	*names = NULL;
+	*len = 0;
+	for (;;) {
+		ssize_t n = getdents64(fd, buf, sizeof(buf));
+		if (n < 0) {
+			int saved = errno;
+			free(*names);
+			*names = NULL;
+			*len = 0;
+			return -saved;
+		}
+		if (n == 0)
+			return 0;
+		for (ssize_t off = 0; off < n;) {
+			struct dirent64 *de = (struct dirent64 *)(buf + off);
+			off += de->d_reclen;
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			size_t l = strlen(de->d_name) + 1;
+			if (*len + l > cap) {
+				cap = (*len + l) * 2 + 256;
+				*names = xrealloc(*names, cap);
+			}
+			memcpy(*names + *len, de->d_name, l);
+			*len += l;
+		}
+	}
+}
+
+/* Empty the directory open as fd (taken over). Iterative, one directory open
+ * at a time (in through openat, back out through ".." checked against the
+ * identity recorded on the way in), so any depth works; it stays on the file
+ * system it starts on, so a mount below is never emptied (its mount point
+ * then fails to go with EBUSY). Returns 0 or the first -errno. */
+static int rm_tree_fd(int fd, const char *path, cryo_err *err)
+{
+	int cur = fd, first = 0;
+	struct stat st;
+	if (fstat(cur, &st) < 0) {
+		first = -errno;
+		close(cur);
+		return cryo_error_set(err, -first, "remove `%s`", path);
+	}
+	dev_t root_dev = st.st_dev;
+	size_t depth = 1, cap = 16;
+	struct rm_dir *stack = xcalloc(cap, sizeof(*stack));
+	stack[0].dev = st.st_dev;
+	stack[0].ino = st.st_ino;
+	int r = read_dir_names(cur, &stack[0].names, &stack[0].len);
+	if (r < 0)
+		goto out;
+	while (depth > 0) {
+		struct rm_dir *top = &stack[depth - 1];
+		if (top->next >= top->len) {
+			free(top->names);
+			top->names = NULL;
+			if (--depth == 0)
+				break;
+			struct rm_dir *parent = &stack[depth - 1];
+			int up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (up < 0) {
+				r = -errno;
+				goto out;
+			}
+			close(cur);
+			cur = up;
+			if (fstat(cur, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino) {
+				r = -ESTALE; /* moved under us: stop rather than remove elsewhere */
+				goto out;
+			}
+			/* the directory just emptied is the parent's previous entry */
+			const char *done = parent->names + parent->next - 1;
+			while (done > parent->names && done[-1] != '\0')
+				done--;
+			if (unlinkat(cur, done, AT_REMOVEDIR) < 0 && errno != ENOENT && !first)
+				first = -errno;
+			continue;
+		}
+		const char *name = top->names + top->next;
+		top->next += strlen(name) + 1;
+		if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && !first)
+				first = -errno;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) || st.st_dev != root_dev) {
+			int flags = S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0;
+			if (unlinkat(cur, name, flags) < 0 && errno != ENOENT && !first)
+				first = -errno;
+			continue;
+		}
+		int down = openat(cur, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (down < 0) {
+			if (errno != ENOENT && !first)
+				first = -errno;
+			continue;
+		}
+		close(cur);
+		cur = down;
+		if (depth == cap) {
+			cap *= 2;
+			stack = xrealloc(stack, cap * sizeof(*stack));
+		}
+		stack[depth] = (struct rm_dir){.dev = st.st_dev, .ino = st.st_ino};
+		depth++;
+		if ((r = read_dir_names(cur, &stack[depth - 1].names, &stack[depth - 1].len)) < 0)
+			goto out;
+	}
+	r = first;
+out:
+	for (size_t i = 0; i < depth; i++)
+		free(stack[i].names);
+	free(stack);
+	close(cur);
+	if (r < 0)
+		return cryo_error_set(err, -r, "remove `%s`", path);
 	return 0;
 }
 
@@ -249,12 +371,14 @@ int rm_rf(const char *path, cryo_err *err)
 			return cryo_error_set(err, errno, "remove `%s`", path);
 		return 0;
 	}
-	/* Directories inside may be read-only copies of image layers: make them
-	 * writable is not needed for root; FTW_MOUNT keeps us on one file system so
-	 * a forgotten mount below is never emptied. */
-	int r = nftw(path, rm_rf_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	if (r != 0)
-		return cryo_error_set(err, r > 0 ? r : errno, "remove `%s`", path);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "remove `%s`", path);
+	int r = rm_tree_fd(fd, path, err);
+	if (r < 0)
+		return r;
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return cryo_error_set(err, errno, "remove `%s`", path);
 	return 0;
 }
 
@@ -351,4 +475,25 @@ bool name_is_valid(const char *name)
 			return false;
 	}
 	return true;
+}
+
+char *shell_quote(const char *s)
+{
+	size_t quotes = 0;
+	for (const char *p = s; *p; p++)
+		quotes += *p == '\'';
+	char *out = xmalloc(strlen(s) + quotes * 3 + 3);
+	char *w = out;
+	*w++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(w, "'\\''", 4);
+			w += 4;
+		} else {
+			*w++ = *p;
+		}
+	}
+	*w++ = '\'';
+	*w = '\0';
+	return out;
 }

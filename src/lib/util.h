@@ -86,9 +86,14 @@ int write_file(const char *path, const void *data, size_t len, mode_t mode, cryo
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, cryo_err *err);
 
 int mkdir_p(const char *path, mode_t mode, cryo_err *err);
-/* Remove a tree; a missing path is not an error. Does not cross mount points. */
+/* Remove a tree of any depth; a missing path is not an error. Does not cross
+ * mount points (a mount point below makes it fail with EBUSY). */
 int rm_rf(const char *path, cryo_err *err);
 bool path_exists(const char *path);
+/* Every name in the directory open as fd but "." and "..", NUL-separated in
+ * one allocation (*names, *len bytes; NULL and 0 when empty), read in one go
+ * with getdents64. Returns 0 or -errno. */
+int read_dir_names(int fd, char **names, size_t *len);
 
 /* Copy a file's contents (copy_file_range, falling back to read/write). */
 int copy_file_contents(int src_fd, int dst_fd, cryo_err *err);
@@ -98,6 +103,9 @@ int64_t now_monotonic_us(void);
 int64_t now_realtime_us(void);
 /* RFC 3339 UTC timestamp with nanoseconds for a realtime microsecond value. */
 char *format_timestamp(int64_t realtime_us);
+
+/* s as one word for /bin/sh: single-quoted, a quote inside as '\''. */
+char *shell_quote(const char *s);
 
 /* Random lowercase hex ID of 64 characters. */
 char *random_id(void);

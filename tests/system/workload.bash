@@ -7,13 +7,14 @@
 
 WORKLOAD_DIR=${WORKLOAD_DIR:-$BATS_TEST_DIRNAME/../../build/tests/workloads}
 
-# The busybox rootfs plus /usr/local/bin/counter, /usr/local/bin/proctree and an empty
+# The busybox rootfs plus /usr/local/bin/counter, /usr/local/bin/proctree,
+# /usr/local/bin/hostile (the security tests' attacker) and an empty
 # /state directory for the workloads' files. Built once per test run; prints its path.
 workload_rootfs_tar() {
 	local tar=$BATS_RUN_TMPDIR/workload-rootfs.tar
 	if [ ! -f "$tar" ]; then
 		local w
-		for w in counter proctree; do
+		for w in counter proctree hostile; do
 			if [ ! -x "$WORKLOAD_DIR/$w" ]; then
 				echo "workload_rootfs_tar: $WORKLOAD_DIR/$w is missing: build it (ninja -C build) or set WORKLOAD_DIR" >&2
 				return 1
@@ -25,7 +26,8 @@ workload_rootfs_tar() {
 		mkdir -p "$dir"
 		tar -C "$dir" -xf "$base" || return 1
 		mkdir -p "$dir/usr/local/bin" "$dir/state"
-		install -m 0755 "$WORKLOAD_DIR/counter" "$WORKLOAD_DIR/proctree" "$dir/usr/local/bin/" || return 1
+		install -m 0755 "$WORKLOAD_DIR/counter" "$WORKLOAD_DIR/proctree" "$WORKLOAD_DIR/hostile" \
+			"$dir/usr/local/bin/" || return 1
 		tar -C "$dir" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar" || return 1
 		rm -rf "$dir"
 	fi

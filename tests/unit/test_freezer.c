@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -135,6 +136,123 @@ static void freeze_missing_cgroup_fails(void **state)
 	freezer_release(&f);
 }
 
+static void cgroup_path_of_each_kind(void **state)
+{
+	(void)state;
+	cleanup_free char *v1 = freezer_cgroup_from_proc_cgroup(hybrid_text, FREEZER_V1);
+	assert_string_equal(v1, "/cryo/abc");
+	cleanup_free char *v2 = freezer_cgroup_from_proc_cgroup(hybrid_text, FREEZER_V2);
+	assert_string_equal(v2, "/cryo/abc");
+	/* a cgroup name may hold colons and shell syntax: the path is taken whole */
+	cleanup_free char *odd = freezer_cgroup_from_proc_cgroup("4:freezer:/cryo/abc/x'$(id)':y\n", FREEZER_V1);
+	assert_string_equal(odd, "/cryo/abc/x'$(id)':y");
+	assert_null(freezer_cgroup_from_proc_cgroup("4:cpu:/x\n", FREEZER_V1));
+}
+
+static void cgroup_beneath(void **state)
+{
+	(void)state;
+	assert_true(freezer_cgroup_is_beneath("/cryo/abc", "/cryo/abc"));
+	assert_true(freezer_cgroup_is_beneath("/cryo/abc/sub", "/cryo/abc"));
+	assert_true(freezer_cgroup_is_beneath("/cryo/abc/sub", "/cryo/abc/"));
+	assert_false(freezer_cgroup_is_beneath("/cryo/abcd", "/cryo/abc"));
+	assert_false(freezer_cgroup_is_beneath("/cryo", "/cryo/abc"));
+	assert_false(freezer_cgroup_is_beneath("/", "/cryo/abc"));
+	assert_true(freezer_cgroup_is_beneath("/anything", "/"));
+}
+
+/* The cgroup cryo made for the container, whatever the container says. */
+static void freezer_for_the_containers_cgroup(void **state)
+{
+	(void)state;
+	struct freezer f;
+	cryo_err err = NULL;
+	struct stat st;
+	if (stat("/sys/fs/cgroup", &st) < 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(freezer_for_cgroup("/cryo/abc", &f, &err), 0);
+	assert_string_equal(f.cgroup, "/cryo/abc");
+	if (f.kind == FREEZER_V1)
+		assert_string_equal(f.dir, "/sys/fs/cgroup/freezer/cryo/abc");
+	else
+		assert_string_equal(f.dir, "/sys/fs/cgroup/cryo/abc");
+	freezer_release(&f);
+	assert_true(freezer_for_cgroup("/cryo/../etc", &f, &err) < 0);
+	assert_non_null(strstr(err->msg, "not a clean absolute path"));
+	cryo_error_free(&err);
+}
+
+/* A container's init that leaves a zombie behind (a child it never reaps):
+ * cgroup v1 shows exited tasks in the root cgroup. */
+static int sleeper_main(void *arg)
+{
+	(void)arg;
+	if (fork() == 0)
+		_exit(0);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* The "container" of tasks_beneath_real_cgroup, killed by its teardown even
+ * when an assertion ends the test early. */
+static pid_t unit_container_init;
+
+static int kill_unit_container(void **state)
+{
+	(void)state;
+	if (unit_container_init > 0) {
+		kill(unit_container_init, SIGKILL);
+		waitpid(unit_container_init, NULL, 0);
+		unit_container_init = 0;
+	}
+	rmdir("/sys/fs/cgroup/freezer/cryo-unit-tasks");
+	rmdir("/sys/fs/cgroup/cryo-unit-tasks");
+	return 0;
+}
+
+/* A "container": a process in a pid namespace of its own, and a child of it,
+ * in a cgroup; the check passes while both are in it, and names the task once
+ * one is moved out. */
+static void tasks_beneath_real_cgroup(void **state)
+{
+	(void)state;
+	struct freezer f;
+	cryo_err err = NULL;
+	if (freezer_for_cgroup("/cryo-unit-tasks", &f, &err) < 0) {
+		cryo_error_free(&err);
+		skip();
+		return;
+	}
+	const char *root = f.kind == FREEZER_V1 ? "/sys/fs/cgroup/freezer" : "/sys/fs/cgroup";
+	assert_true(mkdir(f.dir, 0755) == 0 || errno == EEXIST);
+	static char stack[64 * 1024];
+	pid_t init = clone(sleeper_main, stack + sizeof(stack), CLONE_NEWPID | SIGCHLD, NULL);
+	assert_true(init > 0);
+	unit_container_init = init;
+	cleanup_free char *procs = xasprintf("%s/cgroup.procs", f.dir);
+	char pidtxt[32];
+	snprintf(pidtxt, sizeof(pidtxt), "%d", (int)init);
+	assert_int_equal(write_file(procs, pidtxt, strlen(pidtxt), 0644, NULL), 0);
+	sleep_ms(20);
+	assert_int_equal(freezer_check_tasks_beneath(&f, init, &err), 0);
+
+	/* out of the cgroup: to the hierarchy's root */
+	cleanup_free char *root_procs = xasprintf("%s/cgroup.procs", root);
+	assert_int_equal(write_file(root_procs, pidtxt, strlen(pidtxt), 0644, NULL), 0);
+	assert_int_equal(freezer_check_tasks_beneath(&f, init, &err), -EPERM);
+	assert_non_null(strstr(err->msg, "is in cgroup `/`, outside the container's cgroup `/cryo-unit-tasks`"));
+	cryo_error_free(&err);
+
+	kill_unit_container(NULL);
+	/* the init gone: a clear error, not a pass */
+	assert_int_equal(freezer_check_tasks_beneath(&f, init, &err), -ESRCH);
+	cryo_error_free(&err);
+	freezer_release(&f);
+}
+
 int main(void)
 {
 	shared_counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -142,6 +260,8 @@ int main(void)
 		cmocka_unit_test(parse_v1_freezer),	cmocka_unit_test(parse_v2_hybrid_and_pure),
 		cmocka_unit_test(parse_missing),	cmocka_unit_test(freeze_v1),
 		cmocka_unit_test(freeze_v2),		cmocka_unit_test(freeze_missing_cgroup_fails),
+		cmocka_unit_test(cgroup_path_of_each_kind), cmocka_unit_test(cgroup_beneath),
+		cmocka_unit_test(freezer_for_the_containers_cgroup), cmocka_unit_test_teardown(tasks_beneath_real_cgroup, kill_unit_container),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

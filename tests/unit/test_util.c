@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "error.h"
 #include "util.h"
@@ -104,6 +107,50 @@ static void bounded_read(void **state)
 	unlink(path);
 }
 
+static void shell_quoting(void **state)
+{
+	(void)state;
+	cleanup_free char *a = shell_quote("/plain/path");
+	assert_string_equal(a, "'/plain/path'");
+	cleanup_free char *b = shell_quote("x'$(id)'y");
+	assert_string_equal(b, "'x'\\''$(id)'\\''y'");
+	/* what /bin/sh makes of it: the same bytes, nothing run */
+	cleanup_free char *cmd = xasprintf("printf %%s %s", b);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char out[64] = {0};
+	assert_non_null(fgets(out, sizeof(out), p));
+	pclose(p);
+	assert_string_equal(out, "x'$(id)'y");
+}
+
+/* A tree far deeper than PATH_MAX, with a file at every level, goes whole. */
+static void rm_rf_any_depth(void **state)
+{
+	(void)state;
+	char base[] = "/var/tmp/cryo-test-rm.XXXXXX";
+	assert_non_null(mkdtemp(base));
+	int fd = open(base, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	for (int i = 0; i < 3000; i++) {
+		assert_int_equal(mkdirat(fd, "level", 0755), 0);
+		int f = openat(fd, "file", O_WRONLY | O_CREAT, 0644);
+		assert_true(f >= 0);
+		close(f);
+		assert_int_equal(symlinkat("/etc/passwd", fd, "link"), 0);
+		int next = openat(fd, "level", O_RDONLY | O_DIRECTORY);
+		assert_true(next >= 0);
+		close(fd);
+		fd = next;
+	}
+	close(fd);
+	assert_int_equal(rm_rf(base, NULL), 0);
+	assert_false(path_exists(base));
+	/* a symlink is removed, never followed */
+	assert_true(path_exists("/etc/passwd"));
+	assert_int_equal(rm_rf(base, NULL), 0); /* missing: fine */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +160,8 @@ int main(void)
 		cmocka_unit_test(random_ids_differ),
 		cmocka_unit_test(timestamp_format),
 		cmocka_unit_test(bounded_read),
+		cmocka_unit_test(shell_quoting),
+		cmocka_unit_test(rm_rf_any_depth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
