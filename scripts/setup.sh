@@ -2,17 +2,30 @@
 # Install everything cryo needs to build, run and test on Debian 12, idempotently.
 #
 # - Debian packages come from the machine's own (bookworm) sources.
-# - CRIU: bookworm's 3.17 cannot run on recent kernels, so when no working
-#   CRIU >= 4 is found we fetch CRIU 4.1.1's *source* through apt (a deb-src
-#   entry for trixie; never a binary entry, which would upgrade libc), build it
-#   and install criu and libcriu under /usr/local.
+# - CRIU: bookworm's 3.17 cannot run on recent kernels, so we fetch CRIU
+#   4.1.1's *source* through apt (a deb-src entry for trixie; never a binary
+#   entry, which would upgrade libc), apply every patch in patches/criu/ (in
+#   name order), build it and install criu and libcriu under /usr/local.
+#   The build is named after the patch set: `criu --version` says
+#   "GitID: cryo-<id>", where <id> hashes the CRIU version, the build
+#   settings and every patch's name and content. A CRIU whose id differs
+#   (no patches, older patches) is rebuilt once.
 # A second run with everything present only checks, and takes about a second.
+#
+# CRYO_SETUP_BUILD_DIR and CRYO_SETUP_CRIU_PREFIX move the build and the
+# installed CRIU elsewhere (to try a patch without replacing the CRIU that
+# running tests use).
 set -euo pipefail
 
 CRIU_VERSION=4.1.1
 CRIU_DEB_VERSION=4.1.1-1
-PREFIX=/usr/local
+PREFIX=${CRYO_SETUP_CRIU_PREFIX:-/usr/local}
 BUILD_DIR=${CRYO_SETUP_BUILD_DIR:-/var/cache/cryo-setup}
+PATCH_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../patches/criu
+# make variables of the CRIU build. RUNDIR holds CRIU's kernel-feature cache
+# (criu.kdat); patch 0002 lets it live there although /run is not a tmpfs on
+# every host.
+CRIU_MAKE_VARS=(RUNDIR=/run)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -31,7 +44,7 @@ CRYO_PACKAGES=(
 CRIU_BUILD_PACKAGES=(
 	dpkg-dev libbsd-dev libcap-dev libgnutls28-dev libnet1-dev libnftables-dev libnl-3-dev
 	libprotobuf-c-dev libprotobuf-dev pkgconf protobuf-c-compiler protobuf-compiler
-	uuid-dev python3 xz-utils
+	uuid-dev python3 xz-utils patch
 )
 
 # `setup.sh --print-installs`: what a fresh machine has after this script, for
@@ -46,6 +59,7 @@ if [ "${1:-}" = --print-installs ]; then
 fi
 [ $# = 0 ] || die "usage: $0 [--print-installs]"
 [ "$(id -u)" = 0 ] || die "must run as root (it installs packages)"
+[ -d "$PATCH_DIR" ] || die "no $PATCH_DIR: run this script from a cryo checkout"
 
 apt_updated=0
 apt_update_once() {
@@ -72,14 +86,29 @@ install_packages() {
 	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# version_ge A B: true when version A >= B (dotted numbers).
-version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]; }
+criu_patches() { find "$PATCH_DIR" -maxdepth 1 -type f -name '*.patch' -printf '%f\n' | LC_ALL=C sort; }
 
+# The id of the CRIU build this checkout wants: version, build settings and
+# every patch (name and content), in application order.
+criu_build_id() {
+	local p
+	{
+		echo "criu $CRIU_VERSION"
+		echo "make ${CRIU_MAKE_VARS[*]}"
+		while read -r p; do
+			(cd "$PATCH_DIR" && sha256sum -- "$p")
+		done < <(criu_patches)
+	} | sha256sum | cut -c1-16
+}
+
+# Installed, runs `criu check`, has libcriu, and is the build this checkout
+# wants (same patches): anything else is rebuilt.
 criu_works() {
-	local criu=$PREFIX/sbin/criu v
+	local criu=$PREFIX/sbin/criu version
 	[ -x "$criu" ] || return 1
-	v=$("$criu" --version 2>/dev/null | sed -n 's/^Version: *//p')
-	[ -n "$v" ] && version_ge "$v" 4.0 || return 1
+	version=$("$criu" --version 2>/dev/null) || return 1
+	grep -qx "Version: $CRIU_VERSION" <<<"$version" || return 1
+	grep -qx "GitID: cryo-$(criu_build_id)" <<<"$version" || return 1
 	"$criu" check >/dev/null 2>&1 || return 1
 	[ -e "$PREFIX/include/criu/criu.h" ] && ls "$PREFIX"/lib/libcriu.so* >/dev/null 2>&1
 }
@@ -115,9 +144,19 @@ build_and_install_criu() {
 	rm -rf "criu-$CRIU_VERSION"
 	tar -xf "$tarball"
 	cd "criu-$CRIU_VERSION"
-	log "building CRIU $CRIU_VERSION (takes a minute or two)"
-	make -j"$(nproc)" criu lib >build.log 2>&1 || { tail -n 40 build.log >&2; die "CRIU build failed (log: $PWD/build.log)"; }
-	install -D -m 0755 criu/criu "$PREFIX/sbin/criu"
+	local p id
+	id=$(criu_build_id)
+	while read -r p; do
+		log "applying patches/criu/$p"
+		patch -p1 --forward --batch --quiet <"$PATCH_DIR/$p" >patch.log 2>&1 ||
+			{ cat patch.log >&2; die "patch $p does not apply to CRIU $CRIU_VERSION"; }
+	done < <(criu_patches)
+	log "building CRIU $CRIU_VERSION cryo-$id (takes a minute or two)"
+	make -j"$(nproc)" "${CRIU_MAKE_VARS[@]}" GITID="cryo-$id" criu lib >build.log 2>&1 ||
+		{ tail -n 40 build.log >&2; die "CRIU build failed (log: $PWD/build.log)"; }
+	# Rename into place: a runc started meanwhile finds the old or the new criu.
+	install -D -m 0755 criu/criu "$PREFIX/sbin/criu.new"
+	mv -f "$PREFIX/sbin/criu.new" "$PREFIX/sbin/criu"
 	local so soname
 	so=$(readlink -f lib/c/libcriu.so)
 	soname=$(objdump -p "$so" 2>/dev/null | sed -n 's/^ *SONAME *//p')
@@ -128,14 +167,24 @@ build_and_install_criu() {
 	install -D -m 0644 images/rpc.pb-c.h "$PREFIX/include/criu/rpc.pb-c.h"
 	install -D -m 0644 criu/include/version.h "$PREFIX/include/criu/version.h"
 	ldconfig
-	criu_works || die "CRIU $CRIU_VERSION was installed but '$PREFIX/sbin/criu check' fails: $("$PREFIX/sbin/criu" check 2>&1 | tail -n 3)"
-	log "CRIU $("$PREFIX/sbin/criu" --version | sed -n 's/^Version: *//p') installed in $PREFIX"
+	criu_works || die "CRIU $CRIU_VERSION cryo-$id was installed but '$PREFIX/sbin/criu check' fails: $("$PREFIX/sbin/criu" check 2>&1 | tail -n 3)"
+	log "CRIU $CRIU_VERSION cryo-$id installed in $PREFIX"
 }
 
 install_packages "${CRYO_PACKAGES[@]}"
 if criu_works; then
-	log "CRIU ok: $("$PREFIX/sbin/criu" --version | sed -n 's/^Version: *//p') at $PREFIX/sbin/criu"
+	log "CRIU ok: $CRIU_VERSION cryo-$(criu_build_id) at $PREFIX/sbin/criu"
 else
-	build_and_install_criu
+	# Several test runs may start setup at once: one builds, the others wait
+	# and then find the new CRIU.
+	mkdir -p "$BUILD_DIR"
+	exec 9>"$BUILD_DIR/.criu-build.lock"
+	flock 9
+	if criu_works; then
+		log "CRIU ok: $CRIU_VERSION cryo-$(criu_build_id) at $PREFIX/sbin/criu (built by another setup run)"
+	else
+		build_and_install_criu
+	fi
+	exec 9>&-
 fi
 log "done"
