@@ -14,17 +14,6 @@ setup() {
 }
 
 teardown() {
-	# What cryo put on the host (rules, bridges, leases) goes with cryo's own
-	# commands; teardown_engine then removes the files.
-	if [ -n "${TEST_DIR:-}" ] && [ -d "$ROOT" ]; then
-		local c n
-		for c in $(cryo ps -a --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
-			cryo rm -f "$c" >/dev/null 2>&1 || true
-		done
-		for n in $(cryo network ls --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
-			cryo network rm "$n" >/dev/null 2>&1 || true
-		done
-	fi
 	teardown_engine
 }
 
@@ -38,7 +27,9 @@ start_web() { # name [run options...]
 	local name=$1
 	shift
 	cryo run -d --name "$name" "$@" busybox "${web_cmd[@]}" >/dev/null
-	wait_for 10 curl -sf -o /dev/null "http://$(ctr_ip "$name")/index.html"
+	local ip
+	ip=$(ctr_ip "$name")
+	wait_for 10 curl -sf -o /dev/null "http://$ip/index.html"
 }
 
 ctr_ip() { cryo inspect "$1" | jq -r '.[0].NetworkSettings.ip'; }
