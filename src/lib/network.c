@@ -455,7 +455,7 @@ int network_get(struct cryo_engine *engine, const char *name, struct network **o
 	cleanup_error cryo_err first = NULL;
 	int r = network_lookup(engine, name, out, &first);
 	if (r != -ENOENT || strcmp(name, NETWORK_DEFAULT) != 0) {
-		if (r < 0)
+		if (r < 0 && err)
 			*err = move_ptr(first);
 		return r;
 	}
@@ -760,7 +760,8 @@ static int chain_del(const char *id, struct json_object *rec, cryo_err *err)
 		json_object_put(conf);
 		if (r < 0 && first == 0) {
 			first = r;
-			*err = move_ptr(e);
+			if (err)
+				*err = move_ptr(e);
 		}
 	}
 	return first;
