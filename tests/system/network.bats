@@ -298,3 +298,16 @@ echo_listening() { cryo exec "$1" netstat -ltn | grep -q ':9000 '; }
 	run cryo restore -i "$TEST_DIR/good.tar" --name good --ignore-static-ip -p "$PORT2:80"
 	[ "$status" -eq 0 ]
 }
+
+@test "--tcp-skip-in-flight reaches CRIU through its configuration file" {
+	cryo run -d --name web --network cryo busybox sleep 1000 >/dev/null
+	id=$(ctr_id web)
+	log=$RUNROOT/containers/$id/checkpoint-work/dump.log
+	cryo checkpoint -R -k --tcp-skip-in-flight web >/dev/null
+	grep -q "Will skip in-flight TCP connections" "$log"
+	# negative control: without the option CRIU does not skip them
+	cryo checkpoint -R -k web >/dev/null
+	! grep -q "Will skip in-flight TCP connections" "$log"
+	# and the configuration file the container keeps names no option
+	[ ! -s "$ROOT/containers/$id/criu.conf" ]
+}
