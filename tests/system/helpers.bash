@@ -24,7 +24,7 @@ teardown_engine() {
 	local rt=$RUNROOT/runtime id pid name
 	# Bridge networks put rules, bridges and leases on the host: cryo's own
 	# commands take them away.
-	if [ -d "$ROOT/networks" ]; then
+	if [ -n "${ROOT:-}" ] && [ -d "$ROOT/networks" ]; then
 		for name in $(cryo ps -a --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
 			cryo rm -f "$name" >/dev/null 2>&1 || true
 		done
