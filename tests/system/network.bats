@@ -235,40 +235,40 @@ echo_listening() { cryo exec "$1" netstat -ltn | grep -q ':9000 '; }
 @test "an established TCP connection survives checkpoint and in-place restore with --tcp-established" {
 	start_echo echo
 	ip=$(ctr_ip echo)
-	exec {sock}<>"/dev/tcp/$ip/9000"
-	echo one >&"$sock"
-	read -r -t 5 line <&"$sock"
+	exec 7<>"/dev/tcp/$ip/9000"
+	echo one >&7
+	read -r -t 5 line <&7
 	[ "$line" = one ]
 	# without --tcp-established CRIU refuses, and the container runs on
 	run cryo checkpoint -R echo
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"established"* ]]
 	[ "$(cryo inspect echo | jq -r '.[0].State.Status')" = running ]
-	echo two >&"$sock"
-	read -r -t 5 line <&"$sock"
+	echo two >&7
+	read -r -t 5 line <&7
 	[ "$line" = two ]
 	cryo checkpoint --tcp-established echo >/dev/null
 	cryo restore --tcp-established echo >/dev/null
 	[ "$(ctr_ip echo)" = "$ip" ]
-	echo three >&"$sock"
-	read -r -t 15 line <&"$sock"
+	echo three >&7
+	read -r -t 15 line <&7
 	[ "$line" = three ]
-	exec {sock}>&-
+	exec 7>&-
 }
 
 @test "--tcp-close restores the container with its connections closed" {
 	start_echo echo
 	ip=$(ctr_ip echo)
-	exec {sock}<>"/dev/tcp/$ip/9000"
-	echo one >&"$sock"
-	read -r -t 5 line <&"$sock"
+	exec 7<>"/dev/tcp/$ip/9000"
+	echo one >&7
+	read -r -t 5 line <&7
 	[ "$line" = one ]
 	cryo checkpoint --tcp-established echo >/dev/null
 	cryo restore --tcp-close echo >/dev/null
 	[ "$(cryo inspect echo | jq -r '.[0].State.Status')" = running ]
-	echo two >&"$sock" 2>/dev/null || true
-	run -1 read -r -t 5 line <&"$sock"
-	exec {sock}>&-
+	echo two >&7 2>/dev/null || true
+	run -1 read -r -t 5 line <&7
+	exec 7>&-
 }
 
 @test "an archive with an invalid address, MAC or port is refused" {
