@@ -180,6 +180,11 @@ host_traces() { # id ip bridge network
 	[ "$(count "$PORT2")" = 4 ]
 	[ "$(count "$PORT1")" = 5 ]
 	[ "$(ctr_ip copy)" != "$(ctr_ip web)" ]
+	# each knows the other by name
+	run cryo exec web grep -w copy /etc/hosts
+	[[ "$output" == "$(ctr_ip copy)"* ]]
+	run cryo exec copy grep -w web /etc/hosts
+	[[ "$output" == "$(ctr_ip web)"* ]]
 }
 
 @test "a restore whose published port is taken fails naming the port and leaves nothing" {
