@@ -8,19 +8,19 @@
 #include "util.h"
 
 static const char create_usage[] =
-	"Usage: cryo network create [--subnet A.B.C.D/N] [--gateway A.B.C.D] NAME\n\n"
-	"A bridge network (CNI bridge, host-local addresses, NAT to the outside).\n"
-	"Without --subnet, the first free " NETWORK_AUTO_PREFIX ".N.0/24; the gateway defaults to\n"
-	"the subnet's first address.\n";
+    "Usage: cryo network create [--subnet A.B.C.D/N] [--gateway A.B.C.D] NAME\n\n"
+    "A bridge network (CNI bridge, host-local addresses, NAT to the outside).\n"
+    "Without --subnet, the first free " NETWORK_AUTO_PREFIX ".N.0/24; the gateway defaults to\n"
+    "the subnet's first address.\n";
 
 int cmd_network_create(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_SUBNET = 256, OPT_GATEWAY };
 	static const struct option longopts[] = {
-		{"subnet", required_argument, NULL, OPT_SUBNET},
-		{"gateway", required_argument, NULL, OPT_GATEWAY},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"subnet", required_argument, NULL, OPT_SUBNET},
+	    {"gateway", required_argument, NULL, OPT_GATEWAY},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	const char *subnet = NULL, *gateway = NULL;
 	struct cryo_engine *engine;
@@ -56,7 +56,8 @@ int cmd_network_create(struct cli *cli, int argc, char **argv)
 
 static int parse_simple(struct cli *cli, int argc, char **argv, const char *usage, bool *json)
 {
-	static const struct option longopts[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option longopts[] = {
+	    {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
 	int c, code = 0;
 	cli_getopt_reset();
 	while ((c = cli_getopt(cli, argc, argv, "h", longopts, &code)) != -1) {
@@ -100,7 +101,8 @@ int cmd_network_ls(struct cli *cli, int argc, char **argv)
 		if (json)
 			json_object_array_add(arr, network_inspect_json(engine, list[i]));
 		else
-			printf("%-20s  %-18s  %-15s  %s\n", list[i]->name, list[i]->subnet, list[i]->gateway, list[i]->bridge);
+			printf("%-20s  %-18s  %-15s  %s\n", list[i]->name, list[i]->subnet, list[i]->gateway,
+			       list[i]->bridge);
 		network_free(list[i]);
 	}
 	free(list);

@@ -52,7 +52,8 @@ static void append_cni_error(cryo_err *err, const char *out, const char *errout)
 			details = json_object_get_string(v);
 	}
 	if (msg)
-		cryo_error_append(err, ": %s%s%s", msg, details && *details ? ": " : "", details ? details : "");
+		cryo_error_append(err, ": %s%s%s", msg, details && *details ? ": " : "",
+		                  details ? details : "");
 	else if (errout && *errout)
 		cryo_error_append(err, ": %s", str_rstrip((char *)errout));
 	else if (out && *out)
@@ -62,14 +63,16 @@ static void append_cni_error(cryo_err *err, const char *out, const char *errout)
 }
 
 int cni_plugin_run(const char *command, const char *container_id, const char *netns, const char *ifname,
-		   struct json_object *conf, struct json_object **result, cryo_err *err)
+                   struct json_object *conf, struct json_object **result, cryo_err *err)
 {
 	struct json_object *type_obj;
-	const char *type = json_object_object_get_ex(conf, "type", &type_obj) ? json_object_get_string(type_obj) : NULL;
+	const char *type =
+	    json_object_object_get_ex(conf, "type", &type_obj) ? json_object_get_string(type_obj) : NULL;
 	cleanup_free char *path = plugin_path(type);
 	if (!path)
 		return cryo_error_plain(err, ENOENT,
-		                        "CNI plugin `%s` is not installed in " CNI_PLUGIN_DIR " or " CNI_PLUGIN_DIR_UPSTREAM
+		                        "CNI plugin `%s` is not installed in " CNI_PLUGIN_DIR
+		                        " or " CNI_PLUGIN_DIR_UPSTREAM
 		                        " (Debian package containernetworking-plugins)",
 		                        type ? type : "");
 	cleanup_close int in = conf_fd(json_object_to_json_string_ext(conf, JSON_C_TO_STRING_PLAIN), err);
@@ -79,8 +82,9 @@ int cni_plugin_run(const char *command, const char *container_id, const char *ne
 	cleanup_free char *e_id = xasprintf("CNI_CONTAINERID=%s", container_id);
 	cleanup_free char *e_netns = xasprintf("CNI_NETNS=%s", netns ? netns : "");
 	cleanup_free char *e_if = xasprintf("CNI_IFNAME=%s", ifname);
-	char *const env[] = {e_cmd, e_id, e_netns, e_if, "CNI_PATH=" CNI_PLUGIN_DIR ":" CNI_PLUGIN_DIR_UPSTREAM, "CNI_ARGS=",
-	                     NULL};
+	char *const env[] = {
+	    e_cmd,       e_id, e_netns, e_if, "CNI_PATH=" CNI_PLUGIN_DIR ":" CNI_PLUGIN_DIR_UPSTREAM,
+	    "CNI_ARGS=", NULL};
 	char *const argv[] = {path, NULL};
 	struct proc_opts po = PROC_OPTS_INIT;
 	po.env = env;
@@ -138,7 +142,8 @@ int cni_netns_create(const char *path, cryo_err *err)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		unlink(path);
 		return cryo_error_plain(err, EIO, "create network namespace `%s`: %s failed", path,
-		                        WIFEXITED(status) && WEXITSTATUS(status) == 2 ? "bind mount" : "unshare");
+		                        WIFEXITED(status) && WEXITSTATUS(status) == 2 ? "bind mount"
+		                                                                      : "unshare");
 	}
 	return 0;
 }

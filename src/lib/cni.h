@@ -30,7 +30,7 @@
  * (may be NULL for DEL). A plugin's failure is an error carrying the CNI
  * error's msg and details. */
 int cni_plugin_run(const char *command, const char *container_id, const char *netns, const char *ifname,
-		   struct json_object *conf, struct json_object **result, cryo_err *err);
+                   struct json_object *conf, struct json_object **result, cryo_err *err);
 
 /* A new network namespace, bind-mounted on `path` (created; must not exist). */
 int cni_netns_create(const char *path, cryo_err *err);

@@ -67,13 +67,14 @@ bool network_name_is_valid(const char *network)
 int network_port_validate(const struct port_mapping *p, cryo_err *err)
 {
 	if (p->host_port < 1 || p->host_port > 65535 || p->container_port < 1 || p->container_port > 65535)
-		return cryo_error_plain(err, EINVAL, "published port %d:%d: ports are 1 to 65535", p->host_port,
-		                        p->container_port);
+		return cryo_error_plain(err, EINVAL, "published port %d:%d: ports are 1 to 65535",
+		                        p->host_port, p->container_port);
 	if (!p->protocol || (strcmp(p->protocol, "tcp") != 0 && strcmp(p->protocol, "udp") != 0))
-		return cryo_error_plain(err, EINVAL, "published port %d: protocol `%s` is not tcp or udp", p->host_port,
-		                        p->protocol ? p->protocol : "");
+		return cryo_error_plain(err, EINVAL, "published port %d: protocol `%s` is not tcp or udp",
+		                        p->host_port, p->protocol ? p->protocol : "");
 	if (p->host_ip && *p->host_ip && !network_ipv4_is_valid(p->host_ip))
-		return cryo_error_plain(err, EINVAL, "published port %d: host address `%s` is not an IPv4 address",
+		return cryo_error_plain(err, EINVAL,
+		                        "published port %d: host address `%s` is not an IPv4 address",
 		                        p->host_port, p->host_ip);
 	return 0;
 }
@@ -88,7 +89,8 @@ int network_port_parse(const char *arg, struct port_mapping *out, cryo_err *err)
 	/* [HOSTIP:]HOSTPORT:CTRPORT */
 	char *last = strrchr(copy, ':');
 	if (!last)
-		return cryo_error_plain(err, EINVAL, "invalid port `%s`: use [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]", arg);
+		return cryo_error_plain(err, EINVAL,
+		                        "invalid port `%s`: use [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]", arg);
 	*last = '\0';
 	char *host_port = strrchr(copy, ':');
 	char *host_ip = NULL;
@@ -98,9 +100,11 @@ int network_port_parse(const char *arg, struct port_mapping *out, cryo_err *err)
 	} else {
 		host_port = copy;
 	}
-	int hp = parse_port_number(host_port, strlen(host_port)), cp = parse_port_number(last + 1, strlen(last + 1));
+	int hp = parse_port_number(host_port, strlen(host_port)),
+	    cp = parse_port_number(last + 1, strlen(last + 1));
 	if (hp < 0 || cp < 0)
-		return cryo_error_plain(err, EINVAL, "invalid port `%s`: ports are numbers from 1 to 65535", arg);
+		return cryo_error_plain(err, EINVAL, "invalid port `%s`: ports are numbers from 1 to 65535",
+		                        arg);
 	out->host_ip = xstrdup(host_ip ? host_ip : "");
 	out->host_port = hp;
 	out->container_port = cp;
@@ -132,7 +136,8 @@ struct json_object *network_ports_to_json(const struct port_mapping *ports, size
 	struct json_object *a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "host_ip", json_object_new_string(ports[i].host_ip ? ports[i].host_ip : ""));
+		json_object_object_add(o, "host_ip",
+		                       json_object_new_string(ports[i].host_ip ? ports[i].host_ip : ""));
 		json_object_object_add(o, "host_port", json_object_new_int(ports[i].host_port));
 		json_object_object_add(o, "container_port", json_object_new_int(ports[i].container_port));
 		json_object_object_add(o, "protocol", json_object_new_string(ports[i].protocol));
@@ -157,20 +162,27 @@ int network_ports_from_json(struct json_object *a, struct port_mapping **out, si
 	struct port_mapping *ports = xcalloc(len + 1, sizeof(*ports));
 	for (size_t i = 0; i < len; i++) {
 		struct json_object *o = json_object_array_get_idx(a, i), *hi, *hp, *cp, *pr;
-		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "host_port", &hp) ||
-		    !json_object_is_type(hp, json_type_int) || !json_object_object_get_ex(o, "container_port", &cp) ||
-		    !json_object_is_type(cp, json_type_int) || !json_object_object_get_ex(o, "protocol", &pr) ||
+		if (!json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, "host_port", &hp) ||
+		    !json_object_is_type(hp, json_type_int) ||
+		    !json_object_object_get_ex(o, "container_port", &cp) ||
+		    !json_object_is_type(cp, json_type_int) ||
+		    !json_object_object_get_ex(o, "protocol", &pr) ||
 		    !json_object_is_type(pr, json_type_string) ||
-		    (json_object_object_get_ex(o, "host_ip", &hi) && !json_object_is_type(hi, json_type_string))) {
+		    (json_object_object_get_ex(o, "host_ip", &hi) &&
+		     !json_object_is_type(hi, json_type_string))) {
 			network_ports_free(ports, len + 1);
-			return cryo_error_plain(err, EINVAL, "published port %zu: needs numbers host_port and "
-			                                     "container_port and a string protocol", i + 1);
+			return cryo_error_plain(err, EINVAL,
+			                        "published port %zu: needs numbers host_port and "
+			                        "container_port and a string protocol",
+			                        i + 1);
 		}
 		int64_t h = json_object_get_int64(hp), c = json_object_get_int64(cp);
 		ports[i].host_port = h < 0 || h > 65535 ? 0 : (int)h;
 		ports[i].container_port = c < 0 || c > 65535 ? 0 : (int)c;
 		ports[i].protocol = xstrdup(json_object_get_string(pr));
-		ports[i].host_ip = xstrdup(json_object_object_get_ex(o, "host_ip", &hi) ? json_object_get_string(hi) : "");
+		ports[i].host_ip =
+		    xstrdup(json_object_object_get_ex(o, "host_ip", &hi) ? json_object_get_string(hi) : "");
 		int r = network_port_validate(&ports[i], err);
 		if (r < 0) {
 			network_ports_free(ports, len + 1);
@@ -203,7 +215,10 @@ static int parse_cidr(const char *s, uint32_t *addr, int *prefix)
 	return 0;
 }
 
-static uint32_t prefix_mask(int prefix) { return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix); }
+static uint32_t prefix_mask(int prefix)
+{
+	return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+}
 
 static char *format_ipv4(uint32_t addr)
 {
@@ -236,7 +251,8 @@ static bool host_routes_subnet(uint32_t addr, int prefix)
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char ifname[32];
 		unsigned dest, gw, flags, refcnt, use, metric, mask;
-		if (sscanf(line, "%31s %x %x %x %u %u %u %x", ifname, &dest, &gw, &flags, &refcnt, &use, &metric, &mask) != 8)
+		if (sscanf(line, "%31s %x %x %x %u %u %u %x", ifname, &dest, &gw, &flags, &refcnt, &use,
+		           &metric, &mask) != 8)
 			continue;
 		if (mask == 0)
 			continue; /* the default route covers everything */
@@ -267,7 +283,10 @@ void network_free(struct network *n)
 	free(n);
 }
 
-void network_freep(struct network **n) { network_free(*n); }
+void network_freep(struct network **n)
+{
+	network_free(*n);
+}
 
 #define NETWORK_COLUMNS "name, subnet, gateway, bridge, created"
 
@@ -332,14 +351,16 @@ static int choose_subnet(struct network **existing, char **subnet, cryo_err *err
 		for (size_t i = 0; !used && existing[i]; i++) {
 			uint32_t a;
 			int p;
-			used = parse_cidr(existing[i]->subnet, &a, &p) == 0 && subnets_overlap(addr, prefix, a, p);
+			used = parse_cidr(existing[i]->subnet, &a, &p) == 0 &&
+			       subnets_overlap(addr, prefix, a, p);
 		}
 		if (!used) {
 			*subnet = move_ptr(cand);
 			return 0;
 		}
 	}
-	return cryo_error_plain(err, EADDRINUSE, "no free subnet in " NETWORK_AUTO_PREFIX ".0.0/16: give one with --subnet");
+	return cryo_error_plain(err, EADDRINUSE,
+	                        "no free subnet in " NETWORK_AUTO_PREFIX ".0.0/16: give one with --subnet");
 }
 
 /* "cryoN": the first one neither this engine nor the host has. */
@@ -357,7 +378,7 @@ static char *choose_bridge(struct network **existing)
 }
 
 static int network_create_locked(struct cryo_engine *engine, const char *name, const char *subnet_in,
-				 const char *gateway_in, struct network **out, cryo_err *err)
+                                 const char *gateway_in, struct network **out, cryo_err *err)
 {
 	struct network **existing = NULL;
 	size_t count = 0;
@@ -366,10 +387,11 @@ static int network_create_locked(struct cryo_engine *engine, const char *name, c
 	int prefix, r;
 
 	if (!network_name_is_valid(name) || !network_is_bridge(name))
-		return cryo_error_plain(err, EINVAL,
-		                        "invalid network name `%s`: use letters, digits, `_`, `.` and `-` (at most 64), "
-		                        "starting with a letter or digit; `none` and `host` are taken",
-		                        name);
+		return cryo_error_plain(
+		    err, EINVAL,
+		    "invalid network name `%s`: use letters, digits, `_`, `.` and `-` (at most 64), "
+		    "starting with a letter or digit; `none` and `host` are taken",
+		    name);
 	if ((r = network_list(engine, &existing, &count, err)) < 0)
 		return r;
 	for (size_t i = 0; i < count; i++)
@@ -380,14 +402,18 @@ static int network_create_locked(struct cryo_engine *engine, const char *name, c
 	if (subnet_in) {
 		if (parse_cidr(subnet_in, &addr, &prefix) < 0 || (addr & ~prefix_mask(prefix)) != 0) {
 			network_list_free(existing);
-			return cryo_error_plain(err, EINVAL, "invalid subnet `%s`: use A.B.C.D/N with N from 8 to 30 and "
-			                                     "no host bits set", subnet_in);
+			return cryo_error_plain(err, EINVAL,
+			                        "invalid subnet `%s`: use A.B.C.D/N with N from 8 to 30 and "
+			                        "no host bits set",
+			                        subnet_in);
 		}
 		for (size_t i = 0; i < count; i++) {
 			uint32_t a;
 			int p;
-			if (parse_cidr(existing[i]->subnet, &a, &p) == 0 && subnets_overlap(addr, prefix, a, p)) {
-				r = cryo_error_plain(err, EADDRINUSE, "subnet `%s` overlaps network `%s` (%s)", subnet_in,
+			if (parse_cidr(existing[i]->subnet, &a, &p) == 0 &&
+			    subnets_overlap(addr, prefix, a, p)) {
+				r = cryo_error_plain(err, EADDRINUSE,
+				                     "subnet `%s` overlaps network `%s` (%s)", subnet_in,
 				                     existing[i]->name, existing[i]->subnet);
 				network_list_free(existing);
 				return r;
@@ -404,8 +430,9 @@ static int network_create_locked(struct cryo_engine *engine, const char *name, c
 		if (!network_ipv4_is_valid(gateway_in) || (g & prefix_mask(prefix)) != addr || g == addr ||
 		    g == (addr | ~prefix_mask(prefix))) {
 			network_list_free(existing);
-			return cryo_error_plain(err, EINVAL, "gateway `%s` is not a host address of subnet `%s`", gateway_in,
-			                        subnet);
+			return cryo_error_plain(err, EINVAL,
+			                        "gateway `%s` is not a host address of subnet `%s`",
+			                        gateway_in, subnet);
 		}
 		gateway = xstrdup(gateway_in);
 	} else {
@@ -415,7 +442,8 @@ static int network_create_locked(struct cryo_engine *engine, const char *name, c
 	network_list_free(existing);
 
 	cleanup_stmt sqlite3_stmt *st = NULL;
-	if ((r = state_prepare(engine, &st, "INSERT INTO networks (" NETWORK_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
+	if ((r = state_prepare(engine, &st,
+	                       "INSERT INTO networks (" NETWORK_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
 	                       err)) < 0)
 		return r;
 	int64_t created = now_realtime_us();
@@ -439,7 +467,7 @@ static int network_create_locked(struct cryo_engine *engine, const char *name, c
 }
 
 int network_create(struct cryo_engine *engine, const char *name, const char *subnet, const char *gateway,
-		   struct network **out, cryo_err *err)
+                   struct network **out, cryo_err *err)
 {
 	cleanup_close int lock = -1;
 	int r = lock_acquire(engine, NETWORK_LOCK, &lock, err);
@@ -472,7 +500,10 @@ int network_get(struct cryo_engine *engine, const char *name, struct network **o
 
 /* ---- attachments (network.json) ---- */
 
-char *network_netns_path(struct cryo_engine *engine, const char *id) { return engine_run_path(engine, "netns/%s", id); }
+char *network_netns_path(struct cryo_engine *engine, const char *id)
+{
+	return engine_run_path(engine, "netns/%s", id);
+}
 
 static char *record_path(struct cryo_engine *engine, const char *id)
 {
@@ -548,7 +579,7 @@ struct json_object *network_status_to_json(const struct network_status *s)
 
 /* Calls fn for every attached container's record but `self_id`'s. */
 static int for_each_record(struct cryo_engine *engine, const char *self_id,
-			   int (*fn)(const char *id, struct json_object *rec, void *data), void *data)
+                           int (*fn)(const char *id, struct json_object *rec, void *data), void *data)
 {
 	cleanup_free char *dir = engine_path(engine, "containers");
 	cleanup_dir DIR *d = opendir(dir);
@@ -589,8 +620,8 @@ static int in_use_check(const char *id, struct json_object *rec, void *data)
 	return 0;
 }
 
-int network_address_in_use(struct cryo_engine *engine, const char *network, const char *self_id, const char *ip,
-			   const char *mac, bool *ip_used, bool *mac_used, cryo_err *err)
+int network_address_in_use(struct cryo_engine *engine, const char *network, const char *self_id,
+                           const char *ip, const char *mac, bool *ip_used, bool *mac_used, cryo_err *err)
 {
 	(void)err;
 	struct in_use_query q = {.network = network, .ip = ip, .mac = mac};
@@ -619,7 +650,8 @@ static int port_check(const char *id, struct json_object *rec, void *data)
 	if (!json_object_object_get_ex(rec, "ports", &v) || network_ports_from_json(v, &ports, &n, NULL) < 0)
 		return 0;
 	for (size_t i = 0; i < n && !q->owner; i++)
-		if (ports[i].host_port == q->port->host_port && strcmp(ports[i].protocol, q->port->protocol) == 0 &&
+		if (ports[i].host_port == q->port->host_port &&
+		    strcmp(ports[i].protocol, q->port->protocol) == 0 &&
 		    host_ips_overlap(ports[i].host_ip, q->port->host_ip))
 			q->owner = xstrdup(jstr(rec, "name") ? jstr(rec, "name") : id);
 	network_ports_free(ports, n);
@@ -641,25 +673,28 @@ static int port_bound_on_host(const struct port_mapping *p)
 	return 0;
 }
 
-static int check_ports(struct cryo_engine *engine, const char *self_id, const struct port_mapping *ports, size_t n,
-		       cryo_err *err)
+static int check_ports(struct cryo_engine *engine, const char *self_id, const struct port_mapping *ports,
+                       size_t n, cryo_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < i; j++)
-			if (ports[j].host_port == ports[i].host_port && strcmp(ports[j].protocol, ports[i].protocol) == 0 &&
+			if (ports[j].host_port == ports[i].host_port &&
+			    strcmp(ports[j].protocol, ports[i].protocol) == 0 &&
 			    host_ips_overlap(ports[j].host_ip, ports[i].host_ip))
-				return cryo_error_plain(err, EINVAL, "host port %d/%s is published twice", ports[i].host_port,
-				                        ports[i].protocol);
+				return cryo_error_plain(err, EINVAL, "host port %d/%s is published twice",
+				                        ports[i].host_port, ports[i].protocol);
 		struct port_query q = {.port = &ports[i]};
 		for_each_record(engine, self_id, port_check, &q);
 		if (q.owner) {
-			int r = cryo_error_plain(err, EADDRINUSE, "host port %d/%s is already published by container `%s`",
+			int r = cryo_error_plain(err, EADDRINUSE,
+			                         "host port %d/%s is already published by container `%s`",
 			                         ports[i].host_port, ports[i].protocol, q.owner);
 			free(q.owner);
 			return r;
 		}
 		if (port_bound_on_host(&ports[i]))
-			return cryo_error_plain(err, EADDRINUSE, "host port %d/%s is in use by a process on the host",
+			return cryo_error_plain(err, EADDRINUSE,
+			                        "host port %d/%s is in use by a process on the host",
 			                        ports[i].host_port, ports[i].protocol);
 	}
 	return 0;
@@ -722,8 +757,8 @@ static struct json_object *port_mappings_json(const struct port_mapping *ports, 
 
 /* What one plugin reads on stdin: its configuration, the network's name,
  * the CNI version, the previous result and the runtime's values. */
-static struct json_object *plugin_stdin(struct json_object *plugin, const char *network, struct json_object *prev,
-					struct json_object *runtime_config)
+static struct json_object *plugin_stdin(struct json_object *plugin, const char *network,
+                                        struct json_object *prev, struct json_object *runtime_config)
 {
 	struct json_object *conf = NULL;
 	json_object_deep_copy(plugin, &conf, NULL);
@@ -743,8 +778,8 @@ static int chain_del(const char *id, struct json_object *rec, cryo_err *err)
 	struct json_object *plugins, *result = NULL, *rc = NULL;
 	const char *netns = jstr(rec, "netns"), *network = jstr(rec, "network");
 	int first = 0;
-	if (!json_object_object_get_ex(rec, "plugins", &plugins) || !json_object_is_type(plugins, json_type_array) ||
-	    !network)
+	if (!json_object_object_get_ex(rec, "plugins", &plugins) ||
+	    !json_object_is_type(plugins, json_type_array) || !network)
 		return 0;
 	json_object_object_get_ex(rec, "result", &result);
 	json_object_object_get_ex(rec, "runtimeConfig", &rc);
@@ -754,7 +789,8 @@ static int chain_del(const char *id, struct json_object *rec, cryo_err *err)
 	 * release what they hold on the host side with an empty CNI_NETNS. */
 	bool netns_there = netns && path_exists(netns);
 	for (size_t i = json_object_array_length(plugins); i-- > 0;) {
-		struct json_object *conf = plugin_stdin(json_object_array_get_idx(plugins, i), network, result, rc);
+		struct json_object *conf =
+		    plugin_stdin(json_object_array_get_idx(plugins, i), network, result, rc);
 		cleanup_error cryo_err e = NULL;
 		int r = cni_plugin_run("DEL", id, netns_there ? netns : "", "eth0", conf, NULL, &e);
 		json_object_put(conf);
@@ -803,11 +839,13 @@ static void result_addresses(struct json_object *result, struct json_object *rec
 		if (gw)
 			json_object_object_add(rec, "gateway", json_object_new_string(gw));
 	}
-	if (json_object_object_get_ex(result, "interfaces", &ifaces) && json_object_is_type(ifaces, json_type_array))
+	if (json_object_object_get_ex(result, "interfaces", &ifaces) &&
+	    json_object_is_type(ifaces, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(ifaces); i++) {
 			struct json_object *iface = json_object_array_get_idx(ifaces, i);
 			if (json_object_object_get_ex(iface, "sandbox", &v) && jstr(iface, "mac")) {
-				json_object_object_add(rec, "mac", json_object_new_string(jstr(iface, "mac")));
+				json_object_object_add(rec, "mac",
+				                       json_object_new_string(jstr(iface, "mac")));
 				break;
 			}
 		}
@@ -830,7 +868,7 @@ static int teardown_record(struct cryo_engine *engine, const char *id, struct js
 }
 
 int network_attach(struct cryo_engine *engine, const char *id, const struct network_attach_opts *opts,
-		   struct network_status *out, cryo_err *err)
+                   struct network_status *out, cryo_err *err)
 {
 	cleanup_network struct network *net = NULL;
 	cleanup_close int lock = -1;
@@ -854,19 +892,20 @@ int network_attach(struct cryo_engine *engine, const char *id, const struct netw
 		bool ip_used = false, mac_used = false;
 		network_address_in_use(engine, net->name, id, opts->ip, opts->mac, &ip_used, &mac_used, err);
 		if (ip_used)
-			return cryo_error_plain(err, EADDRINUSE, "IP address `%s` is in use on network `%s`", opts->ip,
-			                        net->name);
+			return cryo_error_plain(err, EADDRINUSE, "IP address `%s` is in use on network `%s`",
+			                        opts->ip, net->name);
 		if (mac_used)
-			return cryo_error_plain(err, EADDRINUSE, "MAC address `%s` is in use on network `%s`", opts->mac,
-			                        net->name);
+			return cryo_error_plain(err, EADDRINUSE, "MAC address `%s` is in use on network `%s`",
+			                        opts->mac, net->name);
 	}
 	if (opts->ip) {
 		uint32_t addr, ip = ipv4_value(opts->ip);
 		int prefix;
 		if (!network_ipv4_is_valid(opts->ip) || parse_cidr(net->subnet, &addr, &prefix) < 0 ||
 		    (ip & prefix_mask(prefix)) != addr)
-			return cryo_error_plain(err, EINVAL, "IP address `%s` is not in network `%s`'s subnet %s", opts->ip,
-			                        net->name, net->subnet);
+			return cryo_error_plain(err, EINVAL,
+			                        "IP address `%s` is not in network `%s`'s subnet %s",
+			                        opts->ip, net->name, net->subnet);
 	}
 	if ((r = mkdir_p(netns_dir, 0700, err)) < 0 || (r = mkdir_p(ipam_dir, 0700, err)) < 0)
 		return r;
@@ -907,7 +946,8 @@ int network_attach(struct cryo_engine *engine, const char *id, const struct netw
 	if ((r = loopback_up(id, netns, err)) < 0)
 		goto fail;
 	for (size_t i = 0; i < json_object_array_length(plugins); i++) {
-		struct json_object *conf = plugin_stdin(json_object_array_get_idx(plugins, i), net->name, result, rc);
+		struct json_object *conf =
+		    plugin_stdin(json_object_array_get_idx(plugins, i), net->name, result, rc);
 		struct json_object *next = NULL;
 		r = cni_plugin_run("ADD", id, netns, "eth0", conf, &next, err);
 		json_object_put(conf);
@@ -954,14 +994,16 @@ int network_detach(struct cryo_engine *engine, const char *id, cryo_err *err)
 	return network_detach_generation(engine, id, NULL, err);
 }
 
-int network_detach_generation(struct cryo_engine *engine, const char *id, const char *generation, cryo_err *err)
+int network_detach_generation(struct cryo_engine *engine, const char *id, const char *generation,
+                              cryo_err *err)
 {
 	cleanup_free char *path = record_path(engine, id);
 	cleanup_close int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		/* Not attached; a namespace without a record is still removed. */
 		cleanup_free char *netns = network_netns_path(engine, id);
-		return errno == ENOENT ? cni_netns_remove(netns, err) : cryo_error_set(err, errno, "open `%s`", path);
+		return errno == ENOENT ? cni_netns_remove(netns, err)
+		                       : cryo_error_set(err, errno, "open `%s`", path);
 	}
 	/* Whoever holds the lock tears down; the next one finds the record gone. */
 	while (flock(fd, LOCK_EX) < 0)
@@ -972,7 +1014,8 @@ int network_detach_generation(struct cryo_engine *engine, const char *id, const 
 		return 0;
 	struct json_object *rec = record_read(path);
 	int r = 0;
-	if (rec && generation && (!jstr(rec, "generation") || strcmp(jstr(rec, "generation"), generation) != 0)) {
+	if (rec && generation &&
+	    (!jstr(rec, "generation") || strcmp(jstr(rec, "generation"), generation) != 0)) {
 		json_object_put(rec);
 		return 0; /* a newer attachment (a restore's), not the caller's */
 	}
@@ -999,10 +1042,13 @@ static int hosts_add(const char *id, struct json_object *rec, void *data)
 	struct hosts_query *q = data;
 	const char *net = jstr(rec, "network"), *ip = jstr(rec, "ip"), *name = jstr(rec, "name"),
 	           *host = jstr(rec, "hostname");
-	if (!net || strcmp(net, q->network) != 0 || !network_ipv4_is_valid(ip) || !name || !name_is_valid(name))
+	if (!net || strcmp(net, q->network) != 0 || !network_ipv4_is_valid(ip) || !name ||
+	    !name_is_valid(name))
 		return 0;
-	bool host_ok = host && *host && strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
-	                                   strlen(host) && strcmp(host, name) != 0;
+	bool host_ok = host && *host &&
+	               strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
+	                   strlen(host) &&
+	               strcmp(host, name) != 0;
 	char *more = xasprintf("%s%s\t%s%s%s\n", q->text, ip, name, host_ok ? " " : "", host_ok ? host : "");
 	free(q->text);
 	q->text = more;
@@ -1015,7 +1061,8 @@ int network_hosts_lines(struct cryo_engine *engine, const char *self_id, char **
 	struct json_object *rec = record_read(path);
 	*out = NULL;
 	if (!rec)
-		return cryo_error_plain(err, ENOENT, "container `%.12s` is not attached to a network", self_id);
+		return cryo_error_plain(err, ENOENT, "container `%.12s` is not attached to a network",
+		                        self_id);
 	struct hosts_query q = {.network = jstr(rec, "network"), .text = xstrdup("")};
 	if (q.network) {
 		hosts_add(self_id, rec, &q);
@@ -1043,7 +1090,8 @@ static int refresh_one(const char *id, struct json_object *rec, void *data)
 	struct container_config cfg = {0};
 	cleanup_free char *lines = NULL, *skipped = NULL;
 	cleanup_free char *rootfs = container_rootfs_dir(q->engine, id);
-	if (container_config_from_json(c->config, &cfg, NULL) == 0 && network_hosts_lines(q->engine, id, &lines, NULL) == 0)
+	if (container_config_from_json(c->config, &cfg, NULL) == 0 &&
+	    network_hosts_lines(q->engine, id, &lines, NULL) == 0)
 		container_write_managed_files(rootfs, &cfg, lines, &skipped, NULL);
 	container_config_free(&cfg);
 	return 0;
@@ -1070,7 +1118,8 @@ int network_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 	size_t count = 0;
 	int r;
 
-	if ((r = lock_acquire(engine, NETWORK_LOCK, &lock, err)) < 0 || (r = network_lookup(engine, name, &net, err)) < 0)
+	if ((r = lock_acquire(engine, NETWORK_LOCK, &lock, err)) < 0 ||
+	    (r = network_lookup(engine, name, &net, err)) < 0)
 		return r;
 	if ((r = state_container_list(engine, &list, &count, err)) < 0)
 		return r;
@@ -1085,8 +1134,9 @@ int network_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 	}
 	free(list);
 	if (user)
-		return cryo_error_plain(err, EBUSY, "remove network `%s`: container `%s` uses it; remove the container first",
-		                        name, user);
+		return cryo_error_plain(
+		    err, EBUSY, "remove network `%s`: container `%s` uses it; remove the container first",
+		    name, user);
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	if ((r = state_prepare(engine, &st, "DELETE FROM networks WHERE name = ?1", err)) < 0)
 		return r;
@@ -1100,7 +1150,8 @@ int network_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 		po.capture_stderr = true;
 		struct proc_result res = {0};
 		if (proc_run(argv, &po, &res, NULL) == 0 && res.status != 0 && interface_exists(net->bridge))
-			r = cryo_error_plain(err, EIO, "network `%s` removed, but its bridge `%s` stays: %s", name, net->bridge,
+			r = cryo_error_plain(err, EIO, "network `%s` removed, but its bridge `%s` stays: %s",
+			                     name, net->bridge,
 			                     res.errout ? str_rstrip(res.errout) : "ip link delete failed");
 		proc_result_free(&res);
 	}

@@ -68,7 +68,7 @@ void network_freep(struct network **n);
 
 /* subnet, gateway: NULL to choose. */
 int network_create(struct cryo_engine *engine, const char *name, const char *subnet, const char *gateway,
-		   struct network **out, cryo_err *err);
+                   struct network **out, cryo_err *err);
 /* The default network is created the first time it is asked for. */
 int network_get(struct cryo_engine *engine, const char *name, struct network **out, cryo_err *err);
 int network_list(struct cryo_engine *engine, struct network ***out, size_t *count, cryo_err *err);
@@ -92,15 +92,16 @@ struct network_status {
 };
 void network_status_free(struct network_status *s);
 /* -ENOENT when the container is not attached. */
-int network_status_read(struct cryo_engine *engine, const char *id, struct network_status *out, cryo_err *err);
+int network_status_read(struct cryo_engine *engine, const char *id, struct network_status *out,
+                        cryo_err *err);
 struct json_object *network_status_to_json(const struct network_status *s);
 
 struct network_attach_opts {
 	const char *network;
-	const char *name;     /* the container's name and hostname, for /etc/hosts */
+	const char *name; /* the container's name and hostname, for /etc/hosts */
 	const char *hostname;
-	const char *ip;       /* NULL: host-local picks one */
-	const char *mac;      /* NULL: the bridge plugin picks one */
+	const char *ip;  /* NULL: host-local picks one */
+	const char *mac; /* NULL: the bridge plugin picks one */
 	const struct port_mapping *ports;
 	size_t n_ports;
 };
@@ -110,7 +111,7 @@ struct network_attach_opts {
  * process has bound, is refused naming the port; a requested IP or MAC in
  * use is refused naming it. On failure nothing is left. */
 int network_attach(struct cryo_engine *engine, const char *id, const struct network_attach_opts *opts,
-		   struct network_status *out, cryo_err *err);
+                   struct network_status *out, cryo_err *err);
 /* CNI DEL and the namespace removed; nothing to do when not attached. Uses
  * no database (the monitor calls it). */
 int network_detach(struct cryo_engine *engine, const char *id, cryo_err *err);
@@ -119,11 +120,12 @@ int network_detach(struct cryo_engine *engine, const char *id, cryo_err *err);
  * exits: a stopping checkpoint's monitor may see its container die after an
  * in-place restore attached it again. */
 char *network_generation(struct cryo_engine *engine, const char *id);
-int network_detach_generation(struct cryo_engine *engine, const char *id, const char *generation, cryo_err *err);
+int network_detach_generation(struct cryo_engine *engine, const char *id, const char *generation,
+                              cryo_err *err);
 
 /* Is this IP or MAC used by another attached container of the network? */
-int network_address_in_use(struct cryo_engine *engine, const char *network, const char *self_id, const char *ip,
-			   const char *mac, bool *ip_used, bool *mac_used, cryo_err *err);
+int network_address_in_use(struct cryo_engine *engine, const char *network, const char *self_id,
+                           const char *ip, const char *mac, bool *ip_used, bool *mac_used, cryo_err *err);
 
 /* /etc/hosts lines for the container `self_id` (its own address) and every
  * other attached container of its network. */

@@ -34,9 +34,9 @@ static void port_parse_forms(void **state)
 static void port_parse_rejects(void **state)
 {
 	(void)state;
-	const char *bad[] = {"80",        "0:80",       "65536:80",  "80:65536", "-1:80",     "80:80/sctp",
-	                     "a:80",      "80:",        ":80",       "1.2.3:80:80", "999.1.1.1:80:80", "80:80/",
-	                     "123456:80", "8080:80:90", ""};
+	const char *bad[] = {
+	    "80",  "0:80",        "65536:80",        "80:65536", "-1:80",     "80:80/sctp", "a:80", "80:",
+	    ":80", "1.2.3:80:80", "999.1.1.1:80:80", "80:80/",   "123456:80", "8080:80:90", ""};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct port_mapping p;
 		cryo_err err = NULL;
@@ -70,8 +70,8 @@ static void ports_from_json_checks_types_and_ranges(void **state)
 		cryo_error_free(&err);
 		json_object_put(a);
 	}
-	struct json_object *a = json_tokener_parse(
-	    "[{\"host_port\": 8080, \"container_port\": 80, \"protocol\": \"tcp\", \"host_ip\": \"10.0.0.1\"}]");
+	struct json_object *a = json_tokener_parse("[{\"host_port\": 8080, \"container_port\": 80, "
+	                                           "\"protocol\": \"tcp\", \"host_ip\": \"10.0.0.1\"}]");
 	struct port_mapping *ports = NULL;
 	size_t n = 0;
 	assert_int_equal(network_ports_from_json(a, &ports, &n, NULL), 0);
