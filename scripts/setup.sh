@@ -38,7 +38,7 @@ CRYO_PACKAGES=(
 	runc iptables busybox-static bats jq sqlite3 zstd xz-utils gzip util-linux procps file
 	openssl bzip2
 	# bridge networks: the CNI plugins cryo runs (bridge, host-local, portmap,
-	# firewall, loopback), `ip` to remove a network's bridge, curl for tests
+	# firewall, loopback); iproute2 removes the bridge of a removed network; curl for tests
 	containernetworking-plugins iproute2 curl
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
