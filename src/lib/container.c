@@ -533,7 +533,8 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	}
 	if (network_is_bridge(cfg->network)) {
 		cleanup_network struct network *net = NULL;
-		if ((r = network_get(engine, cfg->network, &net, err)) < 0)
+		if ((r = network_get(engine, cfg->network, &net, err)) < 0 ||
+		    (cfg->ip && (r = network_check_address(net, cfg->ip, err)) < 0))
 			return r;
 	}
 	if ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0 ||

@@ -498,6 +498,20 @@ int network_get(struct cryo_engine *engine, const char *name, struct network **o
 	return 0;
 }
 
+int network_check_address(const struct network *net, const char *ip, cryo_err *err)
+{
+	uint32_t addr, value = ipv4_value(ip);
+	int prefix;
+	if (!network_ipv4_is_valid(ip) || parse_cidr(net->subnet, &addr, &prefix) < 0 ||
+	    (value & prefix_mask(prefix)) != addr || value == addr ||
+	    value == (addr | ~prefix_mask(prefix)) || strcmp(ip, net->gateway) == 0)
+		return cryo_error_plain(
+		    err, EINVAL,
+		    "IP address `%s` is not a free host address of network `%s` (%s, gateway %s)", ip,
+		    net->name, net->subnet, net->gateway);
+	return 0;
+}
+
 /* ---- attachments (network.json) ---- */
 
 char *network_netns_path(struct cryo_engine *engine, const char *id)
@@ -898,15 +912,8 @@ int network_attach(struct cryo_engine *engine, const char *id, const struct netw
 			return cryo_error_plain(err, EADDRINUSE, "MAC address `%s` is in use on network `%s`",
 			                        opts->mac, net->name);
 	}
-	if (opts->ip) {
-		uint32_t addr, ip = ipv4_value(opts->ip);
-		int prefix;
-		if (!network_ipv4_is_valid(opts->ip) || parse_cidr(net->subnet, &addr, &prefix) < 0 ||
-		    (ip & prefix_mask(prefix)) != addr)
-			return cryo_error_plain(err, EINVAL,
-			                        "IP address `%s` is not in network `%s`'s subnet %s",
-			                        opts->ip, net->name, net->subnet);
-	}
+	if (opts->ip && (r = network_check_address(net, opts->ip, err)) < 0)
+		return r;
 	if ((r = mkdir_p(netns_dir, 0700, err)) < 0 || (r = mkdir_p(ipam_dir, 0700, err)) < 0)
 		return r;
 

@@ -77,6 +77,10 @@ int network_list(struct cryo_engine *engine, struct network ***out, size_t *coun
 int network_remove(struct cryo_engine *engine, const char *name, cryo_err *err);
 struct json_object *network_inspect_json(struct cryo_engine *engine, const struct network *n);
 
+/* Is ip a host address of the network's subnet (not its network, broadcast
+ * or gateway address)? */
+int network_check_address(const struct network *net, const char *ip, cryo_err *err);
+
 /* The network namespace cryo makes for a container on a bridge network. */
 char *network_netns_path(struct cryo_engine *engine, const char *id);
 

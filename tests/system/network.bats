@@ -165,6 +165,24 @@ host_traces() { # id ip bridge network
 	[[ "$output" == *"invalid port"* ]]
 }
 
+@test "--ip gives a static address; one outside the subnet is refused at create" {
+	cryo network create --subnet 10.125.0.0/24 fixed >/dev/null
+	cryo run -d --name a --network fixed --ip 10.125.0.77 busybox sleep 1000 >/dev/null
+	[ "$(ctr_ip a)" = 10.125.0.77 ]
+	run cryo create --name b --network fixed --ip 10.126.0.5 busybox true
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"10.126.0.5"*"not a free host address of network \`fixed\`"* ]]
+	run cryo create --name c --network fixed --ip 10.125.0.1 busybox true
+	[ "$status" -eq 125 ]
+	run cryo inspect b
+	[ "$status" -ne 0 ]
+	# an address another container has is refused when the second one starts
+	cryo create --name d --network fixed --ip 10.125.0.77 busybox sleep 1000 >/dev/null
+	run cryo start d
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"IP address \`10.125.0.77\` is in use"* ]]
+}
+
 @test "live checkpoint, restore under a new name with --ignore-static-ip -p: both serve, each its own count" {
 	start_web web --network cryo -p "$PORT1:80"
 	[ "$(count "$PORT1")" = 1 ]
