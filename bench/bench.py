@@ -80,6 +80,9 @@ WORKLOADS = {
     "scale-4x": Workload("scale-4x", memory_mib=1024, fill_mib=1024, scale=4),
 }
 SYSTEMS = ["cryo", "cryo-comparison", "podman"]
+# Known but not run by default: cryo with the container on the bridge network
+# `cryo` (CNI chain at start and restore, CRIU's network lock in every dump).
+EXTRA_SYSTEMS = ["cryo-bridge"]
 COMPRESSIONS = ["zstd", "none"]
 
 
@@ -163,7 +166,8 @@ class Engine:
 
 
 class Cryo(Engine):
-    def __init__(self, binary, root, runroot, comparison=False):
+    def __init__(self, binary, root, runroot, comparison=False, network=None):
+        self.network = network
         env = dict(os.environ)
         if comparison:
             # Podman 6.0's order: keep the container frozen until the archive is written.
@@ -171,13 +175,18 @@ class Cryo(Engine):
         else:
             env.pop("CRYO_TEST_THAW_AFTER_ARCHIVE", None)
         super().__init__([binary, "--root", root, "--runroot", runroot], env)
-        self.name = "cryo-comparison" if comparison else "cryo"
+        self.name = "cryo-comparison" if comparison else "cryo-bridge" if network else "cryo"
 
     def import_image(self, tar):
         self.cmd("image", "import", tar, "workload")
 
     def start(self, name, args):
-        self.cmd("run", "-d", "--name", name, "workload", COUNTER, *COUNTER_ARGS, *args)
+        net = ["--network", self.network] if self.network else []
+        self.cmd("run", "-d", "--name", name, *net, "workload", COUNTER, *COUNTER_ARGS, *args)
+
+    def remove_network(self):
+        if self.network:
+            self.cmd("network", "rm", self.network, check=False, timeout=120)
 
     def checkpoint(self, name, archive, compression):
         out, wall = self.cmd("checkpoint", "--leave-running", "--export", archive, "--compress", compression,
@@ -684,8 +693,8 @@ def main():
     workloads = [w for w in a.workloads.split(",") if w]
     compressions = [c for c in a.compressions.split(",") if c]
     for s in systems:
-        if s not in SYSTEMS:
-            ap.error(f"unknown system {s!r} (known: {', '.join(SYSTEMS)})")
+        if s not in SYSTEMS + EXTRA_SYSTEMS:
+            ap.error(f"unknown system {s!r} (known: {', '.join(SYSTEMS + EXTRA_SYSTEMS)})")
     for w in workloads:
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w!r} (known: {', '.join(WORKLOADS)})")
@@ -698,6 +707,8 @@ def main():
         engines["cryo"] = Cryo(a.cryo, cryo_root, cryo_runroot)
     if "cryo-comparison" in systems:
         engines["cryo-comparison"] = Cryo(a.cryo, cryo_root, cryo_runroot, comparison=True)
+    if "cryo-bridge" in systems:
+        engines["cryo-bridge"] = Cryo(a.cryo, cryo_root, cryo_runroot, network="cryo")
     if "podman" in systems:
         p = os.path.join(a.workdir, "podman")
         engines["podman"] = Podman(os.path.join(p, "root"), os.path.join(p, "run"), os.path.join(p, "tmp"))
@@ -729,6 +740,9 @@ def main():
         runs.append(rec)
         log(f"[{i}/{len(plan)}] {s} {w} {c} #{rep}: {describe_run(rec)}")
     elapsed = time.monotonic() - started
+    for e in engines.values():
+        if isinstance(e, Cryo):
+            e.remove_network()  # its bridge and rules on the host
 
     summary = summarize(runs)
     ratios = compute_ratios(summary, workloads, compressions)

@@ -37,6 +37,8 @@ CRYO_PACKAGES=(
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev
 	runc iptables busybox-static bats jq sqlite3 zstd xz-utils gzip util-linux procps file
 	openssl bzip2
+	# bridge networks: the CNI plugins that cryo runs, iproute2 to delete a bridge, curl for the tests
+	containernetworking-plugins iproute2 curl
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
 )

@@ -18,6 +18,7 @@ static const char usage[] =
 	"      --ignore-rootfs     do not capture the root file system's changes\n"
 	"      --ignore-volumes    do not capture named volumes\n"
 	"      --tcp-established   checkpoint established TCP connections\n"
+	"      --tcp-skip-in-flight  drop connections not yet accepted (CRIU's skip-in-flight)\n"
 	"      --file-locks        checkpoint file locks\n"
 	"  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
 	"      --sign KEYFILE      sign the export with this Ed25519 key (PEM) instead of the\n"
@@ -26,7 +27,7 @@ static const char usage[] =
 
 int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS, OPT_SIGN };
+	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS, OPT_SIGN, OPT_SKIP_IN_FLIGHT };
 	static const struct option longopts[] = {
 		{"leave-running", no_argument, NULL, 'R'},
 		{"export", required_argument, NULL, 'e'},
@@ -34,6 +35,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		{"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
 		{"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
 		{"tcp-established", no_argument, NULL, OPT_TCP},
+		{"tcp-skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT},
 		{"file-locks", no_argument, NULL, OPT_LOCKS},
 		{"keep", no_argument, NULL, 'k'},
 		{"print-stats", no_argument, NULL, OPT_STATS},
@@ -68,6 +70,9 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_TCP:
 			opts.tcp_established = true;
+			break;
+		case OPT_SKIP_IN_FLIGHT:
+			opts.tcp_skip_in_flight = true;
 			break;
 		case OPT_LOCKS:
 			opts.file_locks = true;

@@ -34,6 +34,10 @@ int cmd_volume_create(struct cli *cli, int argc, char **argv);
 int cmd_volume_ls(struct cli *cli, int argc, char **argv);
 int cmd_volume_inspect(struct cli *cli, int argc, char **argv);
 int cmd_volume_rm(struct cli *cli, int argc, char **argv);
+int cmd_network_create(struct cli *cli, int argc, char **argv);
+int cmd_network_ls(struct cli *cli, int argc, char **argv);
+int cmd_network_inspect(struct cli *cli, int argc, char **argv);
+int cmd_network_rm(struct cli *cli, int argc, char **argv);
 /* -- checkpoint / restore -- */
 int cmd_checkpoint(struct cli *cli, int argc, char **argv);
 int cmd_restore(struct cli *cli, int argc, char **argv);

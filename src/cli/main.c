@@ -48,6 +48,10 @@ static const struct command commands[] = {
 	{"volume ls", cmd_volume_ls, "List volumes"},
 	{"volume inspect", cmd_volume_inspect, "Show volumes as JSON"},
 	{"volume rm", cmd_volume_rm, "Remove volumes"},
+	{"network create", cmd_network_create, "Create a bridge network"},
+	{"network ls", cmd_network_ls, "List networks"},
+	{"network inspect", cmd_network_inspect, "Show networks as JSON"},
+	{"network rm", cmd_network_rm, "Remove networks"},
 	/* -- checkpoint / restore -- */
 	{"checkpoint", cmd_checkpoint, "Checkpoint containers (consistently, even live)"},
 	{"restore", cmd_restore, "Restore a container from a checkpoint"},

@@ -18,6 +18,13 @@ static const char usage[] =
 	"      --ignore-rootfs     do not restore the root file system's changes\n"
 	"      --ignore-volumes    do not restore named volumes' contents\n"
 	"      --tcp-established   restore established TCP connections\n"
+	"      --tcp-close         restore established TCP connections closed\n"
+	"      --network NAME      move it to another network (none, host or a bridge\n"
+	"                          network; an archive's host network needs --network host)\n"
+	"      --ignore-static-ip  a new IP address instead of the checkpointed one\n"
+	"      --ignore-static-mac a new MAC address instead of the checkpointed one\n"
+	"  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports instead of\n"
+	"                          the checkpointed ones; repeatable\n"
 	"      --file-locks        restore file locks\n"
 	"      --print-stats       print statistics as JSON (times in microseconds)\n\n"
 	"An archive (--import) must be signed by this engine or a trusted key (`cryo\n"
@@ -29,7 +36,6 @@ static const char usage[] =
 	"      --ignore-bind-mounts an empty read-only directory for each bind mount not\n"
 	"                          named with -v (fails if its processes had files open there)\n"
 	"      --replace-volumes   overwrite existing named volumes with the archive's data\n"
-	"      --network none|host the network (the archive's only if it is none)\n"
 	"      --memory BYTES      memory limit (default: the archive's, else the engine's\n"
 	"                          import.memory_limit)\n"
 	"      --pids-limit N      process limit (likewise, import.pids_limit)\n";
@@ -48,6 +54,9 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_NETWORK,
 		OPT_MEMORY,
 		OPT_PIDS,
+		OPT_TCP_CLOSE,
+		OPT_IGNORE_IP,
+		OPT_IGNORE_MAC,
 	};
 	static const struct option longopts[] = {
 		{"import", required_argument, NULL, 'i'},
@@ -65,6 +74,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"network", required_argument, NULL, OPT_NETWORK},
 		{"memory", required_argument, NULL, OPT_MEMORY},
 		{"pids-limit", required_argument, NULL, OPT_PIDS},
+		{"tcp-close", no_argument, NULL, OPT_TCP_CLOSE},
+		{"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
+		{"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
+		{"publish", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -73,15 +86,15 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *ct = NULL;
 	struct restore_stats stats;
-	cleanup_strv char **volumes = NULL;
+	cleanup_strv char **volumes = NULL, **publish = NULL;
 	bool print_stats = false, policy_given = false;
 	long long bytes;
 	unsigned long long n;
 	int c, code = 0;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "i:n:kv:h", longopts, &code)) != -1) {
-		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES || c == OPT_NETWORK ||
+	while ((c = cli_getopt(cli, argc, argv, "i:n:kv:p:h", longopts, &code)) != -1) {
+		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES ||
 		    c == OPT_MEMORY || c == OPT_PIDS || c == OPT_INSECURE)
 			policy_given = true;
 		switch (c) {
@@ -122,9 +135,19 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			opts.replace_volumes = true;
 			break;
 		case OPT_NETWORK:
-			if (strcmp(optarg, "none") != 0 && strcmp(optarg, "host") != 0)
-				return cli_usage_error(cli, "invalid --network `%s`: use none or host", optarg);
 			opts.network = optarg;
+			break;
+		case OPT_TCP_CLOSE:
+			opts.tcp_close = true;
+			break;
+		case OPT_IGNORE_IP:
+			opts.ignore_static_ip = true;
+			break;
+		case OPT_IGNORE_MAC:
+			opts.ignore_static_mac = true;
+			break;
+		case 'p':
+			strv_push(&publish, optarg);
 			break;
 		case OPT_MEMORY:
 			if (!cli_parse_bytes(optarg, &bytes) || bytes == 0)
@@ -152,9 +175,12 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	if (ref && opts.import_path)
 		return cli_usage_error(cli, "--import restores a new container: name it with --name, not an argument");
 	if (policy_given && !opts.import_path)
-		return cli_usage_error(cli, "-v, --ignore-bind-mounts, --replace-volumes, --network, --memory, "
+		return cli_usage_error(cli, "-v, --ignore-bind-mounts, --replace-volumes, --memory, "
 					    "--pids-limit and --insecure-unsigned apply to --import only");
+	if (opts.tcp_established && opts.tcp_close)
+		return cli_usage_error(cli, "--tcp-established and --tcp-close exclude each other");
 	opts.volumes = volumes;
+	opts.publish = publish;
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	if (restore_container(engine, ref, &opts, &ct, &stats, &err) < 0)

@@ -21,7 +21,11 @@ static const char create_usage[] =
 	"  -u, --user UID[:GID]      user to run as\n"
 	"      --memory BYTES        memory limit (suffixes k, m, g allowed)\n"
 	"      --pids-limit N        process limit\n"
-	"      --network none|host   network namespace (default none: a private one)\n"
+	"      --network NAME        none (default: a private namespace without interfaces),\n"
+	"                            host, or a bridge network (`cryo` is made on first use)\n"
+	"      --ip ADDR             a static IPv4 address on the bridge network\n"
+	"      --mac-address MAC     a static MAC address on the bridge network\n"
+	"  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish a port (bridge networks); repeatable\n"
 	"      --cap-add CAP         add a capability (CAP_NET_ADMIN, net_admin, ALL); repeatable\n"
 	"      --cap-drop CAP        drop a capability from the default set; repeatable\n"
 	"      --rm                  remove the container when it exits\n\n"
@@ -37,9 +41,11 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		{"detach", no_argument, NULL, 'd'},	    {"name", required_argument, NULL, 'n'},
 		{"volume", required_argument, NULL, 'v'},   {"env", required_argument, NULL, 'e'},
 		{"workdir", required_argument, NULL, 'w'},  {"user", required_argument, NULL, 'u'},
-		{"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'p'},
+		{"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'L'},
 		{"network", required_argument, NULL, 'N'},  {"rm", no_argument, NULL, 'r'},
 		{"cap-add", required_argument, NULL, 'A'},  {"cap-drop", required_argument, NULL, 'D'},
+		{"publish", required_argument, NULL, 'p'},  {"ip", required_argument, NULL, 'I'},
+		{"mac-address", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},	    {},
 	};
 	int c, code = 0;
@@ -47,7 +53,7 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 	unsigned long long n;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:h" : "v:e:w:u:m:h", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:p:h" : "v:e:w:u:m:p:h", longopts, &code)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!allow_detach)
@@ -76,6 +82,15 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 			o->memory_limit = bytes;
 			break;
 		case 'p':
+			strv_push(&o->publish, optarg);
+			break;
+		case 'I':
+			o->ip = optarg;
+			break;
+		case 'M':
+			o->mac = optarg;
+			break;
+		case 'L':
 			if (!cli_parse_uint64(optarg, &n) || n == 0 || n > INT32_MAX)
 				return cli_usage_error(cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
 			o->pids_limit = (int64_t)n;
@@ -114,6 +129,7 @@ static void free_create_opts(struct container_create_opts *o)
 	strv_free(o->command);
 	strv_free(o->cap_add);
 	strv_free(o->cap_drop);
+	strv_free(o->publish);
 }
 
 int cmd_create(struct cli *cli, int argc, char **argv)

@@ -121,6 +121,11 @@ static int write_config_dump(struct checkpoint_run *run, cryo_err *err)
 			json_object_array_add(volumes, json_object_new_string(run->cfg.mounts[i].source));
 	json_object_object_add(o, "volumes_included", volumes);
 	json_object_object_add(o, "config", container_config_to_json(&run->cfg));
+	/* The address and MAC the container had: a restore asks for them back. */
+	struct network_status net = {0};
+	if (network_status_read(run->engine, run->c->id, &net, NULL) == 0)
+		json_object_object_add(o, "network_status", network_status_to_json(&net));
+	network_status_free(&net);
 	cleanup_free char *path = xasprintf("%s/" CHECKPOINT_CONFIG, run->dir);
 	int r = write_json_file(path, o, err);
 	json_object_put(o);
@@ -175,8 +180,10 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	bool wanted = run->opts->leave_running && !run->was_paused && !run->test_disable_freeze;
 	int r;
 
+	/* runc has no flag for CRIU's skip-in-flight: the configuration file. */
+	const char *options = run->opts->tcp_skip_in_flight ? "skip-in-flight\n" : "";
 	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
-		return spec_write_criu_config(bundle, "", err);
+		return spec_write_criu_config(bundle, options, err);
 	run->hook_params = xasprintf("%s/freeze-hook.json", run->work_dir);
 	run->hook_error = xasprintf("%s/freeze-hook.error", run->work_dir);
 	run->hook_stamp = xasprintf("%s/frozen-at", run->work_dir);
@@ -194,7 +201,7 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 					    "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
 					    "exec %s " FREEZE_HOOK_COMMAND " %s\n",
 					    exe_word, params_word);
-	cleanup_free char *conf = xasprintf("action-script %s\n", script);
+	cleanup_free char *conf = xasprintf("%saction-script %s\n", options, script);
 	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
 	    (r = spec_write_criu_config(bundle, conf, err)) < 0)
 		return r;
@@ -661,6 +668,9 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 		runtime_delete(engine, run->c->id, true, NULL);
 		cleanup_free char *rootfs = container_rootfs_dir(engine, run->c->id);
 		overlay_unmount(rootfs, NULL);
+		/* Its network is prepared again by the restore (with the same
+		 * address when it is free). */
+		container_network_down(engine, run->c, NULL);
 	}
 	if ((r = state_container_update(engine, run->c, err)) < 0)
 		return r;

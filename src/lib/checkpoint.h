@@ -24,6 +24,7 @@ struct checkpoint_opts {
 	bool ignore_rootfs;
 	bool ignore_volumes;
 	bool tcp_established;
+	bool tcp_skip_in_flight; /* CRIU's skip-in-flight: connections not yet accepted are dropped */
 	bool file_locks;
 	bool keep; /* keep CRIU's logs and the engine copy even when exported */
 	const char *sign_key; /* sign the export with this Ed25519 PEM key; NULL: the engine's own */

@@ -49,6 +49,9 @@ void container_config_free(struct container_config *cfg)
 	free(cfg->user);
 	free(cfg->hostname);
 	free(cfg->network);
+	free(cfg->ip);
+	free(cfg->mac);
+	network_ports_free(cfg->ports, cfg->n_ports);
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		free(cfg->mounts[i].source);
 		free(cfg->mounts[i].destination);
@@ -86,6 +89,12 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 	json_object_object_add(o, "user", json_object_new_string(cfg->user ? cfg->user : ""));
 	json_object_object_add(o, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : ""));
 	json_object_object_add(o, "network", json_object_new_string(cfg->network ? cfg->network : "none"));
+	if (cfg->ip)
+		json_object_object_add(o, "ip", json_object_new_string(cfg->ip));
+	if (cfg->mac)
+		json_object_object_add(o, "mac", json_object_new_string(cfg->mac));
+	if (cfg->n_ports > 0)
+		json_object_object_add(o, "ports", network_ports_to_json(cfg->ports, cfg->n_ports));
 	struct json_object *mounts = json_object_new_array();
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		struct json_object *m = json_object_new_object();
@@ -129,6 +138,16 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 	cfg->user = xstrdup(json_str(o, "user", ""));
 	cfg->hostname = xstrdup(json_str(o, "hostname", ""));
 	cfg->network = xstrdup(json_str(o, "network", "none"));
+	if (json_str(o, "ip", NULL))
+		cfg->ip = xstrdup(json_str(o, "ip", NULL));
+	if (json_str(o, "mac", NULL))
+		cfg->mac = xstrdup(json_str(o, "mac", NULL));
+	if (json_object_object_get_ex(o, "ports", &v) &&
+	    network_ports_from_json(v, &cfg->ports, &cfg->n_ports, err) < 0) {
+		json_object_put(o);
+		container_config_free(cfg);
+		return cryo_error_wrap(err, "container configuration");
+	}
 	if (json_object_object_get_ex(o, "mounts", &v) && json_object_is_type(v, json_type_array)) {
 		size_t n = json_object_array_length(v);
 		cfg->mounts = xcalloc(n, sizeof(*cfg->mounts));
@@ -268,9 +287,21 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 		return cryo_error_plain(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported", cfg->user);
 	if (cfg->hostname && !hostname_is_valid(cfg->hostname))
 		return cryo_error_plain(err, EINVAL, "invalid hostname `%s`", cfg->hostname);
-	if (!cfg->network || (strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0))
-		return cryo_error_plain(err, EINVAL, "network `%s` is not supported: use none or host",
+	if (!network_name_is_valid(cfg->network))
+		return cryo_error_plain(err, EINVAL, "invalid network `%s`: none, host, or a network's name",
 		                        cfg->network ? cfg->network : "");
+	if ((cfg->ip || cfg->mac || cfg->n_ports > 0) && !network_is_bridge(cfg->network))
+		return cryo_error_plain(err, EINVAL, "an IP address, a MAC address or published ports need a bridge "
+		                                     "network, not `%s`", cfg->network);
+	if (cfg->ip && !network_ipv4_is_valid(cfg->ip))
+		return cryo_error_plain(err, EINVAL, "invalid IP address `%s`", cfg->ip);
+	if (cfg->mac && !network_mac_is_valid(cfg->mac))
+		return cryo_error_plain(err, EINVAL, "invalid MAC address `%s`: use a unicast xx:xx:xx:xx:xx:xx", cfg->mac);
+	for (size_t i = 0; i < cfg->n_ports; i++) {
+		int r = network_port_validate(&cfg->ports[i], err);
+		if (r < 0)
+			return r;
+	}
 	if (cfg->memory_limit < 0)
 		return cryo_error_plain(err, EINVAL, "invalid memory limit %lld", (long long)cfg->memory_limit);
 	if (cfg->pids_limit < 0 || cfg->pids_limit > INT32_MAX)
@@ -337,9 +368,16 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	if (cfg->workdir[0] != '/')
 		return cryo_error_set(err, EINVAL, "working directory `%s` must be an absolute path", cfg->workdir);
 	cfg->user = xstrdup(opts->user ? opts->user : img->config.user ? img->config.user : "");
-	cfg->network = xstrdup(opts->network ? opts->network : "none");
-	if (strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0)
-		return cryo_error_set(err, EINVAL, "network `%s` is not supported: use none or host", cfg->network);
+	cfg->network = xstrdup(opts->network ? opts->network : NETWORK_NONE);
+	cfg->ip = opts->ip ? xstrdup(opts->ip) : NULL;
+	cfg->mac = opts->mac ? xstrdup(opts->mac) : NULL;
+	size_t n_publish = strv_len(opts->publish);
+	cfg->ports = xcalloc(n_publish + 1, sizeof(*cfg->ports));
+	for (size_t i = 0; i < n_publish; i++) {
+		if ((r = network_port_parse(opts->publish[i], &cfg->ports[i], err)) < 0)
+			return r;
+		cfg->n_ports++;
+	}
 	cfg->memory_limit = opts->memory_limit;
 	cfg->pids_limit = opts->pids_limit;
 	cfg->auto_remove = opts->auto_remove;
@@ -411,12 +449,14 @@ static int write_managed_file(int etcfd, const char *name, const char *text, cha
  * The upper dir is the container's own tree: /etc is opened beneath it with
  * no symbolic link followed, so a container that made /etc a link (or a file)
  * gets no managed files rather than cryo writing wherever the link points. */
-int container_write_managed_files(const char *upper, const struct container_config *cfg, char **skipped,
-				  cryo_err *err)
+int container_write_managed_files(const char *upper, const struct container_config *cfg, const char *hosts_extra,
+				  char **skipped, cryo_err *err)
 {
 	cleanup_free char *hostname_text = xasprintf("%s\n", cfg->hostname);
-	cleanup_free char *hosts_text =
-		xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n", cfg->hostname);
+	/* On a network, the container's own address names it (hosts_extra). */
+	cleanup_free char *self_line = hosts_extra ? xstrdup("") : xasprintf("127.0.1.1\t%s\n", cfg->hostname);
+	cleanup_free char *hosts_text = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s",
+	                                          self_line, hosts_extra ? hosts_extra : "");
 	cleanup_free char *host_resolv = NULL;
 	cleanup_error cryo_err why = NULL;
 	int r;
@@ -442,7 +482,9 @@ int container_write_managed_files(const char *upper, const struct container_conf
 		r = cryo_error_set(err, 0, "open `%s/etc`: %s", upper, why ? why->msg : "failed");
 		return r;
 	}
-	if (strcmp(cfg->network, "host") != 0 || read_file("/etc/resolv.conf", &host_resolv, NULL, NULL) < 0) {
+	/* The host's name servers serve the host's and bridge networks alike (a
+	 * bridge network's containers reach them through the bridge's NAT). */
+	if (strcmp(cfg->network, NETWORK_NONE) == 0 || read_file("/etc/resolv.conf", &host_resolv, NULL, NULL) < 0) {
 		free(host_resolv);
 		host_resolv = xstrdup("");
 	}
@@ -489,12 +531,18 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 		free(cfg->hostname);
 		cfg->hostname = xstrndup(id, 12);
 	}
+	if (network_is_bridge(cfg->network)) {
+		cleanup_network struct network *net = NULL;
+		if ((r = network_get(engine, cfg->network, &net, err)) < 0 ||
+		    (cfg->ip && (r = network_check_address(net, cfg->ip, err)) < 0))
+			return r;
+	}
 	if ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0 ||
 	    (r = mkdir_p(rootfs, 0755, err)) < 0)
 		goto out;
 	if (write_managed) {
 		cleanup_free char *skipped = NULL;
-		if ((r = container_write_managed_files(upper, cfg, &skipped, err)) < 0)
+		if ((r = container_write_managed_files(upper, cfg, NULL, &skipped, err)) < 0)
 			goto out;
 		if (skipped) {
 			r = cryo_error_set(err, EIO, "new upper dir `%s`: %s", upper, skipped);
@@ -593,6 +641,7 @@ static int mark_exited(struct cryo_engine *engine, struct container *c, int exit
 	runtime_delete(engine, c->id, true, NULL);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 	overlay_unmount(rootfs, NULL);
+	container_network_down(engine, c, NULL);
 	return 0;
 }
 
@@ -665,6 +714,44 @@ int container_mount_rootfs(struct cryo_engine *engine, const struct container *c
 	return mount_rootfs(engine, c, err);
 }
 
+int container_network_up(struct cryo_engine *engine, const struct container *c, const struct container_config *cfg,
+			 const char *ip, const char *mac, const struct port_mapping *ports, size_t n_ports,
+			 struct network_status *status, cryo_err *err)
+{
+	const struct network_attach_opts o = {
+	    .network = cfg->network,
+	    .name = c->name,
+	    .hostname = cfg->hostname,
+	    .ip = ip,
+	    .mac = mac,
+	    .ports = ports,
+	    .n_ports = n_ports,
+	};
+	cleanup_free char *lines = NULL, *skipped = NULL;
+	cleanup_free char *upper = container_upper_dir(engine, c->id);
+	int r = network_attach(engine, c->id, &o, status, err);
+	if (r < 0)
+		return r;
+	/* The upper dir is not mounted yet: /etc/hosts with the addresses. */
+	if ((r = network_hosts_lines(engine, c->id, &lines, err)) < 0 ||
+	    (r = container_write_managed_files(upper, cfg, lines, &skipped, err)) < 0) {
+		network_detach(engine, c->id, NULL);
+		return r;
+	}
+	return 0;
+}
+
+int container_network_down(struct cryo_engine *engine, const struct container *c, cryo_err *err)
+{
+	struct network_status st = {0};
+	bool attached = network_status_read(engine, c->id, &st, NULL) == 0;
+	int r = network_detach(engine, c->id, err);
+	if (r == 0 && attached && st.network[0])
+		network_refresh_hosts(engine, st.network, c->id);
+	network_status_free(&st);
+	return r;
+}
+
 int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
 {
 	cleanup_close int lock = -1;
@@ -682,15 +769,23 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 				      "container `%s` is checkpointed: use `cryo restore %s` to bring it back", c->name,
 				      c->name);
 	runtime_delete(engine, c->id, true, NULL);
-	if ((r = mount_rootfs(engine, c, err)) < 0)
-		return cryo_error_wrap(err, "start container `%s`", c->name);
 	if ((r = container_config_from_json(c->config, &cfg, err)) < 0)
 		return r;
 	bool auto_remove = cfg.auto_remove;
+	bool bridge = network_is_bridge(cfg.network);
+	r = bridge ? container_network_up(engine, c, &cfg, cfg.ip, cfg.mac, cfg.ports, cfg.n_ports, NULL, err) : 0;
+	cleanup_free char *network = xstrdup(cfg.network);
 	container_config_free(&cfg);
+	if (r < 0)
+		return cryo_error_wrap(err, "start container `%s`", c->name);
+	if ((r = mount_rootfs(engine, c, err)) < 0) {
+		network_detach(engine, c->id, NULL);
+		return cryo_error_wrap(err, "start container `%s`", c->name);
+	}
 	if ((r = monitor_start(engine, c->id, MONITOR_CREATE, NULL, auto_remove, &mon, err)) < 0) {
 		cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 		overlay_unmount(rootfs, NULL);
+		network_detach(engine, c->id, NULL);
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
 	free(c->state);
@@ -710,6 +805,8 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 		runtime_delete(engine, c->id, true, NULL);
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
+	if (bridge)
+		network_refresh_hosts(engine, network, c->id);
 	if (out)
 		*out = move_ptr(c);
 	return 0;
@@ -851,6 +948,8 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 	}
 	if ((r = runtime_delete(engine, c->id, true, err)) < 0)
 		return cryo_error_wrap(err, "remove container `%s`", c->name);
+	if ((r = container_network_down(engine, c, err)) < 0)
+		return cryo_error_wrap(err, "remove container `%s`", c->name);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 	if ((r = overlay_unmount(rootfs, err)) < 0)
 		return cryo_error_wrap(err, "remove container `%s`", c->name);
@@ -932,6 +1031,11 @@ struct json_object *container_inspect_json(struct cryo_engine *engine, const str
 		json_object_object_add(o, "Config", jc);
 	}
 	container_config_free(&cfg);
+	/* The address, MAC and ports it has on its network while attached. */
+	struct network_status net = {0};
+	if (network_status_read(engine, c->id, &net, NULL) == 0)
+		json_object_object_add(o, "NetworkSettings", network_status_to_json(&net));
+	network_status_free(&net);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 	cleanup_free char *upper = container_upper_dir(engine, c->id);
 	cleanup_free char *log = container_log_path(engine, c->id);

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "network.h"
 #include "state.h"
 
 /* Container states as stored and shown. */
@@ -36,7 +37,11 @@ struct container_config {
 	char *workdir;
 	char *user; /* "uid[:gid]" */
 	char *hostname;
-	char *network; /* "none" or "host" */
+	char *network; /* "none", "host", or a bridge network's name (network.h) */
+	char *ip;      /* requested IPv4 address on a bridge network, or NULL */
+	char *mac;     /* requested MAC address, or NULL */
+	struct port_mapping *ports; /* published ports (-p) */
+	size_t n_ports;
 	struct container_mount *mounts;
 	size_t n_mounts;
 	int64_t memory_limit; /* bytes, 0 = none */
@@ -52,8 +57,9 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 
 /* The rules every configuration follows, whether it comes from the command
  * line or from a checkpoint archive: a command, KEY=VALUE environment, an
- * absolute working directory, a numeric user, a valid hostname, network none
- * or host, non-negative limits, mounts at clean absolute destinations (each
+ * absolute working directory, a numeric user, a valid hostname, network none,
+ * host or a valid network name (an address and published ports only with a
+ * bridge network, each valid), non-negative limits, mounts at clean absolute destinations (each
  * once) of valid volume names or clean absolute host paths. */
 int container_config_validate(const struct container_config *cfg, cryo_err *err);
 
@@ -68,7 +74,9 @@ struct container_create_opts {
 	const char *workdir;
 	const char *user;
 	char **volumes; /* -v arguments */
-	const char *network;
+	const char *network; /* NULL: none */
+	const char *ip, *mac;
+	char **publish; /* -p arguments */
 	int64_t memory_limit, pids_limit;
 	bool auto_remove;
 	char **cap_add; /* --cap-add / --cap-drop as given */
@@ -88,13 +96,24 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 				 struct container_config *cfg, bool write_managed, struct container **out,
 				 cryo_err *err);
 
-/* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir, never
- * following a symbolic link. When the container's /etc (or one of those
+/* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir (or a
+ * mounted root file system), never following a symbolic link. hosts_extra:
+ * more /etc/hosts lines (the network's containers), or NULL. When the container's /etc (or one of those
  * names) is not something cryo can write into (a symbolic link, a file, a
  * directory where a file belongs), what was not written is left alone and
  * *skipped (allocated) says what and why; otherwise *skipped is NULL. */
-int container_write_managed_files(const char *upper, const struct container_config *cfg, char **skipped,
-				  cryo_err *err);
+int container_write_managed_files(const char *upper, const struct container_config *cfg, const char *hosts_extra,
+				  char **skipped, cryo_err *err);
+
+/* Attach a container on a bridge network (network.h) before its processes
+ * start: its namespace, the CNI chain, and /etc/hosts in its (unmounted)
+ * upper dir; the other containers of the network learn its name. */
+int container_network_up(struct cryo_engine *engine, const struct container *c, const struct container_config *cfg,
+			 const char *ip, const char *mac, const struct port_mapping *ports, size_t n_ports,
+			 struct network_status *status, cryo_err *err);
+/* Detach it (nothing to do when not attached); the network's other
+ * containers forget its name. */
+int container_network_down(struct cryo_engine *engine, const struct container *c, cryo_err *err);
 
 /* Start a created/exited container: mount its rootfs, start the monitor, create
  * and start it in the runtime. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "network.h"
 #include "overlay.h"
 #include "util.h"
 
@@ -72,7 +73,8 @@ static int read_pid_file(const char *path)
  * by container_get), then clean up after the runtime and the mount. The
  * monitor never opens the database: it is a fork of the cryo command that
  * started it, and SQLite's state does not survive a fork. */
-static void record_exit(struct cryo_engine *engine, const char *id, int status, bool auto_remove)
+static void record_exit(struct cryo_engine *engine, const char *id, int status, bool auto_remove,
+			const char *network_generation)
 {
 	int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	cleanup_free char *path = engine_run_path(engine, "containers/%s/exit", id);
@@ -83,6 +85,10 @@ static void record_exit(struct cryo_engine *engine, const char *id, int status, 
 	runtime_delete(engine, id, true, NULL);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, id);
 	overlay_unmount(rootfs, NULL);
+	/* Only the attachment this container ran with: after a stopping
+	 * checkpoint, an in-place restore may have attached it anew. */
+	if (network_generation)
+		network_detach_generation(engine, id, network_generation, NULL);
 
 	if (auto_remove) {
 		char *const argv[] = {"cryo",	      "--root", engine->root, "--runroot", engine->runroot,
@@ -101,6 +107,8 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 	cleanup_free char *pid_file = xasprintf("%s/pid", run_dir);
 	cleanup_free char *log_path = container_log_path(engine, id);
 	cleanup_free char *bundle = container_bundle_dir(engine, id);
+
+	cleanup_free char *network_gen = network_generation(engine, id);
 
 	prctl(PR_SET_NAME, "cryo-monitor");
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -179,7 +187,7 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 		if (fds[i] >= 0)
 			close(fds[i]);
 	close(log_fd);
-	record_exit(engine, id, status, auto_remove);
+	record_exit(engine, id, status, auto_remove, network_gen);
 	_exit(0);
 }
 

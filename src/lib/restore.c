@@ -13,6 +13,7 @@
 #include "image.h"
 #include "lock.h"
 #include "monitor.h"
+#include "network.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
 #include "scratch.h"
@@ -45,6 +46,7 @@ struct restore_run {
 	bool created;        /* c was created by this restore */
 	bool same_container; /* restoring the container the checkpoint was taken of */
 	bool upper_reused;   /* its upper dir is still exactly what was captured */
+	bool network_attached;
 	int lock;
 	struct monitor_result mon;
 	/* Trees replaced by this restore (the upper dir, volumes' data): the old
@@ -99,7 +101,8 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 	    {"command", json_type_array},     {"env", json_type_array},       {"workdir", json_type_string},
 	    {"user", json_type_string},       {"hostname", json_type_string}, {"network", json_type_string},
 	    {"mounts", json_type_array},      {"memory_limit", json_type_int}, {"pids_limit", json_type_int},
-	    {"auto_remove", json_type_boolean},
+	    {"auto_remove", json_type_boolean}, {"ip", json_type_string},   {"mac", json_type_string},
+	    {"ports", json_type_array},
 	};
 	struct json_object *v;
 	if (!json_object_is_type(cfg, json_type_object))
@@ -252,6 +255,8 @@ out:
 static int policy_network(struct restore_run *run, cryo_err *err)
 {
 	if (run->opts->network) {
+		if (!network_name_is_valid(run->opts->network))
+			return cryo_error_plain(err, EINVAL, "invalid --network `%s`", run->opts->network);
 		free(run->cfg.network);
 		run->cfg.network = xstrdup(run->opts->network);
 		return 0;
@@ -405,6 +410,12 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 	run->dir = xstrdup(run->c->checkpoint);
 	if ((r = read_config_dump(run, err)) < 0)
 		return r;
+	if (run->opts->network) { /* --network moves it */
+		free(run->cfg.network);
+		run->cfg.network = xstrdup(run->opts->network);
+		if ((r = container_config_validate(&run->cfg, err)) < 0)
+			return r;
+	}
 	if (!run->opts->name) {
 		if (container_is_active(run->c))
 			return cryo_error_set(err, EBUSY,
@@ -467,7 +478,7 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 		return cryo_error_wrap(err, "restore root file system changes");
 	}
 	cleanup_free char *skipped = NULL;
-	if ((r = container_write_managed_files(fresh, &run->cfg, &skipped, err)) < 0) {
+	if ((r = container_write_managed_files(fresh, &run->cfg, NULL, &skipped, err)) < 0) {
 		rm_rf(fresh, NULL);
 		return r;
 	}
@@ -545,6 +556,107 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 	return 0;
 }
 
+/* The checkpoint's address and MAC, when it was on a bridge network. An
+ * archive's are checked like the command line's. */
+static int checkpointed_network(struct restore_run *run, struct network_status *out, cryo_err *err)
+{
+	struct json_object *st;
+	memset(out, 0, sizeof(*out));
+	if (!json_object_object_get_ex(run->dump, "network_status", &st))
+		return 0;
+	struct json_object *net, *ip, *mac;
+	if (!json_object_is_type(st, json_type_object) || !json_object_object_get_ex(st, "network", &net) ||
+	    !json_object_is_type(net, json_type_string) || !json_object_object_get_ex(st, "ip", &ip) ||
+	    !json_object_is_type(ip, json_type_string) || !json_object_object_get_ex(st, "mac", &mac) ||
+	    !json_object_is_type(mac, json_type_string))
+		return cryo_error_plain(err, EINVAL, "`network_status` needs strings network, ip and mac");
+	const char *n = json_object_get_string(net), *i = json_object_get_string(ip), *m = json_object_get_string(mac);
+	if (!network_name_is_valid(n) || (*i && !network_ipv4_is_valid(i)) || (*m && !network_mac_is_valid(m)))
+		return cryo_error_plain(err, EINVAL, "`network_status` holds an invalid network name, IP or MAC address");
+	out->network = xstrdup(n);
+	out->ip = xstrdup(i);
+	out->mac = xstrdup(m);
+	return 0;
+}
+
+static void add_notice(struct restore_run *run, const char *text)
+{
+	size_t len = strlen(run->stats->notice);
+	snprintf(run->stats->notice + len, sizeof(run->stats->notice) - len, "%s%s", len ? "; " : "", text);
+}
+
+/* Step 4b: the container's network, before its processes come back: the
+ * namespace CRIU restores into, the address (the checkpointed one when it is
+ * free and not ignored), the published ports (-p replaces them). */
+static int restore_network(struct restore_run *run, cryo_err *err)
+{
+	struct network_status was = {0};
+	int r;
+
+	if ((r = checkpointed_network(run, &was, err)) < 0)
+		return cryo_error_wrap(err, "checkpoint configuration `%s`", CHECKPOINT_CONFIG);
+	if (run->opts->publish) {
+		size_t n = strv_len(run->opts->publish);
+		struct port_mapping *ports = xcalloc(n + 1, sizeof(*ports));
+		for (size_t i = 0; i < n; i++)
+			if ((r = network_port_parse(run->opts->publish[i], &ports[i], err)) < 0) {
+				network_ports_free(ports, n);
+				network_status_free(&was);
+				return cryo_error_wrap(err, "restore -p");
+			}
+		network_ports_free(run->cfg.ports, run->cfg.n_ports);
+		run->cfg.ports = ports;
+		run->cfg.n_ports = n;
+	}
+	if (run->opts->ignore_static_ip) {
+		free(run->cfg.ip);
+		run->cfg.ip = NULL;
+	}
+	if (run->opts->ignore_static_mac) {
+		free(run->cfg.mac);
+		run->cfg.mac = NULL;
+	}
+	if (!network_is_bridge(run->cfg.network)) { /* moved off a bridge network */
+		free(run->cfg.ip);
+		free(run->cfg.mac);
+		network_ports_free(run->cfg.ports, run->cfg.n_ports);
+		run->cfg.ip = run->cfg.mac = NULL;
+		run->cfg.ports = NULL;
+		run->cfg.n_ports = 0;
+	}
+	if ((r = container_config_validate(&run->cfg, err)) < 0 || !network_is_bridge(run->cfg.network)) {
+		network_status_free(&was);
+		return r;
+	}
+	/* The checkpointed address and MAC on the same network, unless ignored
+	 * or taken (then new ones, and the restore says so). */
+	const char *ip = run->cfg.ip, *mac = run->cfg.mac;
+	if (was.network && strcmp(was.network, run->cfg.network) == 0) {
+		if (!run->opts->ignore_static_ip && !ip && *was.ip)
+			ip = was.ip;
+		if (!run->opts->ignore_static_mac && !mac && *was.mac)
+			mac = was.mac;
+		bool ip_used = false, mac_used = false;
+		network_address_in_use(run->engine, run->cfg.network, run->c->id, ip, mac, &ip_used, &mac_used, NULL);
+		if (ip_used && ip == was.ip) {
+			cleanup_free char *text = xasprintf("the checkpointed IP address %s is in use: a new one was chosen", ip);
+			add_notice(run, text);
+			ip = NULL;
+		}
+		if (mac_used && mac == was.mac) {
+			cleanup_free char *text = xasprintf("the checkpointed MAC address %s is in use: a new one was chosen", mac);
+			add_notice(run, text);
+			mac = NULL;
+		}
+	}
+	r = container_network_up(run->engine, run->c, &run->cfg, ip, mac, run->cfg.ports, run->cfg.n_ports, NULL, err);
+	network_status_free(&was);
+	if (r < 0)
+		return r;
+	run->network_attached = true;
+	return 0;
+}
+
 /* The CRIU configuration for the restore (the file the spec names). runc
  * before 1.2 tells CRIU the container's new cgroup only on cgroup v1 hosts: on
  * a v2 host CRIU would put the restored tasks into the cgroup they were dumped
@@ -554,10 +666,12 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 static char *restore_criu_config(const struct restore_run *run)
 {
 	enum cgroup_mode mode;
+	/* runc 1.1 has no flag for CRIU's tcp-close. */
+	const char *tcp = run->opts->tcp_close ? "tcp-close\n" : "";
 	if (hostinfo_cgroup_mode(&mode, NULL) < 0 || mode != CGROUP_MODE_V2)
-		return xstrdup("");
+		return xstrdup(tcp);
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
-	return xasprintf("cgroup-root :%s\n", cgroup);
+	return xasprintf("%scgroup-root :%s\n", tcp, cgroup);
 }
 
 /* Step 5: the bundle for this container (paths of this engine and host), and
@@ -630,9 +744,16 @@ static int restore_commit(struct restore_run *run, cryo_err *err)
 		free(run->c->checkpoint);
 		run->c->checkpoint = NULL;
 	}
+	/* The network and ports the restore gave it are its own from now on. */
+	struct json_object *cfg_json = container_config_to_json(&run->cfg);
+	free(run->c->config);
+	run->c->config = xstrdup(json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
+	json_object_put(cfg_json);
 	int r = state_container_update(run->engine, run->c, err);
 	if (r < 0)
 		return r;
+	if (run->network_attached) /* the network's other containers learn its name */
+		network_refresh_hosts(run->engine, run->cfg.network, run->c->id);
 	replaced_commit(run);
 	if (run->same_container && !run->opts->keep)
 		rm_rf(run->dir, NULL);
@@ -650,6 +771,8 @@ static void restore_abort(struct restore_run *run)
 	runtime_delete(run->engine, run->c->id, true, NULL);
 	cleanup_free char *rootfs = container_rootfs_dir(run->engine, run->c->id);
 	overlay_unmount(rootfs, NULL);
+	if (run->network_attached)
+		container_network_down(run->engine, run->c, NULL);
 	replaced_roll_back(run);
 	if (run->created) {
 		if (run->lock >= 0) {
@@ -694,6 +817,7 @@ int restore_container(struct cryo_engine *engine, const char *ref, const struct 
 	    (r = restore_prepare_container(&run, err)) < 0 ||
 	    (r = restore_rootfs(&run, err)) < 0 ||
 	    (r = restore_volumes(&run, err)) < 0 ||
+	    (r = restore_network(&run, err)) < 0 ||
 	    (r = restore_bundle(&run, err)) < 0 ||
 	    (r = restore_processes(&run, err)) < 0 ||
 	    (r = restore_commit(&run, err)) < 0)

@@ -21,14 +21,21 @@ struct restore_opts {
 	bool ignore_rootfs;
 	bool ignore_volumes;
 	bool tcp_established;
+	bool tcp_close; /* CRIU's tcp-close: established connections come back closed */
 	bool file_locks;
+
+	/* Networking (Podman's restore flags). The checkpointed IP and MAC are
+	 * asked for again when they are free on the network. */
+	bool ignore_static_ip;  /* a new address instead */
+	bool ignore_static_mac; /* a new MAC instead */
+	char **publish;         /* -p arguments: replace the published ports; NULL: the checkpoint's */
 
 	/* Import policy (docs/trust.md): what an archive may not decide alone. */
 	bool insecure_unsigned;  /* accept an unsigned archive, or one from an untrusted key */
 	char **volumes;          /* -v HOSTDIR:/dest re-names a bind mount, -v NEWVOL:/dest a volume */
 	bool ignore_bind_mounts; /* each bind mount not re-named becomes an empty read-only directory */
 	bool replace_volumes;    /* an existing named volume may get the archive's data */
-	const char *network;     /* NULL: none, or the archive's if it is none */
+	const char *network;     /* NULL: the checkpoint's (an archive's only if it is not host) */
 	int64_t memory_limit;    /* 0: the archive's, or the engine's import.memory_limit */
 	int64_t pids_limit;      /* 0: the archive's, or the engine's import.pids_limit */
 };

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "network.h"
 #include "security.h"
 #include "util.h"
 #include "volume.h"
@@ -132,7 +133,8 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 	return mounts;
 }
 
-static struct json_object *linux_json(const char *id, const struct container_config *cfg, char *const *caps)
+static struct json_object *linux_json(struct cryo_engine *engine, const char *id, const struct container_config *cfg,
+				      char *const *caps)
 {
 	struct json_object *lx = json_object_new_object();
 	struct json_object *ns = json_object_new_array();
@@ -143,6 +145,12 @@ static struct json_object *linux_json(const char *id, const struct container_con
 			continue;
 		struct json_object *n = json_object_new_object();
 		json_object_object_add(n, "type", json_object_new_string(types[i]));
+		/* A bridge network's namespace is cryo's (network.c): runc joins
+		 * it, and tells CRIU it is external on checkpoint and restore. */
+		if (strcmp(types[i], "network") == 0 && network_is_bridge(cfg->network)) {
+			cleanup_free char *netns = network_netns_path(engine, id);
+			json_object_object_add(n, "path", json_object_new_string(netns));
+		}
 		json_object_array_add(ns, n);
 	}
 	json_object_object_add(lx, "namespaces", ns);
@@ -190,7 +198,7 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	json_object_object_add(spec, "root", root);
 	json_object_object_add(spec, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : id));
 	json_object_object_add(spec, "mounts", mounts_json(engine, cfg));
-	json_object_object_add(spec, "linux", linux_json(id, cfg, caps));
+	json_object_object_add(spec, "linux", linux_json(engine, id, cfg, caps));
 	/* runc hands this file to CRIU (its `org.criu.config` annotation); cryo
 	 * writes it before each checkpoint (checkpoint.c). */
 	struct json_object *annotations = json_object_new_object();

@@ -40,7 +40,13 @@ static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS container_volumes ("
 	"  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
 	"  volume TEXT NOT NULL,"
-	"  PRIMARY KEY (container_id, volume));";
+	"  PRIMARY KEY (container_id, volume));"
+	"CREATE TABLE IF NOT EXISTS networks ("
+	"  name TEXT PRIMARY KEY,"
+	"  subnet TEXT NOT NULL,"
+	"  gateway TEXT NOT NULL,"
+	"  bridge TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL);";
 
 int state_error(struct cryo_engine *engine, cryo_err *err, const char *what)
 {

@@ -125,6 +125,18 @@ start_counter() { # [extra run options...]
 	assert_consistent_and_running cryo src
 }
 
+@test "consistency on a bridge network: 5 live checkpoints restored beside it, no violation in any" {
+	start_counter --network cryo
+	run --separate-stderr consistency_cycles 5 /state/counter cryo --ignore-static-ip
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+	[ "$(freezer_state cryo src)" = THAWED ]
+	assert_consistent_and_running cryo src
+	# it had its own network namespace, which CRIU locked during each dump
+	[ "$(cryo inspect src | jq -r '.[0].NetworkSettings.network')" = cryo ]
+}
+
 @test "consistency negative control: without the freeze, restored containers are inconsistent" {
 	start_counter
 	export CRYO_TEST_DISABLE_FREEZE=1

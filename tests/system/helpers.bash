@@ -21,7 +21,17 @@ cryo() {
 # Tear down whatever a test left running: containers, monitors, mounts, files.
 teardown_engine() {
 	[ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR" ] || return 0
-	local rt=$RUNROOT/runtime id pid
+	local rt=$RUNROOT/runtime id pid name
+	# Bridge networks put rules, bridges and leases on the host: cryo's own
+	# commands take them away.
+	if [ -n "${ROOT:-}" ] && [ -d "$ROOT/networks" ]; then
+		for name in $(cryo ps -a --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
+			cryo rm -f "$name" >/dev/null 2>&1 || true
+		done
+		for name in $(cryo network ls --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
+			cryo network rm "$name" >/dev/null 2>&1 || true
+		done
+	fi
 	if [ -d "$rt" ]; then
 		for id in $(runc --root "$rt" list -q 2>/dev/null); do
 			runc --root "$rt" resume "$id" >/dev/null 2>&1 || true
