@@ -44,6 +44,7 @@ static const struct command commands[] = {
 	{"wait", cmd_wait, "Wait for containers to stop and print their exit codes"},
 	{"rm", cmd_rm, "Remove containers"},
 	{"exec", cmd_exec, "Run a command in a running container"},
+	{"attach", cmd_attach, "Attach to a running container's terminal or output"},
 	{"volume create", cmd_volume_create, "Create a named volume"},
 	{"volume ls", cmd_volume_ls, "List volumes"},
 	{"volume inspect", cmd_volume_inspect, "Show volumes as JSON"},

@@ -8,12 +8,16 @@
 #include "commands.h"
 #include "container.h"
 #include "logs.h"
+#include "session.h"
 #include "util.h"
 
 static const char create_usage[] =
 	"Usage: cryo %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
 	"Options:\n"
 	"  -d, --detach              run in the background and print the container ID (run only)\n"
+	"  -i, --interactive         keep stdin open (attached: forward it)\n"
+	"  -t, --tty                 give the container a pseudo-terminal\n"
+	"      --detach-keys KEYS    keys that detach an attached run (default ctrl-p,ctrl-q; \"\" for none)\n"
 	"      --name NAME           the container's name\n"
 	"  -v, --volume SRC:DST[:ro] a named volume (created if missing) or an absolute host path\n"
 	"  -e, --env KEY=VALUE       set an environment variable\n"
@@ -31,7 +35,7 @@ static const char create_usage[] =
 
 /* Parse create/run options; returns -1 on success (continue), or an exit code. */
 static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detach, struct container_create_opts *o,
-			bool *detach)
+			bool *detach, const char **detach_keys)
 {
 	static const struct option longopts[] = {
 		{"detach", no_argument, NULL, 'd'},	    {"name", required_argument, NULL, 'n'},
@@ -40,6 +44,8 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		{"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'p'},
 		{"network", required_argument, NULL, 'N'},  {"rm", no_argument, NULL, 'r'},
 		{"cap-add", required_argument, NULL, 'A'},  {"cap-drop", required_argument, NULL, 'D'},
+		{"interactive", no_argument, NULL, 'i'},    {"tty", no_argument, NULL, 't'},
+		{"detach-keys", required_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},	    {},
 	};
 	int c, code = 0;
@@ -47,7 +53,7 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 	unsigned long long n;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:h" : "v:e:w:u:m:h", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:hit" : "v:e:w:u:m:hit", longopts, &code)) != -1) {
 		switch (c) {
 		case 'd':
 			if (!allow_detach)
@@ -92,6 +98,21 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		case 'D':
 			strv_push(&o->cap_drop, optarg);
 			break;
+		case 'i':
+			o->interactive = true;
+			break;
+		case 't':
+			o->terminal = true;
+			break;
+		case 'K': {
+			cleanup_error cryo_err kerr = NULL;
+			if (!allow_detach)
+				return cli_usage_error(cli, "unknown option `--detach-keys`");
+			if (!cli_detach_keys_valid(optarg, &kerr))
+				return cli_usage_error(cli, "%s", kerr->msg);
+			*detach_keys = optarg;
+			break;
+		}
 		case 'h':
 			printf(create_usage, argv[0]);
 			return 0;
@@ -123,7 +144,8 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *c = NULL;
 	bool detach = false;
-	int code = parse_create(cli, argc, argv, false, &o, &detach);
+	const char *detach_keys = NULL;
+	int code = parse_create(cli, argc, argv, false, &o, &detach, &detach_keys);
 	if (code >= 0)
 		goto out;
 	if (cli_engine(cli, &engine) < 0) {
@@ -160,6 +182,34 @@ static void forward_signals(void *data)
 	}
 }
 
+/* run/start -a of a container with -i or -t: the monitor's attach socket
+ * carries its stdio. Returns the exit code. */
+static int attached_session(struct cryo_engine *engine, const struct container *c, int sock, bool interactive,
+			    bool tty, const char *detach_keys, bool remove_after)
+{
+	cleanup_error cryo_err err = NULL;
+	struct cli_session s = {
+		.engine = engine,
+		.id = c->id,
+		.name = c->name,
+		.peer = sock,
+		.stdin_open = interactive,
+		.tty = tty,
+		.detach_keys = detach_keys,
+	};
+	bool detached = false;
+	int exit_code = 0;
+	if (cli_session_run(&s, &detached, &err) < 0)
+		return cli_fail(&err);
+	if (detached)
+		return 0;
+	if (container_wait(engine, c->id, &exit_code, &err) < 0)
+		return cli_fail(&err);
+	if (remove_after && container_remove(engine, c->id, true, &err) < 0)
+		return cli_fail(&err);
+	return exit_code < 0 ? EXIT_ENGINE : exit_code;
+}
+
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
 	struct container_create_opts o = {0};
@@ -167,7 +217,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *c = NULL;
 	bool detach = false;
-	int code = parse_create(cli, argc, argv, true, &o, &detach);
+	const char *detach_keys = NULL;
+	int code = parse_create(cli, argc, argv, true, &o, &detach, &detach_keys);
 	if (code >= 0)
 		goto out;
 	/* Attached, we remove the container ourselves once we have its exit code. */
@@ -182,7 +233,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		code = cli_fail(&err);
 		goto out;
 	}
-	if (container_start(engine, c->id, NULL, &err) < 0) {
+	bool session = !detach && (o.interactive || o.terminal);
+	cleanup_close int sock = -1;
+	if ((session ? container_start_attached(engine, c->id, NULL, &sock, &err)
+		     : container_start(engine, c->id, NULL, &err)) < 0) {
 		code = cli_fail(&err);
 		/* A container that never started is removed again. */
 		container_remove(engine, c->id, true, NULL);
@@ -191,6 +245,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	if (detach) {
 		printf("%s\n", c->id);
 		code = 0;
+		goto out;
+	}
+	if (session) {
+		code = attached_session(engine, c, sock, o.interactive, o.terminal, detach_keys, remove_after);
 		goto out;
 	}
 	struct attach_ctx ctx = {engine, c->id};
@@ -214,21 +272,39 @@ out:
 
 int cmd_start(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"attach", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option longopts[] = {{"attach", no_argument, NULL, 'a'},
+						 {"interactive", no_argument, NULL, 'i'},
+						 {"detach-keys", required_argument, NULL, 'K'},
+						 {"help", no_argument, NULL, 'h'},
+						 {}};
 	struct cryo_engine *engine;
-	bool attach = false;
+	bool attach = false, interactive = false;
+	const char *detach_keys = NULL;
 	int c, code = 0;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "ah", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "aih", longopts, &code)) != -1) {
 		if (c == 'a')
 			attach = true;
-		else if (c == 'h') {
-			printf("Usage: cryo start [-a|--attach] CONTAINER...\n");
+		else if (c == 'i')
+			interactive = true;
+		else if (c == 'K') {
+			cleanup_error cryo_err kerr = NULL;
+			if (!cli_detach_keys_valid(optarg, &kerr))
+				return cli_usage_error(cli, "%s", kerr->msg);
+			detach_keys = optarg;
+		} else if (c == 'h') {
+			printf("Usage: cryo start [OPTIONS] CONTAINER...\n\n"
+			       "Options:\n"
+			       "  -a, --attach              attach to the container's output (and terminal)\n"
+			       "  -i, --interactive         forward stdin (a container created with -i)\n"
+			       "      --detach-keys KEYS    keys that detach (default ctrl-p,ctrl-q; \"\" for none)\n");
 			return 0;
 		} else
 			return code;
 	}
+	if (interactive)
+		attach = true;
 	if (optind >= argc)
 		return cli_usage_error(cli, "at least one container is required");
 	if (attach && argc - optind != 1)
@@ -238,6 +314,22 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		cleanup_error cryo_err err = NULL;
 		cleanup_container struct container *ct = NULL;
+		if (attach) {
+			struct container_config cfg = {0};
+			cleanup_container struct container *look = NULL;
+			if (container_get(engine, argv[i], &look, &err) < 0 ||
+			    container_config_from_json(look->config, &cfg, &err) < 0)
+				return cli_fail(&err);
+			bool tty = cfg.terminal, created_interactive = cfg.interactive;
+			container_config_free(&cfg);
+			if (tty || created_interactive) {
+				cleanup_close int sock = -1;
+				if (container_start_attached(engine, argv[i], &ct, &sock, &err) < 0)
+					return cli_fail(&err);
+				return attached_session(engine, ct, sock, created_interactive && interactive, tty,
+							detach_keys, false);
+			}
+		}
 		if (container_start(engine, argv[i], &ct, &err) < 0) {
 			code = cli_fail(&err);
 			continue;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "attach.h"
 #include "image.h"
 #include "lock.h"
 #include "monitor.h"
@@ -103,6 +104,10 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 		json_object_object_add(o, "cap_add", strv_to_json(cfg->cap_add));
 	if (cfg->cap_drop && cfg->cap_drop[0])
 		json_object_object_add(o, "cap_drop", strv_to_json(cfg->cap_drop));
+	if (cfg->terminal)
+		json_object_object_add(o, "terminal", json_object_new_boolean(1));
+	if (cfg->interactive)
+		json_object_object_add(o, "interactive", json_object_new_boolean(1));
 	return o;
 }
 
@@ -147,6 +152,8 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 		cfg->pids_limit = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "auto_remove", &v))
 		cfg->auto_remove = json_object_get_boolean(v);
+	cfg->terminal = json_object_object_get_ex(o, "terminal", &v) && json_object_get_boolean(v);
+	cfg->interactive = json_object_object_get_ex(o, "interactive", &v) && json_object_get_boolean(v);
 	int r = 0;
 	const char *lists[] = {"cap_add", "cap_drop"};
 	char ***outs[] = {&cfg->cap_add, &cfg->cap_drop};
@@ -343,6 +350,8 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	cfg->memory_limit = opts->memory_limit;
 	cfg->pids_limit = opts->pids_limit;
 	cfg->auto_remove = opts->auto_remove;
+	cfg->terminal = opts->terminal;
+	cfg->interactive = opts->interactive;
 	cfg->cap_add = xcalloc(1, sizeof(char *));
 	cfg->cap_drop = xcalloc(1, sizeof(char *));
 	for (size_t l = 0; l < 2; l++) {
@@ -665,9 +674,11 @@ int container_mount_rootfs(struct cryo_engine *engine, const struct container *c
 	return mount_rootfs(engine, c, err);
 }
 
-int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
+static int start_container(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
+			   cryo_err *err)
 {
 	cleanup_close int lock = -1;
+	cleanup_close int attached = -1;
 	cleanup_container struct container *c = NULL;
 	struct monitor_result mon = {0};
 	struct container_config cfg = {0};
@@ -705,6 +716,11 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 		runtime_delete(engine, c->id, true, NULL);
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
+	/* Attach before the init runs: nothing it writes is missed. */
+	if (attach_fd && (attached = attach_connect(engine, c->id, err)) < 0) {
+		runtime_delete(engine, c->id, true, NULL);
+		return cryo_error_wrap(err, "start container `%s`: attach", c->name);
+	}
 	if ((r = runtime_start(engine, c->id, err)) < 0) {
 		/* The monitor records the exit once the runtime has killed the init. */
 		runtime_delete(engine, c->id, true, NULL);
@@ -712,7 +728,20 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 	}
 	if (out)
 		*out = move_ptr(c);
+	if (attach_fd)
+		*attach_fd = move_fd(attached);
 	return 0;
+}
+
+int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
+{
+	return start_container(engine, ref, out, NULL, err);
+}
+
+int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
+			     cryo_err *err)
+{
+	return start_container(engine, ref, out, attach_fd, err);
 }
 
 static void sleep_ms(int ms)

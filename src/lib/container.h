@@ -44,6 +44,8 @@ struct container_config {
 	bool auto_remove;
 	char **cap_add;  /* normalised capability names (security.h), NULL-terminated */
 	char **cap_drop;
+	bool terminal;    /* -t: the init's stdio is a pseudo-terminal the monitor owns */
+	bool interactive; /* -i: the monitor keeps the init's stdin open for `attach` */
 };
 
 void container_config_free(struct container_config *cfg);
@@ -73,6 +75,7 @@ struct container_create_opts {
 	bool auto_remove;
 	char **cap_add; /* --cap-add / --cap-drop as given */
 	char **cap_drop;
+	bool terminal, interactive; /* -t, -i */
 };
 
 /* Create the container (state "created"): rootfs directories, bundle, volumes,
@@ -99,6 +102,11 @@ int container_write_managed_files(const char *upper, const struct container_conf
 /* Start a created/exited container: mount its rootfs, start the monitor, create
  * and start it in the runtime. */
 int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err);
+
+/* container_start, connected to the container's stdio (attach.h) before its
+ * init runs, so no output is missed: *attach_fd gets the connection. */
+int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
+			     cryo_err *err);
 
 int container_stop(struct cryo_engine *engine, const char *ref, int timeout_seconds, cryo_err *err);
 int container_kill(struct cryo_engine *engine, const char *ref, int signal, cryo_err *err);
