@@ -15,7 +15,8 @@ static const char exec_usage[] =
 	"  -t, --tty                 run the command on a new pseudo-terminal\n"
 	"  -e, --env KEY=VALUE       set an environment variable\n"
 	"  -w, --workdir DIR         working directory\n"
-	"  -u, --user UID[:GID]      user to run as (numbers, or names from the image's /etc/passwd)\n";
+	"  -u, --user USER[:GROUP]   user to run as: names from the container's /etc/passwd\n"
+	"                            and /etc/group, or numbers\n";
 
 /* A container gets its own /dev/pts only when created with -t (spec.c). */
 static bool exec_has_devpts(const struct container *ct, cryo_err *err)
@@ -85,6 +86,12 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	if (strcmp(ct->state, CONTAINER_RUNNING) != 0) {
 		cryo_error_set(&err, EINVAL, "exec in container `%s`: it is %s, not running", ct->name, ct->state);
 		return cli_fail(&err);
+	}
+	cleanup_free char *user = NULL;
+	if (o.user) {
+		if (container_resolve_user(engine, ct, o.user, &user, &err) < 0)
+			return cli_fail(&err);
+		o.user = user;
 	}
 	o.argv = argv + optind + 1;
 	o.env = env;

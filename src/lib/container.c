@@ -11,6 +11,7 @@
 #include "lock.h"
 #include "monitor.h"
 #include "overlay.h"
+#include "passwd.h"
 #include "pathsafe.h"
 #include "runtime.h"
 #include "security.h"
@@ -378,8 +379,20 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 				return cryo_error_set(err, EINVAL, "two volumes are mounted at `%s`",
 						      cfg->mounts[i].destination);
 	}
-	/* The same rules a checkpoint's configuration is held to on restore. */
-	return container_config_validate(cfg, err);
+	/* The same rules a checkpoint's configuration is held to on restore,
+	 * where the user is numeric: a name is resolved once the container's root
+	 * file system exists (container_create_from_config), so check its syntax
+	 * here and the rest with a stand-in. */
+	if (passwd_user_is_numeric(cfg->user))
+		return container_config_validate(cfg, err);
+	if (!passwd_user_spec_is_valid(cfg->user))
+		return cryo_error_plain(err, EINVAL, "user `%s`: expected NAME or UID, optionally :GROUP or :GID",
+					cfg->user);
+	char *named = cfg->user;
+	cfg->user = (char *)"0";
+	r = container_config_validate(cfg, err);
+	cfg->user = named;
+	return r;
 }
 
 /* Write one managed file into etcfd: a temporary name first, then renamed
@@ -464,6 +477,49 @@ int container_write_managed_files(const char *upper, const struct container_conf
 
 const char *const container_managed_files[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", NULL};
 
+/* -u NAME[:GROUP]: look the names up in the container's own /etc/passwd and
+ * /etc/group (its root file system, mounted for the purpose) and keep the
+ * numbers, which is what the runtime and a checkpoint's configuration take. */
+static int resolve_user_name(struct cryo_engine *engine, const struct image *img, const char *upper, const char *work,
+			     const char *rootfs, struct container_config *cfg, cryo_err *err)
+{
+	cleanup_strv char **lowers = NULL;
+	for (size_t i = 0; img->layers && img->layers[i]; i++) {
+		cleanup_free char *p = image_layer_path(engine, img->layers[i]);
+		strv_push(&lowers, p);
+	}
+	int r = overlay_mount(lowers, upper, work, rootfs, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "resolve user `%s`", cfg->user);
+	cleanup_free char *resolved = NULL;
+	cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		r = cryo_error_set(err, errno, "resolve user `%s`: open `%s`", cfg->user, rootfs);
+	else
+		r = passwd_resolve(rootfd, cfg->user, &resolved, err);
+	overlay_unmount(rootfs, NULL);
+	if (r < 0)
+		return r;
+	free(cfg->user);
+	cfg->user = move_ptr(resolved);
+	return 0;
+}
+
+int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user, char **out,
+			   cryo_err *err)
+{
+	if (passwd_user_is_numeric(user)) {
+		*out = xstrdup(strcmp(user, "root") == 0 ? "0:0" : user);
+		return 0;
+	}
+	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
+	cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return cryo_error_set(err, errno, "container `%s`: open its root file system", c->name);
+	int r = passwd_resolve(rootfd, user, out, err);
+	return r < 0 ? cryo_error_wrap(err, "container `%s`", c->name) : 0;
+}
+
 static char *default_name(const char *id) { return xasprintf("cryo-%.8s", id); }
 
 int container_create_from_config(struct cryo_engine *engine, const char *name, const struct image *img,
@@ -500,6 +556,8 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	}
 	if ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0 ||
 	    (r = mkdir_p(rootfs, 0755, err)) < 0)
+		goto out;
+	if (!passwd_user_is_numeric(cfg->user) && (r = resolve_user_name(engine, img, upper, work, rootfs, cfg, err)) < 0)
 		goto out;
 	if (write_managed) {
 		cleanup_free char *skipped = NULL;

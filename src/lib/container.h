@@ -34,7 +34,7 @@ struct container_config {
 	char **command; /* argv: entrypoint + cmd */
 	char **env;     /* KEY=VALUE */
 	char *workdir;
-	char *user; /* "uid[:gid]" */
+	char *user; /* "uid[:gid]" (names given to -u are resolved at create) */
 	char *hostname;
 	char *network; /* "none" or "host" */
 	struct container_mount *mounts;
@@ -125,6 +125,11 @@ int container_get(struct cryo_engine *engine, const char *ref, struct container 
  * every operation that changes a container serialises on it. */
 int container_get_locked(struct cryo_engine *engine, const char *ref, struct container **out, int *lock_fd,
 			 cryo_err *err);
+
+/* A user spec for `exec -u` as numbers ("UID:GID"), names resolved in the
+ * running container's /etc/passwd and /etc/group (passwd.h). */
+int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user, char **out,
+			   cryo_err *err);
 
 /* The container's files. */
 char *container_dir(struct cryo_engine *engine, const char *id);
