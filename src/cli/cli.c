@@ -18,6 +18,17 @@ int cli_engine(struct cli *cli, struct cryo_engine **engine)
 	return 0;
 }
 
+void cli_log_to_stderr(enum cryo_log_level level, const char *msg, void *data)
+{
+	static int64_t start_us;
+	static const char *const tags[] = {"DEBU", "INFO", "WARN", "ERRO"};
+	int64_t now = now_monotonic_us();
+	if (!start_us)
+		start_us = now;
+	fprintf(stderr, "%s[%07.3f] %s\n", tags[level <= CRYO_LOG_ERROR ? level : CRYO_LOG_ERROR],
+		(double)(now - start_us) / 1e6, msg);
+}
+
 int cli_fail(cryo_err *err)
 {
 	fprintf(stderr, "Error: %s\n", err && *err ? (*err)->msg : "unknown error");

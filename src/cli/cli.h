@@ -39,6 +39,11 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, int *exit_code);
 void cli_getopt_reset(void);
 
+/* The library's log handler (log.h): "LEVEL[SECONDS] message" on stderr,
+ * seconds since the command started, like Podman's. */
+#include "log.h"
+void cli_log_to_stderr(enum cryo_log_level level, const char *msg, void *data);
+
 /* Print a JSON object to stdout, pretty. */
 void cli_print_json(struct json_object *obj);
 

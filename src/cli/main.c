@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "freeze_hook.h"
 #include "cli.h"
+#include "log.h"
 #include "commands.h"
 #include "util.h"
 
@@ -60,13 +61,17 @@ static const struct command commands[] = {
 
 static void print_help(FILE *out)
 {
-	fprintf(out, "Usage: cryo [--root DIR] [--runroot DIR] [--runtime PATH] [--config FILE] COMMAND [OPTIONS] [ARGS...]\n\n"
+	fprintf(out, "Usage: cryo [--root DIR] [--runroot DIR] [--runtime PATH] [--config FILE] [--log-level LEVEL]\n"
+		     "            COMMAND [OPTIONS] [ARGS...]\n\n"
 		     "A container engine for consistent, low-downtime checkpoint and restore.\n\n"
 		     "Global options:\n"
 		     "  --root DIR       engine state (default " CRYO_DEFAULT_ROOT ")\n"
 		     "  --runroot DIR    per-boot state (default " CRYO_DEFAULT_RUNROOT ")\n"
 		     "  --runtime PATH   OCI runtime (default: the configuration's engine.runtime, " CRYO_DEFAULT_RUNTIME ")\n"
 		     "  --config FILE    engine configuration (default " CRYO_DEFAULT_CONFIG " if present)\n"
+		     "  --log-level LEVEL  debug, info, warn or error (default warn): what cryo tells on\n"
+		     "                   stderr as it works; debug shows every command it runs (runc, CRIU)\n"
+		     "                   with its duration, and the errors it deliberately ignores\n"
 		     "  --version        print the version\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
@@ -110,11 +115,13 @@ int main(int argc, char **argv)
 		{"runroot", required_argument, NULL, 'R'},
 		{"runtime", required_argument, NULL, 't'},
 		{"config", required_argument, NULL, 'c'},
+		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
 	};
 	struct cli cli = {0};
+	enum cryo_log_level level = CRYO_LOG_WARN;
 	int c, exit_code = 0, words = 0;
 
 	/* Internal: CRIU's pre-dump action script during a live checkpoint. */
@@ -136,6 +143,10 @@ int main(int argc, char **argv)
 		case 'c':
 			cli.opts.config = optarg;
 			break;
+		case 'l':
+			if (!cryo_log_level_parse(optarg, &level))
+				return cli_usage_error(&cli, "invalid --log-level `%s`: use debug, info, warn or error", optarg);
+			break;
 		case 'h':
 			print_help(stdout);
 			return 0;
@@ -146,6 +157,7 @@ int main(int argc, char **argv)
 			return exit_code;
 		}
 	}
+	cryo_log_set_handler(cli_log_to_stderr, NULL, level);
 	argc -= optind;
 	argv += optind;
 	if (argc == 0) {

@@ -15,6 +15,7 @@
 #include "attach.h"
 #include "console.h"
 #include "container.h"
+#include "log.h"
 #include "state.h"
 #include "overlay.h"
 #include "util.h"
@@ -409,6 +410,8 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 		result->container_pid = pid;
 		result->runtime_duration_us = runtime_us;
 		result->monitor_pid = monitor_pid;
+		cryo_debug("monitor %d ran the runtime's %s of `%s` (init pid %d) in %.1f ms", monitor_pid,
+			   mode == MONITOR_CREATE ? "create" : "restore", id, pid, (double)runtime_us / 1000.0);
 		return 0;
 	}
 	if (str_has_prefix(buf, "ERR "))
