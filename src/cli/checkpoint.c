@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "commands.h"
+#include "show_progress.h"
 #include "util.h"
 
 static const char usage[] =
@@ -22,11 +23,14 @@ static const char usage[] =
 	"  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
 	"      --sign KEYFILE      sign the export with this Ed25519 key (PEM) instead of the\n"
 	"                          engine's own (`cryo key show`)\n"
-	"      --print-stats       print statistics as JSON (times in microseconds)\n";
+	"      --print-stats       print statistics as JSON (times in microseconds)\n"
+	"      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
+	"                          the checkpoint takes over half a second), json (one object per\n"
+	"                          phase change on stderr) or none\n";
 
 int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS, OPT_SIGN };
+	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS, OPT_SIGN, OPT_PROGRESS };
 	static const struct option longopts[] = {
 		{"leave-running", no_argument, NULL, 'R'},
 		{"export", required_argument, NULL, 'e'},
@@ -38,12 +42,14 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		{"keep", no_argument, NULL, 'k'},
 		{"print-stats", no_argument, NULL, OPT_STATS},
 		{"sign", required_argument, NULL, OPT_SIGN},
+		{"progress", required_argument, NULL, OPT_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	struct checkpoint_opts opts = {.compression = CHECKPOINT_COMPRESSION_DEFAULT};
 	struct cryo_engine *engine;
 	bool print_stats = false, compress_given = false;
+	enum cli_progress_mode progress = CLI_PROGRESS_AUTO;
 	int c, code = 0;
 
 	cli_getopt_reset();
@@ -54,6 +60,10 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			break;
 		case 'e':
 			opts.export_path = optarg;
+			break;
+		case OPT_PROGRESS:
+			if (!cli_progress_parse(optarg, &progress))
+				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none", optarg);
 			break;
 		case 'c':
 			if (checkpoint_compression_parse(optarg, &opts.compression) < 0)
@@ -98,6 +108,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--sign only applies with --export");
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
+	cli_progress_start(progress);
 	/* A Ctrl-C must not stop cryo inside a frozen window: hold termination
 	 * signals until the checkpoint has thawed the container (the runtime and
 	 * CRIU still get them, and a failing CRIU is cleaned up like any failure). */

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "show_progress.h"
 #include "restore.h"
 #include "util.h"
 
@@ -19,7 +20,10 @@ static const char usage[] =
 	"      --ignore-volumes    do not restore named volumes' contents\n"
 	"      --tcp-established   restore established TCP connections\n"
 	"      --file-locks        restore file locks\n"
-	"      --print-stats       print statistics as JSON (times in microseconds)\n\n"
+	"      --print-stats       print statistics as JSON (times in microseconds)\n"
+	"      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
+	"                          the restore takes over half a second), json (one object per\n"
+	"                          phase change on stderr) or none\n\n"
 	"An archive (--import) must be signed by this engine or a trusted key (`cryo\n"
 	"trust add`); it cannot grant host directories, the host network or lift limits:\n"
 	"      --insecure-unsigned accept an unsigned archive, or one signed by an untrusted\n"
@@ -48,6 +52,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_NETWORK,
 		OPT_MEMORY,
 		OPT_PIDS,
+		OPT_PROGRESS,
 	};
 	static const struct option longopts[] = {
 		{"import", required_argument, NULL, 'i'},
@@ -65,6 +70,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"network", required_argument, NULL, OPT_NETWORK},
 		{"memory", required_argument, NULL, OPT_MEMORY},
 		{"pids-limit", required_argument, NULL, OPT_PIDS},
+		{"progress", required_argument, NULL, OPT_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -75,6 +81,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	struct restore_stats stats;
 	cleanup_strv char **volumes = NULL;
 	bool print_stats = false, policy_given = false;
+	enum cli_progress_mode progress = CLI_PROGRESS_AUTO;
 	long long bytes;
 	unsigned long long n;
 	int c, code = 0;
@@ -108,6 +115,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_STATS:
 			print_stats = true;
+			break;
+		case OPT_PROGRESS:
+			if (!cli_progress_parse(optarg, &progress))
+				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none", optarg);
 			break;
 		case OPT_INSECURE:
 			opts.insecure_unsigned = true;
@@ -157,6 +168,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	opts.volumes = volumes;
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
+	cli_progress_start(progress);
 	if (restore_container(engine, ref, &opts, &ct, &stats, &err) < 0)
 		return cli_fail(&err);
 	if (stats.notice[0])

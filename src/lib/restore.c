@@ -12,6 +12,7 @@
 #include "image.h"
 #include "lock.h"
 #include "monitor.h"
+#include "progress.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
 #include "scratch.h"
@@ -648,6 +649,25 @@ static void restore_run_release(struct restore_run *run)
 		close(run->lock);
 }
 
+/* A phase change for progress.h (phase NULL: none); returns 0, to sit in the
+ * list of steps. The restored container's name once it has one. */
+static int restore_progress(struct restore_run *run, const char *ref, const char *phase, int64_t start)
+{
+	if (!phase)
+		return 0;
+	struct cryo_progress p = {
+		.operation = "restore",
+		.container = run->c ? run->c->name : run->opts->name ? run->opts->name : ref ? ref : "",
+		.phase = phase,
+		.elapsed_us = now_monotonic_us() - start,
+	};
+	struct stat st;
+	if (strcmp(phase, "importing") == 0 && stat(run->opts->import_path, &st) == 0)
+		p.bytes = (uint64_t)st.st_size;
+	cryo_progress_report(&p);
+	return 0;
+}
+
 int restore_container(struct cryo_engine *engine, const char *ref, const struct restore_opts *opts,
 		      struct container **out, struct restore_stats *stats, cryo_err *err)
 {
@@ -657,15 +677,19 @@ int restore_container(struct cryo_engine *engine, const char *ref, const struct 
 
 	memset(stats, 0, sizeof(*stats));
 	extract_limits_from_config(engine->config, &run.limits);
-	if ((r = restore_locate(&run, ref, err)) < 0 ||
+	if ((r = restore_progress(&run, ref, opts->import_path ? "importing" : NULL, start)) < 0 ||
+	    (r = restore_locate(&run, ref, err)) < 0 ||
+	    (r = restore_progress(&run, ref, "preparing", start)) < 0 ||
 	    (r = restore_prepare_container(&run, err)) < 0 ||
 	    (r = restore_rootfs(&run, err)) < 0 ||
 	    (r = restore_volumes(&run, err)) < 0 ||
 	    (r = restore_bundle(&run, err)) < 0 ||
+	    (r = restore_progress(&run, ref, "restoring", start)) < 0 ||
 	    (r = restore_processes(&run, err)) < 0 ||
 	    (r = restore_commit(&run, err)) < 0)
 		goto fail;
 	stats->restore_duration = now_monotonic_us() - start;
+	restore_progress(&run, ref, "done", start);
 	if (out)
 		*out = move_ptr(run.c);
 	restore_run_release(&run);

@@ -56,3 +56,42 @@ teardown() {
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"invalid --log-level \`loud\`: use debug, info, warn or error"* ]]
 }
+
+@test "checkpoint and restore --progress=json: one object per phase change, in order" {
+	import_busybox
+	cryo run -d --name c busybox sh -c 'head -c 3000000 /dev/urandom > /blob; exec sleep 1000' >/dev/null
+	wait_for 10 cryo exec c test -s /blob
+	run --separate-stderr cryo checkpoint --progress=json --leave-running --export "$TEST_DIR/c.tar.zst" c
+	[ "$status" -eq 0 ]
+	[ "$output" = c ]
+	[ "$(jq -r .phase <<<"$stderr" | paste -sd' ')" = "dumping capturing thawed writing done" ]
+	[ "$(jq -r '.operation + " " + .container' <<<"$stderr" | sort -u)" = "checkpoint c" ]
+	# elapsed time never goes back; the numbers say what the phases did
+	jq -s -e '[.[].elapsed_us] | . == sort' <<<"$stderr"
+	jq -s -e '.[1].bytes > 0 and .[2].frozen_us > 0 and .[2].bytes >= 3000000' <<<"$stderr"
+	[ "$(jq -s '.[4].bytes' <<<"$stderr")" = "$(stat -c %s "$TEST_DIR/c.tar.zst")" ]
+
+	run --separate-stderr cryo restore --progress json --import "$TEST_DIR/c.tar.zst" --name copy
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .phase <<<"$stderr" | paste -sd' ')" = "importing preparing restoring done" ]
+	[ "$(jq -r .container <<<"$stderr" | sort -u)" = copy ]
+}
+
+@test "a stopping checkpoint's progress says captured, not thawed" {
+	import_busybox
+	cryo run -d --name c busybox sleep 1000 >/dev/null
+	run --separate-stderr cryo checkpoint --progress=json c
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .phase <<<"$stderr" | paste -sd' ')" = "dumping capturing captured done" ]
+}
+
+@test "progress (auto) prints nothing when stderr is not a terminal; a bad mode is a usage error" {
+	import_busybox
+	cryo run -d --name c busybox sleep 1000 >/dev/null
+	run --separate-stderr cryo checkpoint --leave-running c
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	run cryo checkpoint --progress=loud c
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"invalid --progress \`loud\`: use auto, json or none"* ]]
+}
