@@ -108,6 +108,30 @@ static bool is_group(const char *word)
 	return false;
 }
 
+/* cryo __complete commands | options COMMAND... | containers | images | volumes */
+static int complete(struct cli *cli, int argc, char **argv)
+{
+	int words = 0;
+	if (argc == 2 && strcmp(argv[1], "commands") == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+			printf("%s\n", commands[i].name);
+		return 0;
+	}
+	if (argc >= 3 && strcmp(argv[1], "options") == 0) {
+		const struct command *cmd = find_command(argc - 2, argv + 2, &words);
+		if (!cmd)
+			return EXIT_ENGINE;
+		cli->command = cmd->name;
+		cli->list_options = true;
+		char *one[] = {argv[2 + words - 1], NULL};
+		return cmd->run(cli, 1, one);
+	}
+	if (argc == 2)
+		return cli_complete_names(cli, argv[1]);
+	fprintf(stderr, "Usage: cryo __complete commands|options COMMAND|containers|images|volumes\n");
+	return EXIT_ENGINE;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option global_options[] = {
@@ -164,6 +188,9 @@ int main(int argc, char **argv)
 		print_help(stderr);
 		return EXIT_ENGINE;
 	}
+	/* Internal: what shell completion (and the man page test) asks. */
+	if (strcmp(argv[0], "__complete") == 0)
+		return complete(&cli, argc, argv);
 	const struct command *cmd = find_command(argc, argv, &words);
 	if (!cmd) {
 		if (is_group(argv[0]) && argc >= 2)

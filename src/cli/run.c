@@ -24,7 +24,7 @@ static const char create_usage[] =
 	"  -w, --workdir DIR         working directory in the container\n"
 	"  -u, --user USER[:GROUP]   user to run as: names from the image's /etc/passwd\n"
 	"                            and /etc/group, or numbers\n"
-	"      --memory BYTES        memory limit (suffixes k, m, g allowed)\n"
+	"  -m, --memory BYTES        memory limit (suffixes k, m, g allowed)\n"
 	"      --pids-limit N        process limit\n"
 	"      --network none|host   network namespace (default none: a private one)\n"
 	"      --cap-add CAP         add a capability (CAP_NET_ADMIN, net_admin, ALL); repeatable\n"
