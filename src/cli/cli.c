@@ -68,7 +68,7 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 			printf("--%s%s\n", o->name, o->has_arg == required_argument ? "=" : "");
 		for (const char *s = shortopts; *s; s++)
 			if (*s != ':')
-				printf("-%c\n", *s);
+				printf("-%c%s\n", *s, s[1] == ':' ? "=" : "");
 		*exit_code = 0;
 		return '?';
 	}

@@ -72,7 +72,9 @@ static void print_help(FILE *out)
 		     "  --log-level LEVEL  debug, info, warn or error (default warn): what cryo tells on\n"
 		     "                   stderr as it works; debug shows every command it runs (runc, CRIU)\n"
 		     "                   with its duration, and the errors it deliberately ignores\n"
-		     "  --version        print the version\n\n"
+		     "  --version        print the version\n"
+		     "  --help           print this help; `cryo COMMAND --help` for a command's,\n"
+		     "                   `man cryo-COMMAND` for its manual\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
@@ -189,8 +191,12 @@ int main(int argc, char **argv)
 		return EXIT_ENGINE;
 	}
 	/* Internal: what shell completion (and the man page test) asks. */
-	if (strcmp(argv[0], "__complete") == 0)
-		return complete(&cli, argc, argv);
+	if (strcmp(argv[0], "__complete") == 0) {
+		exit_code = complete(&cli, argc, argv);
+		cryo_engine_close(cli.engine);
+		fflush(stdout);
+		return exit_code;
+	}
 	const struct command *cmd = find_command(argc, argv, &words);
 	if (!cmd) {
 		if (is_group(argv[0]) && argc >= 2)

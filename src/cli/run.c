@@ -11,13 +11,15 @@
 #include "session.h"
 #include "util.h"
 
-static const char create_usage[] =
+static const char create_usage_head[] =
 	"Usage: cryo %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
-	"Options:\n"
-	"  -d, --detach              run in the background and print the container ID (run only)\n"
+	"Options:\n";
+static const char run_only_usage[] =
+	"  -d, --detach              run in the background and print the container ID\n"
+	"      --detach-keys KEYS    keys that detach an attached run (default ctrl-p,ctrl-q; \"\" for none)\n";
+static const char create_usage[] =
 	"  -i, --interactive         keep stdin open (attached: forward it)\n"
 	"  -t, --tty                 give the container a pseudo-terminal\n"
-	"      --detach-keys KEYS    keys that detach an attached run (default ctrl-p,ctrl-q; \"\" for none)\n"
 	"      --name NAME           the container's name\n"
 	"  -v, --volume SRC:DST[:ro] a named volume (created if missing) or an absolute host path\n"
 	"  -e, --env KEY=VALUE       set an environment variable\n"
@@ -32,33 +34,34 @@ static const char create_usage[] =
 	"      --rm                  remove the container when it exits\n\n"
 	"The default capabilities are Docker's without CAP_MKNOD; a default seccomp\n"
 	"profile refuses namespaces, mounts, keyrings and other host-level calls unless\n"
-	"the capability they need is added.\n";
+	"the capability they need is added. `man cryo-run` tells about terminals (-t),\n"
+	"stdin (-i) and attaching.\n";
 
 /* Parse create/run options; returns -1 on success (continue), or an exit code. */
 static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detach, struct container_create_opts *o,
 			bool *detach, const char **detach_keys)
 {
-	static const struct option longopts[] = {
-		{"detach", no_argument, NULL, 'd'},	    {"name", required_argument, NULL, 'n'},
-		{"volume", required_argument, NULL, 'v'},   {"env", required_argument, NULL, 'e'},
-		{"workdir", required_argument, NULL, 'w'},  {"user", required_argument, NULL, 'u'},
-		{"memory", required_argument, NULL, 'm'},   {"pids-limit", required_argument, NULL, 'p'},
-		{"network", required_argument, NULL, 'N'},  {"rm", no_argument, NULL, 'r'},
-		{"cap-add", required_argument, NULL, 'A'},  {"cap-drop", required_argument, NULL, 'D'},
-		{"interactive", no_argument, NULL, 'i'},    {"tty", no_argument, NULL, 't'},
-		{"detach-keys", required_argument, NULL, 'K'},
-		{"help", no_argument, NULL, 'h'},	    {},
-	};
+#define CREATE_OPTIONS                                                                             \
+	{"name", required_argument, NULL, 'n'}, {"volume", required_argument, NULL, 'v'},            \
+		{"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},    \
+		{"user", required_argument, NULL, 'u'}, {"memory", required_argument, NULL, 'm'},    \
+		{"pids-limit", required_argument, NULL, 'p'}, {"network", required_argument, NULL, 'N'}, \
+		{"rm", no_argument, NULL, 'r'}, {"cap-add", required_argument, NULL, 'A'},           \
+		{"cap-drop", required_argument, NULL, 'D'}, {"interactive", no_argument, NULL, 'i'}, \
+		{"tty", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}
+	static const struct option create_longopts[] = {CREATE_OPTIONS, {}};
+	static const struct option run_longopts[] = {
+		{"detach", no_argument, NULL, 'd'}, {"detach-keys", required_argument, NULL, 'K'}, CREATE_OPTIONS, {}};
+#undef CREATE_OPTIONS
 	int c, code = 0;
 	long long bytes;
 	unsigned long long n;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:hit" : "v:e:w:u:m:hit", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:hit" : "v:e:w:u:m:hit",
+				allow_detach ? run_longopts : create_longopts, &code)) != -1) {
 		switch (c) {
 		case 'd':
-			if (!allow_detach)
-				return cli_usage_error(cli, "unknown option `--detach`");
 			*detach = true;
 			break;
 		case 'n':
@@ -107,15 +110,15 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 			break;
 		case 'K': {
 			cleanup_error cryo_err kerr = NULL;
-			if (!allow_detach)
-				return cli_usage_error(cli, "unknown option `--detach-keys`");
 			if (!cli_detach_keys_valid(optarg, &kerr))
 				return cli_usage_error(cli, "%s", kerr->msg);
 			*detach_keys = optarg;
 			break;
 		}
 		case 'h':
-			printf(create_usage, argv[0]);
+			printf(create_usage_head, argv[0]);
+			fputs(allow_detach ? run_only_usage : "", stdout);
+			fputs(create_usage, stdout);
 			return 0;
 		default:
 			return code;

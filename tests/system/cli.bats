@@ -95,3 +95,85 @@ teardown() {
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"invalid --progress \`loud\`: use auto, json or none"* ]]
 }
+
+# The build directory of the binary under test (build-san/src/cli/cryo).
+build_dir() { cd "$(dirname "$CRYO")/../.." && pwd; }
+
+@test "every command has a man page, and every option is in both its --help and its man page" {
+	local man=$BATS_TEST_DIRNAME/../../docs/man cmd page opt help missing=()
+	while read -r cmd; do
+		page=cryo-${cmd// /-}
+		case $cmd in "image ls") page=cryo-images ;; rmi) page=cryo-image-rm ;; esac
+		[ -f "$man/$page.1.scd" ] || { missing+=("$cmd: no $page.1.scd"); continue; }
+		help=$(cryo $cmd --help)
+		for opt in $(cryo __complete options $cmd); do
+			opt=${opt%=}
+			case $opt in --help | -h) ;; *) grep -q -- "$opt\b" <<<"$help" || missing+=("$cmd: $opt not in --help") ;; esac
+			grep -q -- "\*$opt\*" "$man/$page.1.scd" || missing+=("$cmd: $opt not in $page.1.scd")
+		done
+		# and the page names no option the command does not have
+		for opt in $(grep -o -- '^\*--\?[a-z][a-z-]*\*' "$man/$page.1.scd" | tr -d '*'); do
+			cryo __complete options $cmd | grep -qx -- "$opt=\?" || missing+=("$cmd: $page.1.scd documents unknown $opt")
+		done
+	done < <(cryo __complete commands)
+	# the global options too
+	for opt in --root --runroot --runtime --config --log-level --version --help; do
+		cryo --help | grep -q -- "$opt" || missing+=("cryo: $opt not in --help")
+		grep -q -- "\*$opt\*" "$man/cryo.1.scd" || missing+=("cryo: $opt not in cryo.1.scd")
+	done
+	printf '%s\n' "${missing[@]}"
+	[ ${#missing[@]} -eq 0 ]
+	[ "$(cryo __complete commands | wc -l)" -gt 30 ]
+}
+
+@test "meson install puts the man pages where man finds them, and the bash completion" {
+	local dest=$TEST_DIR/dest
+	meson install -C "$(build_dir)" --destdir "$dest" >/dev/null
+	local mandir
+	mandir=$(dirname "$(find "$dest" -name cryo-checkpoint.1)")
+	run env MANPATH="$(dirname "$mandir")" man -P cat cryo-checkpoint
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"cryo-checkpoint - Checkpoint containers"* ]]
+	[[ "$output" == *"--leave-running"* ]]
+	run env MANPATH="$(dirname "$mandir")" man -P cat cryo
+	[[ "$output" == *"--log-level"* ]]
+	[ -f "$(find "$dest" -path '*/bash-completion/completions/cryo')" ]
+}
+
+# Complete the words given (the last one is the word under the cursor) with
+# the installed completion; prints the candidates, one per line.
+complete_words() {
+	local dest=$TEST_DIR/dest
+	[ -d "$dest" ] || meson install -C "$(build_dir)" --destdir "$dest" >/dev/null
+	bash -c '
+		source "$1"; shift
+		complete -p cryo | grep -q -- "-F _cryo" || exit 3
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		_cryo
+		printf "%s\n" "${COMPREPLY[@]}"
+	' bash "$(find "$dest" -path '*/bash-completion/completions/cryo')" "$CRYO" --root "$ROOT" --runroot "$RUNROOT" "$@"
+}
+
+@test "bash completion completes commands, options and container, image and volume names" {
+	import_busybox
+	cryo run -d --name webserver busybox sleep 1000 >/dev/null
+	cryo volume create datavol >/dev/null
+	run complete_words chec
+	[ "$output" = checkpoint ]
+	run complete_words image im
+	[ "$output" = import ]
+	run complete_words run --det
+	[ "$(sort <<<"$output" | paste -sd' ')" = "--detach --detach-keys" ]
+	run complete_words attach web
+	[ "$output" = webserver ]
+	run complete_words checkpoint --leave-running ""
+	[ "$output" = webserver ]
+	run complete_words run -v da
+	[ "$output" = datavol ]
+	run complete_words run --rm bu
+	[ "$output" = busybox:latest ]
+	# after the image, the words are the container's command: no names
+	run complete_words run busybox web
+	[ -z "$output" ]
+}
