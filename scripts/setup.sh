@@ -37,8 +37,8 @@ CRYO_PACKAGES=(
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev
 	runc iptables busybox-static bats jq sqlite3 zstd xz-utils gzip util-linux procps file
 	openssl bzip2
-	# man pages (docs/man/*.scd, built by meson) and the tests that read them
-	# installed (man) and drive the shell completion and terminals (python3: pty)
+	# man pages: scdoc builds docs/man/*.scd, man-db reads them in the tests;
+	# bash-completion; python3 for tests/system/pty-session, a terminal driver
 	scdoc man-db bash-completion python3
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
