@@ -177,3 +177,33 @@ complete_words() {
 	run complete_words run busybox web
 	[ -z "$output" ]
 }
+
+@test "checkpoint --all checkpoints every running container; --latest the one created last" {
+	import_busybox
+	cryo run -d --name one busybox sleep 1000 >/dev/null
+	cryo run -d --name two busybox sleep 1000 >/dev/null
+	cryo create --name idle busybox true >/dev/null
+	run cryo checkpoint --all
+	[ "$status" -eq 0 ]
+	[ "$(sort <<<"$output" | paste -sd' ')" = "one two" ]
+	run cryo inspect one two idle
+	[ "$(jq -r '.[].State.Status' <<<"$output" | paste -sd' ')" = "checkpointed checkpointed created" ]
+	cryo restore one >/dev/null
+	cryo run -d --name three busybox sleep 1000 >/dev/null
+	run cryo checkpoint --latest --leave-running
+	[ "$status" -eq 0 ]
+	[ "$output" = three ]
+	run cryo checkpoint --latest one
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"--all and --latest take no container names"* ]]
+}
+
+@test "ps --format table is the default listing; a bad format is a usage error" {
+	import_busybox
+	cryo run -d --name one busybox sleep 1000 >/dev/null
+	[ "$(cryo ps --format table)" = "$(cryo ps)" ]
+	run cryo ps --format json
+	[ "$(jq -r '.[0].Name' <<<"$output")" = one ]
+	run cryo ps --format yaml
+	[ "$status" -eq 125 ]
+}
