@@ -21,6 +21,9 @@ static const char create_usage[] =
 	"  -i, --interactive         keep stdin open (attached: forward it)\n"
 	"  -t, --tty                 give the container a pseudo-terminal\n"
 	"      --name NAME           the container's name\n"
+	"      --hostname NAME       the container's host name (default: its ID's first 12 characters)\n"
+	"      --label KEY=VALUE     a label, kept in the container's configuration; repeatable\n"
+	"      --read-only           mount the root file system read-only (volumes keep their mode)\n"
 	"  -v, --volume SRC:DST[:ro] a named volume (created if missing) or an absolute host path\n"
 	"  -e, --env KEY=VALUE       set an environment variable\n"
 	"  -w, --workdir DIR         working directory in the container\n"
@@ -48,7 +51,9 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		{"pids-limit", required_argument, NULL, 'p'}, {"network", required_argument, NULL, 'N'}, \
 		{"rm", no_argument, NULL, 'r'}, {"cap-add", required_argument, NULL, 'A'},           \
 		{"cap-drop", required_argument, NULL, 'D'}, {"interactive", no_argument, NULL, 'i'}, \
-		{"tty", no_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}
+		{"tty", no_argument, NULL, 't'}, {"hostname", required_argument, NULL, 'H'},          \
+		{"read-only", no_argument, NULL, 'R'}, {"label", required_argument, NULL, 'l'},     \
+		{"help", no_argument, NULL, 'h'}
 	static const struct option create_longopts[] = {CREATE_OPTIONS, {}};
 	static const struct option run_longopts[] = {
 		{"detach", no_argument, NULL, 'd'}, {"detach-keys", required_argument, NULL, 'K'}, CREATE_OPTIONS, {}};
@@ -105,6 +110,15 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		case 'i':
 			o->interactive = true;
 			break;
+		case 'H':
+			o->hostname = optarg;
+			break;
+		case 'R':
+			o->read_only = true;
+			break;
+		case 'l':
+			strv_push(&o->labels, optarg);
+			break;
 		case 't':
 			o->terminal = true;
 			break;
@@ -139,6 +153,7 @@ static void free_create_opts(struct container_create_opts *o)
 	strv_free(o->command);
 	strv_free(o->cap_add);
 	strv_free(o->cap_drop);
+	strv_free(o->labels);
 }
 
 int cmd_create(struct cli *cli, int argc, char **argv)

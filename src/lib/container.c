@@ -58,6 +58,7 @@ void container_config_free(struct container_config *cfg)
 	free(cfg->mounts);
 	strv_free(cfg->cap_add);
 	strv_free(cfg->cap_drop);
+	strv_free(cfg->labels);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -109,6 +110,10 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 		json_object_object_add(o, "terminal", json_object_new_boolean(1));
 	if (cfg->interactive)
 		json_object_object_add(o, "interactive", json_object_new_boolean(1));
+	if (cfg->read_only)
+		json_object_object_add(o, "read_only", json_object_new_boolean(1));
+	if (cfg->labels && cfg->labels[0])
+		json_object_object_add(o, "labels", strv_to_json(cfg->labels));
 	return o;
 }
 
@@ -155,6 +160,8 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 		cfg->auto_remove = json_object_get_boolean(v);
 	cfg->terminal = json_object_object_get_ex(o, "terminal", &v) && json_object_get_boolean(v);
 	cfg->interactive = json_object_object_get_ex(o, "interactive", &v) && json_object_get_boolean(v);
+	cfg->read_only = json_object_object_get_ex(o, "read_only", &v) && json_object_get_boolean(v);
+	cfg->labels = strv_from_json(json_object_object_get_ex(o, "labels", &v) ? v : NULL);
 	int r = 0;
 	const char *lists[] = {"cap_add", "cap_drop"};
 	char ***outs[] = {&cfg->cap_add, &cfg->cap_drop};
@@ -274,6 +281,11 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 		                        cfg->workdir ? cfg->workdir : "");
 	if (cfg->user && !user_is_valid(cfg->user))
 		return cryo_error_plain(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported", cfg->user);
+	for (size_t i = 0; cfg->labels && cfg->labels[i]; i++) {
+		const char *eq = strchr(cfg->labels[i], '=');
+		if (!eq || eq == cfg->labels[i])
+			return cryo_error_plain(err, EINVAL, "malformed label `%s`: expected KEY=VALUE", cfg->labels[i]);
+	}
 	if (cfg->hostname && !hostname_is_valid(cfg->hostname))
 		return cryo_error_plain(err, EINVAL, "invalid hostname `%s`", cfg->hostname);
 	if (!cfg->network || (strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0))
@@ -353,6 +365,9 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	cfg->auto_remove = opts->auto_remove;
 	cfg->terminal = opts->terminal;
 	cfg->interactive = opts->interactive;
+	cfg->read_only = opts->read_only;
+	cfg->hostname = xstrdup(opts->hostname ? opts->hostname : "");
+	cfg->labels = strv_copy(opts->labels);
 	cfg->cap_add = xcalloc(1, sizeof(char *));
 	cfg->cap_drop = xcalloc(1, sizeof(char *));
 	for (size_t l = 0; l < 2; l++) {

@@ -46,6 +46,8 @@ struct container_config {
 	char **cap_drop;
 	bool terminal;    /* -t: the init's stdio is a pseudo-terminal the monitor owns */
 	bool interactive; /* -i: the monitor keeps the init's stdin open for `attach` */
+	bool read_only;   /* --read-only: the root file system is mounted read-only */
+	char **labels;    /* --label KEY=VALUE, NULL-terminated (may be NULL) */
 };
 
 void container_config_free(struct container_config *cfg);
@@ -76,6 +78,9 @@ struct container_create_opts {
 	char **cap_add; /* --cap-add / --cap-drop as given */
 	char **cap_drop;
 	bool terminal, interactive; /* -t, -i */
+	const char *hostname;       /* NULL: the ID's first 12 characters */
+	bool read_only;
+	char **labels; /* KEY=VALUE */
 };
 
 /* Create the container (state "created"): rootfs directories, bundle, volumes,

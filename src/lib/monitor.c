@@ -7,7 +7,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,7 +61,43 @@ struct monitor_flags {
 	bool auto_remove; /* `cryo rm -f` the container after it exits */
 	bool terminal;    /* the init gets a pseudo-terminal (the spec's process.terminal) */
 	bool interactive; /* keep the init's stdin open for attached clients */
+	bool read_only;   /* the root file system is read-only (--read-only) */
 };
+
+/* CRIU restores the container's mounts but not its root's flags (the root is
+ * the runtime's, passed to CRIU as is): a read-only root comes back
+ * writable. Remount it read-only in the restored container's mount namespace,
+ * keeping its other flags, from a child that runs no program there. */
+static int remount_root_read_only(int container_pid, cryo_err *err)
+{
+	cleanup_free char *ns = xasprintf("/proc/%d/ns/mnt", container_pid);
+	cleanup_close int ns_fd = open(ns, O_RDONLY | O_CLOEXEC);
+	if (ns_fd < 0)
+		return cryo_error_set(err, errno, "open `%s`", ns);
+	pid_t child = fork();
+	if (child < 0)
+		return cryo_error_set(err, errno, "fork");
+	if (child == 0) {
+		struct statvfs st;
+		if (setns(ns_fd, CLONE_NEWNS) < 0 || statvfs("/", &st) < 0)
+			_exit(1);
+		unsigned long keep = 0;
+		if (st.f_flag & ST_NOSUID)
+			keep |= MS_NOSUID;
+		if (st.f_flag & ST_NODEV)
+			keep |= MS_NODEV;
+		if (st.f_flag & ST_NOEXEC)
+			keep |= MS_NOEXEC;
+		_exit(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0 ? 2 : 0);
+	}
+	int status = 0;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return cryo_error_plain(err, EIO, "remount the restored container's root file system read-only failed (step %d)",
+					WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
 
 /* What the monitor holds for the container's stdio while it runs. */
 struct monitor_io {
@@ -308,6 +347,9 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 	if (io.stdin_w >= 0)
 		fcntl(io.stdin_w, F_SETFL, fcntl(io.stdin_w, F_GETFL) | O_NONBLOCK);
 	int container_pid = r == 0 ? read_pid_file(pid_file) : 0;
+	if (r == 0 && container_pid > 0 && mode == MONITOR_RESTORE && flags->read_only &&
+	    (r = remount_root_read_only(container_pid, &err)) < 0)
+		cryo_error_wrap(&err, "restore `%s`", id);
 	if (r < 0 || container_pid <= 0) {
 		if (r == 0)
 			runtime_delete(engine, id, true, NULL);
@@ -353,6 +395,7 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 		if (container_config_from_json(c->config, &cfg, NULL) == 0) {
 			flags.terminal = cfg.terminal;
 			flags.interactive = cfg.interactive;
+			flags.read_only = cfg.read_only;
 			container_config_free(&cfg);
 		}
 	}

@@ -99,7 +99,8 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 	    {"command", json_type_array},     {"env", json_type_array},       {"workdir", json_type_string},
 	    {"user", json_type_string},       {"hostname", json_type_string}, {"network", json_type_string},
 	    {"mounts", json_type_array},      {"memory_limit", json_type_int}, {"pids_limit", json_type_int},
-	    {"auto_remove", json_type_boolean},
+	    {"auto_remove", json_type_boolean}, {"terminal", json_type_boolean},   {"interactive", json_type_boolean},
+	    {"read_only", json_type_boolean},   {"labels", json_type_array},
 	};
 	struct json_object *v;
 	if (!json_object_is_type(cfg, json_type_object))
@@ -108,7 +109,7 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 		if (json_object_object_get_ex(cfg, fields[i].key, &v) && !json_object_is_type(v, fields[i].type))
 			return cryo_error_plain(err, EINVAL, "`%s` is not a %s", fields[i].key,
 			                        json_type_to_name(fields[i].type));
-	const char *lists[] = {"command", "env"};
+	const char *lists[] = {"command", "env", "labels"};
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		if (json_object_object_get_ex(cfg, lists[i], &v))
 			for (size_t j = 0; j < json_object_array_length(v); j++)

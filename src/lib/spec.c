@@ -191,7 +191,7 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	json_object_object_add(spec, "process", process_json(cfg, caps, uid, gid));
 	struct json_object *root = json_object_new_object();
 	json_object_object_add(root, "path", json_object_new_string(rootfs));
-	json_object_object_add(root, "readonly", json_object_new_boolean(0));
+	json_object_object_add(root, "readonly", json_object_new_boolean(cfg->read_only));
 	json_object_object_add(spec, "root", root);
 	json_object_object_add(spec, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : id));
 	json_object_object_add(spec, "mounts", mounts_json(engine, cfg));
