@@ -13,9 +13,9 @@
 int cmd_attach(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"detach-keys", required_argument, NULL, 'k'},
-						 {"no-stdin", no_argument, NULL, 'n'},
-						 {"help", no_argument, NULL, 'h'},
-						 {}};
+	                                         {"no-stdin", no_argument, NULL, 'n'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {}};
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *ct = NULL;
@@ -40,7 +40,8 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 			       "Connect to a running container's terminal or output (and its stdin when it\n"
 			       "was started with -i). The detach keys leave it running.\n\n"
 			       "Options:\n"
-			       "      --detach-keys KEYS  keys that detach (default " CLI_DEFAULT_DETACH_KEYS "; \"\" for none)\n"
+			       "      --detach-keys KEYS  keys that detach (default " CLI_DEFAULT_DETACH_KEYS
+			       "; \"\" for none)\n"
 			       "      --no-stdin          do not forward stdin\n");
 			return 0;
 		default:
@@ -54,7 +55,8 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 	if (container_get(engine, argv[optind], &ct, &err) < 0)
 		return cli_fail(&err);
 	if (!container_is_active(ct)) {
-		cryo_error_plain(&err, EINVAL, "attach to container `%s`: it is %s, not running", ct->name, ct->state);
+		cryo_error_plain(&err, EINVAL, "attach to container `%s`: it is %s, not running", ct->name,
+		                 ct->state);
 		return cli_fail(&err);
 	}
 	if (container_config_from_json(ct->config, &cfg, &err) < 0)
@@ -67,13 +69,13 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	}
 	struct cli_session s = {
-		.engine = engine,
-		.id = ct->id,
-		.name = ct->name,
-		.peer = sock,
-		.stdin_open = interactive && !no_stdin,
-		.tty = tty,
-		.detach_keys = detach_keys,
+	    .engine = engine,
+	    .id = ct->id,
+	    .name = ct->name,
+	    .peer = sock,
+	    .stdin_open = interactive && !no_stdin,
+	    .tty = tty,
+	    .detach_keys = detach_keys,
 	};
 	bool detached = false;
 	if (cli_session_run(&s, &detached, &err) < 0)

@@ -30,8 +30,8 @@ int cli_session_run(const struct cli_session *s, bool *detached, cryo_err *err)
 	unsigned char keys[ATTACH_MAX_DETACH_KEYS];
 	size_t n_keys = 0;
 	int r;
-	if ((r = attach_parse_detach_keys(s->detach_keys ? s->detach_keys : CLI_DEFAULT_DETACH_KEYS, keys, &n_keys,
-					  err)) < 0)
+	if ((r = attach_parse_detach_keys(s->detach_keys ? s->detach_keys : CLI_DEFAULT_DETACH_KEYS, keys,
+	                                  &n_keys, err)) < 0)
 		return r;
 
 	bool raw = s->tty && s->stdin_open && isatty(STDIN_FILENO);
@@ -50,16 +50,16 @@ int cli_session_run(const struct cli_session *s, bool *detached, cryo_err *err)
 	cleanup_close int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	struct attach_proxy_opts o = {
-		.peer = s->peer,
-		.in_fd = s->stdin_open ? STDIN_FILENO : -1,
-		.out_fd = STDOUT_FILENO,
-		.err_fd = STDERR_FILENO,
-		.tty_fd = s->tty && isatty(STDIN_FILENO) ? STDIN_FILENO : -1,
-		.signal_fd = sfd,
-		.on_signal = forward_signal,
-		.data = (void *)s,
-		.detach_keys = keys,
-		.n_detach_keys = s->stdin_open ? n_keys : 0,
+	    .peer = s->peer,
+	    .in_fd = s->stdin_open ? STDIN_FILENO : -1,
+	    .out_fd = STDOUT_FILENO,
+	    .err_fd = STDERR_FILENO,
+	    .tty_fd = s->tty && isatty(STDIN_FILENO) ? STDIN_FILENO : -1,
+	    .signal_fd = sfd,
+	    .on_signal = forward_signal,
+	    .data = (void *)s,
+	    .detach_keys = keys,
+	    .n_detach_keys = s->stdin_open ? n_keys : 0,
 	};
 	fflush(stdout);
 	r = attach_proxy(&o, detached, err);

@@ -34,7 +34,10 @@ static void print_json(const struct cryo_progress *e, void *data)
 	json_object_put(o);
 }
 
-static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+static double mib(uint64_t bytes)
+{
+	return (double)bytes / (1024.0 * 1024.0);
+}
 
 /* Terminal mode: lines are held until the operation has run long enough to
  * be worth showing, then printed as they come. */
@@ -48,17 +51,20 @@ struct tty_state {
 static void tty_line(const struct cryo_progress *e, char *line, size_t size, struct tty_state *st)
 {
 	const char *p = e->phase;
-	int n = snprintf(line, size, "%s `%s` [%6.2f s] ", e->operation, e->container, (double)e->elapsed_us / 1e6);
+	int n = snprintf(line, size, "%s `%s` [%6.2f s] ", e->operation, e->container,
+	                 (double)e->elapsed_us / 1e6);
 	size_t off = n > 0 ? (size_t)n : 0;
 	if (off >= size)
 		return;
 	if (strcmp(p, "dumping") == 0)
 		snprintf(line + off, size - off, "freezing and dumping the processes (CRIU)");
 	else if (strcmp(p, "capturing") == 0)
-		snprintf(line + off, size - off, "dumped %.1f MiB; capturing the file system and volumes", mib(e->bytes));
+		snprintf(line + off, size - off, "dumped %.1f MiB; capturing the file system and volumes",
+		         mib(e->bytes));
 	else if (strcmp(p, "thawed") == 0)
-		snprintf(line + off, size - off, "thawed after %.0f ms frozen (file system changes: %.1f MiB)",
-			 (double)e->frozen_us / 1000.0, mib(e->bytes));
+		snprintf(line + off, size - off,
+		         "thawed after %.0f ms frozen (file system changes: %.1f MiB)",
+		         (double)e->frozen_us / 1000.0, mib(e->bytes));
 	else if (strcmp(p, "captured") == 0)
 		snprintf(line + off, size - off, "captured (file system changes: %.1f MiB)", mib(e->bytes));
 	else if (strcmp(p, "writing") == 0) {
@@ -73,7 +79,7 @@ static void tty_line(const struct cryo_progress *e, char *line, size_t size, str
 	else if (strcmp(p, "done") == 0 && st->writing_started_us > 0) {
 		double secs = (double)(e->elapsed_us - st->writing_started_us) / 1e6;
 		snprintf(line + off, size - off, "done: wrote %.1f MiB at %.1f MiB/s", mib(e->bytes),
-			 secs > 0 ? mib(e->bytes) / secs : 0.0);
+		         secs > 0 ? mib(e->bytes) / secs : 0.0);
 	} else
 		snprintf(line + off, size - off, "%s", p);
 }

@@ -95,13 +95,18 @@ int attach_parse_detach_keys(const char *spec, unsigned char *keys, size_t *n_ke
 			else if (c >= '@' && c <= '_')
 				b = (unsigned char)(c - '@');
 			else
-				return cryo_error_plain(err, EINVAL, "invalid detach key `%s`: expected ctrl-a..ctrl-z, ctrl-@, ctrl-[, ctrl-\\, ctrl-], ctrl-^, ctrl-_ or one character", key);
+				return cryo_error_plain(
+				    err, EINVAL,
+				    "invalid detach key `%s`: expected ctrl-a..ctrl-z, ctrl-@, ctrl-[, "
+				    "ctrl-\\, ctrl-], ctrl-^, ctrl-_ or one character",
+				    key);
 		} else {
-			return cryo_error_plain(err, EINVAL, "invalid detach key `%s`: expected a character or ctrl-KEY", key);
+			return cryo_error_plain(
+			    err, EINVAL, "invalid detach key `%s`: expected a character or ctrl-KEY", key);
 		}
 		if (*n_keys == ATTACH_MAX_DETACH_KEYS)
 			return cryo_error_plain(err, EINVAL, "detach keys `%s`: at most %d keys", spec,
-						ATTACH_MAX_DETACH_KEYS);
+			                        ATTACH_MAX_DETACH_KEYS);
 		keys[(*n_keys)++] = b;
 	}
 	return 0;
@@ -141,8 +146,8 @@ static int send_window_size(const struct attach_proxy_opts *o)
 
 /* Pass input through, holding back a partial detach sequence: *matched keys
  * typed so far. Returns 1 when the whole sequence was typed. */
-static int filter_detach(const struct attach_proxy_opts *o, const unsigned char *in, size_t n, size_t *matched,
-			 unsigned char *out, size_t *out_len)
+static int filter_detach(const struct attach_proxy_opts *o, const unsigned char *in, size_t n,
+                         size_t *matched, unsigned char *out, size_t *out_len)
 {
 	*out_len = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -177,8 +182,8 @@ int attach_proxy(const struct attach_proxy_opts *o, bool *detached, cryo_err *er
 		return cryo_error_set(err, -r, "send the terminal's size");
 	for (;;) {
 		struct pollfd p[3] = {{.fd = o->peer, .events = POLLIN},
-				      {.fd = input_open ? o->in_fd : -1, .events = POLLIN},
-				      {.fd = o->signal_fd, .events = POLLIN}};
+		                      {.fd = input_open ? o->in_fd : -1, .events = POLLIN},
+		                      {.fd = o->signal_fd, .events = POLLIN}};
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;

@@ -59,11 +59,11 @@ int attach_connect(struct cryo_engine *engine, const char *id, cryo_err *err);
 int attach_parse_detach_keys(const char *spec, unsigned char *keys, size_t *n_keys, cryo_err *err);
 
 struct attach_proxy_opts {
-	int peer;          /* the connection to the monitor */
-	int in_fd;         /* the user's input, -1 for none */
+	int peer;  /* the connection to the monitor */
+	int in_fd; /* the user's input, -1 for none */
 	int out_fd, err_fd;
-	int tty_fd;        /* the user's terminal for window sizes, -1 for none */
-	int signal_fd;     /* a signalfd (SIGWINCH: send the window size; others: on_signal), -1 */
+	int tty_fd;    /* the user's terminal for window sizes, -1 for none */
+	int signal_fd; /* a signalfd (SIGWINCH: send the window size; others: on_signal), -1 */
 	void (*on_signal)(int sig, void *data);
 	void *data;
 	const unsigned char *detach_keys; /* NULL or n_detach_keys == 0: none */

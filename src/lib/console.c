@@ -79,8 +79,10 @@ static int receive_fd(int conn, int *out, cryo_err *err)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} control;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			     .msg_controllen = sizeof(control.buf)};
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = control.buf,
+	                     .msg_controllen = sizeof(control.buf)};
 	ssize_t n;
 	do
 		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
@@ -112,11 +114,14 @@ int console_receive_master(int listen_fd, int timeout_ms, pid_t watch, int *mast
 			break;
 		if (watch > 0) {
 			siginfo_t si = {0};
-			if (waitid(P_PID, (id_t)watch, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == watch)
-				return cryo_error_set(err, EPIPE, "the runtime exited without sending a terminal");
+			if (waitid(P_PID, (id_t)watch, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == watch)
+				return cryo_error_set(err, EPIPE,
+				                      "the runtime exited without sending a terminal");
 		}
 		if (now_monotonic_us() >= deadline)
-			return cryo_error_set(err, ETIMEDOUT, "the runtime sent no terminal in %d s", timeout_ms / 1000);
+			return cryo_error_set(err, ETIMEDOUT, "the runtime sent no terminal in %d s",
+			                      timeout_ms / 1000);
 	}
 	cleanup_close int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (conn < 0)
@@ -138,4 +143,7 @@ int console_make_raw(int fd, struct termios *saved)
 	return 0;
 }
 
-void console_restore(int fd, const struct termios *saved) { tcsetattr(fd, TCSADRAIN, saved); }
+void console_restore(int fd, const struct termios *saved)
+{
+	tcsetattr(fd, TCSADRAIN, saved);
+}

@@ -39,7 +39,10 @@ const char *cryo_log_level_name(enum cryo_log_level level)
 	return (size_t)level < ARRAY_SIZE(level_names) ? level_names[level] : "?";
 }
 
-bool cryo_log_enabled(enum cryo_log_level level) { return log_handler && level >= log_min; }
+bool cryo_log_enabled(enum cryo_log_level level)
+{
+	return log_handler && level >= log_min;
+}
 
 void cryo_log(enum cryo_log_level level, const char *fmt, ...)
 {

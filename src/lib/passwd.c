@@ -26,8 +26,8 @@ static bool is_name(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-			  c == '.' || c == '-' || (c == '$' && i == n - 1);
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		          c == '_' || c == '.' || c == '-' || (c == '$' && i == n - 1);
 		if (!ok)
 			return false;
 	}
@@ -107,8 +107,8 @@ static bool db_find(const char *text, size_t match, const char *value, long long
 				*p++ = '\0';
 		}
 		size_t need = b ? 4 : 3;
-		if (n < need || match >= n || strcmp(f[match], value) != 0 || !is_number(f[2], strlen(f[2])) ||
-		    (b && !is_number(f[3], strlen(f[3]))))
+		if (n < need || match >= n || strcmp(f[match], value) != 0 ||
+		    !is_number(f[2], strlen(f[2])) || (b && !is_number(f[3], strlen(f[3]))))
 			continue;
 		*a = strtoll(f[2], NULL, 10);
 		if (b)
@@ -126,12 +126,14 @@ int passwd_resolve(int rootfd, const char *user, char **out, cryo_err *err)
 	if (colon)
 		group = xstrdup(colon + 1);
 	if (!passwd_user_spec_is_valid(user))
-		return cryo_error_plain(err, EINVAL, "user `%s`: expected NAME or UID, optionally :GROUP or :GID", user);
+		return cryo_error_plain(err, EINVAL,
+		                        "user `%s`: expected NAME or UID, optionally :GROUP or :GID", user);
 
 	cleanup_free char *passwd = NULL, *groups = NULL;
 	int r;
 	if ((r = read_db(rootfd, "etc/passwd", &passwd, err)) < 0 ||
-	    (group && !is_number(group, strlen(group)) && (r = read_db(rootfd, "etc/group", &groups, err)) < 0))
+	    (group && !is_number(group, strlen(group)) &&
+	     (r = read_db(rootfd, "etc/group", &groups, err)) < 0))
 		return cryo_error_wrap(err, "user `%s`", user);
 
 	long long uid, gid, known_uid;
@@ -141,8 +143,9 @@ int passwd_resolve(int rootfd, const char *user, char **out, cryo_err *err)
 		if (!db_find(passwd, 2, name, &known_uid, &gid))
 			gid = uid;
 	} else if (!db_find(passwd, 0, name, &uid, &gid)) {
-		return cryo_error_plain(err, ENOENT, "user `%s`: no user `%s` in the container's /etc/passwd%s", user, name,
-					passwd ? "" : " (it has none)");
+		return cryo_error_plain(err, ENOENT,
+		                        "user `%s`: no user `%s` in the container's /etc/passwd%s", user,
+		                        name, passwd ? "" : " (it has none)");
 	}
 	if (group) {
 		long long g;
@@ -151,8 +154,9 @@ int passwd_resolve(int rootfd, const char *user, char **out, cryo_err *err)
 		else if (db_find(groups, 0, group, &g, NULL))
 			gid = g;
 		else
-			return cryo_error_plain(err, ENOENT, "user `%s`: no group `%s` in the container's /etc/group%s", user,
-						group, groups ? "" : " (it has none)");
+			return cryo_error_plain(err, ENOENT,
+			                        "user `%s`: no group `%s` in the container's /etc/group%s",
+			                        user, group, groups ? "" : " (it has none)");
 	}
 	*out = xasprintf("%lld:%lld", uid, gid);
 	return 0;

@@ -137,11 +137,11 @@ static void users_and_groups_resolve(void **state)
 	(void)state;
 	char dir[] = "/tmp/cryo-passwd-XXXXXX";
 	int fd = make_root(dir,
-			   "root:x:0:0:root:/root:/bin/sh\n"
-			   "garbage line\n"
-			   "bad:x:notanumber:1::/:/bin/sh\n"
-			   "app:x:1000:1001::/home/app:/bin/sh\n",
-			   "root:x:0:\nstaff:x:50:app\n");
+	                   "root:x:0:0:root:/root:/bin/sh\n"
+	                   "garbage line\n"
+	                   "bad:x:notanumber:1::/:/bin/sh\n"
+	                   "app:x:1000:1001::/home/app:/bin/sh\n",
+	                   "root:x:0:\nstaff:x:50:app\n");
 	expect_user(fd, "app", "1000:1001");
 	expect_user(fd, "app:staff", "1000:50");
 	expect_user(fd, "app:7", "1000:7");
@@ -184,11 +184,11 @@ static void passwd_links_stay_in_the_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frames_are_decoded_across_partial_reads),
-		cmocka_unit_test(oversized_frames_are_refused),
-		cmocka_unit_test(detach_keys_parse_like_podman),
-		cmocka_unit_test(users_and_groups_resolve),
-		cmocka_unit_test(passwd_links_stay_in_the_root),
+	    cmocka_unit_test(frames_are_decoded_across_partial_reads),
+	    cmocka_unit_test(oversized_frames_are_refused),
+	    cmocka_unit_test(detach_keys_parse_like_podman),
+	    cmocka_unit_test(users_and_groups_resolve),
+	    cmocka_unit_test(passwd_links_stay_in_the_root),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
