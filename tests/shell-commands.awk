@@ -145,6 +145,12 @@ heredoc != "" {
 			}
 			i += 2; continue
 		}
+		# {name}>file, {name}<&-: a redirection to a variable's descriptor, not a group
+		if (c == "{" && match(substr(line, i), /^\{[A-Za-z_][A-Za-z0-9_]*\}[<>]/)) {
+			flush(); word = ""; skipnext = 1; i += RLENGTH
+			while (substr(line, i, 1) ~ /[<>&]/) i++
+			continue
+		}
 		if (c == ";" || c == "&" || c == "|" || c == "{" || c == "}") { flush(); sep(); i++; continue }
 		if (c == "<" || c == ">") { word = ""; skipnext = 1; i++; while (substr(line, i, 1) ~ /[>&]/) i++; continue }
 		if (c == " " || c == "\t") { flush(); i++; continue }

@@ -79,6 +79,29 @@ enum freezer_kind hostinfo_freezer_kind(enum cgroup_mode mode)
 	return hostinfo_freezer_kind_at(HOSTINFO_CGROUP_ROOT, mode);
 }
 
+bool hostinfo_cgroup_controller_at(const char *cgroup_root, enum cgroup_mode mode, const char *name)
+{
+	if (mode != CGROUP_MODE_V2) {
+		cleanup_free char *hierarchy = xasprintf("%s/%s", cgroup_root, name);
+		return fs_magic_is(hierarchy, CGROUP_SUPER_MAGIC);
+	}
+	cleanup_free char *path = xasprintf("%s/cgroup.controllers", cgroup_root);
+	cleanup_free char *list = NULL;
+	size_t len = 0;
+	if (read_file_bounded(path, 4096, &list, &len, NULL) < 0)
+		return false;
+	char *save = NULL;
+	for (char *tok = strtok_r(list, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		if (strcmp(tok, name) == 0)
+			return true;
+	return false;
+}
+
+bool hostinfo_cgroup_controller(enum cgroup_mode mode, const char *name)
+{
+	return hostinfo_cgroup_controller_at(HOSTINFO_CGROUP_ROOT, mode, name);
+}
+
 const char *hostinfo_freezer_reason(enum cgroup_mode mode, enum freezer_kind kind)
 {
 	if (kind == FREEZER_V2)

@@ -44,6 +44,12 @@ enum freezer_kind hostinfo_freezer_kind(enum cgroup_mode mode);
 enum freezer_kind hostinfo_freezer_kind_at(const char *cgroup_root, enum cgroup_mode mode);
 enum freezer_kind hostinfo_freezer_kind_from(enum cgroup_mode mode, bool v1_freezer_mounted);
 
+/* Whether containers here can be limited by the cgroup controller `name`
+ * ("memory", "pids"): on v2 it is listed in the root's cgroup.controllers, on
+ * v1 and hybrid hosts its v1 hierarchy is mounted (what runc uses there). */
+bool hostinfo_cgroup_controller(enum cgroup_mode mode, const char *name);
+bool hostinfo_cgroup_controller_at(const char *cgroup_root, enum cgroup_mode mode, const char *name);
+
 /* Why a checkpoint freezes with `kind` in this mode, in one sentence. */
 const char *hostinfo_freezer_reason(enum cgroup_mode mode, enum freezer_kind kind);
 

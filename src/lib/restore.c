@@ -1,5 +1,6 @@
 #include "restore.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -266,17 +267,49 @@ static int policy_network(struct restore_run *run, cryo_err *err)
 
 /* Limits come from the command line, else the archive; an archive without
  * one gets the engine's (an archive cannot lift limits). */
+/* Adds a sentence to what the restore tells the user besides its result. */
+__attribute__((format(printf, 2, 3))) static void restore_notice(struct restore_run *run, const char *fmt, ...)
+{
+	size_t used = strlen(run->stats->notice);
+	if (used && used + 2 < sizeof(run->stats->notice)) {
+		strcpy(run->stats->notice + used, "; ");
+		used += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(run->stats->notice + used, sizeof(run->stats->notice) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* A limit missing from the archive gets the engine's import default, where
+ * this host can enforce it at all: without the controller no container here
+ * is limited, and asking runc for the limit would only fail the restore. */
+static void policy_default_limit(struct restore_run *run, enum cgroup_mode mode, const char *controller,
+				 const char *key, int64_t *limit)
+{
+	if (*limit != 0)
+		return;
+	if (hostinfo_cgroup_controller(mode, controller)) {
+		*limit = (int64_t)config_uint(run->engine->config, key);
+		return;
+	}
+	restore_notice(run,
+		       "the archive sets no %s limit and this host's cgroups have no %s controller, so the "
+		       "default %s is not applied",
+		       controller, controller, key);
+}
+
 static void policy_limits(struct restore_run *run)
 {
-	const struct cryo_config *conf = run->engine->config;
 	if (run->opts->memory_limit > 0)
 		run->cfg.memory_limit = run->opts->memory_limit;
-	else if (run->cfg.memory_limit == 0)
-		run->cfg.memory_limit = (int64_t)config_uint(conf, "import.memory_limit");
 	if (run->opts->pids_limit > 0)
 		run->cfg.pids_limit = run->opts->pids_limit;
-	else if (run->cfg.pids_limit == 0)
-		run->cfg.pids_limit = (int64_t)config_uint(conf, "import.pids_limit");
+	enum cgroup_mode mode;
+	if (hostinfo_cgroup_mode(&mode, NULL) < 0)
+		mode = CGROUP_MODE_V1; /* no cgroup root: no controller found either */
+	policy_default_limit(run, mode, "memory", "import.memory_limit", &run->cfg.memory_limit);
+	policy_default_limit(run, mode, "pids", "import.pids_limit", &run->cfg.pids_limit);
 }
 
 /* An existing named volume is not overwritten by an import unless asked. */
@@ -441,7 +474,7 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 		return r;
 	}
 	if (skipped)
-		snprintf(run->stats->notice, sizeof(run->stats->notice), "%s", skipped);
+		restore_notice(run, "%s", skipped);
 	if ((r = swap_in(run, upper, fresh, err)) < 0) {
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");

@@ -44,7 +44,7 @@ struct restore_stats {
 	/* What the restore left undone and why (empty when nothing), for the
 	 * user: e.g. managed files not written because the container's /etc is
 	 * a symbolic link. */
-	char notice[512];
+	char notice[1024];
 };
 
 int restore_container(struct cryo_engine *engine, const char *ref, const struct restore_opts *opts,

@@ -379,6 +379,26 @@ static void cgroup_fake_root(void **state)
 	cryo_error_free(&err);
 }
 
+/* Controllers: on v2 the words of the root's cgroup.controllers (a word,
+ * never a prefix of one); on v1 a mounted hierarchy, which a plain directory
+ * is not. */
+static void cgroup_controllers(void **state)
+{
+	(void)state;
+	cleanup_free char *root = tmp_path("ctl");
+	cleanup_free char *file = tmp_path("ctl/cgroup.controllers");
+	cleanup_free char *memory = tmp_path("ctl/memory");
+	assert_int_equal(mkdir_p(memory, 0700, NULL), 0);
+	assert_false(hostinfo_cgroup_controller_at(root, CGROUP_MODE_V2, "pids")); /* no file */
+	assert_int_equal(write_file(file, "cpuset cpu io memory pids_x\n", 28, 0600, NULL), 0);
+	assert_true(hostinfo_cgroup_controller_at(root, CGROUP_MODE_V2, "memory"));
+	assert_true(hostinfo_cgroup_controller_at(root, CGROUP_MODE_V2, "cpuset"));
+	assert_false(hostinfo_cgroup_controller_at(root, CGROUP_MODE_V2, "pids"));
+	assert_false(hostinfo_cgroup_controller_at(root, CGROUP_MODE_V2, "mem"));
+	assert_false(hostinfo_cgroup_controller_at(root, CGROUP_MODE_V1, "memory"));
+	assert_false(hostinfo_cgroup_controller_at(root, CGROUP_MODE_HYBRID, "memory"));
+}
+
 static void hwbp_names(void **state)
 {
 	(void)state;
@@ -456,6 +476,7 @@ int main(void)
 	    cmocka_unit_test(log_error_lines),
 	    cmocka_unit_test(versions),
 	    cmocka_unit_test(probe_cache_keying),
+	    cmocka_unit_test(cgroup_controllers),
 	    cmocka_unit_test(fingerprint_changes_with_file),
 	    cmocka_unit_test(cgroup_decisions),
 	    cmocka_unit_test(cgroup_fake_root),
