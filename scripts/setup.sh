@@ -39,6 +39,9 @@ CRYO_PACKAGES=(
 	openssl bzip2
 	# bridge networks: the CNI plugins that cryo runs, iproute2 to delete a bridge, curl for the tests
 	containernetworking-plugins iproute2 curl
+	# man pages: scdoc builds docs/man/*.scd, man-db reads them in the tests;
+	# bash-completion; python3 for tests/system/pty-session, a terminal driver
+	scdoc man-db bash-completion python3
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
 )

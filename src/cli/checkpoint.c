@@ -6,11 +6,17 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "commands.h"
+#include "container.h"
+#include "state.h"
+#include "show_progress.h"
 #include "util.h"
 
 static const char usage[] =
-	"Usage: cryo checkpoint [OPTIONS] CONTAINER...\n\n"
+	"Usage: cryo checkpoint [OPTIONS] CONTAINER...\n"
+	"       cryo checkpoint [OPTIONS] --all|--latest\n\n"
 	"Options:\n"
+	"  -a, --all               every running or paused container\n"
+	"  -l, --latest            the container created last\n"
 	"  -R, --leave-running     keep the container running (it is frozen only while its\n"
 	"                          memory, file system and volumes are captured)\n"
 	"  -e, --export FILE       write the checkpoint to an archive (mode 0600)\n"
@@ -23,11 +29,51 @@ static const char usage[] =
 	"  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
 	"      --sign KEYFILE      sign the export with this Ed25519 key (PEM) instead of the\n"
 	"                          engine's own (`cryo key show`)\n"
-	"      --print-stats       print statistics as JSON (times in microseconds)\n";
+	"      --print-stats       print statistics as JSON (times in microseconds)\n"
+	"      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
+	"                          the checkpoint takes over half a second), json (one object per\n"
+	"                          phase change on stderr) or none\n";
+
+/* --all: every running or paused container; --latest: the one created last
+ * (an error when it is not running). */
+static int select_containers(struct cryo_engine *engine, bool latest, char ***names)
+{
+	cleanup_error cryo_err err = NULL;
+	struct container **list = NULL;
+	size_t n = 0;
+	if (state_container_list(engine, &list, &n, &err) < 0)
+		return cli_fail(&err);
+	*names = xcalloc(1, sizeof(char *));
+	const struct container *last = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!latest && container_is_active(list[i]))
+			strv_push(names, list[i]->name);
+		if (!last || list[i]->created > last->created)
+			last = list[i];
+	}
+	if (latest && last)
+		strv_push(names, last->name);
+	container_list_free(list, n);
+	if (latest && !last) {
+		cryo_error_plain(&err, ENOENT, "checkpoint --latest: there are no containers");
+		return cli_fail(&err);
+	}
+	return 0;
+}
 
 int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 {
-	enum { OPT_IGNORE_ROOTFS = 256, OPT_IGNORE_VOLUMES, OPT_TCP, OPT_LOCKS, OPT_STATS, OPT_SIGN, OPT_SKIP_IN_FLIGHT };
+	enum {
+		OPT_IGNORE_ROOTFS = 256,
+		OPT_IGNORE_VOLUMES,
+		OPT_TCP,
+		OPT_LOCKS,
+		OPT_STATS,
+		OPT_SIGN,
+		OPT_SKIP_IN_FLIGHT,
+		OPT_PROGRESS,
+	};
+	bool all = false, latest = false;
 	static const struct option longopts[] = {
 		{"leave-running", no_argument, NULL, 'R'},
 		{"export", required_argument, NULL, 'e'},
@@ -40,22 +86,30 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		{"keep", no_argument, NULL, 'k'},
 		{"print-stats", no_argument, NULL, OPT_STATS},
 		{"sign", required_argument, NULL, OPT_SIGN},
+		{"progress", required_argument, NULL, OPT_PROGRESS},
+		{"all", no_argument, NULL, 'a'},
+		{"latest", no_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	struct checkpoint_opts opts = {.compression = CHECKPOINT_COMPRESSION_DEFAULT};
 	struct cryo_engine *engine;
 	bool print_stats = false, compress_given = false;
+	enum cli_progress_mode progress = CLI_PROGRESS_AUTO;
 	int c, code = 0;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "Re:c:kh", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "Re:c:kalh", longopts, &code)) != -1) {
 		switch (c) {
 		case 'R':
 			opts.leave_running = true;
 			break;
 		case 'e':
 			opts.export_path = optarg;
+			break;
+		case OPT_PROGRESS:
+			if (!cli_progress_parse(optarg, &progress))
+				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none", optarg);
 			break;
 		case 'c':
 			if (checkpoint_compression_parse(optarg, &opts.compression) < 0)
@@ -80,6 +134,12 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		case 'k':
 			opts.keep = true;
 			break;
+		case 'a':
+			all = true;
+			break;
+		case 'l':
+			latest = true;
+			break;
 		case OPT_STATS:
 			print_stats = true;
 			break;
@@ -93,8 +153,14 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			return code;
 		}
 	}
-	if (optind >= argc)
+	if ((all || latest) && optind < argc)
+		return cli_usage_error(cli, "--all and --latest take no container names");
+	if (all && latest)
+		return cli_usage_error(cli, "--all or --latest, not both");
+	if (!all && !latest && optind >= argc)
 		return cli_usage_error(cli, "at least one container is required");
+	if (opts.export_path && all)
+		return cli_usage_error(cli, "--export takes exactly one container, not --all");
 	if (opts.export_path && argc - optind > 1)
 		return cli_usage_error(cli, "--export takes exactly one container");
 	if (compress_given && !opts.export_path)
@@ -103,6 +169,15 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--sign only applies with --export");
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
+	cleanup_strv char **names = NULL;
+	if ((all || latest) && (code = select_containers(engine, latest, &names)) != 0)
+		return code;
+	if (names) {
+		argv = names;
+		argc = (int)strv_len(names);
+		optind = 0;
+	}
+	cli_progress_start(progress);
 	/* A Ctrl-C must not stop cryo inside a frozen window: hold termination
 	 * signals until the checkpoint has thawed the container (the runtime and
 	 * CRIU still get them, and a failing CRIU is cleaned up like any failure). */

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "container.h"
+#include "image.h"
+#include "state.h"
 #include "util.h"
 
 int cli_engine(struct cli *cli, struct cryo_engine **engine)
@@ -16,6 +19,17 @@ int cli_engine(struct cli *cli, struct cryo_engine **engine)
 	}
 	*engine = cli->engine;
 	return 0;
+}
+
+void cli_log_to_stderr(enum cryo_log_level level, const char *msg, void *data)
+{
+	static int64_t start_us;
+	static const char *const tags[] = {"DEBU", "INFO", "WARN", "ERRO"};
+	int64_t now = now_monotonic_us();
+	if (!start_us)
+		start_us = now;
+	fprintf(stderr, "%s[%07.3f] %s\n", tags[level <= CRYO_LOG_ERROR ? level : CRYO_LOG_ERROR],
+		(double)(now - start_us) / 1e6, msg);
 }
 
 int cli_fail(cryo_err *err)
@@ -47,6 +61,17 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 {
 	cleanup_free char *opts = xasprintf("+:%s", shortopts);
 	int prev = optind ? optind : 1;
+	if (cli->list_options) {
+		/* The command's options, for completion and the man page test;
+		 * '?' with exit code 0 makes the command return at once. */
+		for (const struct option *o = longopts; o && o->name; o++)
+			printf("--%s%s\n", o->name, o->has_arg == required_argument ? "=" : "");
+		for (const char *s = shortopts; *s; s++)
+			if (*s != ':')
+				printf("-%c%s\n", *s, s[1] == ':' ? "=" : "");
+		*exit_code = 0;
+		return '?';
+	}
 	int c = getopt_long(argc, argv, opts, longopts, NULL);
 	if (c == '?') {
 		if (optopt)
@@ -109,4 +134,41 @@ bool cli_parse_bytes(const char *s, long long *out)
 	}
 	*out = v * mult;
 	return true;
+}
+
+int cli_complete_names(struct cli *cli, const char *kind)
+{
+	struct cryo_engine *engine;
+	cleanup_error cryo_err err = NULL;
+	size_t n = 0;
+	if (cli_engine(cli, &engine) < 0)
+		return EXIT_ENGINE;
+	if (strcmp(kind, "containers") == 0) {
+		struct container **list = NULL;
+		if (state_container_list(engine, &list, &n, &err) < 0)
+			return cli_fail(&err);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", list[i]->name);
+		container_list_free(list, n);
+	} else if (strcmp(kind, "images") == 0) {
+		struct image **list = NULL;
+		if (image_list(engine, &list, &n, &err) < 0)
+			return cli_fail(&err);
+		for (size_t i = 0; i < n; i++)
+			if (list[i]->name)
+				printf("%s\n", list[i]->name);
+		image_list_free(list, n);
+	} else if (strcmp(kind, "volumes") == 0) {
+		struct volume **list = NULL;
+		if (state_volume_list(engine, &list, &n, &err) < 0)
+			return cli_fail(&err);
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", list[i]->name);
+		for (size_t i = 0; i < n; i++)
+			volume_free(list[i]);
+		free(list);
+	} else {
+		return cli_usage_error(cli, "unknown kind `%s`: containers, images or volumes", kind);
+	}
+	return 0;
 }

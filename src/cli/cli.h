@@ -20,6 +20,7 @@ struct cli {
 	struct cryo_engine_opts opts;
 	struct cryo_engine *engine; /* opened on first use */
 	const char *command;        /* "image import", "run", ... for messages */
+	bool list_options;          /* `cryo __complete options`: cli_getopt lists, the command stops */
 };
 
 /* Open the engine (once); on failure print the error and return -1. */
@@ -38,6 +39,15 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, int *exit_code);
 void cli_getopt_reset(void);
+
+/* `cryo __complete containers|images|volumes`: the names, one per line, for
+ * shell completion. */
+int cli_complete_names(struct cli *cli, const char *kind);
+
+/* The library's log handler (log.h): "LEVEL[SECONDS] message" on stderr,
+ * seconds since the command started, like Podman's. */
+#include "log.h"
+void cli_log_to_stderr(enum cryo_log_level level, const char *msg, void *data);
 
 /* Print a JSON object to stdout, pretty. */
 void cli_print_json(struct json_object *obj);

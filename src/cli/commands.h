@@ -30,6 +30,7 @@ int cmd_unpause(struct cli *cli, int argc, char **argv);
 int cmd_wait(struct cli *cli, int argc, char **argv);
 int cmd_rm(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);
+int cmd_attach(struct cli *cli, int argc, char **argv);
 int cmd_volume_create(struct cli *cli, int argc, char **argv);
 int cmd_volume_ls(struct cli *cli, int argc, char **argv);
 int cmd_volume_inspect(struct cli *cli, int argc, char **argv);

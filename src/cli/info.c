@@ -232,7 +232,7 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 			break;
 		case 'h':
 			printf(
-			    "Usage: cryo info [--format json|text]\n\n"
+			    "Usage: cryo info [-f|--format json|text]\n\n"
 			    "Show the host's facts that decide how cryo checkpoints: kernel, cgroup mode,\n"
 			    "whether hardware breakpoints fire; which freezer a checkpoint uses and how\n"
 			    "CRIU steps (criu.stepping: breakpoints, or syscall with CRIU_FAULT=130), and\n"

@@ -63,7 +63,7 @@ int cmd_stop(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(cli, "invalid --time `%s`: expected seconds", optarg);
 			timeout = (int)t;
 		} else if (c == 'h') {
-			printf("Usage: cryo stop [-t SECONDS] CONTAINER...\n");
+			printf("Usage: cryo stop [-t|--time SECONDS] CONTAINER...\n");
 			return 0;
 		} else
 			return code;
@@ -110,7 +110,7 @@ int cmd_kill(struct cli *cli, int argc, char **argv)
 			if ((sig = parse_signal(optarg)) < 0)
 				return cli_usage_error(cli, "invalid signal `%s`", optarg);
 		} else if (c == 'h') {
-			printf("Usage: cryo kill [-s SIGNAL] CONTAINER...\n");
+			printf("Usage: cryo kill [-s|--signal SIGNAL] CONTAINER...\n");
 			return 0;
 		} else
 			return code;

@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "freeze_hook.h"
 #include "cli.h"
+#include "log.h"
 #include "commands.h"
 #include "util.h"
 
@@ -44,6 +45,7 @@ static const struct command commands[] = {
 	{"wait", cmd_wait, "Wait for containers to stop and print their exit codes"},
 	{"rm", cmd_rm, "Remove containers"},
 	{"exec", cmd_exec, "Run a command in a running container"},
+	{"attach", cmd_attach, "Attach to a running container's terminal or output"},
 	{"volume create", cmd_volume_create, "Create a named volume"},
 	{"volume ls", cmd_volume_ls, "List volumes"},
 	{"volume inspect", cmd_volume_inspect, "Show volumes as JSON"},
@@ -63,14 +65,20 @@ static const struct command commands[] = {
 
 static void print_help(FILE *out)
 {
-	fprintf(out, "Usage: cryo [--root DIR] [--runroot DIR] [--runtime PATH] [--config FILE] COMMAND [OPTIONS] [ARGS...]\n\n"
+	fprintf(out, "Usage: cryo [--root DIR] [--runroot DIR] [--runtime PATH] [--config FILE] [--log-level LEVEL]\n"
+		     "            COMMAND [OPTIONS] [ARGS...]\n\n"
 		     "A container engine for consistent, low-downtime checkpoint and restore.\n\n"
 		     "Global options:\n"
 		     "  --root DIR       engine state (default " CRYO_DEFAULT_ROOT ")\n"
 		     "  --runroot DIR    per-boot state (default " CRYO_DEFAULT_RUNROOT ")\n"
 		     "  --runtime PATH   OCI runtime (default: the configuration's engine.runtime, " CRYO_DEFAULT_RUNTIME ")\n"
 		     "  --config FILE    engine configuration (default " CRYO_DEFAULT_CONFIG " if present)\n"
-		     "  --version        print the version\n\n"
+		     "  --log-level LEVEL  debug, info, warn or error (default warn): what cryo tells on\n"
+		     "                   stderr as it works; debug shows every command it runs (runc, CRIU)\n"
+		     "                   with its duration, and the errors it deliberately ignores\n"
+		     "  --version        print the version\n"
+		     "  --help           print this help; `cryo COMMAND --help` for a command's,\n"
+		     "                   `man cryo-COMMAND` for its manual\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
@@ -106,6 +114,30 @@ static bool is_group(const char *word)
 	return false;
 }
 
+/* cryo __complete commands | options COMMAND... | containers | images | volumes */
+static int complete(struct cli *cli, int argc, char **argv)
+{
+	int words = 0;
+	if (argc == 2 && strcmp(argv[1], "commands") == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+			printf("%s\n", commands[i].name);
+		return 0;
+	}
+	if (argc >= 3 && strcmp(argv[1], "options") == 0) {
+		const struct command *cmd = find_command(argc - 2, argv + 2, &words);
+		if (!cmd)
+			return EXIT_ENGINE;
+		cli->command = cmd->name;
+		cli->list_options = true;
+		char *one[] = {argv[2 + words - 1], NULL};
+		return cmd->run(cli, 1, one);
+	}
+	if (argc == 2)
+		return cli_complete_names(cli, argv[1]);
+	fprintf(stderr, "Usage: cryo __complete commands|options COMMAND|containers|images|volumes\n");
+	return EXIT_ENGINE;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option global_options[] = {
@@ -113,11 +145,13 @@ int main(int argc, char **argv)
 		{"runroot", required_argument, NULL, 'R'},
 		{"runtime", required_argument, NULL, 't'},
 		{"config", required_argument, NULL, 'c'},
+		{"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
 	};
 	struct cli cli = {0};
+	enum cryo_log_level level = CRYO_LOG_WARN;
 	int c, exit_code = 0, words = 0;
 
 	/* Internal: CRIU's pre-dump action script during a live checkpoint. */
@@ -139,6 +173,10 @@ int main(int argc, char **argv)
 		case 'c':
 			cli.opts.config = optarg;
 			break;
+		case 'l':
+			if (!cryo_log_level_parse(optarg, &level))
+				return cli_usage_error(&cli, "invalid --log-level `%s`: use debug, info, warn or error", optarg);
+			break;
 		case 'h':
 			print_help(stdout);
 			return 0;
@@ -149,11 +187,19 @@ int main(int argc, char **argv)
 			return exit_code;
 		}
 	}
+	cryo_log_set_handler(cli_log_to_stderr, NULL, level);
 	argc -= optind;
 	argv += optind;
 	if (argc == 0) {
 		print_help(stderr);
 		return EXIT_ENGINE;
+	}
+	/* Internal: what shell completion (and the man page test) asks. */
+	if (strcmp(argv[0], "__complete") == 0) {
+		exit_code = complete(&cli, argc, argv);
+		cryo_engine_close(cli.engine);
+		fflush(stdout);
+		return exit_code;
 	}
 	const struct command *cmd = find_command(argc, argv, &words);
 	if (!cmd) {

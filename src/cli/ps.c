@@ -42,12 +42,12 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 			quiet = true;
 			break;
 		case 'f':
-			if (strcmp(optarg, "json") != 0)
-				return cli_usage_error(cli, "unsupported format `%s`: use json", optarg);
-			json = true;
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
+				return cli_usage_error(cli, "unsupported format `%s`: use table or json", optarg);
+			json = strcmp(optarg, "json") == 0;
 			break;
 		case 'h':
-			printf("Usage: cryo ps [-a|--all] [-q|--quiet] [--format json]\n");
+			printf("Usage: cryo ps [-a|--all] [-q|--quiet] [--format table|json]\n");
 			return 0;
 		default:
 			return code;

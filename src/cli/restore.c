@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "show_progress.h"
 #include "restore.h"
 #include "util.h"
 
@@ -26,7 +27,10 @@ static const char usage[] =
 	"  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports instead of\n"
 	"                          the checkpointed ones; repeatable\n"
 	"      --file-locks        restore file locks\n"
-	"      --print-stats       print statistics as JSON (times in microseconds)\n\n"
+	"      --print-stats       print statistics as JSON (times in microseconds)\n"
+	"      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
+	"                          the restore takes over half a second), json (one object per\n"
+	"                          phase change on stderr) or none\n\n"
 	"An archive (--import) must be signed by this engine or a trusted key (`cryo\n"
 	"trust add`); it cannot grant host directories, the host network or lift limits:\n"
 	"      --insecure-unsigned accept an unsigned archive, or one signed by an untrusted\n"
@@ -57,6 +61,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_TCP_CLOSE,
 		OPT_IGNORE_IP,
 		OPT_IGNORE_MAC,
+		OPT_PROGRESS,
 	};
 	static const struct option longopts[] = {
 		{"import", required_argument, NULL, 'i'},
@@ -78,6 +83,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
 		{"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
 		{"publish", required_argument, NULL, 'p'},
+		{"progress", required_argument, NULL, OPT_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -88,6 +94,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	struct restore_stats stats;
 	cleanup_strv char **volumes = NULL, **publish = NULL;
 	bool print_stats = false, policy_given = false;
+	enum cli_progress_mode progress = CLI_PROGRESS_AUTO;
 	long long bytes;
 	unsigned long long n;
 	int c, code = 0;
@@ -121,6 +128,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_STATS:
 			print_stats = true;
+			break;
+		case OPT_PROGRESS:
+			if (!cli_progress_parse(optarg, &progress))
+				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none", optarg);
 			break;
 		case OPT_INSECURE:
 			opts.insecure_unsigned = true;
@@ -183,6 +194,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	opts.publish = publish;
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
+	cli_progress_start(progress);
 	if (restore_container(engine, ref, &opts, &ct, &stats, &err) < 0)
 		return cli_fail(&err);
 	if (stats.notice[0])

@@ -55,7 +55,7 @@ int cmd_system_check(struct cli *cli, int argc, char **argv)
 				                       optarg);
 			break;
 		case 'h':
-			printf("Usage: cryo system check [--timeout SECONDS]\n\n"
+			printf("Usage: cryo system check [-t|--timeout SECONDS]\n\n"
 			       "Checkpoint and restore a small process tree with CRIU, the way cryo runs "
 			       "CRIU on\n"
 			       "this host, and check that the restored tree carries on. Each CRIU run is "

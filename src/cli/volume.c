@@ -10,10 +10,11 @@
 
 static int parse_help_only(struct cli *cli, int argc, char **argv, const char *usage, bool *json)
 {
-	static const struct option longopts[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option with_format[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {}};
 	int c, code = 0;
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "h", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "h", json ? with_format : help_only, &code)) != -1) {
 		if (c == 'h') {
 			printf("%s\n", usage);
 			return 0;
@@ -24,8 +25,6 @@ static int parse_help_only(struct cli *cli, int argc, char **argv, const char *u
 			*json = true;
 			continue;
 		}
-		if (c == 'f')
-			return cli_usage_error(cli, "unknown option `--format`");
 		return code;
 	}
 	return -1;

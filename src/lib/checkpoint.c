@@ -12,6 +12,7 @@
 #include "container.h"
 #include "freeze_hook.h"
 #include "freezer.h"
+#include "progress.h"
 #include "lock.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
@@ -711,6 +712,30 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 	signing_key_free(run->signing_key);
 }
 
+/* A phase change for progress.h (phase NULL: none); never fails, returns 0
+ * to sit in the list of steps. bytes CHECKPOINT_PROGRESS_IMAGES stands for
+ * the size of CRIU's images. */
+#define CHECKPOINT_PROGRESS_IMAGES UINT64_MAX
+static int checkpoint_progress(struct checkpoint_run *run, const char *phase, int64_t start, uint64_t bytes)
+{
+	if (!phase)
+		return 0;
+	if (bytes == CHECKPOINT_PROGRESS_IMAGES) {
+		cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
+		bytes = cryo_progress_dir_bytes(images);
+	}
+	struct cryo_progress p = {
+		.operation = "checkpoint",
+		.container = run->c->name,
+		.phase = phase,
+		.elapsed_us = now_monotonic_us() - start,
+		.bytes = bytes,
+		.frozen_us = strcmp(phase, "thawed") == 0 ? run->stats->frozen_window : 0,
+	};
+	cryo_progress_report(&p);
+	return 0;
+}
+
 int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,
 			 struct checkpoint_stats *stats, cryo_err *err)
 {
@@ -732,8 +757,10 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	run.test_thaw_after_archive = env_flag(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 
 	if ((r = checkpoint_prepare(&run, err)) < 0 ||
+	    (r = checkpoint_progress(&run, "dumping", start, 0)) < 0 ||
 	    (r = checkpoint_freeze(&run, err)) < 0 ||
 	    (r = checkpoint_dump(&run, err)) < 0 ||
+	    (r = checkpoint_progress(&run, "capturing", start, CHECKPOINT_PROGRESS_IMAGES)) < 0 ||
 	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
 	    (r = checkpoint_freeze_volume_users(&run, err)) < 0 ||
 	    (r = checkpoint_capture_volumes(&run, err)) < 0 ||
@@ -745,11 +772,14 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	if (run.test_thaw_after_archive && (r = checkpoint_export(&run, err)) < 0)
 		goto fail;
 	checkpoint_thaw(&run);
+	checkpoint_progress(&run, opts->leave_running ? "thawed" : "captured", start, run.stats->rootfs_diff_bytes);
 	if ((r = checkpoint_write_stats(&run, err)) < 0 ||
+	    (r = checkpoint_progress(&run, opts->export_path ? "writing" : NULL, start, 0)) < 0 ||
 	    (r = checkpoint_export(&run, err)) < 0 ||
 	    (r = checkpoint_commit(&run, err)) < 0)
 		goto fail;
 	stats->checkpoint_duration = now_monotonic_us() - start;
+	checkpoint_progress(&run, "done", start, opts->export_path ? stats->archive_size : CHECKPOINT_PROGRESS_IMAGES);
 	checkpoint_run_release(&run);
 	return 0;
 fail:

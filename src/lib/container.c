@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "attach.h"
 #include "image.h"
 #include "lock.h"
 #include "monitor.h"
 #include "overlay.h"
+#include "passwd.h"
 #include "pathsafe.h"
 #include "runtime.h"
 #include "security.h"
@@ -59,6 +61,7 @@ void container_config_free(struct container_config *cfg)
 	free(cfg->mounts);
 	strv_free(cfg->cap_add);
 	strv_free(cfg->cap_drop);
+	strv_free(cfg->labels);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -112,6 +115,14 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 		json_object_object_add(o, "cap_add", strv_to_json(cfg->cap_add));
 	if (cfg->cap_drop && cfg->cap_drop[0])
 		json_object_object_add(o, "cap_drop", strv_to_json(cfg->cap_drop));
+	if (cfg->terminal)
+		json_object_object_add(o, "terminal", json_object_new_boolean(1));
+	if (cfg->interactive)
+		json_object_object_add(o, "interactive", json_object_new_boolean(1));
+	if (cfg->read_only)
+		json_object_object_add(o, "read_only", json_object_new_boolean(1));
+	if (cfg->labels && cfg->labels[0])
+		json_object_object_add(o, "labels", strv_to_json(cfg->labels));
 	return o;
 }
 
@@ -166,6 +177,10 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 		cfg->pids_limit = json_object_get_int64(v);
 	if (json_object_object_get_ex(o, "auto_remove", &v))
 		cfg->auto_remove = json_object_get_boolean(v);
+	cfg->terminal = json_object_object_get_ex(o, "terminal", &v) && json_object_get_boolean(v);
+	cfg->interactive = json_object_object_get_ex(o, "interactive", &v) && json_object_get_boolean(v);
+	cfg->read_only = json_object_object_get_ex(o, "read_only", &v) && json_object_get_boolean(v);
+	cfg->labels = strv_from_json(json_object_object_get_ex(o, "labels", &v) ? v : NULL);
 	int r = 0;
 	const char *lists[] = {"cap_add", "cap_drop"};
 	char ***outs[] = {&cfg->cap_add, &cfg->cap_drop};
@@ -285,6 +300,11 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 		                        cfg->workdir ? cfg->workdir : "");
 	if (cfg->user && !user_is_valid(cfg->user))
 		return cryo_error_plain(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported", cfg->user);
+	for (size_t i = 0; cfg->labels && cfg->labels[i]; i++) {
+		const char *eq = strchr(cfg->labels[i], '=');
+		if (!eq || eq == cfg->labels[i])
+			return cryo_error_plain(err, EINVAL, "malformed label `%s`: expected KEY=VALUE", cfg->labels[i]);
+	}
 	if (cfg->hostname && !hostname_is_valid(cfg->hostname))
 		return cryo_error_plain(err, EINVAL, "invalid hostname `%s`", cfg->hostname);
 	if (!network_name_is_valid(cfg->network))
@@ -381,6 +401,11 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	cfg->memory_limit = opts->memory_limit;
 	cfg->pids_limit = opts->pids_limit;
 	cfg->auto_remove = opts->auto_remove;
+	cfg->terminal = opts->terminal;
+	cfg->interactive = opts->interactive;
+	cfg->read_only = opts->read_only;
+	cfg->hostname = xstrdup(opts->hostname ? opts->hostname : "");
+	cfg->labels = strv_copy(opts->labels);
 	cfg->cap_add = xcalloc(1, sizeof(char *));
 	cfg->cap_drop = xcalloc(1, sizeof(char *));
 	for (size_t l = 0; l < 2; l++) {
@@ -407,8 +432,20 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 				return cryo_error_set(err, EINVAL, "two volumes are mounted at `%s`",
 						      cfg->mounts[i].destination);
 	}
-	/* The same rules a checkpoint's configuration is held to on restore. */
-	return container_config_validate(cfg, err);
+	/* The same rules a checkpoint's configuration is held to on restore,
+	 * where the user is numeric: a name is resolved once the container's root
+	 * file system exists (container_create_from_config), so check its syntax
+	 * here and the rest with a stand-in. */
+	if (passwd_user_is_numeric(cfg->user))
+		return container_config_validate(cfg, err);
+	if (!passwd_user_spec_is_valid(cfg->user))
+		return cryo_error_plain(err, EINVAL, "user `%s`: expected NAME or UID, optionally :GROUP or :GID",
+					cfg->user);
+	char *named = cfg->user;
+	cfg->user = (char *)"0";
+	r = container_config_validate(cfg, err);
+	cfg->user = named;
+	return r;
 }
 
 /* Write one managed file into etcfd: a temporary name first, then renamed
@@ -497,6 +534,49 @@ int container_write_managed_files(const char *upper, const struct container_conf
 
 const char *const container_managed_files[] = {"/etc/hostname", "/etc/hosts", "/etc/resolv.conf", NULL};
 
+/* -u NAME[:GROUP]: look the names up in the container's own /etc/passwd and
+ * /etc/group (its root file system, mounted for the purpose) and keep the
+ * numbers, which is what the runtime and a checkpoint's configuration take. */
+static int resolve_user_name(struct cryo_engine *engine, const struct image *img, const char *upper, const char *work,
+			     const char *rootfs, struct container_config *cfg, cryo_err *err)
+{
+	cleanup_strv char **lowers = NULL;
+	for (size_t i = 0; img->layers && img->layers[i]; i++) {
+		cleanup_free char *p = image_layer_path(engine, img->layers[i]);
+		strv_push(&lowers, p);
+	}
+	int r = overlay_mount(lowers, upper, work, rootfs, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "resolve user `%s`", cfg->user);
+	cleanup_free char *resolved = NULL;
+	cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		r = cryo_error_set(err, errno, "resolve user `%s`: open `%s`", cfg->user, rootfs);
+	else
+		r = passwd_resolve(rootfd, cfg->user, &resolved, err);
+	overlay_unmount(rootfs, NULL);
+	if (r < 0)
+		return r;
+	free(cfg->user);
+	cfg->user = move_ptr(resolved);
+	return 0;
+}
+
+int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user, char **out,
+			   cryo_err *err)
+{
+	if (passwd_user_is_numeric(user)) {
+		*out = xstrdup(strcmp(user, "root") == 0 ? "0:0" : user);
+		return 0;
+	}
+	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
+	cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return cryo_error_set(err, errno, "container `%s`: open its root file system", c->name);
+	int r = passwd_resolve(rootfd, user, out, err);
+	return r < 0 ? cryo_error_wrap(err, "container `%s`", c->name) : 0;
+}
+
 static char *default_name(const char *id) { return xasprintf("cryo-%.8s", id); }
 
 int container_create_from_config(struct cryo_engine *engine, const char *name, const struct image *img,
@@ -539,6 +619,8 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	}
 	if ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0 ||
 	    (r = mkdir_p(rootfs, 0755, err)) < 0)
+		goto out;
+	if (!passwd_user_is_numeric(cfg->user) && (r = resolve_user_name(engine, img, upper, work, rootfs, cfg, err)) < 0)
 		goto out;
 	if (write_managed) {
 		cleanup_free char *skipped = NULL;
@@ -752,9 +834,11 @@ int container_network_down(struct cryo_engine *engine, const struct container *c
 	return r;
 }
 
-int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
+static int start_container(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
+			   cryo_err *err)
 {
 	cleanup_close int lock = -1;
+	cleanup_close int attached = -1;
 	cleanup_container struct container *c = NULL;
 	struct monitor_result mon = {0};
 	struct container_config cfg = {0};
@@ -800,6 +884,11 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 		runtime_delete(engine, c->id, true, NULL);
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
+	/* Attach before the init runs: nothing it writes is missed. */
+	if (attach_fd && (attached = attach_connect(engine, c->id, err)) < 0) {
+		runtime_delete(engine, c->id, true, NULL);
+		return cryo_error_wrap(err, "start container `%s`: attach", c->name);
+	}
 	if ((r = runtime_start(engine, c->id, err)) < 0) {
 		/* The monitor records the exit once the runtime has killed the init. */
 		runtime_delete(engine, c->id, true, NULL);
@@ -809,7 +898,20 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 		network_refresh_hosts(engine, network, c->id);
 	if (out)
 		*out = move_ptr(c);
+	if (attach_fd)
+		*attach_fd = move_fd(attached);
 	return 0;
+}
+
+int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
+{
+	return start_container(engine, ref, out, NULL, err);
+}
+
+int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
+			     cryo_err *err)
+{
+	return start_container(engine, ref, out, attach_fd, err);
 }
 
 static void sleep_ms(int ms)

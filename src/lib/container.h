@@ -35,7 +35,7 @@ struct container_config {
 	char **command; /* argv: entrypoint + cmd */
 	char **env;     /* KEY=VALUE */
 	char *workdir;
-	char *user; /* "uid[:gid]" */
+	char *user; /* "uid[:gid]" (names given to -u are resolved at create) */
 	char *hostname;
 	char *network; /* "none", "host", or a bridge network's name (network.h) */
 	char *ip;      /* requested IPv4 address on a bridge network, or NULL */
@@ -49,6 +49,10 @@ struct container_config {
 	bool auto_remove;
 	char **cap_add;  /* normalised capability names (security.h), NULL-terminated */
 	char **cap_drop;
+	bool terminal;    /* -t: the init's stdio is a pseudo-terminal the monitor owns */
+	bool interactive; /* -i: the monitor keeps the init's stdin open for `attach` */
+	bool read_only;   /* --read-only: the root file system is mounted read-only */
+	char **labels;    /* --label KEY=VALUE, NULL-terminated (may be NULL) */
 };
 
 void container_config_free(struct container_config *cfg);
@@ -81,6 +85,10 @@ struct container_create_opts {
 	bool auto_remove;
 	char **cap_add; /* --cap-add / --cap-drop as given */
 	char **cap_drop;
+	bool terminal, interactive; /* -t, -i */
+	const char *hostname;       /* NULL: the ID's first 12 characters */
+	bool read_only;
+	char **labels; /* KEY=VALUE */
 };
 
 /* Create the container (state "created"): rootfs directories, bundle, volumes,
@@ -119,6 +127,11 @@ int container_network_down(struct cryo_engine *engine, const struct container *c
  * and start it in the runtime. */
 int container_start(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err);
 
+/* container_start, connected to the container's stdio (attach.h) before its
+ * init runs, so no output is missed: *attach_fd gets the connection. */
+int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
+			     cryo_err *err);
+
 int container_stop(struct cryo_engine *engine, const char *ref, int timeout_seconds, cryo_err *err);
 int container_kill(struct cryo_engine *engine, const char *ref, int signal, cryo_err *err);
 int container_pause(struct cryo_engine *engine, const char *ref, cryo_err *err);
@@ -136,6 +149,11 @@ int container_get(struct cryo_engine *engine, const char *ref, struct container 
  * every operation that changes a container serialises on it. */
 int container_get_locked(struct cryo_engine *engine, const char *ref, struct container **out, int *lock_fd,
 			 cryo_err *err);
+
+/* A user spec for `exec -u` as numbers ("UID:GID"), names resolved in the
+ * running container's /etc/passwd and /etc/group (passwd.h). */
+int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user, char **out,
+			   cryo_err *err);
 
 /* The container's files. */
 char *container_dir(struct cryo_engine *engine, const char *id);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 static int code_of(int errnum) { return errnum > 0 ? -errnum : -EIO; }
@@ -24,6 +25,8 @@ int cryo_error_set(cryo_err *err, int errnum, const char *fmt, ...)
 		msg = with_reason;
 	}
 	if (err == NULL) {
+		/* The caller asked for no error: a result it deliberately ignores. */
+		cryo_debug("ignored: %s", msg);
 		free(msg);
 		return code_of(errnum);
 	}
@@ -44,6 +47,8 @@ int cryo_error_plain(cryo_err *err, int errnum, const char *fmt, ...)
 		oom();
 	va_end(ap);
 	if (err == NULL) {
+		/* The caller asked for no error: a result it deliberately ignores. */
+		cryo_debug("ignored: %s", msg);
 		free(msg);
 		return code_of(errnum);
 	}

@@ -1,6 +1,8 @@
 /* The per-container monitor: a small process (forked from cryo, detached from
- * the terminal) that owns the container's stdout/stderr pipes, writes them to
- * the container's log, is the child subreaper that reaps the container's init,
+ * the terminal) that owns the container's stdio (stdout/stderr pipes, a stdin
+ * pipe with -i, or the pseudo-terminal's master with -t), writes the output
+ * to the container's log and to the clients attached on its attach socket
+ * (attach.h), feeds their input to the container, is the child subreaper that reaps the container's init,
  * and records its exit in an exit file (RUNROOT/containers/ID/exit: "CODE
  * MONITOR_PID FINISHED_US") that container_get() folds into the engine state. It starts the container through
  * the runtime (create, or restore from a checkpoint), so the runtime hands the

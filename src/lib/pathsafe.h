@@ -47,6 +47,12 @@ int pathsafe_open_beneath(int rootfd, const char *rel, int flags, mode_t mode, c
  * container controls (its upper dir, its volumes). */
 int pathsafe_open_beneath_nofollow(int rootfd, const char *rel, int flags, mode_t mode, cryo_err *err);
 
+/* Open `rel` as if rootfd were "/" (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+ * RESOLVE_NO_XDEV): absolute symbolic links and `..` stay inside, the way the
+ * container itself sees its files; for reading a container's or an image's
+ * files (its /etc/passwd) from the host. */
+int pathsafe_open_in_root(int rootfd, const char *rel, int flags, cryo_err *err);
+
 /* Check that every existing component of `rel` resolves below rootfd. A missing
  * component (ENOENT) or a non-directory one (ENOTDIR) ends the check
  * successfully: nothing beyond it exists to escape through. Fails with -EXDEV

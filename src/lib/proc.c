@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "log.h"
 #include "util.h"
 
 extern char **environ;
@@ -87,6 +88,26 @@ static void capture_read(struct capture *c)
 	c->buf[c->len] = '\0';
 }
 
+/* Debug log: every external command, its extra environment, how it ended and
+ * how long it took. */
+static void log_run(char *const argv[], const struct proc_opts *opts, const struct proc_result *res,
+		    int64_t duration_us)
+{
+	if (!cryo_log_enabled(CRYO_LOG_DEBUG))
+		return;
+	cleanup_free char *cmd = proc_argv_string(argv);
+	cleanup_free char *env = xstrdup("");
+	for (size_t i = 0; opts->env && opts->env[i]; i++) {
+		char *next = xasprintf("%s%s%s", env, *env ? " " : "", opts->env[i]);
+		free(env);
+		env = next;
+	}
+	cleanup_free char *how = res->timed_out ? xasprintf("killed after its %d ms timeout", opts->timeout_ms)
+						: xasprintf("exit %d", res->status);
+	cryo_debug("ran `%s`%s%s%s: %s in %.1f ms", cmd, *env ? " (with " : "", env, *env ? ")" : "", how,
+		   (double)duration_us / 1000.0);
+}
+
 int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_result *res,
 	     cryo_err *err)
 {
@@ -98,6 +119,7 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 	if (!opts)
 		opts = &defaults;
 	memset(res, 0, sizeof(*res));
+	int64_t started = now_monotonic_us();
 	exe = proc_find_executable(argv[0]);
 	if (!exe)
 		return cryo_error_set(err, ENOENT, "run `%s`: executable not found", argv[0]);
@@ -215,9 +237,7 @@ done:
 		res->status = 128 + WTERMSIG(status);
 	res->out = caps[0].buf ? caps[0].buf : (opts->capture_stdout ? xstrdup("") : NULL);
 	res->errout = caps[1].buf ? caps[1].buf : (opts->capture_stderr ? xstrdup("") : NULL);
-	if (res->status == 127 && !res->timed_out && res->errout && !*res->errout) {
-		/* exec failure in the child is reported as 127 */
-	}
+	log_run(argv, opts, res, now_monotonic_us() - started);
 	return 0;
 }
 

@@ -30,6 +30,7 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 	     cryo_err *err);
 void proc_result_free(struct proc_result *res);
 
+
 /* Find an executable in PATH (or check an explicit path). Returns an allocated path
  * or NULL. */
 char *proc_find_executable(const char *name);

@@ -14,6 +14,7 @@
 #include "lock.h"
 #include "monitor.h"
 #include "network.h"
+#include "progress.h"
 #include "overlay.h"
 #include "rootfs_diff.h"
 #include "scratch.h"
@@ -102,7 +103,8 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 	    {"user", json_type_string},       {"hostname", json_type_string}, {"network", json_type_string},
 	    {"mounts", json_type_array},      {"memory_limit", json_type_int}, {"pids_limit", json_type_int},
 	    {"auto_remove", json_type_boolean}, {"ip", json_type_string},   {"mac", json_type_string},
-	    {"ports", json_type_array},
+	    {"ports", json_type_array},       {"terminal", json_type_boolean}, {"interactive", json_type_boolean},
+	    {"read_only", json_type_boolean}, {"labels", json_type_array},
 	};
 	struct json_object *v;
 	if (!json_object_is_type(cfg, json_type_object))
@@ -111,7 +113,7 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 		if (json_object_object_get_ex(cfg, fields[i].key, &v) && !json_object_is_type(v, fields[i].type))
 			return cryo_error_plain(err, EINVAL, "`%s` is not a %s", fields[i].key,
 			                        json_type_to_name(fields[i].type));
-	const char *lists[] = {"command", "env"};
+	const char *lists[] = {"command", "env", "labels"};
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		if (json_object_object_get_ex(cfg, lists[i], &v))
 			for (size_t j = 0; j < json_object_array_length(v); j++)
@@ -804,6 +806,25 @@ static void restore_run_release(struct restore_run *run)
 		close(run->lock);
 }
 
+/* A phase change for progress.h (phase NULL: none); returns 0, to sit in the
+ * list of steps. The restored container's name once it has one. */
+static int restore_progress(struct restore_run *run, const char *ref, const char *phase, int64_t start)
+{
+	if (!phase)
+		return 0;
+	struct cryo_progress p = {
+		.operation = "restore",
+		.container = run->c ? run->c->name : run->opts->name ? run->opts->name : ref ? ref : "",
+		.phase = phase,
+		.elapsed_us = now_monotonic_us() - start,
+	};
+	struct stat st;
+	if (strcmp(phase, "importing") == 0 && stat(run->opts->import_path, &st) == 0)
+		p.bytes = (uint64_t)st.st_size;
+	cryo_progress_report(&p);
+	return 0;
+}
+
 int restore_container(struct cryo_engine *engine, const char *ref, const struct restore_opts *opts,
 		      struct container **out, struct restore_stats *stats, cryo_err *err)
 {
@@ -813,16 +834,20 @@ int restore_container(struct cryo_engine *engine, const char *ref, const struct 
 
 	memset(stats, 0, sizeof(*stats));
 	extract_limits_from_config(engine->config, &run.limits);
-	if ((r = restore_locate(&run, ref, err)) < 0 ||
+	if ((r = restore_progress(&run, ref, opts->import_path ? "importing" : NULL, start)) < 0 ||
+	    (r = restore_locate(&run, ref, err)) < 0 ||
+	    (r = restore_progress(&run, ref, "preparing", start)) < 0 ||
 	    (r = restore_prepare_container(&run, err)) < 0 ||
 	    (r = restore_rootfs(&run, err)) < 0 ||
 	    (r = restore_volumes(&run, err)) < 0 ||
 	    (r = restore_network(&run, err)) < 0 ||
 	    (r = restore_bundle(&run, err)) < 0 ||
+	    (r = restore_progress(&run, ref, "restoring", start)) < 0 ||
 	    (r = restore_processes(&run, err)) < 0 ||
 	    (r = restore_commit(&run, err)) < 0)
 		goto fail;
 	stats->restore_duration = now_monotonic_us() - start;
+	restore_progress(&run, ref, "done", start);
 	if (out)
 		*out = move_ptr(run.c);
 	restore_run_release(&run);

@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -128,7 +129,7 @@ static int runtime_simple(struct cryo_engine *engine, const char *verb, const ch
 }
 
 int runtime_create(struct cryo_engine *engine, const char *id, const char *bundle, const char *pid_file,
-		   int out_fd, int err_fd, cryo_err *err)
+		   int in_fd, int out_fd, int err_fd, const char *console_socket, cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	cleanup_free char *log = engine_run_path(engine, "containers/%s/runtime-create.log", id);
@@ -146,8 +147,13 @@ int runtime_create(struct cryo_engine *engine, const char *id, const char *bundl
 	strv_push(&argv, bundle);
 	strv_push(&argv, "--pid-file");
 	strv_push(&argv, pid_file);
+	if (console_socket) {
+		strv_push(&argv, "--console-socket");
+		strv_push(&argv, console_socket);
+	}
 	strv_push(&argv, id);
 	/* The runtime hands its stdio to the container's init. */
+	opts.stdin_fd = in_fd;
 	opts.stdout_fd = out_fd;
 	opts.stderr_fd = err_fd;
 	opts.timeout_ms = RUNTIME_TIMEOUT_MS;
@@ -224,26 +230,40 @@ int runtime_state(struct cryo_engine *engine, const char *id, char **status, int
 	return 0;
 }
 
-int runtime_exec(struct cryo_engine *engine, const char *id, char *const *argv_in, char *const *env,
-		 const char *cwd, int *exit_code, cryo_err *err)
+static void push_exec_args(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *o,
+			   char ***argv)
+{
+	push_base_args(engine, argv);
+	strv_push(argv, "exec");
+	for (size_t i = 0; o->env && o->env[i]; i++) {
+		strv_push(argv, "--env");
+		strv_push(argv, o->env[i]);
+	}
+	if (o->cwd) {
+		strv_push(argv, "--cwd");
+		strv_push(argv, o->cwd);
+	}
+	if (o->user) {
+		strv_push(argv, "--user");
+		strv_push(argv, o->user);
+	}
+	if (o->tty)
+		strv_push(argv, "--tty");
+	strv_push(argv, id);
+	for (size_t i = 0; o->argv[i]; i++)
+		strv_push(argv, o->argv[i]);
+}
+
+int runtime_exec(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *o, int *exit_code,
+		 cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	struct proc_opts opts = PROC_OPTS_INIT;
 	struct proc_result res;
-	push_base_args(engine, &argv);
-	strv_push(&argv, "exec");
-	for (size_t i = 0; env && env[i]; i++) {
-		strv_push(&argv, "--env");
-		strv_push(&argv, env[i]);
-	}
-	if (cwd) {
-		strv_push(&argv, "--cwd");
-		strv_push(&argv, cwd);
-	}
-	strv_push(&argv, id);
-	for (size_t i = 0; argv_in[i]; i++)
-		strv_push(&argv, argv_in[i]);
-	opts.stdin_fd = STDIN_FILENO;
+	push_exec_args(engine, id, o, &argv);
+	/* With a terminal, the runtime makes the pty, puts ours in raw mode and
+	 * forwards window sizes itself; it needs our stdin for that. */
+	opts.stdin_fd = o->stdin_open || o->tty ? STDIN_FILENO : -1;
 	opts.stdout_fd = STDOUT_FILENO;
 	opts.stderr_fd = STDERR_FILENO;
 	int r = proc_run(argv, &opts, &res, err);
@@ -337,8 +357,13 @@ int runtime_restore(struct cryo_engine *engine, const char *id, const struct run
 		strv_push(&argv, "--tcp-established");
 	if (o->file_locks)
 		strv_push(&argv, "--file-locks");
+	if (o->console_socket) {
+		strv_push(&argv, "--console-socket");
+		strv_push(&argv, o->console_socket);
+	}
 	strv_push(&argv, id);
 	opts.env = env;
+	opts.stdin_fd = o->in_fd;
 	opts.stdout_fd = o->out_fd;
 	opts.stderr_fd = o->err_fd;
 	opts.timeout_ms = RUNTIME_TIMEOUT_MS;

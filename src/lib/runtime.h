@@ -10,9 +10,11 @@
 #include "engine.h"
 #include "error.h"
 
-/* runc create: the container's stdio are out_fd/err_fd (stdin /dev/null). */
+/* runc create: the container's stdio are in_fd (-1: /dev/null), out_fd and
+ * err_fd; or, with console_socket (a container whose spec asks for a
+ * terminal), a pseudo-terminal whose master the runtime sends there. */
 int runtime_create(struct cryo_engine *engine, const char *id, const char *bundle, const char *pid_file,
-		   int out_fd, int err_fd, cryo_err *err);
+		   int in_fd, int out_fd, int err_fd, const char *console_socket, cryo_err *err);
 int runtime_start(struct cryo_engine *engine, const char *id, cryo_err *err);
 int runtime_kill(struct cryo_engine *engine, const char *id, int signal, cryo_err *err);
 /* Delete the runtime's record of the container; an unknown container is not an error. */
@@ -23,9 +25,18 @@ int runtime_resume(struct cryo_engine *engine, const char *id, cryo_err *err);
  * init pid. -ENOENT when the runtime does not know the container. */
 int runtime_state(struct cryo_engine *engine, const char *id, char **status, int *pid, cryo_err *err);
 
+struct runtime_exec_opts {
+	char *const *argv;
+	char *const *env; /* KEY=VALUE added */
+	const char *cwd;  /* NULL: the container's */
+	const char *user; /* "UID[:GID]", NULL: the container's */
+	bool stdin_open;  /* -i: our stdin, else /dev/null */
+	bool tty;         /* -t: on a new pseudo-terminal the runtime relays to our stdio */
+};
+
 /* Run a process in the container with our stdio; *exit_code gets its status. */
-int runtime_exec(struct cryo_engine *engine, const char *id, char *const *argv, char *const *env,
-		 const char *cwd, int *exit_code, cryo_err *err);
+int runtime_exec(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *opts,
+		 int *exit_code, cryo_err *err);
 
 struct runtime_checkpoint_opts {
 	const char *image_path; /* CRIU images */
@@ -44,7 +55,8 @@ struct runtime_restore_opts {
 	const char *pid_file;
 	bool tcp_established;
 	bool file_locks;
-	int out_fd, err_fd; /* the restored container's stdio */
+	int in_fd, out_fd, err_fd; /* the restored container's stdio (in_fd -1: /dev/null) */
+	const char *console_socket; /* a container with a terminal: where its new master goes */
 };
 int runtime_restore(struct cryo_engine *engine, const char *id, const struct runtime_restore_opts *opts,
 		    cryo_err *err);

@@ -73,7 +73,7 @@ static struct json_object *process_json(const struct container_config *cfg, char
 	struct json_object *juser = json_object_new_object();
 	json_object_object_add(juser, "uid", json_object_new_int64(uid));
 	json_object_object_add(juser, "gid", json_object_new_int64(gid));
-	json_object_object_add(process, "terminal", json_object_new_boolean(0));
+	json_object_object_add(process, "terminal", json_object_new_boolean(cfg->terminal));
 	json_object_object_add(process, "user", juser);
 	json_object_object_add(process, "args", strv_json(cfg->command));
 	json_object_object_add(process, "env", strv_json(cfg->env));
@@ -108,12 +108,17 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 	static const char *const dev_opts[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
 	static const char *const shm_opts[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
 	static const char *const sys_opts[] = {"nosuid", "noexec", "nodev", "ro"};
+	static const char *const pts_opts[] = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"};
 	static const char *const sys_bind_opts[] = {"bind", "nosuid", "noexec", "nodev", "ro"};
 	bool host_net = cfg->network && strcmp(cfg->network, "host") == 0;
 
 	add_mount(mounts, "/proc", "proc", "proc", proc_opts, ARRAY_SIZE(proc_opts));
 	add_mount(mounts, "/dev", "tmpfs", "tmpfs", dev_opts, ARRAY_SIZE(dev_opts));
 	add_mount(mounts, "/dev/shm", "tmpfs", "shm", shm_opts, ARRAY_SIZE(shm_opts));
+	/* A terminal needs its own devpts (runc links /dev/ptmx to it); only -t
+	 * containers get one, a mount being a cost at every checkpoint. */
+	if (cfg->terminal)
+		add_mount(mounts, "/dev/pts", "devpts", "devpts", pts_opts, ARRAY_SIZE(pts_opts));
 	/* sysfs can only be mounted fresh in a network namespace of our own;
 	 * with the host's network, bind the host's (not recursively). */
 	if (host_net)
@@ -194,7 +199,7 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	json_object_object_add(spec, "process", process_json(cfg, caps, uid, gid));
 	struct json_object *root = json_object_new_object();
 	json_object_object_add(root, "path", json_object_new_string(rootfs));
-	json_object_object_add(root, "readonly", json_object_new_boolean(0));
+	json_object_object_add(root, "readonly", json_object_new_boolean(cfg->read_only));
 	json_object_object_add(spec, "root", root);
 	json_object_object_add(spec, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : id));
 	json_object_object_add(spec, "mounts", mounts_json(engine, cfg));

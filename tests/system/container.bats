@@ -207,3 +207,28 @@ teardown() {
 	[ -z "$output" ] || [ "${#lines[@]}" -le 1 ]
 	! grep -q "$TEST_DIR/root/containers/.*/rootfs" /proc/self/mountinfo
 }
+
+@test "--hostname, --label and --read-only" {
+	run cryo run --rm --hostname myhost busybox hostname
+	[ "$output" = myhost ]
+	cryo create --name lb --label app=web --label tier=1 busybox true >/dev/null
+	[ "$(cryo inspect lb | jq -c '.[0].Config.labels')" = '["app=web","tier=1"]' ]
+	run cryo run --rm --label =x busybox true
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"malformed label \`=x\`: expected KEY=VALUE"* ]]
+	run cryo run --rm --read-only -v vol:/data busybox sh -c 'touch /x; echo in-volume > /data/f && cat /data/f'
+	[[ "$output" == *"touch: /x: Read-only file system"* ]]
+	[[ "$output" == *in-volume* ]]
+	run cryo run --rm busybox sh -c 'touch /x && echo writable'
+	[ "$output" = writable ]
+}
+
+@test "a read-only container stays read-only through checkpoint and restore, labels too" {
+	cryo run -d --name ro --read-only --label keep=me busybox sleep 1000 >/dev/null
+	cryo checkpoint --export "$TEST_DIR/ro.tar.zst" ro >/dev/null
+	cryo restore --import "$TEST_DIR/ro.tar.zst" --name ro2 >/dev/null
+	run cryo exec ro2 sh -c 'touch /x'
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Read-only file system"* ]]
+	[ "$(cryo inspect ro2 | jq -c '.[0].Config.labels')" = '["keep=me"]' ]
+}
