@@ -56,11 +56,13 @@ int cmd_network_create(struct cli *cli, int argc, char **argv)
 
 static int parse_simple(struct cli *cli, int argc, char **argv, const char *usage, bool *json)
 {
-	static const struct option longopts[] = {
+	/* --format only where there is a format to choose (ls) */
+	static const struct option format_longopts[] = {
 	    {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option help_longopts[] = {{"help", no_argument, NULL, 'h'}, {}};
 	int c, code = 0;
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "h", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "h", json ? format_longopts : help_longopts, &code)) != -1) {
 		if (c == 'h') {
 			printf("%s\n", usage);
 			return 0;
@@ -71,8 +73,6 @@ static int parse_simple(struct cli *cli, int argc, char **argv, const char *usag
 			*json = true;
 			continue;
 		}
-		if (c == 'f')
-			return cli_usage_error(cli, "unknown option `--format`");
 		return code;
 	}
 	return -1;
