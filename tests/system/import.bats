@@ -214,7 +214,8 @@ assert_engine_unchanged() { # engine-function root [containers expected]
 	bad '.config.user = "0;1"' 'user `0;1`'
 	bad '.config.memory_limit = -1' 'invalid memory limit -1'
 	bad '.config.memory_limit = "lots"' '`memory_limit` is not a int'
-	bad '.config.network = "bridge"' 'network `bridge` is not supported'
+	bad '.config.network = "../x"' 'invalid network `../x`'
+	bad '.config.network = "nosuch"' 'no such network `nosuch`'
 	bad '.config.env += ["=x"]' 'malformed environment variable `=x`'
 	assert_engine_unchanged cryo "$ROOT" 1
 }
