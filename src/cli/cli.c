@@ -172,3 +172,25 @@ int cli_complete_names(struct cli *cli, const char *kind)
 	}
 	return 0;
 }
+
+int cli_parse_simple(struct cli *cli, int argc, char **argv, const char *usage, bool *json)
+{
+	static const struct option with_format[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {}};
+	int c, code = 0;
+	cli_getopt_reset();
+	while ((c = cli_getopt(cli, argc, argv, "h", json ? with_format : help_only, &code)) != -1) {
+		if (c == 'h') {
+			printf("%s\n", usage);
+			return 0;
+		}
+		if (c == 'f' && json) {
+			if (strcmp(optarg, "json") != 0)
+				return cli_usage_error(cli, "unsupported format `%s`: use json", optarg);
+			*json = true;
+			continue;
+		}
+		return code;
+	}
+	return -1;
+}

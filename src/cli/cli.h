@@ -36,6 +36,10 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
  * reports unknown options and missing arguments through cli_usage_error
  * (returning '?' with the exit code in *exit_code). Options stop at the first
  * non-option argument (so `run IMAGE CMD -x` passes -x to CMD). */
+/* Options of a command that takes only --help, and --format json when json
+ * is not NULL (then set by it). Returns -1 to go on, else the exit code. */
+int cli_parse_simple(struct cli *cli, int argc, char **argv, const char *usage, bool *json);
+
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, int *exit_code);
 void cli_getopt_reset(void);

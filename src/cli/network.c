@@ -54,36 +54,12 @@ int cmd_network_create(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
-static int parse_simple(struct cli *cli, int argc, char **argv, const char *usage, bool *json)
-{
-	/* --format only where there is a format to choose (ls) */
-	static const struct option format_longopts[] = {
-	    {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
-	static const struct option help_longopts[] = {{"help", no_argument, NULL, 'h'}, {}};
-	int c, code = 0;
-	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "h", json ? format_longopts : help_longopts, &code)) != -1) {
-		if (c == 'h') {
-			printf("%s\n", usage);
-			return 0;
-		}
-		if (c == 'f' && json) {
-			if (strcmp(optarg, "json") != 0)
-				return cli_usage_error(cli, "unsupported format `%s`: use json", optarg);
-			*json = true;
-			continue;
-		}
-		return code;
-	}
-	return -1;
-}
-
 int cmd_network_ls(struct cli *cli, int argc, char **argv)
 {
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	bool json = false;
-	int code = parse_simple(cli, argc, argv, "Usage: cryo network ls [--format json]", &json);
+	int code = cli_parse_simple(cli, argc, argv, "Usage: cryo network ls [--format json]", &json);
 	if (code >= 0)
 		return code;
 	if (optind < argc)
@@ -115,7 +91,7 @@ int cmd_network_ls(struct cli *cli, int argc, char **argv)
 int cmd_network_inspect(struct cli *cli, int argc, char **argv)
 {
 	struct cryo_engine *engine;
-	int code = parse_simple(cli, argc, argv, "Usage: cryo network inspect NAME...", NULL);
+	int code = cli_parse_simple(cli, argc, argv, "Usage: cryo network inspect NAME...", NULL);
 	if (code >= 0)
 		return code;
 	if (optind >= argc)
@@ -142,7 +118,7 @@ int cmd_network_inspect(struct cli *cli, int argc, char **argv)
 int cmd_network_rm(struct cli *cli, int argc, char **argv)
 {
 	struct cryo_engine *engine;
-	int code = parse_simple(cli, argc, argv, "Usage: cryo network rm NAME...", NULL);
+	int code = cli_parse_simple(cli, argc, argv, "Usage: cryo network rm NAME...", NULL);
 	if (code >= 0)
 		return code;
 	if (optind >= argc)

@@ -8,33 +8,11 @@
 #include "util.h"
 #include "volume.h"
 
-static int parse_help_only(struct cli *cli, int argc, char **argv, const char *usage, bool *json)
-{
-	static const struct option with_format[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
-	static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {}};
-	int c, code = 0;
-	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "h", json ? with_format : help_only, &code)) != -1) {
-		if (c == 'h') {
-			printf("%s\n", usage);
-			return 0;
-		}
-		if (c == 'f' && json) {
-			if (strcmp(optarg, "json") != 0)
-				return cli_usage_error(cli, "unsupported format `%s`: use json", optarg);
-			*json = true;
-			continue;
-		}
-		return code;
-	}
-	return -1;
-}
-
 int cmd_volume_create(struct cli *cli, int argc, char **argv)
 {
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
-	int code = parse_help_only(cli, argc, argv, "Usage: cryo volume create NAME", NULL);
+	int code = cli_parse_simple(cli, argc, argv, "Usage: cryo volume create NAME", NULL);
 	if (code >= 0)
 		return code;
 	if (argc - optind != 1)
@@ -52,7 +30,7 @@ int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	bool json = false;
-	int code = parse_help_only(cli, argc, argv, "Usage: cryo volume ls [--format json]", &json);
+	int code = cli_parse_simple(cli, argc, argv, "Usage: cryo volume ls [--format json]", &json);
 	if (code >= 0)
 		return code;
 	if (optind < argc)
@@ -83,7 +61,7 @@ int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
 {
 	struct cryo_engine *engine;
-	int code = parse_help_only(cli, argc, argv, "Usage: cryo volume inspect NAME...", NULL);
+	int code = cli_parse_simple(cli, argc, argv, "Usage: cryo volume inspect NAME...", NULL);
 	if (code >= 0)
 		return code;
 	if (optind >= argc)
@@ -111,7 +89,7 @@ int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
 int cmd_volume_rm(struct cli *cli, int argc, char **argv)
 {
 	struct cryo_engine *engine;
-	int code = parse_help_only(cli, argc, argv, "Usage: cryo volume rm NAME...", NULL);
+	int code = cli_parse_simple(cli, argc, argv, "Usage: cryo volume rm NAME...", NULL);
 	if (code >= 0)
 		return code;
 	if (optind >= argc)
