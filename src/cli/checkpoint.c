@@ -10,12 +10,16 @@
 #include "state.h"
 #include "show_progress.h"
 #include "util.h"
+#include "workers.h"
 
 static const char usage[] =
 	"Usage: cryo checkpoint [OPTIONS] CONTAINER...\n"
 	"       cryo checkpoint [OPTIONS] --all|--latest\n\n"
 	"Options:\n"
-	"  -a, --all               every running or paused container\n"
+	"  -a, --all               every running or paused container, several at a time\n"
+	"                          (each frozen on its own)\n"
+	"      --parallel N        with --all: N containers at a time (default: the\n"
+	"                          configuration's engine.parallel, else the number of CPUs)\n"
 	"  -l, --latest            the container created last\n"
 	"  -R, --leave-running     keep the container running (it is frozen only while its\n"
 	"                          memory, file system and volumes are captured)\n"
@@ -61,6 +65,72 @@ static int select_containers(struct cryo_engine *engine, bool latest, char ***na
 	return 0;
 }
 
+struct all_report {
+	bool print_stats;
+};
+
+static int checkpoint_job(struct cryo_engine *engine, const char *name, void *data, struct json_object **result,
+			  cryo_err *err)
+{
+	const struct checkpoint_opts *opts = data;
+	struct checkpoint_stats stats;
+	int r = checkpoint_container(engine, name, opts, &stats, err);
+	if (r < 0)
+		return r;
+	*result = checkpoint_stats_json(&stats);
+	return 0;
+}
+
+static void checkpoint_report(const char *name, struct json_object *result, const char *error, void *data)
+{
+	const struct all_report *rep = data;
+	if (error) {
+		fprintf(stderr, "Error: %s\n", error);
+		return;
+	}
+	if (rep->print_stats && result) {
+		struct json_object *o = json_object_get(result);
+		json_object_object_add(o, "container", json_object_new_string(name));
+		cli_print_json(o);
+		json_object_put(o);
+	} else {
+		printf("%s\n", name);
+	}
+	fflush(stdout);
+}
+
+/* --all: the containers in worker processes, each frozen on its own. */
+static int checkpoint_all(struct cli *cli, struct cryo_engine *engine, char **names, const struct checkpoint_opts *opts,
+			  bool print_stats, enum cli_progress_mode progress, unsigned parallel)
+{
+	cleanup_error cryo_err err = NULL;
+	cleanup_strv char **failed = NULL;
+	struct all_report rep = {.print_stats = print_stats};
+	char ***groups = cli_group_by_volume(engine, names);
+	unsigned workers = cli_workers_default(cli, parallel);
+	/* Several operations' terminal lines would interleave: auto shows
+	 * nothing then; json lines name their container. */
+	if (workers > 1 && progress == CLI_PROGRESS_AUTO)
+		progress = CLI_PROGRESS_NONE;
+	cli_progress_start(progress);
+	sigset_t hold, previous;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &hold, &previous);
+	int r = cli_run_workers(cli, groups, workers, checkpoint_job, (void *)opts, checkpoint_report, &rep, &failed,
+				&err);
+	cli_groups_free(groups);
+	fflush(stdout);
+	sigprocmask(SIG_SETMASK, &previous, NULL);
+	if (r < 0)
+		cli_fail(&err);
+	int code = cli_all_failed("checkpoint --all", failed, strv_len(names));
+	return r < 0 ? EXIT_ENGINE : code;
+}
+
 int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 {
 	enum {
@@ -72,6 +142,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		OPT_SIGN,
 		OPT_SKIP_IN_FLIGHT,
 		OPT_PROGRESS,
+		OPT_PARALLEL,
 	};
 	bool all = false, latest = false;
 	static const struct option longopts[] = {
@@ -89,6 +160,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		{"progress", required_argument, NULL, OPT_PROGRESS},
 		{"all", no_argument, NULL, 'a'},
 		{"latest", no_argument, NULL, 'l'},
+		{"parallel", required_argument, NULL, OPT_PARALLEL},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -96,6 +168,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	struct cryo_engine *engine;
 	bool print_stats = false, compress_given = false;
 	enum cli_progress_mode progress = CLI_PROGRESS_AUTO;
+	unsigned parallel = 0;
 	int c, code = 0;
 
 	cli_getopt_reset();
@@ -146,6 +219,11 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		case OPT_SIGN:
 			opts.sign_key = optarg;
 			break;
+		case OPT_PARALLEL:
+			if (!cli_parse_workers(optarg, &parallel))
+				return cli_usage_error(cli, "invalid --parallel `%s`: expected 1 to %d", optarg,
+						       CLI_MAX_WORKERS);
+			break;
 		case 'h':
 			printf("%s", usage);
 			return 0;
@@ -159,6 +237,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--all or --latest, not both");
 	if (!all && !latest && optind >= argc)
 		return cli_usage_error(cli, "at least one container is required");
+	if (parallel && !all)
+		return cli_usage_error(cli, "--parallel only applies with --all");
 	if (opts.export_path && all)
 		return cli_usage_error(cli, "--export takes exactly one container, not --all");
 	if (opts.export_path && argc - optind > 1)
@@ -172,6 +252,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	cleanup_strv char **names = NULL;
 	if ((all || latest) && (code = select_containers(engine, latest, &names)) != 0)
 		return code;
+	if (all)
+		return checkpoint_all(cli, engine, names, &opts, print_stats, progress, parallel);
 	if (names) {
 		argv = names;
 		argc = (int)strv_len(names);

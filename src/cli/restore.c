@@ -4,15 +4,23 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "container.h"
 #include "show_progress.h"
 #include "restore.h"
+#include "state.h"
 #include "util.h"
+#include "workers.h"
 
 static const char usage[] =
-	"Usage: cryo restore [OPTIONS] [CONTAINER]\n\n"
+	"Usage: cryo restore [OPTIONS] [CONTAINER]\n"
+	"       cryo restore [OPTIONS] --all\n\n"
 	"Restores CONTAINER from the checkpoint the engine kept, or a new container\n"
 	"from an exported archive with --import.\n\n"
 	"Options:\n"
+	"  -a, --all               every container that is not running and has a checkpoint\n"
+	"                          the engine kept, several at a time\n"
+	"      --parallel N        with --all: N containers at a time (default: the\n"
+	"                          configuration's engine.parallel, else the number of CPUs)\n"
 	"  -i, --import FILE       restore from a checkpoint archive\n"
 	"  -n, --name NAME         restore as a new container with this name\n"
 	"  -k, --keep              keep the checkpoint files and CRIU's logs\n"
@@ -44,6 +52,75 @@ static const char usage[] =
 	"                          import.memory_limit)\n"
 	"      --pids-limit N      process limit (likewise, import.pids_limit)\n";
 
+static int restore_job(struct cryo_engine *engine, const char *name, void *data, struct json_object **result,
+		       cryo_err *err)
+{
+	const struct restore_opts *opts = data;
+	cleanup_container struct container *ct = NULL;
+	struct restore_stats stats;
+	int r = restore_container(engine, name, opts, &ct, &stats, err);
+	if (r < 0)
+		return r;
+	struct json_object *o = restore_stats_json(&stats);
+	json_object_object_add(o, "id", json_object_new_string(ct->id));
+	if (stats.notice[0])
+		json_object_object_add(o, "notice", json_object_new_string(stats.notice));
+	*result = o;
+	return 0;
+}
+
+static void restore_report(const char *name, struct json_object *result, const char *error, void *data)
+{
+	const bool *print_stats = data;
+	struct json_object *id = NULL, *notice = NULL;
+	if (error) {
+		fprintf(stderr, "Error: %s\n", error);
+		return;
+	}
+	if (result && json_object_object_get_ex(result, "notice", &notice))
+		fprintf(stderr, "Warning: restore `%s`: %s\n", name, json_object_get_string(notice));
+	if (*print_stats && result) {
+		struct json_object *o = json_object_get(result);
+		json_object_object_del(o, "notice");
+		json_object_object_add(o, "container", json_object_new_string(name));
+		cli_print_json(o);
+		json_object_put(o);
+	} else if (result && json_object_object_get_ex(result, "id", &id)) {
+		printf("%s\n", json_object_get_string(id));
+	}
+	fflush(stdout);
+}
+
+/* --all: every container that is not running (nor paused) and has a
+ * checkpoint the engine kept, in worker processes. */
+static int restore_all(struct cli *cli, struct cryo_engine *engine, const struct restore_opts *opts,
+		       bool print_stats, enum cli_progress_mode progress, unsigned parallel)
+{
+	cleanup_error cryo_err err = NULL;
+	cleanup_strv char **names = xcalloc(1, sizeof(char *)), **failed = NULL;
+	struct container **list = NULL;
+	size_t n = 0;
+	if (state_container_list(engine, &list, &n, &err) < 0)
+		return cli_fail(&err);
+	for (size_t i = 0; i < n; i++)
+		if (list[i]->checkpoint && !container_is_active(list[i]) && path_exists(list[i]->checkpoint))
+			strv_push(&names, list[i]->name);
+	container_list_free(list, n);
+	char ***groups = cli_group_by_volume(engine, names);
+	unsigned workers = cli_workers_default(cli, parallel);
+	if (workers > 1 && progress == CLI_PROGRESS_AUTO)
+		progress = CLI_PROGRESS_NONE;
+	cli_progress_start(progress);
+	int r = cli_run_workers(cli, groups, workers, restore_job, (void *)opts, restore_report, &print_stats, &failed,
+				&err);
+	cli_groups_free(groups);
+	fflush(stdout);
+	if (r < 0)
+		cli_fail(&err);
+	int code = cli_all_failed("restore --all", failed, strv_len(names));
+	return r < 0 ? EXIT_ENGINE : code;
+}
+
 int cmd_restore(struct cli *cli, int argc, char **argv)
 {
 	enum {
@@ -62,6 +139,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_IGNORE_IP,
 		OPT_IGNORE_MAC,
 		OPT_PROGRESS,
+		OPT_PARALLEL,
 	};
 	static const struct option longopts[] = {
 		{"import", required_argument, NULL, 'i'},
@@ -84,6 +162,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
 		{"publish", required_argument, NULL, 'p'},
 		{"progress", required_argument, NULL, OPT_PROGRESS},
+		{"all", no_argument, NULL, 'a'},
+		{"parallel", required_argument, NULL, OPT_PARALLEL},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
@@ -93,14 +173,15 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	cleanup_container struct container *ct = NULL;
 	struct restore_stats stats;
 	cleanup_strv char **volumes = NULL, **publish = NULL;
-	bool print_stats = false, policy_given = false;
+	bool print_stats = false, policy_given = false, all = false;
+	unsigned parallel = 0;
 	enum cli_progress_mode progress = CLI_PROGRESS_AUTO;
 	long long bytes;
 	unsigned long long n;
 	int c, code = 0;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "i:n:kv:p:h", longopts, &code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "i:n:kv:p:ah", longopts, &code)) != -1) {
 		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES ||
 		    c == OPT_MEMORY || c == OPT_PIDS || c == OPT_INSECURE)
 			policy_given = true;
@@ -160,6 +241,14 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		case 'p':
 			strv_push(&publish, optarg);
 			break;
+		case 'a':
+			all = true;
+			break;
+		case OPT_PARALLEL:
+			if (!cli_parse_workers(optarg, &parallel))
+				return cli_usage_error(cli, "invalid --parallel `%s`: expected 1 to %d", optarg,
+						       CLI_MAX_WORKERS);
+			break;
 		case OPT_MEMORY:
 			if (!cli_parse_bytes(optarg, &bytes) || bytes == 0)
 				return cli_usage_error(cli, "invalid --memory `%s`: expected a number of bytes (k, m, g suffixes allowed)",
@@ -181,6 +270,17 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	const char *ref = optind < argc ? argv[optind] : NULL;
 	if (argc - optind > 1)
 		return cli_usage_error(cli, "at most one container");
+	if (all && (ref || opts.import_path || opts.name || opts.network || publish || opts.ignore_static_ip ||
+		    opts.ignore_static_mac))
+		return cli_usage_error(cli, "--all restores each container as it was: it takes no container, --import, "
+					    "--name, --network, --publish or --ignore-static-ip/mac");
+	if (parallel && !all)
+		return cli_usage_error(cli, "--parallel only applies with --all");
+	if (all) {
+		if (cli_engine(cli, &engine) < 0)
+			return EXIT_ENGINE;
+		return restore_all(cli, engine, &opts, print_stats, progress, parallel);
+	}
 	if (!ref && !opts.import_path)
 		return cli_usage_error(cli, "name a container, or give --import FILE");
 	if (ref && opts.import_path)

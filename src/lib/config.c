@@ -23,6 +23,9 @@ static const char *const criu_stepping_choices[] = {"auto", "breakpoints", "sysc
 static const struct config_key keys[] = {
 	/* The OCI runtime when `--runtime` is not given: a name on PATH or a path. */
 	{"engine.runtime", CONFIG_STRING, "runc", NULL},
+	/* Worker processes of `checkpoint --all` and `restore --all` when
+	 * `--parallel` is not given; 0: the number of online processors. */
+	{"engine.parallel", CONFIG_UINT, "0", NULL},
 	/* Limits on an archive restored with `cryo restore --import` and on each
 	 * tar inside it (root file system changes, volumes); docs/trust.md. */
 	{"import.max_total_size", CONFIG_UINT, "256G", NULL},
