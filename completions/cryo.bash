@@ -81,6 +81,7 @@ _cryo() {
 			--network) COMPREPLY=($(compgen -W "none host" -- "$cur")) ;;
 			--progress) COMPREPLY=($(compgen -W "auto json none" -- "$cur")) ;;
 			--format | -f) COMPREPLY=($(compgen -W "json table text" -- "$cur")) ;;
+			--parallel) COMPREPLY=($(compgen -W "1 2 4 8 16 $(nproc 2>/dev/null)" -- "$cur")) ;;
 			--name) COMPREPLY=() ;;
 			*) COMPREPLY=($(compgen -f -- "$cur")) ;;
 			esac

@@ -8,6 +8,7 @@
 int cmd_info(struct cli *cli, int argc, char **argv);
 int cmd_system_check(struct cli *cli, int argc, char **argv);
 int cmd_system_prune(struct cli *cli, int argc, char **argv);
+int cmd_system_df(struct cli *cli, int argc, char **argv);
 /* -- images -- */
 int cmd_images(struct cli *cli, int argc, char **argv);
 int cmd_image_import(struct cli *cli, int argc, char **argv);

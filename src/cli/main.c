@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{"info", cmd_info, "Show the host's facts that decide how cryo checkpoints"},
 	{"system check", cmd_system_check, "Prove that checkpoint/restore works on this host"},
 	{"system prune", cmd_system_prune, "Remove what interrupted commands left behind"},
+	{"system df", cmd_system_df, "Show disk usage of images, containers, volumes and checkpoints"},
 	/* -- images -- */
 	{"images", cmd_images, "List images"},
 	{"image ls", cmd_images, "List images (same as `images`)"},

@@ -178,6 +178,17 @@ complete_words() {
 	[ -z "$output" ]
 }
 
+@test "bash completion knows system df, restore --all and --parallel" {
+	run complete_words system ""
+	[[ " $(paste -sd' ' <<<"$output") " == *" df "* ]]
+	run complete_words restore --a
+	[ "$output" = --all ]
+	run complete_words checkpoint --all --par
+	[ "$output" = --parallel ]
+	run complete_words restore --all --parallel ""
+	[[ "$(paste -sd' ' <<<"$output")" == "1 2 4 8 16"* ]]
+}
+
 @test "checkpoint --all checkpoints every running container; --latest the one created last" {
 	import_busybox
 	cryo run -d --name one busybox sleep 1000 >/dev/null
