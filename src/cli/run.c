@@ -25,6 +25,9 @@ static const char create_usage[] =
 	"      --label KEY=VALUE     a label, kept in the container's configuration; repeatable\n"
 	"      --read-only           mount the root file system read-only (volumes keep their mode)\n"
 	"  -v, --volume SRC:DST[:ro] a named volume (created if missing) or an absolute host path\n"
+	"      --tmpfs DST[:OPTIONS] a tmpfs at DST (always nosuid,nodev; OPTIONS: size=N[k|m|g|%],\n"
+	"                            nr_inodes=N, mode=OCTAL, uid=N, gid=N, ro, noexec, ...);\n"
+	"                            checkpoints keep its contents; repeatable\n"
 	"  -e, --env KEY=VALUE       set an environment variable\n"
 	"  -w, --workdir DIR         working directory in the container\n"
 	"  -u, --user USER[:GROUP]   user to run as: names from the image's /etc/passwd\n"
@@ -58,7 +61,7 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 		{"tty", no_argument, NULL, 't'}, {"hostname", required_argument, NULL, 'H'},          \
 		{"read-only", no_argument, NULL, 'R'}, {"label", required_argument, NULL, 'l'},     \
 		{"publish", required_argument, NULL, 'p'}, {"ip", required_argument, NULL, 'I'},       \
-		{"mac-address", required_argument, NULL, 'M'},                                         \
+		{"mac-address", required_argument, NULL, 'M'}, {"tmpfs", required_argument, NULL, 'T'}, \
 		{"help", no_argument, NULL, 'h'}
 	static const struct option create_longopts[] = {CREATE_OPTIONS, {}};
 	static const struct option run_longopts[] = {
@@ -80,6 +83,9 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 			break;
 		case 'v':
 			strv_push(&o->volumes, optarg);
+			break;
+		case 'T':
+			strv_push(&o->tmpfs, optarg);
 			break;
 		case 'e':
 			strv_push(&o->env, optarg);
@@ -164,6 +170,7 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 static void free_create_opts(struct container_create_opts *o)
 {
 	strv_free(o->volumes);
+	strv_free(o->tmpfs);
 	strv_free(o->env);
 	strv_free(o->command);
 	strv_free(o->cap_add);

@@ -101,7 +101,8 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 	struct json_object *mounts = json_object_new_array();
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		struct json_object *m = json_object_new_object();
-		json_object_object_add(m, "type", json_object_new_string(cfg->mounts[i].kind == MOUNT_VOLUME ? "volume" : "bind"));
+		static const char *const kinds[] = {[MOUNT_VOLUME] = "volume", [MOUNT_BIND] = "bind", [MOUNT_TMPFS] = "tmpfs"};
+		json_object_object_add(m, "type", json_object_new_string(kinds[cfg->mounts[i].kind]));
 		json_object_object_add(m, "source", json_object_new_string(cfg->mounts[i].source));
 		json_object_object_add(m, "destination", json_object_new_string(cfg->mounts[i].destination));
 		json_object_object_add(m, "readonly", json_object_new_boolean(cfg->mounts[i].readonly));
@@ -164,7 +165,10 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 		cfg->mounts = xcalloc(n, sizeof(*cfg->mounts));
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *m = json_object_array_get_idx(v, i), *ro;
-			cfg->mounts[i].kind = strcmp(json_str(m, "type", "bind"), "volume") == 0 ? MOUNT_VOLUME : MOUNT_BIND;
+			const char *type = json_str(m, "type", "bind");
+			cfg->mounts[i].kind = strcmp(type, "volume") == 0  ? MOUNT_VOLUME
+					      : strcmp(type, "tmpfs") == 0 ? MOUNT_TMPFS
+									   : MOUNT_BIND;
 			cfg->mounts[i].source = xstrdup(json_str(m, "source", ""));
 			cfg->mounts[i].destination = xstrdup(json_str(m, "destination", ""));
 			cfg->mounts[i].readonly = json_object_object_get_ex(m, "readonly", &ro) && json_object_get_boolean(ro);
@@ -285,6 +289,68 @@ static bool user_is_valid(const char *u)
 	return u[uid] == ':' && gid > 0 && gid <= 10 && u[uid + 1 + gid] == '\0';
 }
 
+/* A tmpfs option's number: digits and, where allowed, one suffix. */
+static bool tmpfs_number_is_valid(const char *v, const char *suffixes)
+{
+	size_t digits = strspn(v, "0123456789");
+	if (digits == 0 || digits > 19)
+		return false;
+	if (v[digits] == '\0')
+		return true;
+	return v[digits + 1] == '\0' && strchr(suffixes, v[digits]);
+}
+
+int container_tmpfs_options_validate(const char *options, cryo_err *err)
+{
+	static const char *const flags[] = {"ro",	"rw",	 "exec",    "noexec",  "nosuid",
+					    "nodev", "atime", "noatime", "relatime", NULL};
+	if (strlen(options) > 1024)
+		return cryo_error_plain(err, EINVAL, "tmpfs options are longer than 1024 bytes");
+	if (!options[0])
+		return 0;
+	cleanup_free char *copy = xstrdup(options);
+	char *save = NULL;
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		bool ok = false;
+		for (size_t i = 0; flags[i] && !ok; i++)
+			ok = strcmp(o, flags[i]) == 0;
+		if (str_has_prefix(o, "size="))
+			ok = tmpfs_number_is_valid(o + 5, "kmgKMG%");
+		else if (str_has_prefix(o, "nr_inodes="))
+			ok = tmpfs_number_is_valid(o + 10, "kmgKMG");
+		else if (str_has_prefix(o, "uid="))
+			ok = tmpfs_number_is_valid(o + 4, "") && strtoull(o + 4, NULL, 10) <= UINT32_MAX;
+		else if (str_has_prefix(o, "gid="))
+			ok = tmpfs_number_is_valid(o + 4, "") && strtoull(o + 4, NULL, 10) <= UINT32_MAX;
+		else if (str_has_prefix(o, "mode="))
+			ok = o[5] && strlen(o + 5) <= 4 && strspn(o + 5, "01234567") == strlen(o + 5);
+		if (!ok)
+			return cryo_error_plain(err, EINVAL,
+						"tmpfs option `%s` is not one of size=N[k|m|g|%%], nr_inodes=N[k|m|g], "
+						"mode=OCTAL, uid=N, gid=N, ro, rw, exec, noexec, nosuid, nodev, atime, "
+						"noatime, relatime",
+						o);
+	}
+	/* strtok_r skips empty fields: ",," or a trailing comma is junk too */
+	if (options[0] == ',' || options[strlen(options) - 1] == ',' || strstr(options, ",,"))
+		return cryo_error_plain(err, EINVAL, "tmpfs options `%s` have an empty option", options);
+	return 0;
+}
+
+int container_tmpfs_parse(const char *arg, struct container_mount *out, cryo_err *err)
+{
+	const char *colon = strchr(arg, ':');
+	cleanup_free char *dest = colon ? xstrndup(arg, (size_t)(colon - arg)) : xstrdup(arg);
+	const char *options = colon ? colon + 1 : "";
+	if (!path_is_clean_absolute(dest) || strcmp(dest, "/") == 0)
+		return cryo_error_set(err, EINVAL, "malformed --tmpfs `%s`: `%s` must be an absolute path below / without `..`",
+				      arg, dest);
+	if (container_tmpfs_options_validate(options, err) < 0)
+		return cryo_error_wrap(err, "--tmpfs `%s`", arg);
+	*out = (struct container_mount){.kind = MOUNT_TMPFS, .source = xstrdup(options), .destination = move_ptr(dest)};
+	return 0;
+}
+
 int container_config_validate(const struct container_config *cfg, cryo_err *err)
 {
 	if (strv_len(cfg->command) == 0)
@@ -338,6 +404,8 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 		if (m->kind == MOUNT_BIND && !path_is_clean_absolute(m->source))
 			return cryo_error_plain(err, EINVAL, "bind mount source `%s` must be an absolute path without `..`",
 			                        m->source);
+		if (m->kind == MOUNT_TMPFS && container_tmpfs_options_validate(m->source, err) < 0)
+			return cryo_error_wrap(err, "tmpfs at `%s`", m->destination);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->mounts[j].destination, m->destination) == 0)
 				return cryo_error_plain(err, EINVAL, "two volumes are mounted at `%s`", m->destination);
@@ -421,10 +489,12 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	if ((r = security_capabilities(cfg->cap_add, cfg->cap_drop, &caps, err)) < 0)
 		return r;
 
-	size_t n = strv_len(opts->volumes);
-	cfg->mounts = xcalloc(n, sizeof(*cfg->mounts));
+	size_t n_volumes = strv_len(opts->volumes), n = n_volumes + strv_len(opts->tmpfs);
+	cfg->mounts = xcalloc(n ? n : 1, sizeof(*cfg->mounts));
 	for (size_t i = 0; i < n; i++) {
-		if ((r = container_mount_parse(opts->volumes[i], &cfg->mounts[i], err)) < 0)
+		if (i < n_volumes && (r = container_mount_parse(opts->volumes[i], &cfg->mounts[i], err)) < 0)
+			return r;
+		if (i >= n_volumes && (r = container_tmpfs_parse(opts->tmpfs[i - n_volumes], &cfg->mounts[i], err)) < 0)
 			return r;
 		cfg->n_mounts++;
 		for (size_t j = 0; j < i; j++)

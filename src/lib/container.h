@@ -20,11 +20,11 @@
 #define CONTAINER_EXITED "exited"
 #define CONTAINER_CHECKPOINTED "checkpointed"
 
-enum mount_kind { MOUNT_VOLUME, MOUNT_BIND };
+enum mount_kind { MOUNT_VOLUME, MOUNT_BIND, MOUNT_TMPFS };
 
 struct container_mount {
 	enum mount_kind kind;
-	char *source;      /* volume name, or absolute host path */
+	char *source;      /* volume name, absolute host path, or a tmpfs's options ("" for none) */
 	char *destination; /* absolute path in the container */
 	bool readonly;
 };
@@ -70,6 +70,14 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 /* Parse a -v argument: VOLUME:/path[:ro|rw] or /host/dir:/path[:ro|rw]. */
 int container_mount_parse(const char *arg, struct container_mount *out, cryo_err *err);
 
+/* Parse a --tmpfs argument: /path[:OPTIONS], OPTIONS a comma-separated list
+ * of size=N[k|m|g|%], nr_inodes=N[k|m|g], mode=OCTAL, uid=N, gid=N, ro, rw,
+ * exec, noexec, nosuid, nodev, atime, noatime, relatime (never suid or dev:
+ * a tmpfs is always nosuid,nodev). */
+int container_tmpfs_parse(const char *arg, struct container_mount *out, cryo_err *err);
+/* The same rules for a tmpfs's options alone (a checkpoint's configuration). */
+int container_tmpfs_options_validate(const char *options, cryo_err *err);
+
 struct container_create_opts {
 	const char *name; /* NULL: generated */
 	const char *image;
@@ -78,6 +86,7 @@ struct container_create_opts {
 	const char *workdir;
 	const char *user;
 	char **volumes; /* -v arguments */
+	char **tmpfs;   /* --tmpfs arguments */
 	const char *network; /* NULL: none */
 	const char *ip, *mac;
 	char **publish; /* -p arguments */

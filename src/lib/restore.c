@@ -133,7 +133,7 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 				                        j + 1);
 			json_object_object_get_ex(m, "type", &f);
 			type = json_object_get_string(f);
-			if (strcmp(type, "volume") != 0 && strcmp(type, "bind") != 0)
+			if (strcmp(type, "volume") != 0 && strcmp(type, "bind") != 0 && strcmp(type, "tmpfs") != 0)
 				return cryo_error_plain(err, EINVAL, "mount %zu: unknown type `%s`", j + 1, type);
 		}
 	return 0;
@@ -212,6 +212,12 @@ static int policy_mounts(struct restore_run *run, cryo_err *err)
 		size_t j = 0;
 		while (j < n_given && strcmp(given[j].destination, m->destination) != 0)
 			j++;
+		if (j < n_given && m->kind == MOUNT_TMPFS) {
+			r = cryo_error_plain(err, EINVAL,
+			                     "-v `%s`: `%s` is a tmpfs in the checkpoint, restored with its contents",
+			                     run->opts->volumes[j], m->destination);
+			goto out;
+		}
 		if (j < n_given) {
 			used[j] = true;
 			if (given[j].kind == MOUNT_BIND) {

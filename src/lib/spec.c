@@ -101,6 +101,21 @@ static struct json_object *process_json(const struct container_config *cfg, char
 	return process;
 }
 
+/* --tmpfs: always nosuid and nodev (container_tmpfs_options_validate
+ * refuses suid and dev), then the user's validated options, which the kernel
+ * applies left to right. */
+static void add_tmpfs(struct json_object *mounts, const struct container_mount *m)
+{
+	cleanup_strv char **opts = xcalloc(1, sizeof(char *));
+	strv_push(&opts, "nosuid");
+	strv_push(&opts, "nodev");
+	cleanup_free char *copy = xstrdup(m->source);
+	char *save = NULL;
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save))
+		strv_push(&opts, o);
+	add_mount(mounts, m->destination, "tmpfs", "tmpfs", (const char *const *)opts, strv_len(opts));
+}
+
 static struct json_object *mounts_json(struct cryo_engine *engine, const struct container_config *cfg)
 {
 	struct json_object *mounts = json_object_new_array();
@@ -128,6 +143,10 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		const struct container_mount *m = &cfg->mounts[i];
+		if (m->kind == MOUNT_TMPFS) {
+			add_tmpfs(mounts, m);
+			continue;
+		}
 		cleanup_free char *source =
 			m->kind == MOUNT_VOLUME ? volume_data_dir(engine, m->source) : xstrdup(m->source);
 		/* nodev, nosuid on volumes and bind mounts too, for the same

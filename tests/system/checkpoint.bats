@@ -520,3 +520,19 @@ start_tcp_container() {
 	run cryo restore --import "$TEST_DIR/does-not-exist.tar" --name bad
 	[ "$status" -eq 125 ]
 }
+
+@test "a tmpfs keeps its contents across checkpoint and restore, in place and from an archive" {
+	cryo run -d --name tm --tmpfs /scratch:size=4m workload sh -c \
+		'echo kept >/scratch/note; dd if=/dev/urandom of=/scratch/blob bs=1k count=512 2>/dev/null; md5sum /scratch/blob >/scratch/sum; sleep 1000' >/dev/null
+	wait_for 10 cryo exec tm test -s /scratch/sum
+	sum=$(cryo exec tm cat /scratch/sum)
+	cryo checkpoint --leave-running --export "$TEST_DIR/tm.tar.zst" tm >/dev/null
+	cryo checkpoint tm >/dev/null
+	cryo restore tm >/dev/null
+	[ "$(cryo exec tm md5sum /scratch/blob)" = "$sum" ]
+	[ "$(cryo exec tm cat /scratch/note)" = kept ]
+	cryo exec tm grep -q ' /scratch tmpfs rw,nosuid,nodev,.*size=4096k' /proc/mounts
+	cryo restore --import "$TEST_DIR/tm.tar.zst" --name tm2 >/dev/null
+	[ "$(cryo exec tm2 md5sum /scratch/blob)" = "$sum" ]
+	[ "$(cryo exec tm2 cat /scratch/note)" = kept ]
+}

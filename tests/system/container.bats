@@ -232,3 +232,27 @@ teardown() {
 	[[ "$output" == *"Read-only file system"* ]]
 	[ "$(cryo inspect ro2 | jq -c '.[0].Config.labels')" = '["keep=me"]' ]
 }
+
+@test "--tmpfs mounts a tmpfs, always nosuid and nodev, with the options given" {
+	run cryo run --rm --tmpfs /scratch:size=1m,mode=1770 --tmpfs /other busybox grep -E ' /(scratch|other) ' /proc/mounts
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" =~ ^tmpfs\ /scratch\ tmpfs\ rw,nosuid,nodev,.*size=1024k,.*mode=1770 ]]
+	[[ "${lines[1]}" =~ ^tmpfs\ /other\ tmpfs\ rw,nosuid,nodev ]]
+	run cryo run --rm --tmpfs /ro:ro busybox touch /ro/x
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Read-only file system"* ]]
+}
+
+@test "--tmpfs refuses bad options and paths, leaving nothing behind" {
+	for bad in /x:suid /x:dev /x:size=1z /x:mode=8 /x:uid=-1 '/x:size=1m,,ro' /x:size=1m, x /x/../y / '/x:exec,nosymfollow'; do
+		run cryo create --name bad --tmpfs "$bad" busybox true
+		echo "$bad: $output"
+		[ "$status" -eq 125 ]
+		[[ "$output" == *"tmpfs"* ]]
+	done
+	run cryo create --name bad --tmpfs /x:suid busybox true
+	[[ "$output" == *"tmpfs option \`suid\` is not one of"* ]]
+	run cryo create --name twice --tmpfs /data -v vol:/data busybox true
+	[ "$status" -eq 125 ]
+	[ -z "$(cryo ps -a -q)" ]
+}

@@ -133,6 +133,21 @@ assert_engine_unchanged() { # engine-function root [containers expected]
 	[ "$(cat "$TEST_DIR/hostdir/secret")" = host-secret ]
 }
 
+@test "an archive's tmpfs with suid, dev or junk options is refused, even from a trusted signer" {
+	export_sleeper "$TEST_DIR/c.tar"
+	unpack_archive "$TEST_DIR/c.tar" "$TEST_DIR/files"
+	trusted_attacker_key
+	for opts in suid dev 'size=1m,exec,dev' 'size=$(reboot)' 'mode=4777,x-foo'; do
+		edit_config "$TEST_DIR/files" ".config.mounts = [{type: \"tmpfs\", source: \"$opts\", destination: \"/t\", readonly: false}]"
+		repack_archive "$TEST_DIR/files" "$TEST_DIR/evil.tar" "$TEST_DIR/attacker.pem"
+		run cryo restore --import "$TEST_DIR/evil.tar" --name evil
+		echo "$opts: $output"
+		[ "$status" -eq 125 ]
+		[[ "$output" == *"tmpfs at \`/t\`: tmpfs option"*"is not one of"* ]]
+		assert_engine_unchanged cryo "$ROOT" 1
+	done
+}
+
 @test "a real bind mount is named again on restore with -v, or refused" {
 	mkdir "$TEST_DIR/a" "$TEST_DIR/b"
 	echo from-a >"$TEST_DIR/a/f"
