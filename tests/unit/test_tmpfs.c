@@ -1,0 +1,75 @@
+/* Unit tests for container.c's --tmpfs parsing: the options a tmpfs may have
+ * come from the command line and from archives, so junk must never pass. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "container.h"
+#include "error.h"
+#include "util.h"
+
+static void accepts_the_allowed_options(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+		"", "size=64m", "size=10%", "size=1048576", "nr_inodes=1k,mode=1777", "uid=1000,gid=1000",
+		"ro,noexec,nosuid,nodev", "rw,exec,noatime", "relatime,atime,size=2G", "mode=0700",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		cleanup_error cryo_err err = NULL;
+		if (container_tmpfs_options_validate(good[i], &err) != 0)
+			fail_msg("`%s` refused: %s", good[i], err ? err->msg : "?");
+	}
+}
+
+static void refuses_everything_else(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"suid", "dev", "size=", "size=1z", "size=-1", "size=1mm", "mode=", "mode=8", "mode=17777",
+		"uid=4294967296", "gid=x", ",", "size=1m,", ",size=1m", "size=1m,,ro", "nosymfollow", "x-foo=1",
+		"size=1m;reboot", "SIZE=1m", "size=99999999999999999999",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cleanup_error cryo_err err = NULL;
+		if (container_tmpfs_options_validate(bad[i], &err) != -EINVAL)
+			fail_msg("`%s` accepted", bad[i]);
+		assert_non_null(err);
+	}
+}
+
+static void parse_splits_path_and_options(void **state)
+{
+	(void)state;
+	struct container_mount m;
+	cleanup_error cryo_err err = NULL;
+	assert_int_equal(container_tmpfs_parse("/scratch:size=1m,mode=1770", &m, &err), 0);
+	assert_int_equal(m.kind, MOUNT_TMPFS);
+	assert_string_equal(m.destination, "/scratch");
+	assert_string_equal(m.source, "size=1m,mode=1770");
+	free(m.source);
+	free(m.destination);
+	assert_int_equal(container_tmpfs_parse("/run/x", &m, &err), 0);
+	assert_string_equal(m.source, "");
+	free(m.source);
+	free(m.destination);
+	static const char *const bad[] = {"", "/", "relative", "/a/../b", "/a:suid"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		cleanup_error cryo_err e = NULL;
+		if (container_tmpfs_parse(bad[i], &m, &e) == 0)
+			fail_msg("`%s` accepted", bad[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(accepts_the_allowed_options),
+		cmocka_unit_test(refuses_everything_else),
+		cmocka_unit_test(parse_splits_path_and_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
