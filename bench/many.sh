@@ -83,7 +83,7 @@ log "cryo: $count sequential checkpoints --leave-running"
 frozen=""
 t0=$(now_ms)
 for n in "${names[@]}"; do
-	frozen+="$(cryo checkpoint --leave-running --print-stats "$n" | jq '.frozen_window / 1000')"$'\n'
+	frozen+="$(cryo checkpoint --leave-running --print-stats "$n" | jq '.frozen_window / 100 | round / 10')"$'\n'
 done
 t1=$(now_ms)
 row "cryo, $count sequential \`checkpoint -R\`" "$((t1 - t0))" "$(median <<<"$frozen")" "$(maxof <<<"$frozen")"
@@ -92,7 +92,7 @@ log "cryo: checkpoint --all --leave-running --parallel $parallel"
 t0=$(now_ms)
 out=$(cryo checkpoint --all --leave-running --print-stats --parallel "$parallel")
 t1=$(now_ms)
-frozen=$(jq -s -r '.[].frozen_window / 1000' <<<"$out")
+frozen=$(jq -s -r '.[].frozen_window / 100 | round / 10' <<<"$out")
 row "cryo, \`checkpoint --all -R --parallel $parallel\`" "$((t1 - t0))" "$(median <<<"$frozen")" "$(maxof <<<"$frozen")"
 
 # checkpoint (stop) and restore, one by one
@@ -120,7 +120,7 @@ skip_podman=""
 if command -v podman >/dev/null && bash bench/setup-podman.sh >/dev/null 2>&1; then
 	have_podman=true
 	p() { podman "${podman_flags[@]}" "$@"; }
-	p import "$rootfs" workload >/dev/null
+	p import "$rootfs" workload >/dev/null 2>&1 || { log "podman import failed"; exit 1; }
 	log "podman: starting $count containers"
 	for n in "${names[@]}"; do
 		p run -d --network none --name "$n" localhost/workload:latest "${COUNTER[@]}" >/dev/null
