@@ -44,6 +44,8 @@ CRYO_PACKAGES=(
 	scdoc man-db bash-completion python3
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
+	# reflink snapshots: the tests and bench/run make loop-mounted XFS (reflink=1) and Btrfs
+	xfsprogs btrfs-progs
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(

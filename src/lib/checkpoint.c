@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "container.h"
@@ -50,6 +51,16 @@ struct checkpoint_run {
 	int saved_monitor_pid;
 	bool exported;
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
+
+	/* Reflink snapshots of the root file system's changes and of the
+	 * volumes (rootfs_diff.h), where the file system has them: taken in the
+	 * frozen window, written as tars after the thaw. NULL snap: captured
+	 * the usual way. */
+	struct pending_capture {
+		struct capture_snapshot *snap;
+		char *volume; /* NULL: the root file system */
+	} *captures;
+	size_t n_captures;
 
 	/* Other running containers that use a volume being captured: locked,
 	 * and frozen while it is captured (see checkpoint_freeze_volume_users). */
@@ -256,6 +267,96 @@ static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 	return 0;
 }
 
+static struct capture_snapshot *find_snapshot(struct checkpoint_run *run, const char *volume)
+{
+	for (size_t i = 0; i < run->n_captures; i++)
+		if ((volume == NULL) == (run->captures[i].volume == NULL) &&
+		    (!volume || strcmp(volume, run->captures[i].volume) == 0))
+			return run->captures[i].snap;
+	return NULL;
+}
+
+static int open_snapshot(struct checkpoint_run *run, const char *root, bool overlay, char *const *skip,
+                         const char *volume, cryo_err *err)
+{
+	struct capture_snapshot *snap = NULL;
+	int r = capture_snapshot_open(root, overlay, skip, run->dir, &snap, err);
+	if (r < 0)
+		return r;
+	run->captures = xrealloc(run->captures, (run->n_captures + 1) * sizeof(*run->captures));
+	run->captures[run->n_captures++] = (struct pending_capture){.snap = snap, .volume = volume ? xstrdup(volume) : NULL};
+	return 0;
+}
+
+/* Before the freeze: find out whether the trees can be snapshotted by
+ * reflinks (by trying one), and write back their dirty data now: a clone
+ * first writes back the range it clones, which would otherwise happen in the
+ * frozen window. */
+static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
+{
+	int r;
+	cleanup_free char *upper = container_upper_dir(run->engine, run->c->id);
+	if (!run->opts->ignore_rootfs &&
+	    (r = open_snapshot(run, upper, true, (char *const *)container_managed_files, NULL, err)) < 0)
+		return cryo_error_wrap(err, "snapshot root file system changes");
+	for (size_t i = 0; i < run->cfg.n_mounts && !run->opts->ignore_volumes; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME || find_snapshot(run, m->source))
+			continue;
+		cleanup_free char *data = volume_data_dir(run->engine, m->source);
+		if ((r = open_snapshot(run, data, false, NULL, m->source, err)) < 0)
+			return cryo_error_wrap(err, "snapshot volume `%s`", m->source);
+	}
+	size_t cloned = 0;
+	for (size_t i = 0; i < run->n_captures; i++)
+		cloned += run->captures[i].snap != NULL;
+	run->stats->capture_method = !run->n_captures       ? CAPTURE_NONE
+	                             : !cloned               ? CAPTURE_COPY
+	                             : cloned == run->n_captures ? CAPTURE_REFLINK
+	                                                         : CAPTURE_MIXED;
+	if (cloned) {
+		int64_t start = now_monotonic_us();
+		cleanup_close int fd = open(run->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			syncfs(fd);
+		run->stats->capture_flush_duration = now_monotonic_us() - start;
+	}
+	return 0;
+}
+
+/* After the thaw: the tars of the snapshots. */
+static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
+{
+	int64_t start = now_monotonic_us();
+	for (size_t i = 0; i < run->n_captures; i++) {
+		struct pending_capture *pc = &run->captures[i];
+		if (!pc->snap)
+			continue;
+		struct rootfs_diff_stats ds = {0};
+		cleanup_free char *tar = pc->volume ? xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, pc->volume)
+		                                    : xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
+		cleanup_free char *deleted = pc->volume ? NULL : xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
+		int r = capture_snapshot_write(pc->snap, tar, deleted, &ds, err);
+		if (r < 0)
+			return pc->volume ? cryo_error_wrap(err, "capture volume `%s`", pc->volume)
+			                  : cryo_error_wrap(err, "capture root file system changes");
+		if (!pc->volume)
+			run->stats->rootfs_diff_bytes = ds.bytes;
+		capture_snapshot_free(pc->snap);
+		pc->snap = NULL; /* its blocks are freed now */
+	}
+	run->stats->capture_write_duration = now_monotonic_us() - start;
+	return 0;
+}
+
+static void note_snapshot(struct checkpoint_run *run, struct capture_snapshot *snap)
+{
+	struct capture_snapshot_stats ss;
+	capture_snapshot_stats(snap, &ss);
+	run->stats->reflink_bytes += ss.cloned_bytes;
+	run->stats->capture_copied_bytes += ss.copied_bytes;
+}
+
 /* The key an export is signed with: --sign's, else this engine's own (made on
  * first use). Loaded before the container is touched. */
 static int checkpoint_load_signing_key(struct checkpoint_run *run, cryo_err *err)
@@ -328,6 +429,8 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
 	if (run->opts->leave_running && !run->test_disable_freeze &&
 	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
+		return r;
+	if ((r = checkpoint_open_snapshots(run, err)) < 0)
 		return r;
 	return checkpoint_arm_freeze_hook(run, err);
 }
@@ -409,10 +512,14 @@ static int checkpoint_capture_rootfs(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
 	cleanup_free char *deleted = xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
 	struct rootfs_diff_stats ds = {0};
+	struct capture_snapshot *snap = find_snapshot(run, NULL);
 	int64_t start = now_monotonic_us();
-	int r = rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
+	int r = snap ? capture_snapshot_take(snap, err)
+	             : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
 	run->stats->rootfs_capture_duration = now_monotonic_us() - start;
 	run->stats->rootfs_diff_bytes = ds.bytes;
+	if (snap && r == 0)
+		note_snapshot(run, snap);
 	if (r < 0)
 		return cryo_error_wrap(err, "capture root file system changes");
 	return 0;
@@ -430,7 +537,10 @@ static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
 			continue;
 		cleanup_free char *data = volume_data_dir(run->engine, m->source);
 		cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, m->source);
-		int r = volume_capture(data, tar, err);
+		struct capture_snapshot *snap = find_snapshot(run, m->source);
+		int r = snap ? capture_snapshot_take(snap, err) : volume_capture(data, tar, err);
+		if (snap && r == 0)
+			note_snapshot(run, snap);
 		if (r < 0)
 			return cryo_error_wrap(err, "capture volume `%s`", m->source);
 	}
@@ -700,6 +810,11 @@ static void checkpoint_abort(struct checkpoint_run *run)
 static void checkpoint_run_release(struct checkpoint_run *run)
 {
 	release_neighbours(run);
+	for (size_t i = 0; i < run->n_captures; i++) {
+		capture_snapshot_free(run->captures[i].snap);
+		free(run->captures[i].volume);
+	}
+	free(run->captures);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
 	free(run->hook_params);
@@ -767,13 +882,16 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	    (r = checkpoint_check_volume_users(&run, err)) < 0)
 		goto fail;
 	test_delay_in_frozen_window();
+	if (run.test_thaw_after_archive && (r = checkpoint_write_snapshots(&run, err)) < 0)
+		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
 		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_export(&run, err)) < 0)
 		goto fail;
 	checkpoint_thaw(&run);
 	checkpoint_progress(&run, opts->leave_running ? "thawed" : "captured", start, run.stats->rootfs_diff_bytes);
-	if ((r = checkpoint_write_stats(&run, err)) < 0 ||
+	if ((r = checkpoint_write_snapshots(&run, err)) < 0 ||
+	    (r = checkpoint_write_stats(&run, err)) < 0 ||
 	    (r = checkpoint_progress(&run, opts->export_path ? "writing" : NULL, start, 0)) < 0 ||
 	    (r = checkpoint_export(&run, err)) < 0 ||
 	    (r = checkpoint_commit(&run, err)) < 0)
@@ -800,6 +918,13 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 	json_object_object_add(o, "archive_duration", json_object_new_int64(s->archive_duration));
 	json_object_object_add(o, "rootfs_diff_bytes", json_object_new_int64((int64_t)s->rootfs_diff_bytes));
 	json_object_object_add(o, "archive_size", json_object_new_int64((int64_t)s->archive_size));
+	static const char *const methods[] = {[CAPTURE_NONE] = "none", [CAPTURE_COPY] = "copy",
+	                                      [CAPTURE_REFLINK] = "reflink", [CAPTURE_MIXED] = "mixed"};
+	json_object_object_add(o, "capture_method", json_object_new_string(methods[s->capture_method]));
+	json_object_object_add(o, "capture_flush_duration", json_object_new_int64(s->capture_flush_duration));
+	json_object_object_add(o, "capture_write_duration", json_object_new_int64(s->capture_write_duration));
+	json_object_object_add(o, "reflink_bytes", json_object_new_int64((int64_t)s->reflink_bytes));
+	json_object_object_add(o, "capture_copied_bytes", json_object_new_int64((int64_t)s->capture_copied_bytes));
 	if (s->have_criu_stats) {
 		json_object_object_add(o, "freezing_time", json_object_new_int64(s->criu.freezing_time));
 		json_object_object_add(o, "frozen_time", json_object_new_int64(s->criu.frozen_time));
