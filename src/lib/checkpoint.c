@@ -327,6 +327,8 @@ static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
 /* After the thaw: the tars of the snapshots. */
 static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
 {
+	if (run->stats->capture_method != CAPTURE_REFLINK && run->stats->capture_method != CAPTURE_MIXED)
+		return 0;
 	int64_t start = now_monotonic_us();
 	for (size_t i = 0; i < run->n_captures; i++) {
 		struct pending_capture *pc = &run->captures[i];

@@ -505,6 +505,80 @@ start_tcp_container() {
 	jq -e '.frozen_window == 0' <<<"$output"
 }
 
+# Move this test's engine onto a fresh loop-mounted file system of $1 (xfs:
+# with reflink=1; ext4), with the workload image imported again.
+engine_on_loop_fs() { # xfs|ext4
+	truncate -s 1G "$TEST_DIR/fs.img"
+	case $1 in
+	xfs) mkfs.xfs -q -m reflink=1 "$TEST_DIR/fs.img" ;;
+	ext4) mkfs.ext4 -q -F "$TEST_DIR/fs.img" ;;
+	esac
+	mkdir "$TEST_DIR/fs"
+	mount -o loop -t "$1" "$TEST_DIR/fs.img" "$TEST_DIR/fs"
+	ROOT=$TEST_DIR/fs/root
+	import_workload_image
+}
+
+# The counter with a 4 MiB file beside it in its root file system and in a
+# named volume, so that both captures have data to clone.
+start_counter_with_data() {
+	cryo run -d --name src -v fill:/vol workload sh -c \
+		'dd if=/dev/urandom of=/state/fill bs=1M count=4 2>/dev/null && cp /state/fill /vol/fill &&
+		 exec /usr/local/bin/counter --file /state/counter --stats /state/stats' >/dev/null
+	wait_for 20 log_has cryo src READY
+}
+
+@test "on XFS with reflinks, the frozen window only clones the file system: consistent, and the stats say reflink" {
+	engine_on_loop_fs xfs
+	start_counter_with_data
+	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/x.tar.zst" --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "reflink"' <<<"$output"
+	# both 4 MiB files were cloned, not copied
+	jq -e '.reflink_bytes >= 8388608 and .capture_copied_bytes < 1048576' <<<"$output"
+	# the tars were written after the thaw; the window is CRIU's and the clones'
+	jq -e '.capture_write_duration > 0 and .rootfs_diff_bytes >= 4194304' <<<"$output"
+	jq -e '.frozen_window >= .frozen_time and .frozen_window <= .checkpoint_duration' <<<"$output"
+	# the snapshot left nothing behind
+	[ -z "$(ls -A "$ROOT/checkpoints")" ]
+	# restored on another engine (the volume is the source's here), with
+	# the same data in the root file system and the volume
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	trust_engine1_on_engine2
+	run --separate-stderr cryo2 restore --import "$TEST_DIR/x.tar.zst" --name r
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo2 r
+	local sum
+	sum=$(cryo exec src md5sum /state/fill | cut -d' ' -f1)
+	[ "$(cryo2 exec r md5sum /state/fill | cut -d' ' -f1)" = "$sum" ]
+	[ "$(cryo2 exec r md5sum /vol/fill | cut -d' ' -f1)" = "$sum" ]
+	cryo2 rm -f r >/dev/null
+	run --separate-stderr consistency_cycles 5 /state/counter cryo2 --replace-volumes
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+	[ "$(freezer_state cryo src)" = THAWED ]
+}
+
+@test "on ext4 (no reflinks) the capture is the usual copy, and consistent" {
+	engine_on_loop_fs ext4
+	start_counter_with_data
+	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/e.tar.zst" --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "copy" and .reflink_bytes == 0 and .capture_write_duration == 0' <<<"$output"
+	jq -e '.rootfs_diff_bytes >= 4194304' <<<"$output"
+	jq -e '.frozen_window >= .frozen_time and .frozen_window <= .checkpoint_duration' <<<"$output"
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	trust_engine1_on_engine2
+	run --separate-stderr consistency_cycles 3 /state/counter cryo2 --replace-volumes
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+}
+
 @test "import rejects a tampered archive and leaves nothing behind" {
 	start_counter
 	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" --compress none src
