@@ -49,6 +49,7 @@ struct checkpoint_stats {
 	int64_t capture_write_duration; /* the snapshots' tars, after the thaw */
 	uint64_t reflink_bytes;         /* data the snapshots share with the trees */
 	uint64_t capture_copied_bytes;  /* data the snapshots copied in the frozen window */
+	bool network_lock; /* CRIU locked the container's network during the dump */
 	bool have_criu_stats;
 	struct criu_dump_stats criu;
 };

@@ -505,6 +505,42 @@ start_tcp_container() {
 	jq -e '.frozen_window == 0' <<<"$output"
 }
 
+# A checkpoint of container $1 with an iptables-restore on PATH that records
+# each call (CRIU's network lock runs it and logs nothing) in
+# $TEST_DIR/iptables-restore.calls, then runs the real one. Prints --print-stats.
+checkpoint_spying_iptables() { # container [checkpoint options...]
+	local name=$1 real
+	shift
+	real=$(command -v iptables-restore)
+	mkdir -p "$TEST_DIR/spy"
+	printf '#!/bin/sh\necho "$*" >>%s/iptables-restore.calls\nexec %s "$@"\n' "$TEST_DIR" "$real" >"$TEST_DIR/spy/iptables-restore"
+	chmod +x "$TEST_DIR/spy/iptables-restore"
+	PATH=$TEST_DIR/spy:$PATH cryo checkpoint --leave-running --print-stats "$@" "$name"
+}
+
+@test "a --network none container (only lo) is checkpointed and restored without CRIU's network lock" {
+	start_counter --network none
+	run --separate-stderr checkpoint_spying_iptables src --export "$TEST_DIR/n.tar.zst"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.network_lock == false' <<<"$output"
+	[ ! -e "$TEST_DIR/iptables-restore.calls" ]
+	run --separate-stderr cryo restore --import "$TEST_DIR/n.tar.zst" --name r
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo r
+}
+
+@test "a container on a bridge network keeps CRIU's network lock" {
+	start_counter --network cryo
+	run --separate-stderr checkpoint_spying_iptables src --export "$TEST_DIR/b.tar.zst"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.network_lock == true' <<<"$output"
+	# locked before the dump and unlocked after it
+	[ "$(wc -l <"$TEST_DIR/iptables-restore.calls")" -ge 2 ]
+}
+
 # Move this test's engine onto a fresh loop-mounted file system of $1 (xfs:
 # with reflink=1; ext4), with the workload image imported again.
 engine_on_loop_fs() { # xfs|ext4
