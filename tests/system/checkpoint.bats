@@ -505,6 +505,24 @@ start_tcp_container() {
 	jq -e '.frozen_window == 0' <<<"$output"
 }
 
+# What container $2 (engine $1) sees at /sys/firmware: "MODE ENTRIES WRITE" with
+# WRITE "refused" when creating a file there fails.
+firmware_view() { # engine-function container
+	"$1" exec "$2" sh -c 'printf "%s %s " "$(stat -c %a /sys/firmware)" "$(ls -A /sys/firmware | wc -l)";
+		if touch /sys/firmware/x 2>/dev/null; then echo written; else echo refused; fi'
+}
+
+@test "/sys/firmware stays masked (empty, read-only) without a tmpfs, before and after a restore" {
+	start_counter
+	[ "$(firmware_view cryo src)" = "1777 0 refused" ]
+	# the mask is not a tmpfs: CRIU would archive it inside the frozen window
+	[ "$(cryo exec src awk '$2 == "/sys/firmware" {print $3}' /proc/mounts)" != tmpfs ]
+	cryo checkpoint --leave-running --export "$TEST_DIR/f.tar.zst" src >/dev/null
+	cryo restore --import "$TEST_DIR/f.tar.zst" --name r >/dev/null
+	[ "$(firmware_view cryo r)" = "1777 0 refused" ]
+	assert_consistent_and_running cryo r
+}
+
 # A checkpoint of container $1 with an iptables-restore on PATH that records
 # each call (CRIU's network lock runs it and logs nothing) in
 # $TEST_DIR/iptables-restore.calls, then runs the real one. Prints --print-stats.
