@@ -451,11 +451,39 @@ static int write_data(struct tree_writer *w, int fd, off_t base, struct archive_
 	return 0;
 }
 
+/* Copy [from, to) of fd into the blob at base + from. */
+static int copy_into_blob(struct tree_writer *w, int fd, off_t from, off_t to, off_t base, cryo_err *err)
+{
+	for (off_t pos = from; pos < to;) {
+		size_t want = to - pos < DATA_CHUNK_SIZE ? (size_t)(to - pos) : DATA_CHUNK_SIZE;
+		ssize_t n = pread(fd, w->data, want, pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cryo_error_set(err, errno, "read `%s`", w->path.s);
+		if (n == 0)
+			break; /* shrank: the blob reads as zeros there */
+		for (ssize_t done = 0; done < n;) {
+			ssize_t m = pwrite(w->blob, w->data + done, (size_t)(n - done), base + pos + done);
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0)
+				return cryo_error_set(err, errno, "copy `%s` into the snapshot", w->path.s);
+			done += m;
+		}
+		w->snap.copied_bytes += (uint64_t)n;
+		pos += n;
+	}
+	return 0;
+}
+
 /* Put [0, size) of fd into the snapshot's blob at the next aligned offset:
  * the whole blocks by a reflink (FICLONERANGE: no data is copied, the blob
  * shares the file's extents until either is written), the partial last block
  * and small files by a plain copy (a clone of a small file costs more than
- * copying it). A file that shrank meanwhile leaves zeros. */
+ * copying it). A file that cannot be cloned is copied, only its data extents
+ * when it is sparse (its holes stay holes in the blob). A file that shrank
+ * meanwhile leaves zeros. */
 static int defer_data(struct tree_writer *w, int fd, off_t size, cryo_err *err)
 {
 	struct deferred_entry *e = &w->pending[w->n_pending - 1];
@@ -476,26 +504,13 @@ static int defer_data(struct tree_writer *w, int fd, off_t size, cryo_err *err)
 			return cryo_error_set(err, errno, "clone `%s` into the snapshot", w->path.s);
 		}
 	}
-	for (off_t pos = cloned; pos < size;) {
-		size_t want = size - pos < DATA_CHUNK_SIZE ? (size_t)(size - pos) : DATA_CHUNK_SIZE;
-		ssize_t n = pread(fd, w->data, want, pos);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return cryo_error_set(err, errno, "read `%s`", w->path.s);
-		if (n == 0)
-			break;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t m = pwrite(w->blob, w->data + done, (size_t)(n - done), base + pos + done);
-			if (m < 0 && errno == EINTR)
-				continue;
-			if (m < 0)
-				return cryo_error_set(err, errno, "copy `%s` into the snapshot", w->path.s);
-			done += m;
-		}
-		w->snap.copied_bytes += (uint64_t)n;
-		pos += n;
-	}
+	if (cloned > 0 || archive_entry_sparse_count(e->entry) == 0)
+		return copy_into_blob(w, fd, cloned, size, base, err);
+	la_int64_t offset, length;
+	archive_entry_sparse_reset(e->entry);
+	while (archive_entry_sparse_next(e->entry, &offset, &length) == ARCHIVE_OK)
+		if (length > 0 && copy_into_blob(w, fd, offset, offset + length, base, err) < 0)
+			return -EIO;
 	return 0;
 }
 
