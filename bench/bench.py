@@ -427,6 +427,8 @@ CRYO_PHASES = [
     ("rootfs_capture_duration", "rootfs capture"),
     ("volumes_capture_duration", "volumes capture"),
     ("frozen_window", "frozen window"),
+    ("capture_flush_duration", "flush before the freeze (reflink)"),
+    ("capture_write_duration", "diff tars after the thaw (reflink)"),
     ("archive_duration", "archive"),
     ("checkpoint_duration", "checkpoint total"),
 ]

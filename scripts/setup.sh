@@ -37,6 +37,8 @@ CRYO_PACKAGES=(
 	libprotobuf-c-dev protobuf-c-compiler libssl-dev
 	runc iptables busybox-static bats jq sqlite3 zstd xz-utils gzip util-linux procps file
 	openssl bzip2
+	# reflink snapshots: the tests and bench/run --fs make loop-mounted XFS with reflink=1, and Btrfs
+	xfsprogs btrfs-progs
 	# bridge networks: the CNI plugins that cryo runs, iproute2 to delete a bridge, curl for the tests
 	containernetworking-plugins iproute2 curl
 	# man pages: scdoc builds docs/man/*.scd, man-db reads them in the tests;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "container.h"
@@ -50,6 +51,16 @@ struct checkpoint_run {
 	int saved_monitor_pid;
 	bool exported;
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
+
+	/* Reflink snapshots of the root file system's changes and of the
+	 * volumes (rootfs_diff.h), where the file system has them: taken in the
+	 * frozen window, written as tars after the thaw. NULL snap: captured
+	 * the usual way. */
+	struct pending_capture {
+		struct capture_snapshot *snap;
+		char *volume; /* NULL: the root file system */
+	} *captures;
+	size_t n_captures;
 
 	/* Other running containers that use a volume being captured: locked,
 	 * and frozen while it is captured (see checkpoint_freeze_volume_users). */
@@ -165,6 +176,43 @@ static int write_hook_params(struct checkpoint_run *run, cryo_err *err)
 	return freeze_hook_params_write(run->hook_params, &p, err);
 }
 
+/* Whether process pid's network namespace has no interface but the loopback
+ * (/proc/PID/net/dev lists the interfaces of its namespace): nothing from
+ * outside can send to it. False when it cannot be read. */
+static bool netns_only_loopback(int pid)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/net/dev", pid);
+	cleanup_free char *text = NULL;
+	if (pid <= 0 || read_file(path, &text, NULL, NULL) < 0)
+		return false;
+	int interfaces = 0;
+	bool other = false;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue; /* the two header lines */
+		*colon = '\0';
+		line += strspn(line, " ");
+		interfaces++;
+		other = other || strcmp(line, "lo") != 0;
+	}
+	return interfaces > 0 && !other;
+}
+
+/* CRIU's network lock keeps packets from reaching the namespace's sockets
+ * while it dumps them (iptables rules: about 50 ms of its frozen time here).
+ * A container on `--network none` whose namespace still has only `lo` cannot
+ * receive anything from outside, and everything inside is frozen: no lock is
+ * needed. A bridge network's namespace (a veth to the host) and the host's
+ * own keep it. */
+static bool checkpoint_needs_network_lock(struct checkpoint_run *run)
+{
+	if (!run->cfg.network || strcmp(run->cfg.network, NETWORK_NONE) != 0)
+		return true;
+	return !netns_only_loopback(run->c->pid);
+}
+
 /* Freeze as late as consistency allows: not before the runtime starts, but in
  * CRIU's pre-dump action script, which runs after runc's start-up and CRIU's
  * kernel probing and right before CRIU seizes the tasks. CRIU then finds the
@@ -181,8 +229,12 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	bool wanted = run->opts->leave_running && !run->was_paused && !run->test_disable_freeze;
 	int r;
 
-	/* runc has no flag for CRIU's skip-in-flight: the configuration file. */
-	const char *options = run->opts->tcp_skip_in_flight ? "skip-in-flight\n" : "";
+	/* runc has no flag for CRIU's skip-in-flight, nor for its network lock:
+	 * the configuration file (CRIU reads `network-lock` there with
+	 * patches/criu/0001). */
+	run->stats->network_lock = checkpoint_needs_network_lock(run);
+	cleanup_free char *options = xasprintf("%s%s", run->opts->tcp_skip_in_flight ? "skip-in-flight\n" : "",
+	                                       run->stats->network_lock ? "" : "network-lock skip\n");
 	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
 		return spec_write_criu_config(bundle, options, err);
 	run->hook_params = xasprintf("%s/freeze-hook.json", run->work_dir);
@@ -254,6 +306,98 @@ static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
 		return cryo_error_wrap(err, "after the dump");
 	return 0;
+}
+
+static struct capture_snapshot *find_snapshot(struct checkpoint_run *run, const char *volume)
+{
+	for (size_t i = 0; i < run->n_captures; i++)
+		if ((volume == NULL) == (run->captures[i].volume == NULL) &&
+		    (!volume || strcmp(volume, run->captures[i].volume) == 0))
+			return run->captures[i].snap;
+	return NULL;
+}
+
+static int open_snapshot(struct checkpoint_run *run, const char *root, bool overlay, char *const *skip,
+                         const char *volume, cryo_err *err)
+{
+	struct capture_snapshot *snap = NULL;
+	int r = capture_snapshot_open(root, overlay, skip, run->dir, &snap, err);
+	if (r < 0)
+		return r;
+	run->captures = xrealloc(run->captures, (run->n_captures + 1) * sizeof(*run->captures));
+	run->captures[run->n_captures++] = (struct pending_capture){.snap = snap, .volume = volume ? xstrdup(volume) : NULL};
+	return 0;
+}
+
+/* Before the freeze: find out whether the trees can be snapshotted by
+ * reflinks (by trying one), and write back their dirty data now: a clone
+ * first writes back the range it clones, which would otherwise happen in the
+ * frozen window. */
+static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
+{
+	int r;
+	cleanup_free char *upper = container_upper_dir(run->engine, run->c->id);
+	if (!run->opts->ignore_rootfs &&
+	    (r = open_snapshot(run, upper, true, (char *const *)container_managed_files, NULL, err)) < 0)
+		return cryo_error_wrap(err, "snapshot root file system changes");
+	for (size_t i = 0; i < run->cfg.n_mounts && !run->opts->ignore_volumes; i++) {
+		const struct container_mount *m = &run->cfg.mounts[i];
+		if (m->kind != MOUNT_VOLUME || find_snapshot(run, m->source))
+			continue;
+		cleanup_free char *data = volume_data_dir(run->engine, m->source);
+		if ((r = open_snapshot(run, data, false, NULL, m->source, err)) < 0)
+			return cryo_error_wrap(err, "snapshot volume `%s`", m->source);
+	}
+	size_t cloned = 0;
+	for (size_t i = 0; i < run->n_captures; i++)
+		cloned += run->captures[i].snap != NULL;
+	run->stats->capture_method = !run->n_captures       ? CAPTURE_NONE
+	                             : !cloned               ? CAPTURE_COPY
+	                             : cloned == run->n_captures ? CAPTURE_REFLINK
+	                                                         : CAPTURE_MIXED;
+	if (cloned) {
+		int64_t start = now_monotonic_us();
+		cleanup_close int fd = open(run->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			syncfs(fd);
+		run->stats->capture_flush_duration = now_monotonic_us() - start;
+	}
+	return 0;
+}
+
+/* After the thaw: the tars of the snapshots. */
+static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
+{
+	if (run->stats->capture_method != CAPTURE_REFLINK && run->stats->capture_method != CAPTURE_MIXED)
+		return 0;
+	int64_t start = now_monotonic_us();
+	for (size_t i = 0; i < run->n_captures; i++) {
+		struct pending_capture *pc = &run->captures[i];
+		if (!pc->snap)
+			continue;
+		struct rootfs_diff_stats ds = {0};
+		cleanup_free char *tar = pc->volume ? xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, pc->volume)
+		                                    : xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
+		cleanup_free char *deleted = pc->volume ? NULL : xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
+		int r = capture_snapshot_write(pc->snap, tar, deleted, &ds, err);
+		if (r < 0)
+			return pc->volume ? cryo_error_wrap(err, "capture volume `%s`", pc->volume)
+			                  : cryo_error_wrap(err, "capture root file system changes");
+		if (!pc->volume)
+			run->stats->rootfs_diff_bytes = ds.bytes;
+		capture_snapshot_free(pc->snap);
+		pc->snap = NULL; /* its blocks are freed now */
+	}
+	run->stats->capture_write_duration = now_monotonic_us() - start;
+	return 0;
+}
+
+static void note_snapshot(struct checkpoint_run *run, struct capture_snapshot *snap)
+{
+	struct capture_snapshot_stats ss;
+	capture_snapshot_stats(snap, &ss);
+	run->stats->reflink_bytes += ss.cloned_bytes;
+	run->stats->capture_copied_bytes += ss.copied_bytes;
 }
 
 /* The key an export is signed with: --sign's, else this engine's own (made on
@@ -328,6 +472,8 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
 	if (run->opts->leave_running && !run->test_disable_freeze &&
 	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
+		return r;
+	if ((r = checkpoint_open_snapshots(run, err)) < 0)
 		return r;
 	return checkpoint_arm_freeze_hook(run, err);
 }
@@ -409,10 +555,14 @@ static int checkpoint_capture_rootfs(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
 	cleanup_free char *deleted = xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
 	struct rootfs_diff_stats ds = {0};
+	struct capture_snapshot *snap = find_snapshot(run, NULL);
 	int64_t start = now_monotonic_us();
-	int r = rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
+	int r = snap ? capture_snapshot_take(snap, err)
+	             : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
 	run->stats->rootfs_capture_duration = now_monotonic_us() - start;
 	run->stats->rootfs_diff_bytes = ds.bytes;
+	if (snap && r == 0)
+		note_snapshot(run, snap);
 	if (r < 0)
 		return cryo_error_wrap(err, "capture root file system changes");
 	return 0;
@@ -430,7 +580,10 @@ static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
 			continue;
 		cleanup_free char *data = volume_data_dir(run->engine, m->source);
 		cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, m->source);
-		int r = volume_capture(data, tar, err);
+		struct capture_snapshot *snap = find_snapshot(run, m->source);
+		int r = snap ? capture_snapshot_take(snap, err) : volume_capture(data, tar, err);
+		if (snap && r == 0)
+			note_snapshot(run, snap);
 		if (r < 0)
 			return cryo_error_wrap(err, "capture volume `%s`", m->source);
 	}
@@ -700,6 +853,11 @@ static void checkpoint_abort(struct checkpoint_run *run)
 static void checkpoint_run_release(struct checkpoint_run *run)
 {
 	release_neighbours(run);
+	for (size_t i = 0; i < run->n_captures; i++) {
+		capture_snapshot_free(run->captures[i].snap);
+		free(run->captures[i].volume);
+	}
+	free(run->captures);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
 	free(run->hook_params);
@@ -767,13 +925,16 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	    (r = checkpoint_check_volume_users(&run, err)) < 0)
 		goto fail;
 	test_delay_in_frozen_window();
+	if (run.test_thaw_after_archive && (r = checkpoint_write_snapshots(&run, err)) < 0)
+		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
 		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_export(&run, err)) < 0)
 		goto fail;
 	checkpoint_thaw(&run);
 	checkpoint_progress(&run, opts->leave_running ? "thawed" : "captured", start, run.stats->rootfs_diff_bytes);
-	if ((r = checkpoint_write_stats(&run, err)) < 0 ||
+	if ((r = checkpoint_write_snapshots(&run, err)) < 0 ||
+	    (r = checkpoint_write_stats(&run, err)) < 0 ||
 	    (r = checkpoint_progress(&run, opts->export_path ? "writing" : NULL, start, 0)) < 0 ||
 	    (r = checkpoint_export(&run, err)) < 0 ||
 	    (r = checkpoint_commit(&run, err)) < 0)
@@ -800,6 +961,14 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 	json_object_object_add(o, "archive_duration", json_object_new_int64(s->archive_duration));
 	json_object_object_add(o, "rootfs_diff_bytes", json_object_new_int64((int64_t)s->rootfs_diff_bytes));
 	json_object_object_add(o, "archive_size", json_object_new_int64((int64_t)s->archive_size));
+	static const char *const methods[] = {[CAPTURE_NONE] = "none", [CAPTURE_COPY] = "copy",
+	                                      [CAPTURE_REFLINK] = "reflink", [CAPTURE_MIXED] = "mixed"};
+	json_object_object_add(o, "network_lock", json_object_new_boolean(s->network_lock));
+	json_object_object_add(o, "capture_method", json_object_new_string(methods[s->capture_method]));
+	json_object_object_add(o, "capture_flush_duration", json_object_new_int64(s->capture_flush_duration));
+	json_object_object_add(o, "capture_write_duration", json_object_new_int64(s->capture_write_duration));
+	json_object_object_add(o, "reflink_bytes", json_object_new_int64((int64_t)s->reflink_bytes));
+	json_object_object_add(o, "capture_copied_bytes", json_object_new_int64((int64_t)s->capture_copied_bytes));
 	if (s->have_criu_stats) {
 		json_object_object_add(o, "freezing_time", json_object_new_int64(s->criu.freezing_time));
 		json_object_object_add(o, "frozen_time", json_object_new_int64(s->criu.frozen_time));

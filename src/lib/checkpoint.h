@@ -41,6 +41,15 @@ struct checkpoint_stats {
 	int64_t archive_duration;
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
+	/* How the file systems were captured in the frozen window: copied into
+	 * tars, or reflink snapshots whose tars were written after the thaw
+	 * (rootfs_diff.h); mixed when some trees could not be cloned. */
+	enum { CAPTURE_NONE, CAPTURE_COPY, CAPTURE_REFLINK, CAPTURE_MIXED } capture_method;
+	int64_t capture_flush_duration; /* writing back dirty data before the freeze (reflink only) */
+	int64_t capture_write_duration; /* the snapshots' tars, after the thaw */
+	uint64_t reflink_bytes;         /* data the snapshots share with the trees */
+	uint64_t capture_copied_bytes;  /* data the snapshots copied in the frozen window */
+	bool network_lock; /* CRIU locked the container's network during the dump */
 	bool have_criu_stats;
 	struct criu_dump_stats criu;
 };

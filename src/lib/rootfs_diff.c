@@ -5,9 +5,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <json-c/json.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -21,6 +24,8 @@
 #define TAR_BLOCK_SIZE (1 << 20)
 /* Below this size a sparse file is simply written out in full. */
 #define SPARSE_MIN_SIZE (1 << 20)
+/* A snapshot copies files below this size instead of cloning them. */
+#define CLONE_MIN_SIZE (64 << 10)
 
 #define OVERLAY_XATTR_PREFIX "trusted.overlay."
 #define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
@@ -67,6 +72,24 @@ struct tree_writer {
 	/* Absolute path of the current entry: root, then "/" and the relative name. */
 	struct path_buf path;
 	size_t root_len;
+
+	/* A snapshot (capture_snapshot_take): the walk records each header
+	 * and puts the file data into `blob` (cloned where it can be), and the
+	 * tar is written from them later. */
+	bool deferred;
+	int blob;         /* O_TMPFILE on the captured tree's file system; -1: none */
+	off_t blob_end;   /* where the next file's data may start */
+	off_t blob_align; /* the file system's block size: clone offsets are multiples of it */
+	struct deferred_entry *pending;
+	size_t n_pending, pending_cap;
+	struct capture_snapshot_stats snap;
+};
+
+/* A header recorded by a snapshot, and where its data is in the blob. */
+struct deferred_entry {
+	struct archive_entry *entry;
+	off_t base; /* -1: no data */
+	off_t size;
 };
 
 static const char *tree_rel(const struct tree_writer *w)
@@ -90,6 +113,11 @@ static void tree_writer_free(struct tree_writer *w)
 	if (w->deleted)
 		json_object_put(w->deleted);
 	free(w->path.s);
+	for (size_t i = 0; i < w->n_pending; i++)
+		archive_entry_free(w->pending[i].entry);
+	free(w->pending);
+	if (w->blob >= 0)
+		close(w->blob);
 }
 
 static int archive_failure(struct archive *a, cryo_err *err, const char *what, const char *name)
@@ -216,6 +244,17 @@ static void entry_from_stat(struct tree_writer *w, const struct stat *st)
 
 static int write_header(struct tree_writer *w, struct archive_entry *entry, cryo_err *err)
 {
+	if (w->deferred) {
+		if (w->n_pending == w->pending_cap) {
+			w->pending_cap = w->pending_cap ? w->pending_cap * 2 : 256;
+			w->pending = xrealloc(w->pending, w->pending_cap * sizeof(*w->pending));
+		}
+		struct archive_entry *copy = archive_entry_clone(entry);
+		if (!copy)
+			oom();
+		w->pending[w->n_pending++] = (struct deferred_entry){.entry = copy, .base = -1};
+		return 0;
+	}
 	/* ARCHIVE_WARN: a name that is not valid in the current locale is stored
 	 * as raw bytes (hdrcharset=BINARY), which restores it exactly. */
 	if (archive_write_header(w->a, entry) < ARCHIVE_WARN)
@@ -375,6 +414,106 @@ static int open_checked(struct tree_writer *w, int dirfd, const char *name, cons
 	return 0;
 }
 
+/* The data of a file whose header (entry) was just written: [0, size) of the
+ * file, read from fd at base + offset. With a sparse map in entry, only its
+ * extents are read. */
+static int write_data(struct tree_writer *w, int fd, off_t base, struct archive_entry *entry, off_t size,
+                      cryo_err *err)
+{
+	if (archive_entry_sparse_count(entry) == 0) {
+		if (size > DATA_CHUNK_SIZE)
+			posix_fadvise(fd, base, size, POSIX_FADV_SEQUENTIAL);
+		return copy_range(w, fd, base, size, err);
+	}
+	/* The pax writer emits the sparse map on the first data write: make
+	 * one even for a file that is all hole. It takes the file's whole
+	 * logical contents and drops the holes itself, so holes are fed as
+	 * zeros (which it does not copy). */
+	if (archive_write_data(w->a, w->data, 0) < 0)
+		return archive_failure(w->a, err, "write data of", w->path.s);
+	la_int64_t offset, length, pos = 0;
+	archive_entry_sparse_reset(entry);
+	while (archive_entry_sparse_next(entry, &offset, &length) == ARCHIVE_OK) {
+		if (length == 0)
+			continue;
+		if (!w->zeros)
+			w->zeros = xcalloc(1, DATA_CHUNK_SIZE);
+		while (pos < offset) {
+			size_t n = offset - pos < DATA_CHUNK_SIZE ? (size_t)(offset - pos) : DATA_CHUNK_SIZE;
+			if (archive_write_data(w->a, w->zeros, n) < 0)
+				return archive_failure(w->a, err, "write data of", w->path.s);
+			pos += (la_int64_t)n;
+		}
+		if (copy_range(w, fd, base + offset, length, err) < 0)
+			return -EIO;
+		pos = offset + length;
+	}
+	return 0;
+}
+
+/* Copy [from, to) of fd into the blob at base + from. */
+static int copy_into_blob(struct tree_writer *w, int fd, off_t from, off_t to, off_t base, cryo_err *err)
+{
+	for (off_t pos = from; pos < to;) {
+		size_t want = to - pos < DATA_CHUNK_SIZE ? (size_t)(to - pos) : DATA_CHUNK_SIZE;
+		ssize_t n = pread(fd, w->data, want, pos);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cryo_error_set(err, errno, "read `%s`", w->path.s);
+		if (n == 0)
+			break; /* shrank: the blob reads as zeros there */
+		for (ssize_t done = 0; done < n;) {
+			ssize_t m = pwrite(w->blob, w->data + done, (size_t)(n - done), base + pos + done);
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0)
+				return cryo_error_set(err, errno, "copy `%s` into the snapshot", w->path.s);
+			done += m;
+		}
+		w->snap.copied_bytes += (uint64_t)n;
+		pos += n;
+	}
+	return 0;
+}
+
+/* Put [0, size) of fd into the snapshot's blob at the next aligned offset:
+ * the whole blocks by a reflink (FICLONERANGE: no data is copied, the blob
+ * shares the file's extents until either is written), the partial last block
+ * and small files by a plain copy (a clone of a small file costs more than
+ * copying it). A file that cannot be cloned is copied, only its data extents
+ * when it is sparse (its holes stay holes in the blob). A file that shrank
+ * meanwhile leaves zeros. */
+static int defer_data(struct tree_writer *w, int fd, off_t size, cryo_err *err)
+{
+	struct deferred_entry *e = &w->pending[w->n_pending - 1];
+	off_t base = (w->blob_end + w->blob_align - 1) / w->blob_align * w->blob_align;
+	off_t cloned = size >= CLONE_MIN_SIZE ? size / w->blob_align * w->blob_align : 0;
+	e->base = base;
+	e->size = size;
+	w->blob_end = base + size;
+	w->stats.bytes += (uint64_t)size;
+	if (cloned > 0) {
+		struct file_clone_range range = {
+		    .src_fd = fd, .src_offset = 0, .src_length = (uint64_t)cloned, .dest_offset = (uint64_t)base};
+		if (ioctl(w->blob, FICLONERANGE, &range) == 0) {
+			w->snap.cloned_bytes += (uint64_t)cloned;
+		} else if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY) {
+			cloned = 0; /* this file cannot be cloned (another mount): copied */
+		} else {
+			return cryo_error_set(err, errno, "clone `%s` into the snapshot", w->path.s);
+		}
+	}
+	if (cloned > 0 || archive_entry_sparse_count(e->entry) == 0)
+		return copy_into_blob(w, fd, cloned, size, base, err);
+	la_int64_t offset, length;
+	archive_entry_sparse_reset(e->entry);
+	while (archive_entry_sparse_next(e->entry, &offset, &length) == ARCHIVE_OK)
+		if (length > 0 && copy_into_blob(w, fd, offset, offset + length, base, err) < 0)
+			return -EIO;
+	return 0;
+}
+
 /* A regular file, opened and checked (open_checked); takes over fd. */
 static int write_regular(struct tree_writer *w, int opened, const struct stat *st, cryo_err *err)
 {
@@ -401,36 +540,9 @@ static int write_regular(struct tree_writer *w, int opened, const struct stat *s
 	w->stats.files++;
 	if (archive_entry_hardlink(entry) || st->st_size == 0)
 		return 0; /* a later name of an inode already stored */
-
-	if (extents == 0) {
-		if (st->st_size > DATA_CHUNK_SIZE)
-			posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		return copy_range(w, fd, 0, st->st_size, err);
-	}
-	/* The pax writer emits the sparse map on the first data write: make
-	 * one even for a file that is all hole. It takes the file's whole
-	 * logical contents and drops the holes itself, so holes are fed as
-	 * zeros (which it does not copy). */
-	if (archive_write_data(w->a, w->data, 0) < 0)
-		return archive_failure(w->a, err, "write data of", w->path.s);
-	la_int64_t offset, length, pos = 0;
-	archive_entry_sparse_reset(entry);
-	while (archive_entry_sparse_next(entry, &offset, &length) == ARCHIVE_OK) {
-		if (length == 0)
-			continue;
-		if (!w->zeros)
-			w->zeros = xcalloc(1, DATA_CHUNK_SIZE);
-		while (pos < offset) {
-			size_t n = offset - pos < DATA_CHUNK_SIZE ? (size_t)(offset - pos) : DATA_CHUNK_SIZE;
-			if (archive_write_data(w->a, w->zeros, n) < 0)
-				return archive_failure(w->a, err, "write data of", w->path.s);
-			pos += (la_int64_t)n;
-		}
-		if (copy_range(w, fd, offset, length, err) < 0)
-			return -EIO;
-		pos = offset + length;
-	}
-	return 0;
+	if (w->deferred)
+		return defer_data(w, fd, st->st_size, err);
+	return write_data(w, fd, 0, entry, st->st_size, err);
 }
 
 static int write_symlink(struct tree_writer *w, int dirfd, const char *name, const struct stat *st,
@@ -700,6 +812,7 @@ out:
 static int tree_writer_init(struct tree_writer *w, const char *root, bool overlay, char *const *skip_paths,
                             cryo_err *err)
 {
+	w->blob = -1;
 	w->overlay = overlay;
 	for (size_t i = 0; skip_paths && skip_paths[i]; i++) {
 		const char *why = NULL;
@@ -757,6 +870,16 @@ static int tree_write(struct tree_writer *w, const char *root, int out_fd, const
 	return 0;
 }
 
+static int write_deleted(struct tree_writer *w, const char *out_deleted, cryo_err *err)
+{
+	const char *json = json_object_to_json_string_ext(w->deleted, JSON_C_TO_STRING_PLAIN);
+	cleanup_free char *text = xasprintf("%s\n", json);
+	int r = write_file(out_deleted, text, strlen(text), 0600, err);
+	if (r == 0 && chmod(out_deleted, 0600) < 0)
+		r = cryo_error_set(err, errno, "chmod `%s`", out_deleted);
+	return r;
+}
+
 static int capture(const char *root, bool overlay, char *const *skip_paths, const char *out_tar,
                    const char *out_deleted, struct rootfs_diff_stats *stats, cryo_err *err)
 {
@@ -771,13 +894,8 @@ static int capture(const char *root, bool overlay, char *const *skip_paths, cons
 	int r = tree_write(&w, root, fd, out_tar, err);
 	if (r == 0 && close(move_fd(fd)) < 0)
 		r = cryo_error_set(err, errno, "write `%s`", out_tar);
-	if (r == 0 && out_deleted) {
-		const char *json = json_object_to_json_string_ext(w.deleted, JSON_C_TO_STRING_PLAIN);
-		cleanup_free char *text = xasprintf("%s\n", json);
-		r = write_file(out_deleted, text, strlen(text), 0600, err);
-		if (r == 0 && chmod(out_deleted, 0600) < 0)
-			r = cryo_error_set(err, errno, "chmod `%s`", out_deleted);
-	}
+	if (r == 0 && out_deleted)
+		r = write_deleted(&w, out_deleted, err);
 	if (r < 0) {
 		unlink(out_tar);
 		if (out_deleted)
@@ -811,6 +929,148 @@ int volume_restore(const char *volume_tar, const char *data_dir, const struct ex
 	if (safe_extract_tar_limited(volume_tar, data_dir, 0, limits, err) < 0)
 		return cryo_error_wrap(err, "restore volume data `%s`", data_dir);
 	return 0;
+}
+
+/* ---- snapshots ---- */
+
+struct capture_snapshot {
+	struct tree_writer w;
+	char *root;
+	bool taken;
+};
+
+void capture_snapshot_free(struct capture_snapshot *s)
+{
+	if (!s)
+		return;
+	tree_writer_free(&s->w);
+	free(s->root);
+	free(s);
+}
+
+/* Whether fd's file system clones blocks between files: tried on two
+ * unnamed files (the file system type says nothing: XFS without reflink=1
+ * cannot, a Btrfs can, a future file system may). */
+static bool reflink_works(int blob, off_t block, const char *scratch_dir)
+{
+	cleanup_close int probe = open(scratch_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (probe < 0)
+		return false;
+	cleanup_free char *block_data = xcalloc(1, (size_t)block);
+	memset(block_data, 'c', (size_t)block);
+	if (pwrite(probe, block_data, (size_t)block, 0) != (ssize_t)block)
+		return false;
+	struct file_clone_range range = {.src_fd = probe, .src_length = (uint64_t)block};
+	bool ok = ioctl(blob, FICLONERANGE, &range) == 0;
+	return ftruncate(blob, 0) == 0 && ok;
+}
+
+int capture_snapshot_open(const char *root, bool overlay, char *const *skip_paths, const char *scratch_dir,
+                          struct capture_snapshot **out, cryo_err *err)
+{
+	*out = NULL;
+	struct capture_snapshot *s = xcalloc(1, sizeof(*s));
+	s->root = xstrdup(root);
+	if (tree_writer_init(&s->w, root, overlay, skip_paths, err) < 0) {
+		capture_snapshot_free(s);
+		return cryo_error_code(*err);
+	}
+	struct stat root_st, blob_st;
+	struct statfs fs;
+	s->w.deferred = true;
+	s->w.blob = open(scratch_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	/* Clones stay within one file system: the blob must be on the tree's. */
+	bool usable = s->w.blob >= 0 && stat(root, &root_st) == 0 && fstat(s->w.blob, &blob_st) == 0 &&
+	              root_st.st_dev == blob_st.st_dev && fstatfs(s->w.blob, &fs) == 0 && fs.f_bsize > 0;
+	if (usable) {
+		s->w.blob_align = fs.f_bsize < 4096 ? 4096 : (off_t)fs.f_bsize;
+		usable = reflink_works(s->w.blob, s->w.blob_align, scratch_dir);
+	}
+	if (!usable) {
+		capture_snapshot_free(s);
+		return 0;
+	}
+	*out = s;
+	return 0;
+}
+
+int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err)
+{
+	if (s->taken)
+		return 0; /* a volume mounted twice */
+	s->taken = true;
+	int64_t start = now_monotonic_us();
+	int rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (rootfd < 0)
+		return cryo_error_set(err, errno, "snapshot `%s`: open it", s->root);
+	int r = tree_walk(&s->w, rootfd, err);
+	/* A file that shrank while it was copied left the blob short of its
+	 * end: reading past what was written gives zeros. */
+	if (r == 0 && ftruncate(s->w.blob, s->w.blob_end) < 0)
+		r = cryo_error_set(err, errno, "snapshot `%s`: size the snapshot", s->root);
+	s->w.snap.files = s->w.n_pending;
+	s->w.snap.duration_us = now_monotonic_us() - start;
+	if (r < 0)
+		return cryo_error_wrap(err, "snapshot `%s`", s->root);
+	return 0;
+}
+
+int capture_snapshot_write(struct capture_snapshot *s, const char *out_tar, const char *out_deleted,
+                           struct rootfs_diff_stats *stats, cryo_err *err)
+{
+	struct tree_writer *w = &s->w;
+	int64_t start = now_monotonic_us();
+	int r = 0;
+	cleanup_close int fd = open(out_tar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cryo_error_set(err, errno, "create `%s`", out_tar);
+	if (archive_write_open_fd(w->a, fd) != ARCHIVE_OK) {
+		r = archive_failure(w->a, err, "open tar", out_tar);
+		goto out;
+	}
+	/* libarchive refuses an entry with the tar's own device and inode: the
+	 * entries describe the tree when it was taken, and an inode freed since
+	 * (a file the container replaced) may well be the tar's now. */
+	archive_write_set_skip_file(w->a, 0, 0);
+	w->deferred = false;
+	w->stats.bytes = 0;
+	for (size_t i = 0; i < w->n_pending; i++) {
+		struct deferred_entry *e = &w->pending[i];
+		const char *name = archive_entry_pathname(e->entry);
+		path_pop(&w->path, w->root_len);
+		if (name && strcmp(name, ".") != 0)
+			path_push(&w->path, name);
+		if ((r = write_header(w, e->entry, err)) < 0)
+			goto out;
+		if (e->base >= 0 && (r = write_data(w, w->blob, e->base, e->entry, e->size, err)) < 0)
+			goto out;
+	}
+	if (archive_write_close(w->a) != ARCHIVE_OK) {
+		r = archive_failure(w->a, err, "finish tar", out_tar);
+		goto out;
+	}
+	if (close(move_fd(fd)) < 0) {
+		r = cryo_error_set(err, errno, "write `%s`", out_tar);
+		goto out;
+	}
+	if (out_deleted)
+		r = write_deleted(w, out_deleted, err);
+out:
+	if (r < 0) {
+		unlink(out_tar);
+		if (out_deleted)
+			unlink(out_deleted);
+		return cryo_error_wrap(err, "write the capture of `%s`", s->root);
+	}
+	w->stats.duration_us = now_monotonic_us() - start;
+	if (stats)
+		*stats = w->stats;
+	return 0;
+}
+
+void capture_snapshot_stats(const struct capture_snapshot *s, struct capture_snapshot_stats *out)
+{
+	*out = s->w.snap;
 }
 
 /* ---- apply ---- */

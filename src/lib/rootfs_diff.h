@@ -17,6 +17,7 @@
 #ifndef CRYO_ROOTFS_DIFF_H
 #define CRYO_ROOTFS_DIFF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -69,5 +70,42 @@ int volume_capture(const char *data_dir, const char *out_tar, cryo_err *err);
  * partial result. */
 int volume_restore(const char *volume_tar, const char *data_dir, const struct extract_limits *limits,
                    cryo_err *err);
+
+/* A capture in two steps, for file systems that clone blocks between files
+ * (XFS with reflink=1, Btrfs): inside the frozen window only a snapshot is
+ * taken (the same walk, with the same checks, records every header and
+ * clones the files' data into one unnamed file beside the checkpoint); the
+ * tar is written from it after the thaw, while the container runs and writes
+ * to its own copies of the blocks.
+ *
+ * The snapshot's data lives in an O_TMPFILE: it has no name, so nothing is
+ * left behind on any path (failure, kill -9, reboot) and no garbage
+ * collection is needed; its blocks are freed when it is closed. */
+struct capture_snapshot;
+
+struct capture_snapshot_stats {
+	uint64_t files;        /* entries recorded */
+	uint64_t cloned_bytes; /* data shared with the tree by reflinks */
+	uint64_t copied_bytes; /* data copied (small files, partial last blocks) */
+	int64_t duration_us;   /* of capture_snapshot_take() */
+};
+
+/* Prepare a snapshot of root (overlay: an overlayfs upper dir, with
+ * rootfs_diff_capture()'s semantics and skip_paths; otherwise a volume's
+ * data directory, as volume_capture()) whose data goes into an unnamed file
+ * in scratch_dir. Whether reflinks work is found out by trying one (between
+ * two unnamed files in scratch_dir, which must be on root's file system):
+ * where they do not, *out is NULL and 0 is returned (capture the usual way).
+ * Call it before the freeze: it costs a few system calls. */
+int capture_snapshot_open(const char *root, bool overlay, char *const *skip_paths, const char *scratch_dir,
+                          struct capture_snapshot **out, cryo_err *err);
+/* Walk the tree (the frozen window's part). A second call does nothing. */
+int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err);
+/* Write the tar and the deleted list (out_deleted may be NULL) as
+ * rootfs_diff_capture() would have from the tree when it was taken. */
+int capture_snapshot_write(struct capture_snapshot *s, const char *out_tar, const char *out_deleted,
+                           struct rootfs_diff_stats *stats, cryo_err *err);
+void capture_snapshot_stats(const struct capture_snapshot *s, struct capture_snapshot_stats *out);
+void capture_snapshot_free(struct capture_snapshot *s);
 
 #endif

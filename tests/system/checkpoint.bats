@@ -505,6 +505,134 @@ start_tcp_container() {
 	jq -e '.frozen_window == 0' <<<"$output"
 }
 
+# What container $2 (engine $1) sees at /sys/firmware: "MODE ENTRIES WRITE" with
+# WRITE "refused" when creating a file there fails.
+firmware_view() { # engine-function container
+	"$1" exec "$2" sh -c 'printf "%s %s " "$(stat -c %a /sys/firmware)" "$(ls -A /sys/firmware | wc -l)";
+		if touch /sys/firmware/x 2>/dev/null; then echo written; else echo refused; fi'
+}
+
+@test "/sys/firmware stays masked (empty, read-only) without a tmpfs, before and after a restore" {
+	start_counter
+	[ "$(firmware_view cryo src)" = "1777 0 refused" ]
+	# the mask is not a tmpfs: CRIU would archive it inside the frozen window
+	[ "$(cryo exec src awk '$2 == "/sys/firmware" {print $3}' /proc/mounts)" != tmpfs ]
+	cryo checkpoint --leave-running --export "$TEST_DIR/f.tar.zst" src >/dev/null
+	cryo restore --import "$TEST_DIR/f.tar.zst" --name r >/dev/null
+	[ "$(firmware_view cryo r)" = "1777 0 refused" ]
+	assert_consistent_and_running cryo r
+}
+
+# A checkpoint of container $1 with an iptables-restore on PATH that records
+# each call (CRIU's network lock runs it and logs nothing) in
+# $TEST_DIR/iptables-restore.calls, then runs the real one. Prints --print-stats.
+checkpoint_spying_iptables() { # container [checkpoint options...]
+	local name=$1 real
+	shift
+	real=$(command -v iptables-restore)
+	mkdir -p "$TEST_DIR/spy"
+	printf '#!/bin/sh\necho "$*" >>%s/iptables-restore.calls\nexec %s "$@"\n' "$TEST_DIR" "$real" >"$TEST_DIR/spy/iptables-restore"
+	chmod +x "$TEST_DIR/spy/iptables-restore"
+	PATH=$TEST_DIR/spy:$PATH cryo checkpoint --leave-running --print-stats "$@" "$name"
+}
+
+@test "a --network none container (only lo) is checkpointed and restored without CRIU's network lock" {
+	start_counter --network none
+	run --separate-stderr checkpoint_spying_iptables src --export "$TEST_DIR/n.tar.zst"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.network_lock == false' <<<"$output"
+	[ ! -e "$TEST_DIR/iptables-restore.calls" ]
+	run --separate-stderr cryo restore --import "$TEST_DIR/n.tar.zst" --name r
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo r
+}
+
+@test "a container on a bridge network keeps CRIU's network lock" {
+	start_counter --network cryo
+	run --separate-stderr checkpoint_spying_iptables src --export "$TEST_DIR/b.tar.zst"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.network_lock == true' <<<"$output"
+	# locked before the dump and unlocked after it
+	[ "$(wc -l <"$TEST_DIR/iptables-restore.calls")" -ge 2 ]
+}
+
+# Move this test's engine onto a fresh loop-mounted file system of $1 (xfs:
+# with reflink=1; ext4), with the workload image imported again.
+engine_on_loop_fs() { # xfs|ext4
+	truncate -s 1G "$TEST_DIR/fs.img"
+	case $1 in
+	xfs) mkfs.xfs -q -m reflink=1 "$TEST_DIR/fs.img" ;;
+	ext4) mkfs.ext4 -q -F "$TEST_DIR/fs.img" ;;
+	esac
+	mkdir "$TEST_DIR/fs"
+	mount -o loop -t "$1" "$TEST_DIR/fs.img" "$TEST_DIR/fs"
+	ROOT=$TEST_DIR/fs/root
+	import_workload_image
+}
+
+# The counter with a 4 MiB file beside it in its root file system and in a
+# named volume, so that both captures have data to clone.
+start_counter_with_data() {
+	cryo run -d --name src -v fill:/vol workload sh -c \
+		'dd if=/dev/urandom of=/state/fill bs=1M count=4 2>/dev/null && cp /state/fill /vol/fill &&
+		 exec /usr/local/bin/counter --file /state/counter --stats /state/stats' >/dev/null
+	wait_for 20 log_has cryo src READY
+}
+
+@test "on XFS with reflinks, the frozen window only clones the file system: consistent, and the stats say reflink" {
+	engine_on_loop_fs xfs
+	start_counter_with_data
+	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/x.tar.zst" --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "reflink"' <<<"$output"
+	# both 4 MiB files were cloned, not copied
+	jq -e '.reflink_bytes >= 8388608 and .capture_copied_bytes < 1048576' <<<"$output"
+	# the tars were written after the thaw; the window is CRIU's and the clones'
+	jq -e '.capture_write_duration > 0 and .rootfs_diff_bytes >= 4194304' <<<"$output"
+	jq -e '.frozen_window >= .frozen_time and .frozen_window <= .checkpoint_duration' <<<"$output"
+	# the snapshot left nothing behind
+	[ -z "$(ls -A "$ROOT/checkpoints")" ]
+	# restored on another engine (the volume is the source's here), with
+	# the same data in the root file system and the volume
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	trust_engine1_on_engine2
+	run --separate-stderr cryo2 restore --import "$TEST_DIR/x.tar.zst" --name r
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo2 r
+	local sum
+	sum=$(cryo exec src md5sum /state/fill | cut -d' ' -f1)
+	[ "$(cryo2 exec r md5sum /state/fill | cut -d' ' -f1)" = "$sum" ]
+	[ "$(cryo2 exec r md5sum /vol/fill | cut -d' ' -f1)" = "$sum" ]
+	cryo2 rm -f r >/dev/null
+	run --separate-stderr consistency_cycles 5 /state/counter cryo2 --replace-volumes
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+	[ "$(freezer_state cryo src)" = THAWED ]
+}
+
+@test "on ext4 (no reflinks) the capture is the usual copy, and consistent" {
+	engine_on_loop_fs ext4
+	start_counter_with_data
+	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/e.tar.zst" --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "copy" and .reflink_bytes == 0 and .capture_write_duration == 0' <<<"$output"
+	jq -e '.rootfs_diff_bytes >= 4194304' <<<"$output"
+	jq -e '.frozen_window >= .frozen_time and .frozen_window <= .checkpoint_duration' <<<"$output"
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	trust_engine1_on_engine2
+	run --separate-stderr consistency_cycles 3 /state/counter cryo2 --replace-volumes
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+}
+
 @test "import rejects a tampered archive and leaves nothing behind" {
 	start_counter
 	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" --compress none src

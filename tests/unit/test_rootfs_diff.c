@@ -914,6 +914,150 @@ static void swaps_during_capture(void **state)
 	assert_int_equal(captured + refused, 20);
 }
 
+/* ---- reflink snapshots ---- */
+
+static int run_argv(char *const argv[])
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A loop-mounted file system of `type` (xfs: with reflink=1) at DIR/mnt;
+ * false when this machine cannot make one (no mkfs, no loop device). */
+static bool mount_loop_fs(const char *dir, const char *type)
+{
+	cleanup_free char *img = join(dir, "fs.img");
+	cleanup_free char *mnt = join(dir, "mnt");
+	cleanup_close int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 320 << 20), 0);
+	assert_int_equal(mkdir(mnt, 0755), 0);
+	int r;
+	if (strcmp(type, "xfs") == 0)
+		r = run_argv((char *[]){"mkfs.xfs", "-q", "-m", "reflink=1", img, NULL});
+	else
+		r = run_argv((char *[]){"mkfs.ext4", "-q", "-F", img, NULL});
+	return r == 0 && run_argv((char *[]){"mount", "-o", "loop", "-t", (char *)type, img, mnt, NULL}) == 0;
+}
+
+static void unmount_loop_fs(const char *dir)
+{
+	cleanup_free char *mnt = join(dir, "mnt");
+	if (access(mnt, F_OK) == 0)
+		run_argv((char *[]){"umount", "-l", mnt, NULL});
+}
+
+/* A file of `size` bytes of `fill`. */
+static void write_big(const char *dir, const char *rel, size_t size, char fill)
+{
+	cleanup_free char *data = xmalloc(size);
+	memset(data, fill, size);
+	cleanup_free char *path = join(dir, rel);
+	assert_int_equal(write_file(path, data, size, 0644, NULL), 0);
+}
+
+/* On XFS with reflink=1 the snapshot is taken by clones, and the tar it
+ * writes later is the tree as it was when the snapshot was taken, even after
+ * the tree changed: the same tree a direct capture at that moment restores. */
+static void snapshot_by_reflink_is_the_tree_when_taken(void **state)
+{
+	struct fixture *f = *state;
+	if (!mount_loop_fs(f->base, "xfs"))
+		skip(); /* no mkfs.xfs or no loop devices here */
+	cleanup_free char *mnt = join(f->base, "mnt");
+	cleanup_free char *upper = join(mnt, "upper");
+	cleanup_free char *scratch = join(mnt, "scratch");
+	assert_int_equal(mkdir(scratch, 0700), 0);
+	free(f->upper);
+	f->upper = xstrdup(upper);
+	assert_int_equal(mkdir(f->upper, 0755), 0);
+	build_upper(f);
+	write_big(f->upper, "data/big", (3 << 20) + 123, 'B'); /* cloned, and a partial last block copied */
+	write_big(f->upper, "data/replaced", 200 << 10, 'R');
+	char *skip[] = {"/etc/hostname", NULL};
+
+	struct capture_snapshot *snap = NULL;
+	cryo_err err = NULL;
+	assert_int_equal(capture_snapshot_open(f->upper, true, skip, scratch, &snap, &err), 0);
+	assert_non_null(snap);
+	int r = capture_snapshot_take(snap, &err);
+	assert_null(err ? err->msg : NULL);
+	assert_int_equal(r, 0);
+	/* what a direct capture sees at the same moment */
+	cleanup_free char *direct_tar = join(f->base, "direct.tar");
+	cleanup_free char *direct_deleted = join(f->base, "direct.deleted");
+	assert_int_equal(rootfs_diff_capture(f->upper, skip, direct_tar, direct_deleted, NULL, &err), 0);
+	struct capture_snapshot_stats ss;
+	capture_snapshot_stats(snap, &ss);
+	assert_true(ss.cloned_bytes >= (3 << 20) + (200 << 10) - 4096);
+	assert_true(ss.copied_bytes > 0);
+
+	/* the container writes on: in place, by replacing, by deleting */
+	cleanup_free char *big = join(f->upper, "data/big");
+	cleanup_close int fd = open(big, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "changed", 7, 1 << 20), 7);
+	assert_int_equal(ftruncate(fd, 5000), 0);
+	cleanup_free char *replaced = join(f->upper, "data/replaced");
+	assert_int_equal(unlink(replaced), 0);
+	write_big(f->upper, "data/replaced", 100, 'N');
+	cleanup_free char *motd = join(f->upper, "etc/motd");
+	assert_int_equal(unlink(motd), 0);
+
+	struct rootfs_diff_stats stats;
+	assert_int_equal(capture_snapshot_write(snap, f->tar, f->deleted, &stats, &err), 0);
+	assert_null(err);
+	capture_snapshot_free(snap);
+	cleanup_free char *from_direct = join(f->base, "from-direct");
+	assert_int_equal(mkdir(from_direct, 0700), 0);
+	assert_int_equal(rootfs_diff_apply(direct_tar, direct_deleted, from_direct, NULL, &err), 0);
+	assert_int_equal(rootfs_diff_apply(f->tar, f->deleted, f->restored, NULL, &err), 0);
+	assert_same_tree(from_direct, f->restored);
+	cleanup_free char *want = NULL, *got = NULL;
+	assert_int_equal(read_file(direct_deleted, &want, NULL, NULL), 0);
+	assert_int_equal(read_file(f->deleted, &got, NULL, NULL), 0);
+	assert_string_equal(want, got);
+	cleanup_free char *restored_big = join(f->restored, "data/big");
+	struct stat st;
+	assert_int_equal(stat(restored_big, &st), 0);
+	assert_int_equal(st.st_size, (3 << 20) + 123);
+}
+
+/* Where the file system cannot clone (ext4), no snapshot is offered: the
+ * caller captures the usual way. */
+static void snapshot_needs_reflinks(void **state)
+{
+	struct fixture *f = *state;
+	if (!mount_loop_fs(f->base, "ext4"))
+		skip();
+	cleanup_free char *mnt = join(f->base, "mnt");
+	cleanup_free char *upper = join(mnt, "upper");
+	assert_int_equal(mkdir(upper, 0755), 0);
+	write_big(upper, "big", 1 << 20, 'B');
+	struct capture_snapshot *snap = (struct capture_snapshot *)1;
+	cryo_err err = NULL;
+	assert_int_equal(capture_snapshot_open(upper, true, NULL, mnt, &snap, &err), 0);
+	assert_null(snap);
+	assert_null(err);
+}
+
+static int teardown_loop_fs(void **state)
+{
+	struct fixture *f = *state;
+	unmount_loop_fs(f->base);
+	return teardown(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -931,6 +1075,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(too_deep_tree_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(special_files_recorded_not_opened, setup, teardown),
 	    cmocka_unit_test_setup_teardown(swaps_during_capture, setup, teardown),
+	    cmocka_unit_test_setup_teardown(snapshot_by_reflink_is_the_tree_when_taken, setup, teardown_loop_fs),
+	    cmocka_unit_test_setup_teardown(snapshot_needs_reflinks, setup, teardown_loop_fs),
 	};
 	if (getenv("CMOCKA_FILTER")) /* run a subset while working on one */
 		cmocka_set_test_filter(getenv("CMOCKA_FILTER"));
