@@ -89,9 +89,16 @@ static struct json_object *image_summary_json(const struct image *img)
 
 static void print_row(const char *const *row, const size_t *widths, size_t columns)
 {
-	for (size_t c = 0; c + 1 < columns; c++)
-		printf("%-*s  ", (int)widths[c], row[c]);
-	printf("%s\n", row[columns - 1]);
+	cleanup_free char *line = xstrdup("");
+	for (size_t c = 0; c < columns; c++) {
+		char *next = xasprintf("%s%-*s  ", line, (int)widths[c], row[c]);
+		free(line);
+		line = next;
+	}
+	size_t n = strlen(line);
+	while (n > 0 && line[n - 1] == ' ')
+		line[--n] = '\0';
+	printf("%s\n", line);
 }
 
 /* A CHECKPOINT column (`yes` for checkpoint images) is shown when the store

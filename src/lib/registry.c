@@ -58,13 +58,12 @@ static const char *skopeo_error(const struct proc_result *res)
 	return e;
 }
 
-/* Run skopeo with argv (argv[0] is ignored: skopeo). */
-static int run_skopeo(char **argv, const char *what, cryo_err *err)
+/* Run skopeo with argv (argv[0]: "skopeo"). */
+static int run_skopeo(char *const *argv, const char *what, cryo_err *err)
 {
 	struct proc_opts po = PROC_OPTS_INIT;
 	struct proc_result res = {0};
 	po.capture_stderr = true;
-	argv[0] = (char *)SKOPEO;
 	int r = proc_run(argv, &po, &res, err);
 	if (r < 0) {
 		proc_result_free(&res);
@@ -143,14 +142,30 @@ int registry_push(struct cryo_engine *engine, const char *image_ref, const char 
 	return run_skopeo(argv, what, err);
 }
 
-static int store_pulled(struct cryo_engine *engine, const char *layout, const char *name, char **id_out,
-                        bool *checkpoint, cryo_err *err)
+bool registry_ref_names_registry(const char *ref)
+{
+	if (str_has_prefix(ref, REGISTRY_TRANSPORT))
+		return true;
+	const char *slash = strchr(ref, '/');
+	if (!slash)
+		return false;
+	size_t n = (size_t)(slash - ref);
+	return memchr(ref, '.', n) || memchr(ref, ':', n) || (n == 9 && strncmp(ref, "localhost", 9) == 0);
+}
+
+static int store_pulled(struct cryo_engine *engine, const char *layout, const char *name, bool checkpoint_only,
+                        char **id_out, bool *checkpoint, cryo_err *err)
 {
 	cleanup_oci_image struct oci_image *oci = NULL;
 	int r;
 	if ((r = oci_layout_read(layout, &oci, err)) < 0)
 		return r;
 	*checkpoint = image_annotations_are_checkpoint(oci->manifest_annotations);
+	if (checkpoint_only && !*checkpoint)
+		return cryo_error_plain(err, EINVAL,
+		                        "`%s` is not a checkpoint image (its manifest has no checkpoint "
+		                        "annotations): it was not stored; `cryo image pull` it to run it",
+		                        name);
 	if (*checkpoint)
 		return image_add_checkpoint(engine, layout, name, id_out, err);
 	return image_load(engine, layout, name, id_out, err);
@@ -184,7 +199,7 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 	push_arg(&argv, dst);
 	if ((r = run_skopeo(argv, what, err)) < 0)
 		goto out;
-	if ((r = store_pulled(engine, layout, name, &id, &is_checkpoint, err)) < 0) {
+	if ((r = store_pulled(engine, layout, name, opts->checkpoint_only, &id, &is_checkpoint, err)) < 0) {
 		cryo_error_wrap(err, "%s", what);
 		goto out;
 	}

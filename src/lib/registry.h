@@ -27,7 +27,14 @@
 struct registry_opts {
 	bool tls_verify;      /* verify the registry's certificate (the default) */
 	const char *authfile; /* credentials file; NULL: skopeo's usual auth.json */
+	/* Pull: store only a checkpoint image; refuse anything else (-EINVAL),
+	 * leaving the store as it was. */
+	bool checkpoint_only;
 };
+
+/* Does ref name a registry: docker://..., or a first component that is a
+ * host (has a `.` or a `:`, or is `localhost`) followed by a `/`? */
+bool registry_ref_names_registry(const char *ref);
 
 /* "docker://HOST/PATH:TAG" -> the store name "HOST/PATH:TAG" (tag latest when
  * missing; a digest is dropped from the name but kept for the pull), and the
