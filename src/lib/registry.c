@@ -16,9 +16,16 @@
 
 int registry_ref_parse(const char *ref, char **name, char **skopeo_ref, cryo_err *err)
 {
+	/* skopeo's other transports (containers-transports(5)): local files
+	 * and daemons are not registries. */
+	static const char *const transports[] = {"oci:", "oci-archive:", "dir:", "docker-archive:",
+	                                         "docker-daemon:", "containers-storage:", "sif:",
+	                                         "tarball:", "ostree:", "atomic:", "docker:"};
 	const char *rest = str_has_prefix(ref, REGISTRY_TRANSPORT) ? ref + strlen(REGISTRY_TRANSPORT) : ref;
-	const char *colon = strstr(ref, "://");
-	if (rest == ref && colon)
+	bool other_transport = rest == ref && strstr(ref, "://");
+	for (size_t i = 0; rest == ref && i < ARRAY_SIZE(transports); i++)
+		other_transport = other_transport || str_has_prefix(ref, transports[i]);
+	if (other_transport)
 		return cryo_error_plain(err, EINVAL,
 		                        "invalid registry reference `%s`: only the docker:// transport is "
 		                        "supported",

@@ -256,7 +256,6 @@ store_state() { # engine-function root
 
 @test "bad references are refused before anything runs, and leave nothing behind" {
 	workload_in_registry
-	checkpoint_image_of_counter >/dev/null
 	local before
 	before=$(store_state cryo "$ROOT")
 	run cryo image pull "oci:$TEST_DIR/workload-layout"
@@ -289,8 +288,9 @@ store_state() { # engine-function root
 	[[ "$output" == *"skopeo failed"* ]]
 	[ "$(store_state cryo "$ROOT")" = "$before" ]
 	# the negative control: a good reference does change the store
+	cryo image rm workload >/dev/null
 	cryo image pull --tls-verify=false "$REG/workload:1" >/dev/null
-	[ "$(store_state cryo "$ROOT")" != "$before" ]
+	[ "$(cryo images --format json | jq -r '.[].name')" = "$REG/workload:1" ]
 }
 
 @test "a registry that is down: push, pull and restore fail clearly and leave nothing behind" {
@@ -314,13 +314,15 @@ store_state() { # engine-function root
 @test "TLS verification is on by default: a plain-HTTP registry is refused without --tls-verify=false" {
 	workload_in_registry
 	local before
-	before=$(store_state cryo "$ROOT")
-	run cryo image pull "$REG/workload:1"
+	before=$(store_state cryo2 "$TEST_DIR/root2")
+	run cryo2 image pull "$REG/workload:1"
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"skopeo failed"*"http"* ]]
-	[ "$(store_state cryo "$ROOT")" = "$before" ]
-	run cryo image pull --tls-verify=false "$REG/workload:1"
+	[ "$(store_state cryo2 "$TEST_DIR/root2")" = "$before" ]
+	# the negative control
+	run cryo2 image pull --tls-verify=false "$REG/workload:1"
 	[ "$status" -eq 0 ]
+	[ "$output" = "$WORKLOAD_ID" ]
 }
 
 @test "restore of an image that is not a checkpoint image is refused and stores nothing" {
@@ -362,6 +364,10 @@ store_state() { # engine-function root
 	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REG" "$(printf user:secret | base64)" >"$TEST_DIR/auth.json"
 	run cryo image push --tls-verify=false --authfile "$TEST_DIR/auth.json" ck:1 "$REG/ck:1"
 	[ "$status" -eq 0 ]
-	run cryo image pull --tls-verify=false --authfile "$TEST_DIR/auth.json" "$REG/ck:1"
+	run cryo2 image pull --tls-verify=false "$REG/ck:1"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"authentication required"* ]]
+	run cryo2 image pull --tls-verify=false --authfile "$TEST_DIR/auth.json" "$REG/ck:1"
 	[ "$status" -eq 0 ]
+	[ "$(cryo2 images --format json | jq -r '.[0].checkpoint')" = true ]
 }
