@@ -423,8 +423,10 @@ static const char registry_usage[] =
     "      --authfile FILE     registry credentials (default: skopeo's usual auth.json,\n"
     "                          ${XDG_RUNTIME_DIR}/containers/auth.json)\n";
 
-static int registry_command(struct cli *cli, int argc, char **argv, const char *usage, int nargs,
-                            struct registry_opts *opts)
+/* Parse push's and pull's options; returns false when the command is done
+ * (help, a usage error, option listing), with its exit code in *code. */
+static bool registry_command(struct cli *cli, int argc, char **argv, const char *usage, int nargs,
+                             struct registry_opts *opts, int *code)
 {
 	enum { OPT_TLS = 256, OPT_AUTHFILE };
 	static const struct option options[] = {
@@ -433,33 +435,39 @@ static int registry_command(struct cli *cli, int argc, char **argv, const char *
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	int c, exit_code = 0;
+	int c;
+	*code = 0;
 	opts->tls_verify = true;
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "h", options, &exit_code)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "h", options, code)) != -1) {
 		switch (c) {
 		case OPT_TLS:
 			if (!optarg || strcmp(optarg, "true") == 0)
 				opts->tls_verify = true;
 			else if (strcmp(optarg, "false") == 0)
 				opts->tls_verify = false;
-			else
-				return cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false", optarg);
+			else {
+				*code = cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false", optarg);
+				return false;
+			}
 			break;
 		case OPT_AUTHFILE:
 			opts->authfile = optarg;
 			break;
 		case 'h':
 			printf("%s%s", usage, registry_usage);
-			return -1;
+			*code = 0;
+			return false;
 		default:
-			return exit_code;
+			return false;
 		}
 	}
-	if (argc - optind != nargs)
-		return cli_usage_error(cli, "expected %d argument%s, got %d", nargs, nargs == 1 ? "" : "s",
-		                       argc - optind);
-	return 0;
+	if (argc - optind != nargs) {
+		*code = cli_usage_error(cli, "expected %d argument%s, got %d", nargs, nargs == 1 ? "" : "s",
+		                        argc - optind);
+		return false;
+	}
+	return true;
 }
 
 int cmd_image_push(struct cli *cli, int argc, char **argv)
@@ -472,9 +480,9 @@ int cmd_image_push(struct cli *cli, int argc, char **argv)
 	struct registry_opts opts = {0};
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
-	int code = registry_command(cli, argc, argv, usage, 2, &opts);
-	if (code != 0)
-		return code < 0 ? 0 : code;
+	int code = 0;
+	if (!registry_command(cli, argc, argv, usage, 2, &opts, &code))
+		return code;
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	if (registry_push(engine, argv[optind], argv[optind + 1], &opts, &err) < 0)
@@ -495,9 +503,9 @@ int cmd_image_pull(struct cli *cli, int argc, char **argv)
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	cleanup_free char *id = NULL;
-	int code = registry_command(cli, argc, argv, usage, 1, &opts);
-	if (code != 0)
-		return code < 0 ? 0 : code;
+	int code = 0;
+	if (!registry_command(cli, argc, argv, usage, 1, &opts, &code))
+		return code;
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	if (registry_pull(engine, argv[optind], &opts, &id, NULL, NULL, &err) < 0)
