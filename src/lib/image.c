@@ -105,6 +105,11 @@ int image_ref_parse(const char *ref, char **repository, char **tag, cryo_err *er
 	 * can only be a registry's port). */
 	const char *slash = strrchr(ref, '/');
 	const char *colon = strchr(slash ? slash : ref, ':');
+	const char *first_slash = strchr(ref, '/'), *first_colon = strchr(ref, ':');
+	/* `name:ta/g` (no registry port before the `/`): a tag with a `/`. */
+	if (first_colon && first_slash && first_colon < first_slash &&
+	    !registry_host_is_valid(ref, (size_t)(first_slash - ref)))
+		colon = first_colon;
 	cleanup_free char *repo = colon ? xstrndup(ref, (size_t)(colon - ref)) : xstrdup(ref);
 	const char *t = colon ? colon + 1 : IMAGE_DEFAULT_TAG;
 

@@ -61,11 +61,11 @@ static void ref_parse_invalid(void **state)
 	expect_bad_ref("busybox:.x", "tag");
 	expect_bad_ref("busybox:-x", "tag");
 	expect_bad_ref("busybox:a:b", "tag");
-	expect_bad_ref("busybox:a/b", "repository"); /* `busybox:a` is no registry */
+	expect_bad_ref("busybox:a/b", "tag"); /* `busybox:a` is no registry */
 	/* a `:` before a `/` is only a registry's port */
-	expect_bad_ref("localhost:50x0/busybox", "repository");
-	expect_bad_ref("localhost:/busybox", "repository");
-	expect_bad_ref("localhost:123456/busybox", "repository");
+	expect_bad_ref("localhost:50x0/busybox", "tag");
+	expect_bad_ref("localhost:/busybox", "tag");
+	expect_bad_ref("localhost:123456/busybox", "tag");
 	expect_bad_ref("Host:5000/busybox", "repository");
 	expect_bad_ref("host:5000/Busybox", "repository");
 	expect_bad_ref("host:5000/", "repository");
