@@ -151,7 +151,29 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	int c, code = 0;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "i:n:kv:p:h", longopts, &code)) != -1) {
+	/* Options may follow the argument, as in `cryo restore REGISTRY/ck:1
+	 * --name x` (Podman's order): arguments are collected as getopt meets them. */
+	const char *args[2] = {NULL, NULL};
+	int nargs = 0;
+	for (;;) {
+		c = cli_getopt(cli, argc, argv, "i:n:kv:p:h", longopts, &code);
+		if (c == -1) {
+			bool dashdash = optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0;
+			if (optind >= argc)
+				break;
+			if (nargs == 2)
+				return cli_usage_error(cli, "at most one container or image");
+			args[nargs++] = argv[optind++];
+			if (dashdash) {
+				while (optind < argc) {
+					if (nargs == 2)
+						return cli_usage_error(cli, "at most one container or image");
+					args[nargs++] = argv[optind++];
+				}
+				break;
+			}
+			continue;
+		}
 		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES ||
 		    c == OPT_MEMORY || c == OPT_PIDS || c == OPT_INSECURE)
 			policy_given = true;
@@ -242,9 +264,9 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			return code;
 		}
 	}
-	const char *ref = optind < argc ? argv[optind] : NULL;
-	if (argc - optind > 1)
-		return cli_usage_error(cli, "at most one container");
+	const char *ref = args[0];
+	if (nargs > 1)
+		return cli_usage_error(cli, "at most one container or image");
 	if (!ref && !opts.import_path)
 		return cli_usage_error(cli, "name a container, or give --import FILE");
 	if (ref && opts.import_path)

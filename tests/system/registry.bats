@@ -165,7 +165,8 @@ store_state() { # engine-function root
 	[ "$status" -eq 0 ]
 	[ "$output" = "$WORKLOAD_ID" ]
 	cryo key show | cryo2 trust add - >/dev/null
-	run cryo2 restore --tls-verify=false --name x "$REG/ck:1"
+	# Podman's order: the options may follow the image
+	run cryo2 restore "$REG/ck:1" --tls-verify=false --name x
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	assert_consistent_and_running cryo2 x
 	# the pulled checkpoint image stays, marked
