@@ -82,6 +82,7 @@ _cryo() {
 			--progress) COMPREPLY=($(compgen -W "auto json none" -- "$cur")) ;;
 			--format | -f) COMPREPLY=($(compgen -W "json table text" -- "$cur")) ;;
 			--parallel) COMPREPLY=($(compgen -W "1 2 4 8 16 $(nproc 2>/dev/null)" -- "$cur")) ;;
+			--create-image) COMPREPLY=($(compgen -W "$(_cryo_run images)" -- "$cur")) ;;
 			--name) COMPREPLY=() ;;
 			*) COMPREPLY=($(compgen -f -- "$cur")) ;;
 			esac
@@ -113,8 +114,15 @@ _cryo() {
 	exec)
 		[ "$args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
 		;;
-	start | stop | kill | pause | unpause | wait | rm | inspect | logs | attach | checkpoint | restore)
+	start | stop | kill | pause | unpause | wait | rm | inspect | logs | attach | checkpoint)
 		COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
+		;;
+	restore)
+		# a container, or a checkpoint image
+		COMPREPLY=($(compgen -W "$(_cryo_run containers) $(_cryo_run images)" -- "$cur"))
+		;;
+	"image push")
+		[ "$args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_cryo_run images)" -- "$cur"))
 		;;
 	"image import" | "image load" | "trust add")
 		COMPREPLY=($(compgen -f -- "$cur"))

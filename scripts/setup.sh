@@ -46,6 +46,10 @@ CRYO_PACKAGES=(
 	scdoc man-db bash-completion python3
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
+	# registries: skopeo is cryo's registry client (image push/pull); the
+	# tests start their own docker-registry on loopback (a random port, a
+	# throwaway config and storage: the package's own service is never used)
+	skopeo docker-registry
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(

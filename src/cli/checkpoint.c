@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "checkpoint_image.h"
 #include "cli.h"
 #include "commands.h"
 #include "container.h"
@@ -25,6 +26,9 @@ static const char usage[] =
 	"                          memory, file system and volumes are captured)\n"
 	"  -e, --export FILE       write the checkpoint to an archive (mode 0600)\n"
 	"  -c, --compress ALG      zstd (default), gzip or none\n"
+	"      --create-image NAME[:TAG]  store the checkpoint as a checkpoint image (an OCI\n"
+	"                          image whose one layer is the signed archive) for `cryo\n"
+	"                          image push` and `cryo restore IMAGE`\n"
 	"      --ignore-rootfs     do not capture the root file system's changes\n"
 	"      --ignore-volumes    do not capture named volumes\n"
 	"      --tcp-established   checkpoint established TCP connections\n"
@@ -143,7 +147,9 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		OPT_SKIP_IN_FLIGHT,
 		OPT_PROGRESS,
 		OPT_PARALLEL,
+		OPT_CREATE_IMAGE,
 	};
+	const char *create_image = NULL;
 	bool all = false, latest = false;
 	static const struct option longopts[] = {
 		{"leave-running", no_argument, NULL, 'R'},
@@ -158,6 +164,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		{"print-stats", no_argument, NULL, OPT_STATS},
 		{"sign", required_argument, NULL, OPT_SIGN},
 		{"progress", required_argument, NULL, OPT_PROGRESS},
+		{"create-image", required_argument, NULL, OPT_CREATE_IMAGE},
 		{"all", no_argument, NULL, 'a'},
 		{"latest", no_argument, NULL, 'l'},
 		{"parallel", required_argument, NULL, OPT_PARALLEL},
@@ -224,6 +231,9 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(cli, "invalid --parallel `%s`: expected 1 to %d", optarg,
 						       CLI_MAX_WORKERS);
 			break;
+		case OPT_CREATE_IMAGE:
+			create_image = optarg;
+			break;
 		case 'h':
 			printf("%s", usage);
 			return 0;
@@ -243,10 +253,15 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--export takes exactly one container, not --all");
 	if (opts.export_path && argc - optind > 1)
 		return cli_usage_error(cli, "--export takes exactly one container");
+	if (create_image && (opts.export_path || all || latest || argc - optind != 1))
+		return cli_usage_error(cli, "--create-image takes exactly one container, and no --export");
+	if (create_image && compress_given)
+		return cli_usage_error(cli, "--create-image stores the archive uncompressed (a tar layer): "
+		                            "no --compress");
 	if (compress_given && !opts.export_path)
 		return cli_usage_error(cli, "--compress only applies with --export");
-	if (opts.sign_key && !opts.export_path)
-		return cli_usage_error(cli, "--sign only applies with --export");
+	if (opts.sign_key && !opts.export_path && !create_image)
+		return cli_usage_error(cli, "--sign only applies with --export or --create-image");
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	cleanup_strv char **names = NULL;
@@ -273,13 +288,22 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		cleanup_error cryo_err err = NULL;
 		struct checkpoint_stats stats;
-		if (checkpoint_container(engine, argv[i], &opts, &stats, &err) < 0) {
+		cleanup_free char *image_id = NULL;
+		int r = create_image ? checkpoint_image_create(engine, argv[i], create_image, &opts, &stats, &image_id, &err)
+		                     : checkpoint_container(engine, argv[i], &opts, &stats, &err);
+		if (r < 0) {
 			code = cli_fail(&err);
+			continue;
+		}
+		if (image_id && !print_stats) {
+			printf("%s\n", image_id);
 			continue;
 		}
 		if (print_stats) {
 			struct json_object *o = checkpoint_stats_json(&stats);
 			json_object_object_add(o, "container", json_object_new_string(argv[i]));
+			if (image_id)
+				json_object_object_add(o, "image", json_object_new_string(image_id));
 			cli_print_json(o);
 			json_object_put(o);
 		} else {

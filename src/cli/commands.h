@@ -17,6 +17,8 @@ int cmd_image_rm(struct cli *cli, int argc, char **argv);
 int cmd_image_inspect(struct cli *cli, int argc, char **argv);
 int cmd_image_mount(struct cli *cli, int argc, char **argv);
 int cmd_image_unmount(struct cli *cli, int argc, char **argv);
+int cmd_image_push(struct cli *cli, int argc, char **argv);
+int cmd_image_pull(struct cli *cli, int argc, char **argv);
 /* -- containers and volumes -- */
 int cmd_create(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);

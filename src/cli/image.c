@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "digest.h"
 #include "image.h"
+#include "registry.h"
 #include "util.h"
 
 #define SHORT_ID_LEN 12
@@ -14,7 +15,8 @@
 /* "repo:tag" -> repository and tag; "<none>" for an untagged image. */
 static void split_name(const struct image *img, char **repo, char **tag)
 {
-	const char *colon = img->name ? strchr(img->name, ':') : NULL;
+	/* The tag follows the last `:`: one before a `/` is a registry's port. */
+	const char *colon = img->name ? strrchr(img->name, ':') : NULL;
 	if (!colon) {
 		*repo = xstrdup("<none>");
 		*tag = xstrdup("<none>");
@@ -79,38 +81,54 @@ static struct json_object *image_summary_json(const struct image *img)
 	json_object_object_add(o, "tag", img->name ? json_object_new_string(tag) : NULL);
 	json_object_object_add(o, "created", json_object_new_string(created));
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)img->size));
+	json_object_object_add(o, "checkpoint", json_object_new_boolean(img->checkpoint_layer != NULL));
 	return o;
 }
 
-static void print_row(const char *const *row, const size_t *widths)
+#define COLUMNS 6
+
+static void print_row(const char *const *row, const size_t *widths, size_t columns)
 {
-	for (size_t c = 0; c < 4; c++)
-		printf("%-*s  ", (int)widths[c], row[c]);
-	printf("%s\n", row[4]);
+	cleanup_free char *line = xstrdup("");
+	for (size_t c = 0; c < columns; c++) {
+		char *next = xasprintf("%s%-*s  ", line, (int)widths[c], row[c]);
+		free(line);
+		line = next;
+	}
+	size_t n = strlen(line);
+	while (n > 0 && line[n - 1] == ' ')
+		line[--n] = '\0';
+	printf("%s\n", line);
 }
 
+/* A CHECKPOINT column (`yes` for checkpoint images) is shown when the store
+ * has checkpoint images, so the usual table keeps its five columns. */
 static void print_table(struct image **list, size_t n, bool no_trunc)
 {
-	const char *headers[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"};
-	size_t widths[5];
-	char **cells = xcalloc(n * 5 + 1, sizeof(char *));
+	const char *headers[COLUMNS] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CHECKPOINT"};
+	size_t widths[COLUMNS], columns = COLUMNS - 1;
+	char **cells = xcalloc(n * COLUMNS + 1, sizeof(char *));
 
-	for (size_t c = 0; c < 5; c++)
+	for (size_t i = 0; i < n; i++)
+		if (list[i]->checkpoint_layer)
+			columns = COLUMNS;
+	for (size_t c = 0; c < COLUMNS; c++)
 		widths[c] = strlen(headers[c]);
 	for (size_t i = 0; i < n; i++) {
-		char **row = cells + i * 5;
+		char **row = cells + i * COLUMNS;
 		split_name(list[i], &row[0], &row[1]);
 		row[2] = no_trunc ? xasprintf("sha256:%s", list[i]->id) : xstrndup(list[i]->id, SHORT_ID_LEN);
 		row[3] = human_age(list[i]->created);
 		row[4] = human_size(list[i]->size);
-		for (size_t c = 0; c < 5; c++)
+		row[5] = xstrdup(list[i]->checkpoint_layer ? "yes" : "");
+		for (size_t c = 0; c < COLUMNS; c++)
 			if (strlen(row[c]) > widths[c])
 				widths[c] = strlen(row[c]);
 	}
-	print_row(headers, widths);
+	print_row(headers, widths, columns);
 	for (size_t i = 0; i < n; i++)
-		print_row((const char *const *)cells + i * 5, widths);
-	for (size_t i = 0; i < n * 5; i++)
+		print_row((const char *const *)cells + i * COLUMNS, widths, columns);
+	for (size_t i = 0; i < n * COLUMNS; i++)
 		free(cells[i]);
 	free(cells);
 }
@@ -396,4 +414,102 @@ int cmd_image_unmount(struct cli *cli, int argc, char **argv)
 			exit_code = cli_fail(&err);
 	}
 	return exit_code;
+}
+
+/* --tls-verify[=BOOL] and --authfile FILE, shared by push, pull and restore. */
+static const char registry_usage[] =
+    "      --tls-verify=false  do not verify the registry's TLS certificate (a local\n"
+    "                          registry; verification is on by default)\n"
+    "      --authfile FILE     registry credentials (default: skopeo's usual auth.json,\n"
+    "                          ${XDG_RUNTIME_DIR}/containers/auth.json)\n";
+
+/* Parse push's and pull's options; returns false when the command is done
+ * (help, a usage error, option listing), with its exit code in *code. */
+static bool registry_command(struct cli *cli, int argc, char **argv, const char *usage, int nargs,
+                             struct registry_opts *opts, int *code)
+{
+	enum { OPT_TLS = 256, OPT_AUTHFILE };
+	static const struct option options[] = {
+	    {"tls-verify", optional_argument, NULL, OPT_TLS},
+	    {"authfile", required_argument, NULL, OPT_AUTHFILE},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	int c;
+	*code = 0;
+	opts->tls_verify = true;
+	cli_getopt_reset();
+	while ((c = cli_getopt(cli, argc, argv, "h", options, code)) != -1) {
+		switch (c) {
+		case OPT_TLS:
+			if (!optarg || strcmp(optarg, "true") == 0)
+				opts->tls_verify = true;
+			else if (strcmp(optarg, "false") == 0)
+				opts->tls_verify = false;
+			else {
+				*code = cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false", optarg);
+				return false;
+			}
+			break;
+		case OPT_AUTHFILE:
+			opts->authfile = optarg;
+			break;
+		case 'h':
+			printf("%s%s", usage, registry_usage);
+			*code = 0;
+			return false;
+		default:
+			return false;
+		}
+	}
+	if (argc - optind != nargs) {
+		*code = cli_usage_error(cli, "expected %d argument%s, got %d", nargs, nargs == 1 ? "" : "s",
+		                        argc - optind);
+		return false;
+	}
+	return true;
+}
+
+int cmd_image_push(struct cli *cli, int argc, char **argv)
+{
+	static const char usage[] =
+	    "Usage: cryo image push [OPTIONS] IMAGE [docker://]DESTINATION\n\n"
+	    "Push a checkpoint image (`cryo checkpoint --create-image`) to a registry,\n"
+	    "through skopeo: e.g. `cryo image push ck:1 registry.example/team/ck:1`.\n\n"
+	    "Options:\n";
+	struct registry_opts opts = {0};
+	struct cryo_engine *engine;
+	cleanup_error cryo_err err = NULL;
+	int code = 0;
+	if (!registry_command(cli, argc, argv, usage, 2, &opts, &code))
+		return code;
+	if (cli_engine(cli, &engine) < 0)
+		return EXIT_ENGINE;
+	if (registry_push(engine, argv[optind], argv[optind + 1], &opts, &err) < 0)
+		return cli_fail(&err);
+	return 0;
+}
+
+int cmd_image_pull(struct cli *cli, int argc, char **argv)
+{
+	static const char usage[] =
+	    "Usage: cryo image pull [OPTIONS] [docker://]REFERENCE\n\n"
+	    "Pull an image from a registry, through skopeo, and print its ID. An ordinary\n"
+	    "image is stored like `cryo image load`; a checkpoint image (one with the\n"
+	    "checkpoint annotations) as a checkpoint image, for `cryo restore IMAGE`.\n"
+	    "The image is named after the reference: `localhost:5000/app:1`.\n\n"
+	    "Options:\n";
+	struct registry_opts opts = {0};
+	struct cryo_engine *engine;
+	cleanup_error cryo_err err = NULL;
+	cleanup_free char *id = NULL;
+	int code = 0;
+	if (!registry_command(cli, argc, argv, usage, 1, &opts, &code))
+		return code;
+	if (cli_engine(cli, &engine) < 0)
+		return EXIT_ENGINE;
+	if (registry_pull(engine, argv[optind], &opts, &id, NULL, NULL, &err) < 0)
+		return cli_fail(&err);
+	printf("%s\n", id);
+	return 0;
 }

@@ -2,9 +2,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checkpoint_image.h"
 #include "cli.h"
-#include "commands.h"
 #include "container.h"
+#include "image.h"
+#include "registry.h"
+#include "commands.h"
 #include "show_progress.h"
 #include "restore.h"
 #include "state.h"
@@ -12,16 +15,21 @@
 #include "workers.h"
 
 static const char usage[] =
-	"Usage: cryo restore [OPTIONS] [CONTAINER]\n"
+	"Usage: cryo restore [OPTIONS] [CONTAINER|IMAGE]\n"
 	"       cryo restore [OPTIONS] --all\n\n"
 	"Restores CONTAINER from the checkpoint the engine kept, or a new container\n"
-	"from an exported archive with --import.\n\n"
+	"from an exported archive with --import, or from a checkpoint IMAGE (`cryo\n"
+	"checkpoint --create-image`; pulled from its registry when it is not in the store\n"
+	"and names one, like `localhost:5000/ck:1`). A checkpoint image is verified\n"
+	"exactly like an archive given to --import.\n\n"
 	"Options:\n"
 	"  -a, --all               every container that is not running and has a checkpoint\n"
 	"                          the engine kept, several at a time\n"
 	"      --parallel N        with --all: N containers at a time (default: the\n"
 	"                          configuration's engine.parallel, else the number of CPUs)\n"
 	"  -i, --import FILE       restore from a checkpoint archive\n"
+	"      --tls-verify=false  pulling IMAGE: do not verify the registry's certificate\n"
+	"      --authfile FILE     pulling IMAGE: registry credentials (default: auth.json)\n"
 	"  -n, --name NAME         restore as a new container with this name\n"
 	"  -k, --keep              keep the checkpoint files and CRIU's logs\n"
 	"      --ignore-rootfs     do not restore the root file system's changes\n"
@@ -39,7 +47,7 @@ static const char usage[] =
 	"      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
 	"                          the restore takes over half a second), json (one object per\n"
 	"                          phase change on stderr) or none\n\n"
-	"An archive (--import) must be signed by this engine or a trusted key (`cryo\n"
+	"An archive (--import, or a checkpoint IMAGE) must be signed by this engine or a trusted key (`cryo\n"
 	"trust add`); it cannot grant host directories, the host network or lift limits:\n"
 	"      --insecure-unsigned accept an unsigned archive, or one signed by an untrusted\n"
 	"                          key (never a tampered one)\n"
@@ -121,6 +129,42 @@ static int restore_all(struct cli *cli, struct cryo_engine *engine, const struct
 	return r < 0 ? EXIT_ENGINE : code;
 }
 
+/* Does `ref` name a container (restored in place) or a checkpoint image? A
+ * container of that name wins; then an image in the store; then, for a
+ * reference that names a registry (`HOST[:PORT]/...`, `docker://...`), the
+ * image is pulled, and only a checkpoint image is stored (anything else is
+ * refused and leaves the store as it was). Returns an exit code, 0 to go on. */
+static int restore_source(struct cryo_engine *engine, const char *ref, const struct registry_opts *pull,
+                          bool *from_image)
+{
+	cleanup_error cryo_err err = NULL;
+	cleanup_container struct container *c = NULL;
+	cleanup_image struct image *img = NULL;
+	*from_image = false;
+	if (container_get(engine, ref, &c, &err) == 0)
+		return 0;
+	if (cryo_error_code(err) != -ENOENT)
+		return cli_fail(&err);
+	cryo_error_free(&err);
+	if (image_get(engine, ref, &img, NULL) == 0) {
+		*from_image = true;
+		return 0;
+	}
+	if (!registry_ref_names_registry(ref)) {
+		cryo_error_plain(&err, ENOENT, "restore `%s`: no such container or checkpoint image", ref);
+		return cli_fail(&err);
+	}
+	struct registry_opts opts = *pull;
+	opts.checkpoint_only = true;
+	cleanup_free char *name = NULL;
+	if (registry_pull(engine, ref, &opts, NULL, &name, NULL, &err) < 0) {
+		cryo_error_wrap(&err, "restore `%s`", ref);
+		return cli_fail(&err);
+	}
+	*from_image = true;
+	return 0;
+}
+
 int cmd_restore(struct cli *cli, int argc, char **argv)
 {
 	enum {
@@ -140,6 +184,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_IGNORE_MAC,
 		OPT_PROGRESS,
 		OPT_PARALLEL,
+		OPT_TLS,
+		OPT_AUTHFILE,
 	};
 	static const struct option longopts[] = {
 		{"import", required_argument, NULL, 'i'},
@@ -164,10 +210,14 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"progress", required_argument, NULL, OPT_PROGRESS},
 		{"all", no_argument, NULL, 'a'},
 		{"parallel", required_argument, NULL, OPT_PARALLEL},
+		{"tls-verify", optional_argument, NULL, OPT_TLS},
+		{"authfile", required_argument, NULL, OPT_AUTHFILE},
 		{"help", no_argument, NULL, 'h'},
 		{},
 	};
 	struct restore_opts opts = {0};
+	struct registry_opts pull = {.tls_verify = true};
+	bool pull_given = false;
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *ct = NULL;
@@ -181,7 +231,29 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	int c, code = 0;
 
 	cli_getopt_reset();
-	while ((c = cli_getopt(cli, argc, argv, "i:n:kv:p:ah", longopts, &code)) != -1) {
+	/* Options may follow the argument, as in `cryo restore REGISTRY/ck:1
+	 * --name x` (Podman's order): arguments are collected as getopt meets them. */
+	const char *args[2] = {NULL, NULL};
+	int nargs = 0;
+	for (;;) {
+		c = cli_getopt(cli, argc, argv, "i:n:kv:p:ah", longopts, &code);
+		if (c == -1) {
+			bool dashdash = optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0;
+			if (optind >= argc)
+				break;
+			if (nargs == 2)
+				return cli_usage_error(cli, "at most one container or image");
+			args[nargs++] = argv[optind++];
+			if (dashdash) {
+				while (optind < argc) {
+					if (nargs == 2)
+						return cli_usage_error(cli, "at most one container or image");
+					args[nargs++] = argv[optind++];
+				}
+				break;
+			}
+			continue;
+		}
 		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES ||
 		    c == OPT_MEMORY || c == OPT_PIDS || c == OPT_INSECURE)
 			policy_given = true;
@@ -260,6 +332,19 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
 			opts.pids_limit = (int64_t)n;
 			break;
+		case OPT_TLS:
+			pull_given = true;
+			if (!optarg || strcmp(optarg, "true") == 0)
+				pull.tls_verify = true;
+			else if (strcmp(optarg, "false") == 0)
+				pull.tls_verify = false;
+			else
+				return cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false", optarg);
+			break;
+		case OPT_AUTHFILE:
+			pull_given = true;
+			pull.authfile = optarg;
+			break;
 		case 'h':
 			printf("%s", usage);
 			return 0;
@@ -267,13 +352,13 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			return code;
 		}
 	}
-	const char *ref = optind < argc ? argv[optind] : NULL;
-	if (argc - optind > 1)
-		return cli_usage_error(cli, "at most one container");
+	const char *ref = args[0];
+	if (nargs > 1)
+		return cli_usage_error(cli, "at most one container or image");
 	if (all && (ref || opts.import_path || opts.name || opts.network || publish || opts.ignore_static_ip ||
-		    opts.ignore_static_mac))
+		    opts.ignore_static_mac || pull_given))
 		return cli_usage_error(cli, "--all restores each container as it was: it takes no container, --import, "
-					    "--name, --network, --publish or --ignore-static-ip/mac");
+					    "--name, --network, --publish, --ignore-static-ip/mac, --tls-verify or --authfile");
 	if (parallel && !all)
 		return cli_usage_error(cli, "--parallel only applies with --all");
 	if (all) {
@@ -285,17 +370,27 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "name a container, or give --import FILE");
 	if (ref && opts.import_path)
 		return cli_usage_error(cli, "--import restores a new container: name it with --name, not an argument");
-	if (policy_given && !opts.import_path)
-		return cli_usage_error(cli, "-v, --ignore-bind-mounts, --replace-volumes, --memory, "
-					    "--pids-limit and --insecure-unsigned apply to --import only");
 	if (opts.tcp_established && opts.tcp_close)
 		return cli_usage_error(cli, "--tcp-established and --tcp-close exclude each other");
+	if (pull_given && opts.import_path)
+		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");
 	opts.volumes = volumes;
 	opts.publish = publish;
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
+	bool from_image = false;
+	if (ref && (code = restore_source(engine, ref, &pull, &from_image)) != 0)
+		return code;
+	if (policy_given && !opts.import_path && !from_image)
+		return cli_usage_error(cli, "-v, --ignore-bind-mounts, --replace-volumes, --memory, "
+					    "--pids-limit and --insecure-unsigned apply to --import and "
+					    "checkpoint images only");
+	if (pull_given && !from_image)
+		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");
 	cli_progress_start(progress);
-	if (restore_container(engine, ref, &opts, &ct, &stats, &err) < 0)
+	int r = from_image ? checkpoint_image_restore(engine, ref, &opts, &ct, &stats, &err)
+	                   : restore_container(engine, ref, &opts, &ct, &stats, &err);
+	if (r < 0)
 		return cli_fail(&err);
 	if (stats.notice[0])
 		fprintf(stderr, "Warning: restore `%s`: %s\n", ct->name, stats.notice);

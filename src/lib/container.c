@@ -675,7 +675,8 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	 * concurrent `image rm` sees the claim or the image is gone before it. */
 	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &image_lock, err)) < 0)
 		return r;
-	if ((r = image_get(engine, img->id, &still_there, err)) < 0)
+	if ((r = image_get(engine, img->id, &still_there, err)) < 0 ||
+	    (r = image_require_rootfs(still_there, err)) < 0)
 		return r;
 	if (!cfg->hostname || !*cfg->hostname) {
 		free(cfg->hostname);

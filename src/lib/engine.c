@@ -39,7 +39,8 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 				   runtime);
 		goto fail;
 	}
-	const char *dirs[] = {"", "/containers", "/layers", "/images", "/volumes", "/checkpoints", "/tmp"};
+	const char *dirs[] = {"", "/containers", "/layers", "/images", "/volumes", "/checkpoints", "/tmp",
+	                      "/checkpoint-images"};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		cleanup_free char *d = xasprintf("%s%s", engine->root, dirs[i]);
 		if ((r = mkdir_p(d, 0700, err)) < 0)

@@ -11,6 +11,7 @@
 #include "layer.h"
 #include "lock.h"
 #include "oci_layout.h"
+#include "checkpoint_image.h"
 #include "state.h"
 #include "util.h"
 
@@ -27,6 +28,10 @@ static int keep_code(cryo_err *err, int code)
 #define IMAGE_NAME_MAX 128
 #define TMP_PREFIX "image-"
 #define IMAGE_COLUMNS "id, name, created, config, layers, size"
+/* The key of a checkpoint image's entry in its stored configuration:
+ * {"layer": "<sha256 hex of the layer blob>"}. */
+#define IMAGE_CHECKPOINT_KEY "Checkpoint"
+#define CHECKPOINT_IMAGE_STORE_DIR "checkpoint-images"
 
 /* ---- names ---- */
 
@@ -58,8 +63,34 @@ static bool is_tag_char(char c)
 	return is_tag_first(c) || c == '.' || c == '-';
 }
 
+/* `host[:port]` of a registry: [a-z0-9.-] with a dot, `localhost`, or any
+ * such host with a port. */
+static bool registry_host_is_valid(const char *host, size_t n)
+{
+	const char *colon = memchr(host, ':', n);
+	size_t hn = colon ? (size_t)(colon - host) : n;
+	if (hn == 0 || !is_lower_alnum(host[0]))
+		return false;
+	for (size_t i = 0; i < hn; i++)
+		if (!is_lower_alnum(host[i]) && host[i] != '.' && host[i] != '-')
+			return false;
+	if (colon) {
+		size_t pn = n - hn - 1;
+		if (pn == 0 || pn > 5 || strspn(colon + 1, "0123456789") < pn)
+			return false;
+	}
+	return true;
+}
+
 bool image_repository_is_valid(const char *repository)
 {
+	const char *slash = strchr(repository, '/');
+	if (slash && memchr(repository, ':', (size_t)(slash - repository))) {
+		if (strlen(repository) > IMAGE_NAME_MAX ||
+		    !registry_host_is_valid(repository, (size_t)(slash - repository)))
+			return false;
+		return chars_match(slash + 1, is_lower_alnum, is_repo_char);
+	}
 	return chars_match(repository, is_lower_alnum, is_repo_char);
 }
 
@@ -70,14 +101,22 @@ bool image_tag_is_valid(const char *tag)
 
 int image_ref_parse(const char *ref, char **repository, char **tag, cryo_err *err)
 {
-	const char *colon = strchr(ref, ':');
+	/* The tag follows the first `:` after the last `/` (before it, a `:`
+	 * can only be a registry's port). */
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strchr(slash ? slash : ref, ':');
+	const char *first_slash = strchr(ref, '/'), *first_colon = strchr(ref, ':');
+	/* `name:ta/g` (no registry port before the `/`): a tag with a `/`. */
+	if (first_colon && first_slash && first_colon < first_slash &&
+	    !registry_host_is_valid(ref, (size_t)(first_slash - ref)))
+		colon = first_colon;
 	cleanup_free char *repo = colon ? xstrndup(ref, (size_t)(colon - ref)) : xstrdup(ref);
 	const char *t = colon ? colon + 1 : IMAGE_DEFAULT_TAG;
 
 	if (!image_repository_is_valid(repo))
 		return fail_with(err, EINVAL,
 		                 "invalid image name `%s`: the repository must match [a-z0-9][a-z0-9._/-]* "
-		                 "and have at most %d characters",
+		                 "(after an optional registry `HOST[:PORT]/`) and have at most %d characters",
 		                 ref, IMAGE_NAME_MAX);
 	if (!image_tag_is_valid(t))
 		return fail_with(
@@ -121,6 +160,7 @@ void image_free(struct image *img)
 	free(img->name);
 	strv_free(img->layers);
 	image_config_clear(&img->config);
+	free(img->checkpoint_layer);
 	free(img);
 }
 
@@ -210,7 +250,11 @@ static int image_from_row(sqlite3_stmt *st, struct image **out, cryo_err *err)
 	img->size = (uint64_t)sqlite3_column_int64(st, 5);
 
 	struct json_object *config = json_tokener_parse((const char *)sqlite3_column_text(st, 3));
+	struct json_object *checkpoint = NULL, *layer = NULL;
 	image_config_from_json(config, &img->config);
+	if (config && json_object_object_get_ex(config, IMAGE_CHECKPOINT_KEY, &checkpoint) &&
+	    json_object_object_get_ex(checkpoint, "layer", &layer) && json_object_is_type(layer, json_type_string))
+		img->checkpoint_layer = xstrdup(json_object_get_string(layer));
 	json_object_put(config);
 
 	struct json_object *layers = json_tokener_parse((const char *)sqlite3_column_text(st, 4));
@@ -468,6 +512,9 @@ static int mount_layers(struct cryo_engine *engine, const struct image *img, con
 
 static int mount_locked(struct cryo_engine *engine, const struct image *img, char **path_out, cryo_err *err)
 {
+	int rc = image_require_rootfs(img, err);
+	if (rc < 0)
+		return rc;
 	cleanup_free char *mnt = image_mount_path(engine, img->id);
 	int r;
 	if (!image_is_mounted(engine, img->id)) {
@@ -566,6 +613,11 @@ static int delete_image_locked(struct cryo_engine *engine, const struct image *i
 		if ((r = rm_rf(dir, err)) < 0)
 			return cryo_error_wrap(err, "image `%s` removed, but not its layer directory", shown);
 	}
+	if (img->checkpoint_layer) {
+		cleanup_free char *dir = image_checkpoint_dir(engine, img->id);
+		if ((r = rm_rf(dir, err)) < 0)
+			return cryo_error_wrap(err, "image `%s` removed, but not its directory", shown);
+	}
 	return 0;
 fail:
 	state_rollback(engine);
@@ -584,6 +636,7 @@ static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 	    {"tmp", NULL},
 	    {"layers", "SELECT 1 FROM layers WHERE id = ?1"},
 	    {"images", "SELECT 1 FROM images WHERE id = ?1"},
+	    {CHECKPOINT_IMAGE_STORE_DIR, "SELECT 1 FROM images WHERE id = ?1"},
 	};
 	for (size_t a = 0; a < ARRAY_SIZE(areas); a++) {
 		cleanup_free char *path = engine_path(engine, "%s", areas[a].dir);
@@ -678,6 +731,8 @@ struct image_add {
 	char *id;
 	int64_t created;
 	struct image_config config;
+	char *checkpoint_layer;   /* a checkpoint image: its layer blob's sha256 hex */
+	uint64_t checkpoint_size; /* and its size */
 };
 
 static void image_add_rollback(struct cryo_engine *engine, struct image_add *add)
@@ -695,6 +750,7 @@ static void image_add_clear(struct image_add *add)
 	free(add->sizes);
 	free(add->name);
 	free(add->id);
+	free(add->checkpoint_layer);
 	image_config_clear(&add->config);
 }
 
@@ -825,6 +881,11 @@ static int record_image(struct cryo_engine *engine, struct image_add *add, cryo_
 	if (!existing) {
 		struct json_object *config = image_config_to_json(&add->config);
 		struct json_object *layers = strv_to_json(add->layers);
+		if (add->checkpoint_layer) {
+			struct json_object *ck = json_object_new_object();
+			json_object_object_add(ck, "layer", json_object_new_string(add->checkpoint_layer));
+			json_object_object_add(config, IMAGE_CHECKPOINT_KEY, ck);
+		}
 		if ((r = state_prepare(engine, &img,
 		                       "INSERT INTO images (id, name, created, config, layers, size) "
 		                       "VALUES (?1, NULL, ?2, ?3, ?4, ?5)",
@@ -833,7 +894,8 @@ static int record_image(struct cryo_engine *engine, struct image_add *add, cryo_
 			sqlite3_bind_int64(img, 2, add->created);
 			sqlite3_bind_text(img, 3, json_plain(config), -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(img, 4, json_plain(layers), -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(img, 5, (sqlite3_int64)image_add_size(add));
+			sqlite3_bind_int64(img, 5, (sqlite3_int64)(add->checkpoint_layer ? add->checkpoint_size
+			                                                                      : image_add_size(add)));
 			if (sqlite3_step(img) != SQLITE_DONE)
 				r = state_error(engine, err, "record image");
 		}
@@ -1103,6 +1165,105 @@ wrap:
 	if (tmp)
 		rm_rf(tmp, NULL);
 out:
+	image_add_clear(&add);
+	return r;
+}
+
+/* ---- checkpoint images ---- */
+
+char *image_checkpoint_dir(struct cryo_engine *engine, const char *id)
+{
+	return engine_path(engine, CHECKPOINT_IMAGE_STORE_DIR "/%s", id);
+}
+
+int image_require_rootfs(const struct image *img, cryo_err *err)
+{
+	if (!img->checkpoint_layer)
+		return 0;
+	const char *shown = img->name ? img->name : img->id;
+	return fail_with(err, EINVAL,
+	                 "image `%s` is a checkpoint image, not a root file system: restore it with "
+	                 "`cryo restore %s`",
+	                 shown, shown);
+}
+
+bool image_annotations_are_checkpoint(struct json_object *annotations)
+{
+	struct json_object *v;
+	return annotations &&
+	       ((json_object_object_get_ex(annotations, CKI_CRIO_NAME, &v) && json_object_is_type(v, json_type_string)) ||
+	        (json_object_object_get_ex(annotations, CKI_PODMAN_NAME, &v) && json_object_is_type(v, json_type_string)));
+}
+
+static int add_checkpoint_locked(const char *layout, struct image_add *add, cryo_err *err)
+{
+	cleanup_oci_image struct oci_image *oci = NULL;
+	struct json_object *created;
+	int r;
+
+	if ((r = oci_layout_read(layout, &oci, err)) < 0)
+		return r;
+	if (!image_annotations_are_checkpoint(oci->manifest_annotations))
+		return fail_with(err, EINVAL,
+		                 "not a checkpoint image: its manifest has neither the `" CKI_CRIO_NAME
+		                 "` nor the `" CKI_PODMAN_NAME "` annotation");
+	if (oci->n_layers != 1)
+		return fail_with(err, EINVAL, "a checkpoint image has exactly one layer, this one has %zu",
+		                 oci->n_layers);
+	if ((r = oci_blob_verify(&oci->layers[0], err)) < 0)
+		return cryo_error_wrap(err, "checkpoint layer");
+	if (!json_object_object_get_ex(oci->config_json, "created", &created) ||
+	    !parse_rfc3339(json_object_get_string(created), &add->created))
+		add->created = now_realtime_us();
+	add->id = xstrdup(oci->config.digest);
+	image_config_default(&add->config);
+	add->layers = xcalloc(1, sizeof(char *));
+	add->checkpoint_size = (uint64_t)oci->layers[0].size;
+	add->checkpoint_layer = xstrdup(oci->layers[0].digest);
+	return 0;
+}
+
+int image_add_checkpoint(struct cryo_engine *engine, const char *layout, const char *ref, char **id_out,
+                         cryo_err *err)
+{
+	struct image_add add = {0};
+	cleanup_close int lock = -1;
+	cleanup_free char *final = NULL;
+	cleanup_image struct image *existing = NULL;
+	int r;
+
+	if ((r = full_name(ref, &add.name, err)) < 0)
+		return r;
+	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
+	    (r = sweep_leftovers(engine, err)) < 0 || (r = add_checkpoint_locked(layout, &add, err)) < 0)
+		goto out;
+	if ((r = get_by(engine, "id = ?1", add.id, &existing, NULL, err)) < 0)
+		goto out;
+	final = image_checkpoint_dir(engine, add.id);
+	bool moved = false;
+	if (!existing) {
+		if ((r = rm_rf(final, err)) < 0)
+			goto out;
+		if (rename(layout, final) < 0) {
+			r = cryo_error_set(err, errno, "move `%s` to `%s`", layout, final);
+			goto out;
+		}
+		moved = true;
+	}
+	r = record_image(engine, &add, err);
+	if (r < 0) {
+		if (moved && rename(final, layout) < 0)
+			rm_rf(final, NULL);
+		goto out;
+	}
+	if ((r = prune_locked(engine, err)) < 0) {
+		cryo_error_wrap(err, "image %s stored, but removing the image it replaced failed", add.id);
+		goto out;
+	}
+	*id_out = xstrdup(add.id);
+out:
+	if (r < 0)
+		cryo_error_wrap(err, "store checkpoint image `%s`", add.name ? add.name : ref);
 	image_add_clear(&add);
 	return r;
 }

@@ -13,13 +13,24 @@
  * tag [A-Za-z0-9_][A-Za-z0-9_.-]*, each at most 128 characters; a missing tag
  * means `latest`. An image has at most one name; giving its name to a new image
  * leaves the old one untagged, and an untagged image no container uses is
- * deleted with the layers no other image shares. */
+ * deleted with the layers no other image shares.
+ *
+ * Checkpoint images (checkpoint_image.h) live in the same table, under the
+ * same names, but have no unpacked layers: each is kept as the OCI image
+ * layout it came as, under <root>/checkpoint-images/<id>/, its one layer
+ * blob being the checkpoint archive, verified like an imported archive
+ * whenever it is restored. They cannot be run or mounted.
+ *
+ * A repository may start with a registry host (`localhost:5000/app`,
+ * `registry.example/team/app`): `host[:port]/`, the port digits only. */
 #ifndef CRYO_IMAGE_H
 #define CRYO_IMAGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <json-c/json.h>
 
 #include "engine.h"
 #include "error.h"
@@ -44,7 +55,10 @@ struct image {
 	int64_t created; /* realtime microseconds */
 	char **layers;   /* layer IDs, bottom first, NULL-terminated */
 	struct image_config config;
-	uint64_t size; /* bytes of file content in its layers */
+	uint64_t size; /* bytes of file content in its layers (a checkpoint image: its archive's bytes) */
+	/* A checkpoint image: the sha256 hex of its layer blob (the archive) in
+	 * image_checkpoint_dir(); NULL for an ordinary image. */
+	char *checkpoint_layer;
 };
 
 void image_free(struct image *img);
@@ -74,6 +88,22 @@ char *image_layer_path(struct cryo_engine *engine, const char *layer_id);
  * NULL-terminated, allocated. */
 char **image_lowerdirs(struct cryo_engine *engine, const struct image *img);
 
+/* Where a checkpoint image's OCI layout is kept (allocated). */
+char *image_checkpoint_dir(struct cryo_engine *engine, const char *id);
+
+/* Add the checkpoint image in the OCI layout directory `layout` (in the
+ * engine's tmp/ or another directory on the same file system: it is moved
+ * into the store) under `ref`. The layout must hold one image of exactly one
+ * layer, with the io.kubernetes.cri-o.annotations.checkpoint.name or
+ * io.podman.annotations.checkpoint.name annotation; the layer blob's digest
+ * and size are checked. The ID is the configuration's digest. On failure
+ * `layout` is left where it was. */
+int image_add_checkpoint(struct cryo_engine *engine, const char *layout, const char *ref, char **id_out,
+                         cryo_err *err);
+
+/* Is this OCI manifest annotation set the one of a checkpoint image? */
+bool image_annotations_are_checkpoint(struct json_object *annotations);
+
 /* Import a root file system tarball (plain, gzip, zstd, xz) as a one-layer image
  * named `ref`. *id_out (allocated) receives the new image's ID. */
 int image_import(struct cryo_engine *engine, const char *tarball, const char *ref, char **id_out,
@@ -87,6 +117,10 @@ int image_import(struct cryo_engine *engine, const char *tarball, const char *re
  * (`/x/my-app.tar` -> `my-app`); without an annotation the image is untagged.
  * The image ID is the digest of its configuration blob, as in other engines. */
 int image_load(struct cryo_engine *engine, const char *path, const char *ref, char **id_out, cryo_err *err);
+
+/* Fail (-EINVAL, saying to restore it) when img is a checkpoint image:
+ * for the operations that need a root file system. */
+int image_require_rootfs(const struct image *img, cryo_err *err);
 
 /* Remove an image and the layers no other image uses. Refused (-EBUSY, naming
  * them) while containers use it. Unmounts it first when mounted. */

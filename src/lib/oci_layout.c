@@ -175,7 +175,7 @@ static void take_annotations(struct oci_image *img, struct json_object *obj)
 }
 
 /* GOARCH spelling of this machine's architecture, as OCI platforms use it. */
-static const char *host_architecture(void)
+const char *oci_host_architecture(void)
 {
 	static const char *const map[][2] = {
 	    {"x86_64", "amd64"}, {"aarch64", "arm64"},   {"i686", "386"},    {"i386", "386"},
@@ -204,7 +204,7 @@ static bool platform_matches(struct json_object *entry, const char *arch)
 static struct json_object *pick_platform(struct json_object *manifests, const char *what, cryo_err *err)
 {
 	size_t n = json_object_array_length(manifests);
-	const char *arch = host_architecture();
+	const char *arch = oci_host_architecture();
 	if (n == 1)
 		return json_object_array_get_idx(manifests, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -352,6 +352,11 @@ static int read_manifest(struct oci_image *img, const struct oci_descriptor *des
 		goto out;
 	}
 	take_annotations(img, manifest);
+	struct json_object *ann = NULL;
+	if (json_object_object_get_ex(manifest, "annotations", &ann) && json_object_is_type(ann, json_type_object))
+		img->manifest_annotations = json_object_get(ann);
+	else
+		img->manifest_annotations = json_object_new_object();
 	if (!json_object_object_get_ex(manifest, "config", &config)) {
 		r = fail_with(err, EINVAL, "manifest sha256:%s has no config", desc->digest);
 		goto out;
@@ -432,5 +437,6 @@ void oci_image_free(struct oci_image *img)
 	free(img->layers);
 	free(img->ref_name);
 	free(img->image_name);
+	json_object_put(img->manifest_annotations);
 	free(img);
 }

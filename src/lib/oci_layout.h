@@ -32,6 +32,8 @@ struct oci_image {
 	size_t n_layers;
 	char *ref_name;   /* org.opencontainers.image.ref.name, or NULL */
 	char *image_name; /* io.containerd.image.name, or NULL */
+	/* The image manifest's own annotations (an object, maybe empty). */
+	struct json_object *manifest_annotations;
 };
 
 /* Read the layout in directory `dir` and resolve its image: index.json's
@@ -49,6 +51,9 @@ int oci_blob_verify(const struct oci_descriptor *desc, cryo_err *err);
  * files and directories are accepted: a blob that is a symlink could make the
  * load read a host file. */
 int oci_archive_extract(const char *archive, const char *dest, cryo_err *err);
+
+/* This machine's architecture as OCI platforms spell it (GOARCH: amd64, arm64...). */
+const char *oci_host_architecture(void);
 
 void oci_image_free(struct oci_image *img);
 static inline void oci_image_freep(struct oci_image **img)

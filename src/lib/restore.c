@@ -448,6 +448,8 @@ static int restore_prepare_container(struct restore_run *run, cryo_err *err)
 
 	if (run->same_container)
 		return 0;
+	/* A checkpoint image is never a root file system (container creation
+	 * refuses it, naming it). */
 	if (image_get(run->engine, image_id, &img, NULL) < 0 && image_get(run->engine, image_name, &img, NULL) < 0)
 		return cryo_error_set(err, ENOENT,
 				      "the checkpoint needs image `%s` (ID %.12s), which is not in this engine: "
