@@ -78,6 +78,15 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
                              const struct signing_key *key, struct checkpoint_archive_stats *stats,
                              cryo_err *err);
 
+/* The same archive written to fd (a pipe, a socket, stdout: written once, in
+ * order, never synced, renamed or removed); what names it in messages. On
+ * failure the reader at the other end has an incomplete archive, which it
+ * refuses (the manifest and signature come last). stats->bytes_out counts the
+ * bytes written to fd. */
+int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum checkpoint_compression c,
+                                const struct signing_key *key, struct checkpoint_archive_stats *stats,
+                                cryo_err *err);
+
 enum checkpoint_signature {
 	CHECKPOINT_UNSIGNED,  /* no manifest.sig */
 	CHECKPOINT_TRUSTED,   /* signed by a key in opts->keys */
@@ -118,5 +127,12 @@ struct checkpoint_archive_info {
 int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
                             const struct checkpoint_archive_read_opts *opts,
                             struct checkpoint_archive_info *info, cryo_err *err);
+
+/* The same from fd, read once as a stream (a pipe, stdin); what names it in
+ * messages. Nothing is trusted before the end: dest_dir is emptied on any
+ * failure, including an archive cut short. */
+int checkpoint_archive_read_fd(int fd, const char *what, const char *dest_dir,
+                               const struct checkpoint_archive_read_opts *opts,
+                               struct checkpoint_archive_info *info, cryo_err *err);
 
 #endif

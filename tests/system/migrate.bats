@@ -1,0 +1,144 @@
+#!/usr/bin/env bats
+# Streams (checkpoint --export -, restore --import -) and `cryo migrate`: a
+# running container moves to another engine, stays consistent, and is never
+# lost nor run twice when the destination fails.
+
+load helpers
+load workload
+bats_require_minimum_version 1.5.0
+
+setup() {
+	setup_engine
+	import_workload_image
+	ROOT2=$TEST_DIR/root2
+	RUN2=$TEST_DIR/run2
+}
+
+teardown() {
+	if [ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR/root2" ]; then
+		for name in $(cryo2 ps -a --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
+			cryo2 rm -f "$name" >/dev/null 2>&1 || true
+		done
+		local id rt=$TEST_DIR/run2/runtime
+		for id in $(runc --root "$rt" list -q 2>/dev/null); do
+			runc --root "$rt" resume "$id" >/dev/null 2>&1 || true
+			runc --root "$rt" delete -f "$id" >/dev/null 2>&1 || true
+		done
+	fi
+	teardown_engine
+}
+
+# The destination engine on this host.
+cryo2() {
+	"$CRYO" --root "$ROOT2" --runroot "$RUN2" "$@"
+}
+
+# The destination has the image and trusts the source's key.
+prepare_destination() {
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	cryo key show | cryo2 trust add - >/dev/null
+}
+
+counter_cmd=(/usr/local/bin/counter --file /state/counter --stats /state/stats)
+
+start_counter() {
+	cryo run -d --name src workload "${counter_cmd[@]}" >/dev/null
+	wait_for 10 log_has cryo src READY
+}
+
+log_has() { # engine-function container text
+	"$1" logs "$2" 2>/dev/null | grep -q "$3"
+}
+
+counter_value() { # engine-function container
+	"$1" exec "$2" cat /state/counter | tr -d ' \n' | sed 's/^0*//;s/^$/0/'
+}
+
+counter_above() { # engine-function container value
+	local v
+	v=$(counter_value "$1" "$2") && [ "$v" -gt "$3" ]
+}
+
+status_of() { # engine-function container
+	"$1" inspect "$2" | jq -r '.[0].State.Status'
+}
+
+is_running() { # engine-function container
+	[ "$(status_of "$1" "$2")" = running ]
+}
+
+# The source is running, thawed, and counting.
+assert_source_running_thawed() {
+	local v
+	run status_of cryo src
+	[ "$output" = running ]
+	run freezer_state cryo src
+	[ "$output" = THAWED ]
+	v=$(counter_value cryo src)
+	wait_for 10 counter_above cryo src "$v"
+	run cryo logs src
+	! grep -q VIOLATION <<<"$output"
+}
+
+# The destination has no container, and no leftovers once a command ran there.
+assert_destination_clean() {
+	run cryo2 ps -a -q
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ -z "$(ls -A "$ROOT2/tmp" 2>/dev/null)" ]
+	[ -z "$(ls -A "$ROOT2/checkpoints" 2>/dev/null)" ]
+}
+
+# ---- streams ----
+
+@test "checkpoint --export - | restore --import -: the counter moves in one pass and keeps counting" {
+	prepare_destination
+	start_counter
+	cryo checkpoint --leave-running --export - src 2>"$TEST_DIR/err" | cryo2 restore --import - --name copy >"$TEST_DIR/id"
+	# what checkpoint usually prints on stdout went to stderr
+	[ "$(cat "$TEST_DIR/err")" = src ]
+	[ "$(cryo2 inspect copy | jq -r '.[0].Id')" = "$(cat "$TEST_DIR/id")" ]
+	v=$(counter_value cryo2 copy)
+	wait_for 10 counter_above cryo2 copy "$v"
+	run cryo2 logs copy
+	! grep -q VIOLATION <<<"$output"
+	# the source ran on
+	is_running cryo src
+}
+
+@test "checkpoint --export - writes the same archive a file export would, --print-stats on stderr" {
+	start_counter
+	cryo checkpoint --leave-running --export - --print-stats src >"$TEST_DIR/c.tar.zst" 2>"$TEST_DIR/err"
+	jq -e '.archive_size > 0' "$TEST_DIR/err"
+	[ "$(jq -r .archive_size "$TEST_DIR/err")" -eq "$(stat -c %s "$TEST_DIR/c.tar.zst")" ]
+	cryo restore --import "$TEST_DIR/c.tar.zst" --name fromfile >/dev/null
+	is_running cryo fromfile
+	# a terminal is no place for an archive
+	run script -qec "$CRYO --root $ROOT --runroot $RUNROOT checkpoint -R --export - src" /dev/null
+	[[ "$output" == *"standard output is a terminal"* ]]
+}
+
+@test "a corrupted or truncated stream is refused and leaves nothing" {
+	prepare_destination
+	start_counter
+	cryo checkpoint --leave-running --export - --compress none src >"$TEST_DIR/c.tar"
+	size=$(stat -c %s "$TEST_DIR/c.tar")
+	# negative control: the intact stream is accepted
+	cryo2 restore --import - --name good <"$TEST_DIR/c.tar" >/dev/null
+	is_running cryo2 good
+	cryo2 rm -f good >/dev/null
+	# one byte flipped in the middle (CRIU's images)
+	cp "$TEST_DIR/c.tar" "$TEST_DIR/bad.tar"
+	off=$((size / 2))
+	orig=$(dd if="$TEST_DIR/bad.tar" bs=1 skip=$off count=1 status=none | od -An -tu1 | tr -d ' ')
+	printf "$(printf '\\%03o' $(((orig + 1) % 256)))" | dd of="$TEST_DIR/bad.tar" bs=1 seek=$off conv=notrunc status=none
+	run cryo2 restore --import - --name bad <"$TEST_DIR/bad.tar"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"standard input"* ]]
+	assert_destination_clean
+	# cut short: the manifest and signature never arrive
+	run bash -c "head -c $((size * 3 / 4)) '$TEST_DIR/c.tar' | $CRYO --root $ROOT2 --runroot $RUN2 restore --import - --name cut"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"standard input"* ]]
+	assert_destination_clean
+}
