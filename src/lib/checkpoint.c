@@ -398,7 +398,13 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	}
 	if (r < 0)
 		return r;
-	return checkpoint_check_frozen(run, err);
+	if ((r = checkpoint_check_frozen(run, err)) < 0)
+		return r;
+	/* Frozen in the hook: the dump's start-up (runc, CRIU's probing) ran before. */
+	run->stats->frozen_dump_duration = run->frozen_at > 0 && run->frozen_at >= start
+	                                       ? now_monotonic_us() - run->frozen_at
+	                                       : run->stats->runtime_checkpoint_duration;
+	return 0;
 }
 
 /* Step 4: the root file system's changes (the overlay upper dir). */

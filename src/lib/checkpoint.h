@@ -58,6 +58,7 @@ struct checkpoint_stats {
 	int64_t archive_duration;
 	int64_t handoff_duration; /* inside the frozen window, the handoff callback */
 	int64_t handoff_downtime; /* from the freeze to the handoff's success; 0 if unknown */
+	int64_t frozen_dump_duration; /* the part of the dump inside the frozen window */
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
 	bool have_criu_stats;

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <time.h>
 #include <json-c/json.h>
 #include <libgen.h>
 #include <limits.h>
@@ -889,6 +890,12 @@ static int read_index(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 		              "are unpacked), but the engine's file system has only %llu bytes free",
 		              (unsigned long long)needed, (unsigned long long)total,
 		              (unsigned long long)unpacked, (unsigned long long)avail);
+	/* Test switch: stall here, inside the transfer, for a test to kill us. */
+	const char *stall = getenv(CHECKPOINT_ARCHIVE_TEST_STALL_MS);
+	if (stall && atoi(stall) > 0) {
+		struct timespec ts = {atoi(stall) / 1000, (long)(atoi(stall) % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }
 

@@ -135,4 +135,9 @@ int checkpoint_archive_read_fd(int fd, const char *what, const char *dest_dir,
                                const struct checkpoint_archive_read_opts *opts,
                                struct checkpoint_archive_info *info, cryo_err *err);
 
+/* Test switch (environment), for tests only: CRYO_TEST_IMPORT_STALL_MS=N makes
+ * a reader stall N ms right after the index, inside the transfer (so that a
+ * test can kill a receiving cryo there). */
+#define CHECKPOINT_ARCHIVE_TEST_STALL_MS "CRYO_TEST_IMPORT_STALL_MS"
+
 #endif

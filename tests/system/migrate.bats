@@ -142,3 +142,119 @@ assert_destination_clean() {
 	[[ "$output" == *"standard input"* ]]
 	assert_destination_clean
 }
+
+# ---- cryo migrate, root: form ----
+
+migrate2() { # [options...] container: migrate to engine 2
+	local args=("$@")
+	cryo migrate --remote-runroot "$RUN2" "${args[@]:0:$((${#args[@]} - 1))}" "${args[-1]}" "root:$ROOT2"
+}
+
+@test "migrate root:: the counter moves, keeps counting from its value, and the source is gone" {
+	prepare_destination
+	start_counter
+	before=$(counter_value cryo src)
+	run --separate-stderr migrate2 --print-stats src
+	[ "$status" -eq 0 ]
+	echo "$output" >"$TEST_DIR/stats"
+	# the downtime and its parts
+	jq -e '.downtime > 0 and .dump_duration > 0 and .transfer_duration > 0 and .restore_duration > 0 and .bytes_sent > 0' "$TEST_DIR/stats"
+	jq -e '.downtime >= .dump_duration + .capture_duration + .transfer_duration + .restore_duration' "$TEST_DIR/stats"
+	[ "$(jq -r .container "$TEST_DIR/stats")" = src ]
+	[ "$(jq -r .id "$TEST_DIR/stats")" = "$(cryo2 inspect src | jq -r '.[0].Id')" ]
+	# the source is gone: one copy only
+	run cryo ps -a -q
+	[ -z "$output" ]
+	# the destination's counter continues from the source's value, consistent
+	is_running cryo2 src
+	v=$(counter_value cryo2 src)
+	[ "$v" -ge "$before" ]
+	wait_for 10 counter_above cryo2 src "$v"
+	run cryo2 logs src
+	! grep -q VIOLATION <<<"$output"
+	run cryo2 exec src cat /state/stats
+	[ "$(jq -r .violations <<<"$output")" = 0 ]
+}
+
+@test "migrate --name renames; --keep keeps the source checkpointed and restorable here" {
+	prepare_destination
+	start_counter
+	migrate2 --name moved --keep src >/dev/null
+	is_running cryo2 moved
+	[ "$(status_of cryo src)" = checkpointed ]
+	# the source was killed, not thawed: restoring it brings it back here
+	cryo restore src >/dev/null
+	is_running cryo src
+}
+
+@test "migrate to a destination without the image: the source runs on, thawed, the destination is clean" {
+	cryo key show | cryo2 trust add - >/dev/null
+	start_counter
+	run migrate2 src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"root:$ROOT2"*"failed"*"workload"* ]]
+	assert_source_running_thawed
+	assert_destination_clean
+}
+
+@test "migrate to a destination where the name is taken: the source runs on, the other container untouched" {
+	prepare_destination
+	cryo2 run -d --name src workload sleep 1000 >/dev/null
+	other=$(cryo2 inspect src | jq -r '.[0].Id')
+	start_counter
+	run migrate2 src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"src"* ]]
+	assert_source_running_thawed
+	[ "$(cryo2 inspect src | jq -r '.[0].Id')" = "$other" ]
+	[ "$(cryo2 ps -a --format json | jq length)" -eq 1 ]
+	[ -z "$(ls -A "$ROOT2/tmp")" ]
+}
+
+@test "migrate to a destination that does not trust this engine: refused, source runs on" {
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	start_counter
+	run migrate2 src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"does not trust"* ]]
+	assert_source_running_thawed
+	assert_destination_clean
+}
+
+# A receiving cryo that is killed mid-transfer: it stalls after the index
+# (CRYO_TEST_IMPORT_STALL_MS), and a wrapper kills it then.
+@test "migrate when the receiving cryo is killed mid-transfer: the source runs on, the destination is clean" {
+	prepare_destination
+	start_counter
+	cat >"$TEST_DIR/killed-cryo" <<-WRAP
+	#!/bin/bash
+	# (an explicit redirection: a background job's stdin would be /dev/null)
+	CRYO_TEST_IMPORT_STALL_MS=30000 "$CRYO" "\$@" <&0 &
+	pid=\$!
+	# wait until it is inside the transfer: its import directory exists
+	for i in \$(seq 200); do
+		[ -n "\$(ls -A "$ROOT2/tmp" 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	sleep 0.5
+	kill -KILL \$pid
+	wait \$pid
+	WRAP
+	chmod +x "$TEST_DIR/killed-cryo"
+	run cryo migrate --remote-cryo "$TEST_DIR/killed-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"was killed"* ]]
+	assert_source_running_thawed
+	# the killed import's claimed scratch is collected by the next command
+	cryo2 ps -a >/dev/null
+	assert_destination_clean
+}
+
+@test "migrate refuses bad destinations before touching the container" {
+	start_counter
+	for dest in "ssh://-oProxyCommand=x" "ssh://host:99999" "ssh://us;er@host" "root:relative" "ftp://host" "root:$ROOT"; do
+		run cryo migrate src "$dest"
+		[ "$status" -eq 125 ]
+	done
+	assert_source_running_thawed
+}
