@@ -112,7 +112,7 @@ _cryo() {
 	exec)
 		[ "$args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
 		;;
-	start | stop | kill | pause | unpause | wait | rm | inspect | logs | attach | checkpoint | restore)
+	start | stop | kill | pause | unpause | wait | rm | inspect | logs | attach | checkpoint | restore | migrate)
 		COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
 		;;
 	"image import" | "image load" | "trust add")

@@ -776,7 +776,7 @@ static int checkpoint_progress(struct checkpoint_run *run, const char *phase, in
 		.phase = phase,
 		.elapsed_us = now_monotonic_us() - start,
 		.bytes = bytes,
-		.frozen_us = strcmp(phase, "thawed") == 0 ? run->stats->frozen_window : 0,
+		.frozen_us = strcmp(phase, "thawed") == 0 || strcmp(phase, "handed over") == 0 ? run->stats->frozen_window : 0,
 	};
 	cryo_progress_report(&p);
 	return 0;

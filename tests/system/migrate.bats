@@ -191,9 +191,11 @@ migrate2() { # [options...] container: migrate to engine 2
 	cryo key show | cryo2 trust add - >/dev/null
 	start_counter
 	run migrate2 src
-	[ "$status" -eq 125 ]
-	[[ "$output" == *"root:$ROOT2"*"failed"*"workload"* ]]
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
 	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"root:$ROOT2"*"failed"*"workload"* ]]
 	assert_destination_clean
 }
 
@@ -203,9 +205,11 @@ migrate2() { # [options...] container: migrate to engine 2
 	other=$(cryo2 inspect src | jq -r '.[0].Id')
 	start_counter
 	run migrate2 src
-	[ "$status" -eq 125 ]
-	[[ "$output" == *"src"* ]]
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
 	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"src"* ]]
 	[ "$(cryo2 inspect src | jq -r '.[0].Id')" = "$other" ]
 	[ "$(cryo2 ps -a --format json | jq length)" -eq 1 ]
 	[ -z "$(ls -A "$ROOT2/tmp")" ]
@@ -215,9 +219,11 @@ migrate2() { # [options...] container: migrate to engine 2
 	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
 	start_counter
 	run migrate2 src
-	[ "$status" -eq 125 ]
-	[[ "$output" == *"does not trust"* ]]
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
 	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"does not trust"* ]]
 	assert_destination_clean
 }
 
@@ -242,12 +248,37 @@ migrate2() { # [options...] container: migrate to engine 2
 	WRAP
 	chmod +x "$TEST_DIR/killed-cryo"
 	run cryo migrate --remote-cryo "$TEST_DIR/killed-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
-	[ "$status" -eq 125 ]
-	[[ "$output" == *"was killed"* ]]
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
 	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"was killed"* ]]
 	# the killed import's claimed scratch is collected by the next command
 	cryo2 ps -a >/dev/null
 	assert_destination_clean
+}
+
+@test "migrate with a stream corrupted on the way: refused by the destination, the source runs on" {
+	prepare_destination
+	start_counter
+	# 4 KiB changed 64 KiB into the stream: whatever they hit (file data, a
+	# tar header, the padding after an entry), more than padding (dd reads no
+	# further than it copies)
+	cat >"$TEST_DIR/corrupting-cryo" <<-WRAP
+	#!/bin/bash
+	{ dd bs=4096 count=16 iflag=fullblock status=none; dd bs=4096 count=1 iflag=fullblock status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; } | "$CRYO" "\$@"
+	WRAP
+	chmod +x "$TEST_DIR/corrupting-cryo"
+	run cryo migrate --compress none --remote-cryo "$TEST_DIR/corrupting-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	st=$status out=$output
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"standard input"* ]]
+	assert_destination_clean
+	# negative control: the same wrapper without the change migrates
+	sed -i 's/| tr .*; cat/; cat/' "$TEST_DIR/corrupting-cryo"
+	migrate2 src >/dev/null
+	is_running cryo2 src
 }
 
 @test "migrate refuses bad destinations before touching the container" {
