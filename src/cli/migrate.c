@@ -23,7 +23,8 @@ static const char usage[] =
 	"  -n, --name NAME         the container's name at the destination (default: the same)\n"
 	"      --keep-source       keep the stopped source container (state exited)\n"
 	"  -k, --keep              keep it checkpointed, restorable here with `cryo restore`\n"
-	"  -c, --compress ALG      zstd (default), gzip or none\n"
+	"  -c, --compress ALG      zstd (default, level 1), zstd:LEVEL (1 to 19: smaller, slower;\n"
+	"                          for a slow link), gzip or none (for a fast link)\n"
 	"      --remote-cryo PATH  the destination's cryo (default: this one for root:, `cryo`\n"
 	"                          in the remote PATH for ssh://)\n"
 	"      --remote-root DIR   ssh://: the destination's --root\n"
@@ -98,8 +99,9 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 			opts.keep = true;
 			break;
 		case 'c':
-			if (checkpoint_compression_parse(optarg, &opts.compression) < 0)
-				return cli_usage_error(cli, "invalid --compress `%s`: use zstd, gzip or none", optarg);
+			if (checkpoint_compression_parse_level(optarg, &opts.compression, &opts.compression_level) < 0)
+				return cli_usage_error(cli, "invalid --compress `%s`: use zstd, zstd:LEVEL (1 to %d), gzip or none",
+				                       optarg, CHECKPOINT_ZSTD_MAX_LEVEL);
 			break;
 		case OPT_REMOTE_CRYO:
 			opts.remote_cryo = optarg;

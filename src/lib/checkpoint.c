@@ -640,7 +640,7 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 	if (run->opts->export_stream)
 		r = checkpoint_archive_write_fd(run->dir, run->opts->export_fd,
 		                                run->opts->export_what ? run->opts->export_what : "the stream",
-		                                run->opts->compression, run->signing_key, &ws, err);
+		                                run->opts->compression, 0, run->signing_key, &ws, err);
 	else
 		r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression,
 		                             run->signing_key, &ws, err);

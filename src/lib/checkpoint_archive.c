@@ -43,6 +43,22 @@ static const char *const compression_names[] = {
     [CHECKPOINT_COMPRESSION_ZSTD] = "zstd",
 };
 
+int checkpoint_compression_parse_level(const char *s, enum checkpoint_compression *out, int *level)
+{
+	*level = 0;
+	if (s && str_has_prefix(s, "zstd:")) {
+		const char *n = s + strlen("zstd:");
+		char *end;
+		long v = strtol(n, &end, 10);
+		if (!*n || *end || v < 1 || v > CHECKPOINT_ZSTD_MAX_LEVEL)
+			return -EINVAL;
+		*out = CHECKPOINT_COMPRESSION_ZSTD;
+		*level = (int)v;
+		return 0;
+	}
+	return checkpoint_compression_parse(s, out);
+}
+
 int checkpoint_compression_parse(const char *s, enum checkpoint_compression *out)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(compression_names); i++) {
@@ -149,9 +165,11 @@ static void ckpt_writer_free(struct ckpt_writer *w)
 		json_object_put(w->entries);
 }
 
-static int set_filter(struct archive *a, enum checkpoint_compression c, cryo_err *err)
+static int set_filter(struct archive *a, enum checkpoint_compression c, int level, cryo_err *err)
 {
 	int r = ARCHIVE_OK;
+	char level_text[16];
+	snprintf(level_text, sizeof(level_text), "%d", level);
 	switch (c) {
 	case CHECKPOINT_COMPRESSION_NONE:
 		r = archive_write_add_filter_none(a);
@@ -170,7 +188,8 @@ static int set_filter(struct archive *a, enum checkpoint_compression c, cryo_err
 		                                   : cpus);
 		r = archive_write_add_filter_zstd(a);
 		if (r == ARCHIVE_OK)
-			r = archive_write_set_filter_option(a, "zstd", "compression-level", ZSTD_LEVEL);
+			r = archive_write_set_filter_option(a, "zstd", "compression-level",
+			                                    level > 0 ? level_text : ZSTD_LEVEL);
 		/* Multi-threaded compression needs a libzstd built with it; a
 		 * single-threaded one refuses the option, which is fine. */
 		if (r == ARCHIVE_OK &&
@@ -506,7 +525,7 @@ char *checkpoint_archive_temp_prefix(const char *target)
 /* The tar writer over sink, around write_contents(); what: the output's
  * name for messages. */
 static int write_archive(struct ckpt_writer *w, struct archive_sink *sink, const char *what, const char *dir,
-                         enum checkpoint_compression c, const struct signing_key *key, cryo_err *err)
+                         enum checkpoint_compression c, int level, const struct signing_key *key, cryo_err *err)
 {
 	int r = 0;
 	w->a = archive_write_new();
@@ -520,7 +539,7 @@ static int write_archive(struct ckpt_writer *w, struct archive_sink *sink, const
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK)
 		r = archive_failure(w->a, err, "set up tar writer for `%s`", what);
 	if (r == 0)
-		r = set_filter(w->a, c, err);
+		r = set_filter(w->a, c, level, err);
 	if (r == 0 && archive_write_open(w->a, sink, NULL, sink_write, NULL) != ARCHIVE_OK)
 		r = archive_failure(w->a, err, "open `%s`", what);
 	if (r == 0)
@@ -547,7 +566,7 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 	int r = fchmod(fd, 0600) < 0 ? cryo_error_set(err, errno, "chmod temporary file") : 0;
 	struct archive_sink sink = {.fd = fd, .writeback = true};
 	if (r == 0)
-		r = write_archive(&w, &sink, tmp, dir, c, key, err);
+		r = write_archive(&w, &sink, tmp, dir, c, 0, key, err);
 	struct stat st = {0};
 	if (r == 0 && (fsync(fd) < 0 || fstat(fd, &st) < 0))
 		r = cryo_error_set(err, errno, "write `%s`", tmp);
@@ -570,13 +589,13 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 }
 
 int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum checkpoint_compression c,
-                                const struct signing_key *key, struct checkpoint_archive_stats *stats,
+                                int level, const struct signing_key *key, struct checkpoint_archive_stats *stats,
                                 cryo_err *err)
 {
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
 	struct archive_sink sink = {.fd = fd};
-	if (write_archive(&w, &sink, what, dir, c, key, err) < 0)
+	if (write_archive(&w, &sink, what, dir, c, level, key, err) < 0)
 		return cryo_error_wrap(err, "write checkpoint archive to %s from `%s`", what, dir);
 	w.stats.bytes_out = (uint64_t)sink.written;
 	w.stats.duration_us = now_monotonic_us() - start;

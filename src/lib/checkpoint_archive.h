@@ -50,6 +50,10 @@ enum checkpoint_compression {
 /* "none", "gzip" or "zstd". Returns 0, or -EINVAL for anything else. */
 int checkpoint_compression_parse(const char *s, enum checkpoint_compression *out);
 const char *checkpoint_compression_name(enum checkpoint_compression c);
+/* The same, and "zstd:N" (N from 1 to CHECKPOINT_ZSTD_MAX_LEVEL) for zstd at
+ * level N; *level is 0 (the default level) otherwise. */
+#define CHECKPOINT_ZSTD_MAX_LEVEL 19
+int checkpoint_compression_parse_level(const char *s, enum checkpoint_compression *out, int *level);
 
 #define CHECKPOINT_ARCHIVE_FORMAT "cryo-checkpoint"
 #define CHECKPOINT_ARCHIVE_VERSION 2
@@ -82,9 +86,9 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
  * order, never synced, renamed or removed); what names it in messages. On
  * failure the reader at the other end has an incomplete archive, which it
  * refuses (the manifest and signature come last). stats->bytes_out counts the
- * bytes written to fd. */
+ * bytes written to fd. level: zstd's compression level, 0 for the default. */
 int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum checkpoint_compression c,
-                                const struct signing_key *key, struct checkpoint_archive_stats *stats,
+                                int level, const struct signing_key *key, struct checkpoint_archive_stats *stats,
                                 cryo_err *err);
 
 enum checkpoint_signature {

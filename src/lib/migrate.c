@@ -303,7 +303,8 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	cleanup_error cryo_err werr = NULL;
 	int64_t start = now_monotonic_us();
 	cleanup_free char *what = xasprintf("`%s`", m->what);
-	int wr = checkpoint_archive_write_fd(dir, in_w, what, m->opts->compression, key, &ws, &werr);
+	int wr = checkpoint_archive_write_fd(dir, in_w, what, m->opts->compression, m->opts->compression_level,
+	                                     key, &ws, &werr);
 	/* Closing ends the stream: after a failed write the destination finds
 	 * it incomplete (no manifest, no signature) and refuses it. */
 	close(in_w);

@@ -59,6 +59,7 @@ struct migrate_opts {
 	bool keep_source;           /* keep the stopped source container (state exited) */
 	bool keep;                  /* keep it "checkpointed", its checkpoint kept for `cryo restore` */
 	enum checkpoint_compression compression;
+	int compression_level; /* zstd's level; 0: the default (1) */
 	bool tcp_established;
 	bool file_locks;
 	/* Networking at the destination, as for `cryo restore`. */

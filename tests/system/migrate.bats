@@ -177,10 +177,10 @@ migrate2() { # [options...] container: migrate to engine 2
 	[ "$(jq -r .violations <<<"$output")" = 0 ]
 }
 
-@test "migrate --name renames; --keep keeps the source checkpointed and restorable here" {
+@test "migrate --name renames; --keep keeps the source checkpointed and restorable here (zstd level 9)" {
 	prepare_destination
 	start_counter
-	migrate2 --name moved --keep src >/dev/null
+	migrate2 --name moved --keep --compress zstd:9 src >/dev/null
 	is_running cryo2 moved
 	[ "$(status_of cryo src)" = checkpointed ]
 	# the source was killed, not thawed: restoring it brings it back here

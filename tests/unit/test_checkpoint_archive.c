@@ -864,6 +864,23 @@ static void header_must_match_index(void **state)
 	assert_read_fails(f, "entry `index.json`");
 }
 
+static void compression_levels(void **state)
+{
+	(void)state;
+	enum checkpoint_compression c;
+	int level;
+	assert_int_equal(checkpoint_compression_parse_level("zstd:19", &c, &level), 0);
+	assert_int_equal(c, CHECKPOINT_COMPRESSION_ZSTD);
+	assert_int_equal(level, 19);
+	assert_int_equal(checkpoint_compression_parse_level("none", &c, &level), 0);
+	assert_int_equal(c, CHECKPOINT_COMPRESSION_NONE);
+	assert_int_equal(level, 0);
+	static const char *const bad[] = {"zstd:", "zstd:0", "zstd:20", "zstd:3x", "zstd:-1", "gzip:5", "zstd9"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (checkpoint_compression_parse_level(bad[i], &c, &level) == 0)
+			fail_msg("accepted `%s`", bad[i]);
+}
+
 /* The stream form: written into a pipe by one process, read from it by
  * another, in one pass (the pages are larger than a pipe's buffer, so both
  * must run at once). */
@@ -876,7 +893,8 @@ static void stream_roundtrip(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(p[0]);
-		int r = checkpoint_archive_write_fd(f->dir, p[1], "the pipe", CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, NULL);
+		int r = checkpoint_archive_write_fd(f->dir, p[1], "the pipe", CHECKPOINT_COMPRESSION_ZSTD, 3, NULL, NULL,
+		                                    NULL);
 		_exit(r == 0 ? 0 : 1);
 	}
 	close(p[1]);
@@ -931,6 +949,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(compression_names),
+	    cmocka_unit_test(compression_levels),
 	    cmocka_unit_test_setup_teardown(roundtrip_none, setup, teardown),
 	    cmocka_unit_test_setup_teardown(roundtrip_gzip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(roundtrip_zstd, setup, teardown),
