@@ -190,7 +190,7 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 		cli_print_json(o);
 		json_object_put(o);
 	} else {
-		printf("%s\n", stats.dest_id);
+		printf("%s\n", stats.dest_id[0] ? stats.dest_id : "(the destination did not report its id)");
 	}
 	return 0;
 }

@@ -188,6 +188,17 @@ migrate2() { # [options...] container: migrate to engine 2
 	is_running cryo src
 }
 
+@test "migrate --keep-source keeps the source stopped, not running and not restorable" {
+	prepare_destination
+	start_counter
+	migrate2 --keep-source src >/dev/null
+	is_running cryo2 src
+	[ "$(status_of cryo src)" = exited ]
+	run cryo restore src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"no checkpoint"* ]]
+}
+
 @test "migrate to a destination without the image: the source runs on, thawed, the destination is clean" {
 	cryo key show | cryo2 trust add - >/dev/null
 	start_counter
