@@ -10,37 +10,37 @@
 #include "util.h"
 
 static const char usage[] =
-	"Usage: cryo migrate [OPTIONS] CONTAINER DESTINATION\n\n"
-	"Moves a running container to another engine: DESTINATION is\n"
-	"ssh://[user@]host[:port] (runs `cryo restore --import -` there over ssh) or\n"
-	"root:DIR (another engine root on this host). The container is frozen, dumped\n"
-	"and streamed while it stays frozen; once the destination reports it running,\n"
-	"the source is killed (still frozen) and removed. If anything fails before that,\n"
-	"the source is thawed and runs on, and the destination keeps nothing.\n"
-	"The destination must trust this engine's key (`cryo key show` here, `cryo\n"
-	"trust add` there).\n\n"
-	"Options:\n"
-	"  -n, --name NAME         the container's name at the destination (default: the same)\n"
-	"      --keep-source       keep the stopped source container (state exited)\n"
-	"  -k, --keep              keep it checkpointed, restorable here with `cryo restore`\n"
-	"  -c, --compress ALG      zstd (default, level 1), zstd:LEVEL (1 to 19: smaller, slower;\n"
-	"                          for a slow link), gzip or none (for a fast link)\n"
-	"      --remote-cryo PATH  the destination's cryo (default: this one for root:, `cryo`\n"
-	"                          in the remote PATH for ssh://)\n"
-	"      --remote-root DIR   ssh://: the destination's --root\n"
-	"      --remote-runroot DIR  the destination's --runroot\n"
-	"      --ssh-option OPT    ssh://: pass `-o OPT` to ssh; repeatable\n"
-	"      --tcp-established   migrate established TCP connections\n"
-	"      --file-locks        migrate file locks\n"
-	"      --network NAME      the network at the destination (as for restore)\n"
-	"      --ignore-static-ip  a new IP address at the destination\n"
-	"      --ignore-static-mac a new MAC address at the destination\n"
-	"  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports at the\n"
-	"                          destination instead of the checkpointed ones; repeatable\n"
-	"      --print-stats       print the downtime (freeze to running at the destination),\n"
-	"                          split into dump, capture, transfer and restore, and the\n"
-	"                          bytes sent, as JSON (times in microseconds)\n"
-	"      --progress MODE     auto, json or none (the source's phases on stderr)\n";
+    "Usage: cryo migrate [OPTIONS] CONTAINER DESTINATION\n\n"
+    "Moves a running container to another engine: DESTINATION is\n"
+    "ssh://[user@]host[:port] (runs `cryo restore --import -` there over ssh) or\n"
+    "root:DIR (another engine root on this host). The container is frozen, dumped\n"
+    "and streamed while it stays frozen; once the destination reports it running,\n"
+    "the source is killed (still frozen) and removed. If anything fails before that,\n"
+    "the source is thawed and runs on, and the destination keeps nothing.\n"
+    "The destination must trust this engine's key (`cryo key show` here, `cryo\n"
+    "trust add` there).\n\n"
+    "Options:\n"
+    "  -n, --name NAME         the container's name at the destination (default: the same)\n"
+    "      --keep-source       keep the stopped source container (state exited)\n"
+    "  -k, --keep              keep it checkpointed, restorable here with `cryo restore`\n"
+    "  -c, --compress ALG      zstd (default, level 1), zstd:LEVEL (1 to 19: smaller, slower;\n"
+    "                          for a slow link), gzip or none (for a fast link)\n"
+    "      --remote-cryo PATH  the destination's cryo (default: this one for root:, `cryo`\n"
+    "                          in the remote PATH for ssh://)\n"
+    "      --remote-root DIR   ssh://: the destination's --root\n"
+    "      --remote-runroot DIR  the destination's --runroot\n"
+    "      --ssh-option OPT    ssh://: pass `-o OPT` to ssh; repeatable\n"
+    "      --tcp-established   migrate established TCP connections\n"
+    "      --file-locks        migrate file locks\n"
+    "      --network NAME      the network at the destination (as for restore)\n"
+    "      --ignore-static-ip  a new IP address at the destination\n"
+    "      --ignore-static-mac a new MAC address at the destination\n"
+    "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports at the\n"
+    "                          destination instead of the checkpointed ones; repeatable\n"
+    "      --print-stats       print the downtime (freeze to running at the destination),\n"
+    "                          split into dump, capture, transfer and restore, and the\n"
+    "                          bytes sent, as JSON (times in microseconds)\n"
+    "      --progress MODE     auto, json or none (the source's phases on stderr)\n";
 
 int cmd_migrate(struct cli *cli, int argc, char **argv)
 {
@@ -59,24 +59,24 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 		OPT_PROGRESS,
 	};
 	static const struct option longopts[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"keep-source", no_argument, NULL, OPT_KEEP_SOURCE},
-		{"keep", no_argument, NULL, 'k'},
-		{"compress", required_argument, NULL, 'c'},
-		{"remote-cryo", required_argument, NULL, OPT_REMOTE_CRYO},
-		{"remote-root", required_argument, NULL, OPT_REMOTE_ROOT},
-		{"remote-runroot", required_argument, NULL, OPT_REMOTE_RUNROOT},
-		{"ssh-option", required_argument, NULL, OPT_SSH_OPTION},
-		{"tcp-established", no_argument, NULL, OPT_TCP},
-		{"file-locks", no_argument, NULL, OPT_LOCKS},
-		{"network", required_argument, NULL, OPT_NETWORK},
-		{"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
-		{"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
-		{"publish", required_argument, NULL, 'p'},
-		{"print-stats", no_argument, NULL, OPT_STATS},
-		{"progress", required_argument, NULL, OPT_PROGRESS},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"name", required_argument, NULL, 'n'},
+	    {"keep-source", no_argument, NULL, OPT_KEEP_SOURCE},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"compress", required_argument, NULL, 'c'},
+	    {"remote-cryo", required_argument, NULL, OPT_REMOTE_CRYO},
+	    {"remote-root", required_argument, NULL, OPT_REMOTE_ROOT},
+	    {"remote-runroot", required_argument, NULL, OPT_REMOTE_RUNROOT},
+	    {"ssh-option", required_argument, NULL, OPT_SSH_OPTION},
+	    {"tcp-established", no_argument, NULL, OPT_TCP},
+	    {"file-locks", no_argument, NULL, OPT_LOCKS},
+	    {"network", required_argument, NULL, OPT_NETWORK},
+	    {"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
+	    {"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
+	    {"publish", required_argument, NULL, 'p'},
+	    {"print-stats", no_argument, NULL, OPT_STATS},
+	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct migrate_opts opts = {.compression = CHECKPOINT_COMPRESSION_DEFAULT};
 	cleanup_strv char **publish = NULL;
@@ -99,9 +99,12 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 			opts.keep = true;
 			break;
 		case 'c':
-			if (checkpoint_compression_parse_level(optarg, &opts.compression, &opts.compression_level) < 0)
-				return cli_usage_error(cli, "invalid --compress `%s`: use zstd, zstd:LEVEL (1 to %d), gzip or none",
-				                       optarg, CHECKPOINT_ZSTD_MAX_LEVEL);
+			if (checkpoint_compression_parse_level(optarg, &opts.compression,
+			                                       &opts.compression_level) < 0)
+				return cli_usage_error(
+				    cli,
+				    "invalid --compress `%s`: use zstd, zstd:LEVEL (1 to %d), gzip or none",
+				    optarg, CHECKPOINT_ZSTD_MAX_LEVEL);
 			break;
 		case OPT_REMOTE_CRYO:
 			opts.remote_cryo = optarg;
@@ -142,7 +145,8 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_PROGRESS:
 			if (!cli_progress_parse(optarg, &progress))
-				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none", optarg);
+				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none",
+				                       optarg);
 			break;
 		case 'h':
 			printf("%s", usage);

@@ -19,8 +19,8 @@
 
 static bool host_char_ok(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-	       c == '_' || c == ':';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+	       c == '-' || c == '_' || c == ':';
 }
 
 static bool word_ok(const char *s, size_t len, bool host)
@@ -39,14 +39,16 @@ int migrate_destination_parse(const char *s, struct migrate_destination *out, cr
 	if (str_has_prefix(s, "root:")) {
 		const char *dir = s + strlen("root:");
 		if (dir[0] != '/')
-			return cryo_error_set(err, EINVAL, "destination `%s`: root:DIR needs an absolute directory", s);
+			return cryo_error_set(err, EINVAL,
+			                      "destination `%s`: root:DIR needs an absolute directory", s);
 		out->kind = MIGRATE_ROOT;
 		out->root = xstrdup(dir);
 		return 0;
 	}
 	if (!str_has_prefix(s, "ssh://"))
-		return cryo_error_set(err, EINVAL,
-		                      "destination `%s`: use ssh://[user@]host[:port] or root:DIR (another engine root)", s);
+		return cryo_error_set(
+		    err, EINVAL,
+		    "destination `%s`: use ssh://[user@]host[:port] or root:DIR (another engine root)", s);
 	const char *p = s + strlen("ssh://");
 	const char *at = strchr(p, '@');
 	if (at) {
@@ -81,7 +83,8 @@ int migrate_destination_parse(const char *s, struct migrate_destination *out, cr
 	}
 	if (port) {
 		size_t n = strlen(port);
-		if (n == 0 || n > 5 || strspn(port, "0123456789") != n || atoi(port) < 1 || atoi(port) > 65535) {
+		if (n == 0 || n > 5 || strspn(port, "0123456789") != n || atoi(port) < 1 ||
+		    atoi(port) > 65535) {
 			migrate_destination_free(out);
 			return cryo_error_set(err, EINVAL, "destination `%s`: invalid port", s);
 		}
@@ -91,7 +94,8 @@ int migrate_destination_parse(const char *s, struct migrate_destination *out, cr
 	return 0;
 bad_host:
 	migrate_destination_free(out);
-	return cryo_error_set(err, EINVAL, "destination `%s`: invalid host (letters, digits, `.`, `-`, `_`)", s);
+	return cryo_error_set(err, EINVAL, "destination `%s`: invalid host (letters, digits, `.`, `-`, `_`)",
+	                      s);
 }
 
 void migrate_destination_free(struct migrate_destination *d)
@@ -109,8 +113,8 @@ struct migrate_run {
 	const struct migrate_opts *opts;
 	struct migrate_stats *stats;
 	const char *source_name;
-	char **argv;     /* the destination's command */
-	char *what;      /* the destination, for messages */
+	char **argv; /* the destination's command */
+	char *what;  /* the destination, for messages */
 	bool test_no_rollback;
 };
 
@@ -135,8 +139,8 @@ static char **restore_words(struct migrate_run *m)
 		strv_push(&w, "--runroot");
 		strv_push(&w, o->remote_runroot);
 	}
-	const char *fixed[] = {"restore", "--import", "-", "--progress", "none", "--print-stats", "--name",
-	                       o->name ? o->name : m->source_name};
+	const char *fixed[] = {"restore", "--import",      "-",      "--progress",
+	                       "none",    "--print-stats", "--name", o->name ? o->name : m->source_name};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		strv_push(&w, fixed[i]);
 	if (o->tcp_established)
@@ -210,7 +214,8 @@ static void build_command(struct migrate_run *m)
 
 /* Start the destination's command with a pipe on its stdin and its output in
  * memory files (read after it exits: no deadlock however much it says). */
-static int spawn_destination(struct migrate_run *m, pid_t *pid, int *in_w, int *out_fd, int *err_fd, cryo_err *err)
+static int spawn_destination(struct migrate_run *m, pid_t *pid, int *in_w, int *out_fd, int *err_fd,
+                             cryo_err *err)
 {
 	int pipefd[2];
 	cleanup_close int out = memfd_create("cryo-migrate-out", MFD_CLOEXEC);
@@ -235,7 +240,8 @@ static int spawn_destination(struct migrate_run *m, pid_t *pid, int *in_w, int *
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		if (dup2(pipefd[0], STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(errout, STDERR_FILENO) < 0)
+		if (dup2(pipefd[0], STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+		    dup2(errout, STDERR_FILENO) < 0)
 			_exit(127);
 		execvp(m->argv[0], m->argv);
 		dprintf(STDERR_FILENO, "cannot run `%s`: %s\n", m->argv[0], strerror(errno));
@@ -277,8 +283,10 @@ static void parse_report(struct migrate_run *m, const char *out)
 	struct json_object *o = json_tokener_parse(out), *id, *name;
 	if (o && json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_string))
 		snprintf(m->stats->dest_id, sizeof(m->stats->dest_id), "%s", json_object_get_string(id));
-	if (o && json_object_object_get_ex(o, "container", &name) && json_object_is_type(name, json_type_string))
-		snprintf(m->stats->dest_name, sizeof(m->stats->dest_name), "%s", json_object_get_string(name));
+	if (o && json_object_object_get_ex(o, "container", &name) &&
+	    json_object_is_type(name, json_type_string))
+		snprintf(m->stats->dest_name, sizeof(m->stats->dest_name), "%s",
+		         json_object_get_string(name));
 	if (o)
 		json_object_put(o);
 }
@@ -298,8 +306,8 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	cleanup_error cryo_err werr = NULL;
 	int64_t start = now_monotonic_us();
 	cleanup_free char *what = xasprintf("`%s`", m->what);
-	int wr = checkpoint_archive_write_fd(dir, in_w, what, m->opts->compression, m->opts->compression_level,
-	                                     key, &ws, &werr);
+	int wr = checkpoint_archive_write_fd(dir, in_w, what, m->opts->compression,
+	                                     m->opts->compression_level, key, &ws, &werr);
 	/* Closing ends the stream: after a failed write the destination finds
 	 * it incomplete (no manifest, no signature) and refuses it. */
 	close(in_w);
@@ -314,14 +322,12 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	if (m->test_no_rollback)
 		return 0;
 	if (status != 0) {
-		const char *why = status == 127 ? "could not be run"
-		                  : status > 128 ? "was killed"
-		                                 : "failed";
+		const char *why = status == 127 ? "could not be run" : status > 128 ? "was killed" : "failed";
 		if (m->dest->kind == MIGRATE_SSH && status == 255 && !*dest_err)
 			why = "could not be reached (ssh failed)";
-		return cryo_error_plain(err, EIO, "the destination `%s` %s (exit status %d)%s%s%s%s", m->what, why, status,
-		                        *dest_err ? ": " : "", dest_err, wr < 0 && werr ? "; sending: " : "",
-		                        wr < 0 && werr ? werr->msg : "");
+		return cryo_error_plain(err, EIO, "the destination `%s` %s (exit status %d)%s%s%s%s", m->what,
+		                        why, status, *dest_err ? ": " : "", dest_err,
+		                        wr < 0 && werr ? "; sending: " : "", wr < 0 && werr ? werr->msg : "");
 	}
 	/* Exit status 0 is the destination's "running": from here on the source
 	 * must never run again, whatever else looks wrong (a report we cannot
@@ -343,10 +349,13 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 		cleanup_free char *a = realpath(dest->root, NULL);
 		cleanup_free char *b = realpath(engine->root, NULL);
 		if (a && b && strcmp(a, b) == 0)
-			return cryo_error_set(err, EINVAL, "migrate container `%s`: `root:%s` is this engine's own root",
+			return cryo_error_set(err, EINVAL,
+			                      "migrate container `%s`: `root:%s` is this engine's own root",
 			                      c->name, dest->root);
 		if (opts->remote_root)
-			return cryo_error_set(err, EINVAL, "migrate: --remote-root is for ssh:// destinations (root:DIR names it)");
+			return cryo_error_set(
+			    err, EINVAL,
+			    "migrate: --remote-root is for ssh:// destinations (root:DIR names it)");
 	}
 	struct migrate_run m = {
 	    .engine = engine,
@@ -354,7 +363,8 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 	    .opts = opts,
 	    .stats = stats,
 	    .source_name = c->name,
-	    .test_no_rollback = getenv(MIGRATE_TEST_NO_ROLLBACK) && strcmp(getenv(MIGRATE_TEST_NO_ROLLBACK), "1") == 0,
+	    .test_no_rollback =
+	        getenv(MIGRATE_TEST_NO_ROLLBACK) && strcmp(getenv(MIGRATE_TEST_NO_ROLLBACK), "1") == 0,
 	};
 	build_command(&m);
 	struct checkpoint_opts co = {

@@ -39,10 +39,10 @@ enum migrate_kind {
 
 struct migrate_destination {
 	enum migrate_kind kind;
-	char *root;       /* root: the destination engine's root */
-	char *user;       /* ssh: NULL for ssh's default */
-	char *host;       /* ssh */
-	char *port;       /* ssh: digits, NULL for 22 */
+	char *root; /* root: the destination engine's root */
+	char *user; /* ssh: NULL for ssh's default */
+	char *host; /* ssh */
+	char *port; /* ssh: digits, NULL for 22 */
 };
 
 /* Parse DESTINATION. Returns 0, or -EINVAL with a message naming what is wrong
@@ -71,15 +71,15 @@ struct migrate_opts {
 
 /* All times in microseconds. */
 struct migrate_stats {
-	int64_t downtime;   /* from the freeze to the destination's "running" */
-	int64_t dump;       /* the runtime's checkpoint (CRIU dump) from the freeze on */
-	int64_t capture;    /* root file system and volumes */
-	int64_t transfer;   /* archive written and sent (compression and the destination's
-	                     * verification overlap it) */
-	int64_t restore;    /* from the end of the stream to "running" at the destination */
+	int64_t downtime; /* from the freeze to the destination's "running" */
+	int64_t dump;     /* the runtime's checkpoint (CRIU dump) from the freeze on */
+	int64_t capture;  /* root file system and volumes */
+	int64_t transfer; /* archive written and sent (compression and the destination's
+	                   * verification overlap it) */
+	int64_t restore;  /* from the end of the stream to "running" at the destination */
 	uint64_t bytes_sent;
-	int64_t total;      /* the whole command */
-	char dest_id[65];   /* the container's id at the destination */
+	int64_t total;    /* the whole command */
+	char dest_id[65]; /* the container's id at the destination */
 	char dest_name[256];
 };
 
