@@ -352,6 +352,15 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 			return cryo_error_set(err, EINVAL,
 			                      "migrate container `%s`: `root:%s` is this engine's own root",
 			                      c->name, dest->root);
+		/* Two engines on one host each need their own per-boot state. */
+		cleanup_free char *rr =
+		    realpath(opts->remote_runroot ? opts->remote_runroot : CRYO_DEFAULT_RUNROOT, NULL);
+		cleanup_free char *ours = realpath(engine->runroot, NULL);
+		if (rr && ours && strcmp(rr, ours) == 0)
+			return cryo_error_set(err, EINVAL,
+			                      "migrate container `%s`: `root:%s` would share this engine's runroot `%s`: "
+			                      "give it its own with --remote-runroot",
+			                      c->name, dest->root, engine->runroot);
 		if (opts->remote_root)
 			return cryo_error_set(
 			    err, EINVAL,

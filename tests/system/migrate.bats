@@ -295,6 +295,10 @@ migrate2() { # [options...] container: migrate to engine 2
 
 @test "migrate refuses bad destinations before touching the container" {
 	start_counter
+	# two engines on one host cannot share a runroot
+	run cryo migrate --remote-runroot "$RUNROOT" src "root:$ROOT2"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"would share this engine's runroot"* ]]
 	for dest in "ssh://-oProxyCommand=x" "ssh://host:99999" "ssh://us;er@host" "root:relative" "ftp://host" "root:$ROOT"; do
 		run cryo migrate src "$dest"
 		[ "$status" -eq 125 ]
