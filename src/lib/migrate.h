@@ -12,10 +12,12 @@
  * restore removes what it had made (a killed destination leaves claimed
  * scratch files that its next command collects).
  *
- * One window remains, as in any two-party handover: should this cryo die
- * after the destination reports running and before it kills the source, the
- * source's freeze watchdog thaws it and both run. It is the time of one
- * `runc kill`.
+ * One window remains: should this cryo die after the whole stream is sent
+ * (the destination has it all, and restores it) and before it kills the
+ * source, the source's freeze watchdog thaws it and both run. That window
+ * is the destination's restore plus one `runc kill`; a small archive can be
+ * wholly in the pipe's buffer. Closing it needs a destination that restores
+ * frozen and resumes only on the source's word (docs/design.md).
  *
  * Commands at the destination are run as argv: for root: the program is
  * executed directly; for ssh: the ssh binary is executed directly and the

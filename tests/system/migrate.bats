@@ -270,6 +270,42 @@ migrate2() { # [options...] container: migrate to engine 2
 	assert_destination_clean
 }
 
+@test "the migrating cryo killed while the source is frozen: the source is thawed and runs on, the destination keeps nothing" {
+	prepare_destination
+	start_counter
+	# the destination stalls inside the transfer, so the source's cryo is
+	# inside the frozen window when it is killed
+	cat >"$TEST_DIR/slow-cryo" <<-WRAP
+	#!/bin/bash
+	CRYO_TEST_IMPORT_STALL_MS=3000 exec "$CRYO" "\$@"
+	WRAP
+	chmod +x "$TEST_DIR/slow-cryo"
+	# (the binary itself in the background, so that $! is its pid)
+	# Uncompressed, the stream is larger than the pipe's buffer: the source's
+	# cryo is still writing it when it is killed. (A stream that fits in the
+	# pipe is complete before the kill: the destination then restores it while
+	# the watchdog thaws the source -- the window docs/design.md describes.)
+	"$CRYO" --root "$ROOT" --runroot "$RUNROOT" migrate --compress none --remote-cryo "$TEST_DIR/slow-cryo" \
+		--remote-runroot "$RUN2" src "root:$ROOT2" >/dev/null 2>&1 3>&- &
+	pid=$!
+	import_started() { [ -n "$(ls -A "$ROOT2/tmp" 2>/dev/null)" ]; }
+	wait_for 30 import_started
+	[ "$(freezer_state cryo src)" = FROZEN ]
+	kill -KILL "$pid"
+	wait "$pid" || true
+	# the freeze watchdog thaws it
+	thawed() { [ "$(freezer_state cryo src)" = THAWED ]; }
+	wait_for 20 thawed
+	assert_source_running_thawed
+	# the destination saw its stream end early and refused it
+	no_receiver() { ! pgrep -f -- "--root $ROOT2 .*restore --import -" >/dev/null; }
+	wait_for 30 no_receiver
+	run cryo2 ps -a -q
+	[ -z "$output" ]
+	cryo2 ps -a >/dev/null
+	assert_destination_clean
+}
+
 @test "migrate with a stream corrupted on the way: refused by the destination, the source runs on" {
 	prepare_destination
 	start_counter
