@@ -114,7 +114,7 @@ _cryo() {
 	exec)
 		[ "$args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
 		;;
-	start | stop | kill | pause | unpause | wait | rm | inspect | logs | attach | checkpoint)
+	start | stop | kill | pause | unpause | wait | rm | inspect | logs | attach | checkpoint | migrate)
 		COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
 		;;
 	restore)

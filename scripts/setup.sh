@@ -44,6 +44,8 @@ CRYO_PACKAGES=(
 	# man pages: scdoc builds docs/man/*.scd, man-db reads them in the tests;
 	# bash-completion; python3 for tests/system/pty-session, a terminal driver
 	scdoc man-db bash-completion python3
+	# migrate's ssh:// tests: a real sshd (started by the test on a veth link), ssh
+	openssh-server openssh-client
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
 	# registries: skopeo is cryo's registry client (image push/pull); the

@@ -1,5 +1,7 @@
 /* cryo checkpoint */
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +26,8 @@ static const char usage[] =
 	"  -l, --latest            the container created last\n"
 	"  -R, --leave-running     keep the container running (it is frozen only while its\n"
 	"                          memory, file system and volumes are captured)\n"
-	"  -e, --export FILE       write the checkpoint to an archive (mode 0600)\n"
+	"  -e, --export FILE       write the checkpoint to an archive (mode 0600); `-`: to\n"
+	"                          standard output, in one pass (messages go to stderr)\n"
 	"  -c, --compress ALG      zstd (default), gzip or none\n"
 	"      --create-image NAME[:TAG]  store the checkpoint as a checkpoint image (an OCI\n"
 	"                          image whose one layer is the signed archive) for `cryo\n"
@@ -262,6 +265,26 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--compress only applies with --export");
 	if (opts.sign_key && !opts.export_path && !create_image)
 		return cli_usage_error(cli, "--sign only applies with --export or --create-image");
+	/* --export -: the archive gets standard output to itself; everything
+	 * else cryo or its children (runc, CRIU) would write there goes to
+	 * stderr instead. */
+	cleanup_close int stream = -1;
+	if (opts.export_path && strcmp(opts.export_path, "-") == 0) {
+		if (isatty(STDOUT_FILENO))
+			return cli_usage_error(cli, "--export -: standard output is a terminal, not a file or a pipe");
+		fflush(stdout);
+		stream = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (stream < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+			perror("cryo checkpoint: --export -");
+			return EXIT_ENGINE;
+		}
+		opts.export_path = NULL;
+		opts.export_stream = true;
+		opts.export_fd = stream;
+		opts.export_what = "standard output";
+		/* A reader that goes away is an error of the export, not a signal. */
+		signal(SIGPIPE, SIG_IGN);
+	}
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	cleanup_strv char **names = NULL;

@@ -60,6 +60,7 @@ static const struct command commands[] = {
 	/* -- checkpoint / restore -- */
 	{"checkpoint", cmd_checkpoint, "Checkpoint containers (consistently, even live)"},
 	{"restore", cmd_restore, "Restore a container from a checkpoint"},
+	{"migrate", cmd_migrate, "Move a running container to another engine (this host's or over ssh)"},
 	{"key show", cmd_key_show, "Print this engine's public key (for `trust add` elsewhere)"},
 	{"trust add", cmd_trust_add, "Trust archives signed by a public key"},
 	{"trust ls", cmd_trust_ls, "List trusted keys"},

@@ -1,5 +1,7 @@
 /* cryo restore */
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "checkpoint_image.h"
@@ -27,7 +29,9 @@ static const char usage[] =
 	"                          the engine kept, several at a time\n"
 	"      --parallel N        with --all: N containers at a time (default: the\n"
 	"                          configuration's engine.parallel, else the number of CPUs)\n"
-	"  -i, --import FILE       restore from a checkpoint archive\n"
+	"  -i, --import FILE       restore from a checkpoint archive; `-`: read it from\n"
+	"                          standard input, in one pass (nothing is kept unless all\n"
+	"                          of it verifies)\n"
 	"      --tls-verify=false  pulling IMAGE: do not verify the registry's certificate\n"
 	"      --authfile FILE     pulling IMAGE: registry credentials (default: auth.json)\n"
 	"  -n, --name NAME         restore as a new container with this name\n"
@@ -376,6 +380,22 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");
 	opts.volumes = volumes;
 	opts.publish = publish;
+	/* --import -: the archive gets standard input to itself; the runtime,
+	 * CRIU and the container's monitor get /dev/null instead. */
+	cleanup_close int stream = -1;
+	if (opts.import_path && strcmp(opts.import_path, "-") == 0) {
+		if (isatty(STDIN_FILENO))
+			return cli_usage_error(cli, "--import -: standard input is a terminal, not a file or a pipe");
+		cleanup_close int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		stream = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (null < 0 || stream < 0 || dup2(null, STDIN_FILENO) < 0) {
+			perror("cryo restore: --import -");
+			return EXIT_ENGINE;
+		}
+		opts.import_path = "standard input";
+		opts.import_stream = true;
+		opts.import_fd = stream;
+	}
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 	bool from_image = false;

@@ -50,6 +50,7 @@ struct checkpoint_run {
 	bool monitor_detached;
 	int saved_monitor_pid;
 	bool exported;
+	bool handed_over; /* the handoff succeeded: the container runs elsewhere */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
 
 	/* Reflink snapshots of the root file system's changes and of the
@@ -388,7 +389,7 @@ static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
 		capture_snapshot_free(pc->snap);
 		pc->snap = NULL; /* its blocks are freed now */
 	}
-	run->stats->capture_write_duration = now_monotonic_us() - start;
+	run->stats->capture_write_duration += now_monotonic_us() - start;
 	return 0;
 }
 
@@ -405,7 +406,7 @@ static void note_snapshot(struct checkpoint_run *run, struct capture_snapshot *s
 static int checkpoint_load_signing_key(struct checkpoint_run *run, cryo_err *err)
 {
 	int r;
-	if (!run->opts->export_path)
+	if (!run->opts->export_path && !run->opts->export_stream && !run->opts->handoff)
 		return 0;
 	if (run->opts->sign_key)
 		r = signing_key_load(run->opts->sign_key, &run->signing_key, err);
@@ -543,7 +544,13 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	}
 	if (r < 0)
 		return r;
-	return checkpoint_check_frozen(run, err);
+	if ((r = checkpoint_check_frozen(run, err)) < 0)
+		return r;
+	/* Frozen in the hook: the dump's start-up (runc, CRIU's probing) ran before. */
+	run->stats->frozen_dump_duration = run->frozen_at > 0 && run->frozen_at >= start
+	                                       ? now_monotonic_us() - run->frozen_at
+	                                       : run->stats->runtime_checkpoint_duration;
+	return 0;
 }
 
 /* Step 4: the root file system's changes (the overlay upper dir). */
@@ -778,19 +785,54 @@ static int checkpoint_write_stats(struct checkpoint_run *run, cryo_err *err)
 /* Step 7: the archive, compressed, while the container runs again. */
 static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->opts->export_path || run->exported)
+	if ((!run->opts->export_path && !run->opts->export_stream) || run->exported)
 		return 0;
 	struct checkpoint_archive_stats ws = {0};
 	int64_t start = now_monotonic_us();
-	int r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression,
-	                                 run->signing_key, &ws, err);
+	int r;
+	if (run->opts->export_stream)
+		r = checkpoint_archive_write_fd(run->dir, run->opts->export_fd,
+		                                run->opts->export_what ? run->opts->export_what : "the stream",
+		                                run->opts->compression, 0, run->signing_key, &ws, err);
+	else
+		r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression,
+		                             run->signing_key, &ws, err);
 	run->stats->archive_duration = now_monotonic_us() - start;
 	if (r < 0)
 		return cryo_error_wrap(err, "export checkpoint");
 	struct stat st;
-	if (stat(run->opts->export_path, &st) == 0)
+	if (run->opts->export_stream)
+		run->stats->archive_size = ws.bytes_out;
+	else if (stat(run->opts->export_path, &st) == 0)
 		run->stats->archive_size = (uint64_t)st.st_size;
 	run->exported = true;
+	return 0;
+}
+
+/* Step 6b (migration): hand the frozen container over. On success it must
+ * never run here again: its monitor is told not to record the end, and it is
+ * killed while still frozen (a frozen task dies on SIGKILL without running
+ * another instruction of its own once thawed). */
+static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
+{
+	if (!run->opts->handoff)
+		return 0;
+	int64_t start = now_monotonic_us();
+	int r = run->opts->handoff(run->opts->handoff_data, run->dir, run->signing_key, err);
+	run->stats->handoff_duration = now_monotonic_us() - start;
+	if (r < 0)
+		return r;
+	run->handed_over = true;
+	if (run->frozen_at > 0)
+		run->stats->handoff_downtime = now_monotonic_us() - run->frozen_at;
+	/* From here on, nothing may thaw it alive. */
+	if (detach_monitor(run, NULL) < 0) {
+		run->c->monitor_pid = 0;
+		run->monitor_detached = true;
+	}
+	runtime_kill(run->engine, run->c->id, SIGKILL, NULL);
+	/* runc kills every task of the cgroup and deletes the container. */
+	runtime_delete(run->engine, run->c->id, true, NULL);
 	return 0;
 }
 
@@ -799,7 +841,9 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 {
 	struct cryo_engine *engine = run->engine;
-	bool keep_in_engine = !run->opts->leave_running || !run->opts->export_path || run->opts->keep;
+	bool exporting = run->opts->export_path || run->opts->export_stream;
+	bool stopping = !run->opts->leave_running || run->handed_over;
+	bool keep_in_engine = run->handed_over ? run->opts->keep : !run->opts->leave_running || !exporting || run->opts->keep;
 	int r;
 
 	if (keep_in_engine) {
@@ -813,9 +857,9 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 		rm_rf(run->dir, NULL);
 	}
 	run->c->checkpointed = now_realtime_us();
-	if (!run->opts->leave_running) {
+	if (stopping) {
 		free(run->c->state);
-		run->c->state = xstrdup(CONTAINER_CHECKPOINTED);
+		run->c->state = xstrdup(keep_in_engine ? CONTAINER_CHECKPOINTED : CONTAINER_EXITED);
 		run->c->pid = 0;
 		run->c->monitor_pid = 0;
 		run->monitor_detached = false;
@@ -842,11 +886,13 @@ static void checkpoint_abort(struct checkpoint_run *run)
 	if (run->freeze_in_hook)
 		run->frozen_by_us = true;
 	checkpoint_thaw(run);
-	reattach_monitor(run);
+	/* Handed over: it is dead here, and runs elsewhere. */
+	if (!run->handed_over)
+		reattach_monitor(run);
 	checkpoint_disarm_freeze_hook(run);
 	if (run->dir)
 		rm_rf(run->dir, NULL);
-	if (run->exported && run->opts->export_path)
+	if (run->exported && run->opts->export_path && !run->opts->export_stream)
 		unlink(run->opts->export_path);
 }
 
@@ -888,7 +934,7 @@ static int checkpoint_progress(struct checkpoint_run *run, const char *phase, in
 		.phase = phase,
 		.elapsed_us = now_monotonic_us() - start,
 		.bytes = bytes,
-		.frozen_us = strcmp(phase, "thawed") == 0 ? run->stats->frozen_window : 0,
+		.frozen_us = strcmp(phase, "thawed") == 0 || strcmp(phase, "handed over") == 0 ? run->stats->frozen_window : 0,
 	};
 	cryo_progress_report(&p);
 	return 0;
@@ -908,6 +954,9 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 		return r;
 	if (!container_is_active(c))
 		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: it is %s, not running", c->name, c->state);
+	if (opts->handoff && (!opts->leave_running || opts->export_path || opts->export_stream))
+		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: a handoff needs a live checkpoint and no export",
+		                      c->name);
 
 	run.c = c;
 	run.was_paused = strcmp(c->state, CONTAINER_PAUSED) == 0;
@@ -925,22 +974,28 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	    (r = checkpoint_check_volume_users(&run, err)) < 0)
 		goto fail;
 	test_delay_in_frozen_window();
-	if (run.test_thaw_after_archive && (r = checkpoint_write_snapshots(&run, err)) < 0)
+	/* A handoff streams the archive while the container is still frozen:
+	 * the snapshots' tars must exist before it. */
+	if ((run.test_thaw_after_archive || opts->handoff) && (r = checkpoint_write_snapshots(&run, err)) < 0)
+		goto fail;
+	if (opts->handoff && ((r = checkpoint_write_stats(&run, err)) < 0 || (r = checkpoint_handoff(&run, err)) < 0))
 		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
 		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_export(&run, err)) < 0)
 		goto fail;
 	checkpoint_thaw(&run);
-	checkpoint_progress(&run, opts->leave_running ? "thawed" : "captured", start, run.stats->rootfs_diff_bytes);
+	checkpoint_progress(&run, run.handed_over ? "handed over" : opts->leave_running ? "thawed" : "captured", start,
+	                    run.stats->rootfs_diff_bytes);
 	if ((r = checkpoint_write_snapshots(&run, err)) < 0 ||
-	    (r = checkpoint_write_stats(&run, err)) < 0 ||
-	    (r = checkpoint_progress(&run, opts->export_path ? "writing" : NULL, start, 0)) < 0 ||
+	    (!run.handed_over && (r = checkpoint_write_stats(&run, err)) < 0) ||
+	    (r = checkpoint_progress(&run, opts->export_path || opts->export_stream ? "writing" : NULL, start, 0)) < 0 ||
 	    (r = checkpoint_export(&run, err)) < 0 ||
 	    (r = checkpoint_commit(&run, err)) < 0)
 		goto fail;
 	stats->checkpoint_duration = now_monotonic_us() - start;
-	checkpoint_progress(&run, "done", start, opts->export_path ? stats->archive_size : CHECKPOINT_PROGRESS_IMAGES);
+	checkpoint_progress(&run, "done", start,
+	                    opts->export_path || opts->export_stream ? stats->archive_size : CHECKPOINT_PROGRESS_IMAGES);
 	checkpoint_run_release(&run);
 	return 0;
 fail:

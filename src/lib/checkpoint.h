@@ -20,6 +20,12 @@
 struct checkpoint_opts {
 	bool leave_running;
 	const char *export_path; /* NULL: keep the checkpoint in the engine */
+	/* Export to a stream instead of a file (export_path NULL): the archive
+	 * is written to export_fd (stdout, a pipe) in one pass; export_what
+	 * names it in messages. */
+	bool export_stream;
+	int export_fd;
+	const char *export_what;
 	enum checkpoint_compression compression;
 	bool ignore_rootfs;
 	bool ignore_volumes;
@@ -28,6 +34,17 @@ struct checkpoint_opts {
 	bool file_locks;
 	bool keep; /* keep CRIU's logs and the engine copy even when exported */
 	const char *sign_key; /* sign the export with this Ed25519 PEM key; NULL: the engine's own */
+
+	/* Hand the container over (migrate.h): called inside the frozen window,
+	 * after the capture, with the finished checkpoint directory and this
+	 * engine's signing key, while the container stays frozen. Returning 0
+	 * means the container now runs elsewhere: it is killed while still
+	 * frozen (it never runs here again) and left "checkpointed" with its
+	 * checkpoint kept when keep is set, "exited" without it otherwise.
+	 * Returning an error aborts the checkpoint: the container is thawed and
+	 * runs on. Needs leave_running, and no export. */
+	int (*handoff)(void *data, const char *dir, const struct signing_key *key, cryo_err *err);
+	void *handoff_data;
 };
 
 /* All times in microseconds. */
@@ -39,6 +56,9 @@ struct checkpoint_stats {
 	int64_t rootfs_capture_duration;
 	int64_t volumes_capture_duration;
 	int64_t archive_duration;
+	int64_t handoff_duration; /* inside the frozen window, the handoff callback */
+	int64_t handoff_downtime; /* from the freeze to the handoff's success; 0 if unknown */
+	int64_t frozen_dump_duration; /* the part of the dump inside the frozen window */
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
 	/* How the file systems were captured in the frozen window: copied into

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <time.h>
 #include <json-c/json.h>
 #include <libgen.h>
 #include <limits.h>
@@ -41,6 +42,22 @@ static const char *const compression_names[] = {
     [CHECKPOINT_COMPRESSION_GZIP] = "gzip",
     [CHECKPOINT_COMPRESSION_ZSTD] = "zstd",
 };
+
+int checkpoint_compression_parse_level(const char *s, enum checkpoint_compression *out, int *level)
+{
+	*level = 0;
+	if (s && str_has_prefix(s, "zstd:")) {
+		const char *n = s + strlen("zstd:");
+		char *end;
+		long v = strtol(n, &end, 10);
+		if (!*n || *end || v < 1 || v > CHECKPOINT_ZSTD_MAX_LEVEL)
+			return -EINVAL;
+		*out = CHECKPOINT_COMPRESSION_ZSTD;
+		*level = (int)v;
+		return 0;
+	}
+	return checkpoint_compression_parse(s, out);
+}
 
 int checkpoint_compression_parse(const char *s, enum checkpoint_compression *out)
 {
@@ -148,9 +165,11 @@ static void ckpt_writer_free(struct ckpt_writer *w)
 		json_object_put(w->entries);
 }
 
-static int set_filter(struct archive *a, enum checkpoint_compression c, cryo_err *err)
+static int set_filter(struct archive *a, enum checkpoint_compression c, int level, cryo_err *err)
 {
 	int r = ARCHIVE_OK;
+	char level_text[16];
+	snprintf(level_text, sizeof(level_text), "%d", level);
 	switch (c) {
 	case CHECKPOINT_COMPRESSION_NONE:
 		r = archive_write_add_filter_none(a);
@@ -169,7 +188,8 @@ static int set_filter(struct archive *a, enum checkpoint_compression c, cryo_err
 		                                   : cpus);
 		r = archive_write_add_filter_zstd(a);
 		if (r == ARCHIVE_OK)
-			r = archive_write_set_filter_option(a, "zstd", "compression-level", ZSTD_LEVEL);
+			r = archive_write_set_filter_option(a, "zstd", "compression-level",
+			                                    level > 0 ? level_text : ZSTD_LEVEL);
 		/* Multi-threaded compression needs a libzstd built with it; a
 		 * single-threaded one refuses the option, which is fine. */
 		if (r == ARCHIVE_OK &&
@@ -456,6 +476,7 @@ static int write_contents(struct ckpt_writer *w, const char *dir, const struct s
 
 struct archive_sink {
 	int fd;
+	bool writeback; /* a file: start its writeback as it grows */
 	off_t written, writeback_started;
 };
 
@@ -476,7 +497,7 @@ static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, siz
 		left -= (size_t)n;
 	}
 	sink->written += (off_t)len;
-	if (sink->written - sink->writeback_started >= WRITEBACK_CHUNK) {
+	if (sink->writeback && sink->written - sink->writeback_started >= WRITEBACK_CHUNK) {
 		/* Best effort: a file system without it just flushes at fsync. */
 		sync_file_range(sink->fd, sink->writeback_started, sink->written - sink->writeback_started,
 				SYNC_FILE_RANGE_WRITE);
@@ -501,6 +522,33 @@ char *checkpoint_archive_temp_prefix(const char *target)
 	return xasprintf("%s/.%s.tmp-", dirname(dir_copy), basename(base_copy));
 }
 
+/* The tar writer over sink, around write_contents(); what: the output's
+ * name for messages. */
+static int write_archive(struct ckpt_writer *w, struct archive_sink *sink, const char *what, const char *dir,
+                         enum checkpoint_compression c, int level, const struct signing_key *key, cryo_err *err)
+{
+	int r = 0;
+	w->a = archive_write_new();
+	w->entry = archive_entry_new();
+	w->entries = json_object_new_object();
+	w->buf = xmalloc(CHUNK_SIZE);
+	if (!w->a || !w->entry || !w->entries)
+		oom();
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, BLOCK_SIZE) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK)
+		r = archive_failure(w->a, err, "set up tar writer for `%s`", what);
+	if (r == 0)
+		r = set_filter(w->a, c, level, err);
+	if (r == 0 && archive_write_open(w->a, sink, NULL, sink_write, NULL) != ARCHIVE_OK)
+		r = archive_failure(w->a, err, "open `%s`", what);
+	if (r == 0)
+		r = write_contents(w, dir, key, err);
+	if (r == 0 && archive_write_close(w->a) != ARCHIVE_OK)
+		r = archive_failure(w->a, err, "finish `%s`", what);
+	return r;
+}
+
 int checkpoint_archive_write(const char *dir, const char *target, enum checkpoint_compression c,
                              const struct signing_key *key, struct checkpoint_archive_stats *stats,
                              cryo_err *err)
@@ -516,26 +564,9 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 		return cryo_error_set(err, errno, "write checkpoint archive `%s`: create temporary file `%s`",
 		                      target, tmp);
 	int r = fchmod(fd, 0600) < 0 ? cryo_error_set(err, errno, "chmod temporary file") : 0;
-
-	w.a = archive_write_new();
-	w.entry = archive_entry_new();
-	w.entries = json_object_new_object();
-	w.buf = xmalloc(CHUNK_SIZE);
-	if (!w.a || !w.entry || !w.entries)
-		oom();
-	if (r == 0 && (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
-	               archive_write_set_bytes_per_block(w.a, BLOCK_SIZE) != ARCHIVE_OK ||
-	               archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK))
-		r = archive_failure(w.a, err, "set up tar writer for `%s`", target);
+	struct archive_sink sink = {.fd = fd, .writeback = true};
 	if (r == 0)
-		r = set_filter(w.a, c, err);
-	struct archive_sink sink = {.fd = fd};
-	if (r == 0 && archive_write_open(w.a, &sink, NULL, sink_write, NULL) != ARCHIVE_OK)
-		r = archive_failure(w.a, err, "open `%s`", tmp);
-	if (r == 0)
-		r = write_contents(&w, dir, key, err);
-	if (r == 0 && archive_write_close(w.a) != ARCHIVE_OK)
-		r = archive_failure(w.a, err, "finish `%s`", tmp);
+		r = write_archive(&w, &sink, tmp, dir, c, 0, key, err);
 	struct stat st = {0};
 	if (r == 0 && (fsync(fd) < 0 || fstat(fd, &st) < 0))
 		r = cryo_error_set(err, errno, "write `%s`", tmp);
@@ -551,6 +582,22 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 		return cryo_error_wrap(err, "write checkpoint archive `%s`", target);
 
 	w.stats.bytes_out = (uint64_t)st.st_size;
+	w.stats.duration_us = now_monotonic_us() - start;
+	if (stats)
+		*stats = w.stats;
+	return 0;
+}
+
+int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum checkpoint_compression c,
+                                int level, const struct signing_key *key, struct checkpoint_archive_stats *stats,
+                                cryo_err *err)
+{
+	int64_t start = now_monotonic_us();
+	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
+	struct archive_sink sink = {.fd = fd};
+	if (write_archive(&w, &sink, what, dir, c, level, key, err) < 0)
+		return cryo_error_wrap(err, "write checkpoint archive to %s from `%s`", what, dir);
+	w.stats.bytes_out = (uint64_t)sink.written;
 	w.stats.duration_us = now_monotonic_us() - start;
 	if (stats)
 		*stats = w.stats;
@@ -862,6 +909,12 @@ static int read_index(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 		              "are unpacked), but the engine's file system has only %llu bytes free",
 		              (unsigned long long)needed, (unsigned long long)total,
 		              (unsigned long long)unpacked, (unsigned long long)avail);
+	/* Test switch: stall here, inside the transfer, for a test to kill us. */
+	const char *stall = getenv(CHECKPOINT_ARCHIVE_TEST_STALL_MS);
+	if (stall && atoi(stall) > 0) {
+		struct timespec ts = {atoi(stall) / 1000, (long)(atoi(stall) % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }
 
@@ -1108,9 +1161,11 @@ static int support_filters(struct archive *a)
 	return 0;
 }
 
-int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
-                            const struct checkpoint_archive_read_opts *opts,
-                            struct checkpoint_archive_info *info, cryo_err *err)
+/* The reader around read_all(); in_fd >= 0: read that descriptor (a
+ * stream, read once), else the file archive_path. */
+static int read_archive(const char *archive_path, int in_fd, const char *dest_dir,
+                        const struct checkpoint_archive_read_opts *opts, struct checkpoint_archive_info *info,
+                        cryo_err *err)
 {
 	static const struct checkpoint_archive_read_opts no_opts = {0};
 	_cleanup_(ckpt_reader_free) struct ckpt_reader r = {.destfd = -1, .opts = opts ? opts : &no_opts};
@@ -1136,7 +1191,8 @@ int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
 	archive_read_support_format_tar(r.in);
 	if (support_filters(r.in) < 0)
 		rc = archive_failure(r.in, err, "%s", "set up decompression");
-	else if (archive_read_open_filename(r.in, archive_path, BLOCK_SIZE) != ARCHIVE_OK)
+	else if ((in_fd >= 0 ? archive_read_open_fd(r.in, in_fd, BLOCK_SIZE)
+	                     : archive_read_open_filename(r.in, archive_path, BLOCK_SIZE)) != ARCHIVE_OK)
 		rc = archive_failure(r.in, err, "%s",
 		                     archive_errno(r.in) == EILSEQ ? "not a checkpoint archive" : "open");
 	else
@@ -1148,4 +1204,18 @@ int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
 	if (info)
 		*info = r.info;
 	return 0;
+}
+
+int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
+                            const struct checkpoint_archive_read_opts *opts,
+                            struct checkpoint_archive_info *info, cryo_err *err)
+{
+	return read_archive(archive_path, -1, dest_dir, opts, info, err);
+}
+
+int checkpoint_archive_read_fd(int fd, const char *what, const char *dest_dir,
+                               const struct checkpoint_archive_read_opts *opts,
+                               struct checkpoint_archive_info *info, cryo_err *err)
+{
+	return read_archive(what, fd, dest_dir, opts, info, err);
 }

@@ -50,6 +50,10 @@ enum checkpoint_compression {
 /* "none", "gzip" or "zstd". Returns 0, or -EINVAL for anything else. */
 int checkpoint_compression_parse(const char *s, enum checkpoint_compression *out);
 const char *checkpoint_compression_name(enum checkpoint_compression c);
+/* The same, and "zstd:N" (N from 1 to CHECKPOINT_ZSTD_MAX_LEVEL) for zstd at
+ * level N; *level is 0 (the default level) otherwise. */
+#define CHECKPOINT_ZSTD_MAX_LEVEL 19
+int checkpoint_compression_parse_level(const char *s, enum checkpoint_compression *out, int *level);
 
 #define CHECKPOINT_ARCHIVE_FORMAT "cryo-checkpoint"
 #define CHECKPOINT_ARCHIVE_VERSION 2
@@ -77,6 +81,15 @@ char *checkpoint_archive_temp_prefix(const char *target);
 int checkpoint_archive_write(const char *dir, const char *target, enum checkpoint_compression c,
                              const struct signing_key *key, struct checkpoint_archive_stats *stats,
                              cryo_err *err);
+
+/* The same archive written to fd (a pipe, a socket, stdout: written once, in
+ * order, never synced, renamed or removed); what names it in messages. On
+ * failure the reader at the other end has an incomplete archive, which it
+ * refuses (the manifest and signature come last). stats->bytes_out counts the
+ * bytes written to fd. level: zstd's compression level, 0 for the default. */
+int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum checkpoint_compression c,
+                                int level, const struct signing_key *key, struct checkpoint_archive_stats *stats,
+                                cryo_err *err);
 
 enum checkpoint_signature {
 	CHECKPOINT_UNSIGNED,  /* no manifest.sig */
@@ -118,5 +131,17 @@ struct checkpoint_archive_info {
 int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
                             const struct checkpoint_archive_read_opts *opts,
                             struct checkpoint_archive_info *info, cryo_err *err);
+
+/* The same from fd, read once as a stream (a pipe, stdin); what names it in
+ * messages. Nothing is trusted before the end: dest_dir is emptied on any
+ * failure, including an archive cut short. */
+int checkpoint_archive_read_fd(int fd, const char *what, const char *dest_dir,
+                               const struct checkpoint_archive_read_opts *opts,
+                               struct checkpoint_archive_info *info, cryo_err *err);
+
+/* Test switch (environment), for tests only: CRYO_TEST_IMPORT_STALL_MS=N makes
+ * a reader stall N ms right after the index, inside the transfer (so that a
+ * test can kill a receiving cryo there). */
+#define CHECKPOINT_ARCHIVE_TEST_STALL_MS "CRYO_TEST_IMPORT_STALL_MS"
 
 #endif

@@ -382,7 +382,10 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 	    .insecure_unsigned = run->opts->insecure_unsigned,
 	};
 	int64_t start = now_monotonic_us();
-	r = checkpoint_archive_read(run->opts->import_path, run->dir, &ro, NULL, err);
+	if (run->opts->import_stream)
+		r = checkpoint_archive_read_fd(run->opts->import_fd, run->opts->import_path, run->dir, &ro, NULL, err);
+	else
+		r = checkpoint_archive_read(run->opts->import_path, run->dir, &ro, NULL, err);
 	run->stats->import_duration = now_monotonic_us() - start;
 	trusted_keys_clear(&keys);
 	if (r < 0)
@@ -832,7 +835,7 @@ static int restore_progress(struct restore_run *run, const char *ref, const char
 		.elapsed_us = now_monotonic_us() - start,
 	};
 	struct stat st;
-	if (strcmp(phase, "importing") == 0 && stat(run->opts->import_path, &st) == 0)
+	if (strcmp(phase, "importing") == 0 && !run->opts->import_stream && stat(run->opts->import_path, &st) == 0)
 		p.bytes = (uint64_t)st.st_size;
 	cryo_progress_report(&p);
 	return 0;

@@ -16,6 +16,11 @@
 
 struct restore_opts {
 	const char *import_path; /* an exported archive; NULL: the engine's checkpoint of `ref` */
+	/* Import from a stream (import_path then only names it in messages):
+	 * read import_fd once, in one pass; nothing is kept unless the whole
+	 * archive verifies. */
+	bool import_stream;
+	int import_fd;
 	const char *name;        /* a new container with this name (always new with import) */
 	bool keep;               /* keep the checkpoint files and logs after restoring */
 	bool ignore_rootfs;

@@ -16,6 +16,7 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -863,13 +864,97 @@ static void header_must_match_index(void **state)
 	assert_read_fails(f, "entry `index.json`");
 }
 
+static void compression_levels(void **state)
+{
+	(void)state;
+	enum checkpoint_compression c;
+	int level;
+	assert_int_equal(checkpoint_compression_parse_level("zstd:19", &c, &level), 0);
+	assert_int_equal(c, CHECKPOINT_COMPRESSION_ZSTD);
+	assert_int_equal(level, 19);
+	assert_int_equal(checkpoint_compression_parse_level("none", &c, &level), 0);
+	assert_int_equal(c, CHECKPOINT_COMPRESSION_NONE);
+	assert_int_equal(level, 0);
+	static const char *const bad[] = {"zstd:", "zstd:0", "zstd:20", "zstd:3x", "zstd:-1", "gzip:5", "zstd9"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (checkpoint_compression_parse_level(bad[i], &c, &level) == 0)
+			fail_msg("accepted `%s`", bad[i]);
+}
+
+/* The stream form: written into a pipe by one process, read from it by
+ * another, in one pass (the pages are larger than a pipe's buffer, so both
+ * must run at once). */
+static void stream_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		int r = checkpoint_archive_write_fd(f->dir, p[1], "the pipe", CHECKPOINT_COMPRESSION_ZSTD, 3, NULL, NULL,
+		                                    NULL);
+		_exit(r == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	struct checkpoint_archive_info info;
+	cryo_err err = NULL;
+	int r = checkpoint_archive_read_fd(p[0], "the pipe", f->dest, &insecure, &info, &err);
+	if (r < 0)
+		fail_msg("%s", err->msg);
+	close(p[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	for (size_t i = 0; i < ARRAY_SIZE(layout); i++)
+		assert_same_file(f->dir, f->dest, layout[i]);
+}
+
+/* A stream cut short anywhere (here: at half its length) is refused with the
+ * stream named, and nothing of it is kept. */
+static void stream_cut_short_refused(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
+	cleanup_free char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(read_file(f->target, &data, &len, NULL), 0);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		size_t off = 0, half = len / 2;
+		while (off < half) {
+			ssize_t n = write(p[1], data + off, half - off);
+			if (n <= 0)
+				_exit(1);
+			off += (size_t)n;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	cryo_err err = NULL;
+	assert_true(checkpoint_archive_read_fd(p[0], "the pipe", f->dest, &insecure, NULL, &err) < 0);
+	assert_non_null(strstr(err->msg, "the pipe"));
+	cryo_error_free(&err);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(count_entries(f->dest), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(compression_names),
+	    cmocka_unit_test(compression_levels),
 	    cmocka_unit_test_setup_teardown(roundtrip_none, setup, teardown),
 	    cmocka_unit_test_setup_teardown(roundtrip_gzip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(roundtrip_zstd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(stream_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(stream_cut_short_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rewrite_replaces_target, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flipped_byte_detected, setup, teardown),
 	    cmocka_unit_test_setup_teardown(truncated_detected, setup, teardown),

@@ -1,0 +1,420 @@
+#include "migrate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "container.h"
+#include "util.h"
+
+/* What the destination may print about itself, at most. */
+#define DEST_OUTPUT_MAX (256 << 10)
+
+static bool host_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+	       c == '-' || c == '_' || c == ':';
+}
+
+static bool word_ok(const char *s, size_t len, bool host)
+{
+	if (len == 0 || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (host ? !host_char_ok(s[i]) : !(host_char_ok(s[i]) && s[i] != ':'))
+			return false;
+	return true;
+}
+
+int migrate_destination_parse(const char *s, struct migrate_destination *out, cryo_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (str_has_prefix(s, "root:")) {
+		const char *dir = s + strlen("root:");
+		if (dir[0] != '/')
+			return cryo_error_set(err, EINVAL,
+			                      "destination `%s`: root:DIR needs an absolute directory", s);
+		out->kind = MIGRATE_ROOT;
+		out->root = xstrdup(dir);
+		return 0;
+	}
+	if (!str_has_prefix(s, "ssh://"))
+		return cryo_error_set(
+		    err, EINVAL,
+		    "destination `%s`: use ssh://[user@]host[:port] or root:DIR (another engine root)", s);
+	const char *p = s + strlen("ssh://");
+	const char *at = strchr(p, '@');
+	if (at) {
+		if (!word_ok(p, (size_t)(at - p), false))
+			return cryo_error_set(err, EINVAL, "destination `%s`: invalid user name", s);
+		out->user = xstrndup(p, (size_t)(at - p));
+		p = at + 1;
+	}
+	/* host, [v6]:port or host:port; no path */
+	const char *port = NULL;
+	size_t host_len;
+	if (p[0] == '[') {
+		const char *close = strchr(p, ']');
+		if (!close)
+			goto bad_host;
+		host_len = (size_t)(close - p - 1);
+		if (!word_ok(p + 1, host_len, true))
+			goto bad_host;
+		out->host = xstrndup(p + 1, host_len);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			goto bad_host;
+	} else {
+		const char *colon = strchr(p, ':');
+		host_len = colon ? (size_t)(colon - p) : strlen(p);
+		if (!word_ok(p, host_len, false))
+			goto bad_host;
+		out->host = xstrndup(p, host_len);
+		if (colon)
+			port = colon + 1;
+	}
+	if (port) {
+		size_t n = strlen(port);
+		if (n == 0 || n > 5 || strspn(port, "0123456789") != n || atoi(port) < 1 ||
+		    atoi(port) > 65535) {
+			migrate_destination_free(out);
+			return cryo_error_set(err, EINVAL, "destination `%s`: invalid port", s);
+		}
+		out->port = xstrdup(port);
+	}
+	out->kind = MIGRATE_SSH;
+	return 0;
+bad_host:
+	migrate_destination_free(out);
+	return cryo_error_set(err, EINVAL, "destination `%s`: invalid host (letters, digits, `.`, `-`, `_`)",
+	                      s);
+}
+
+void migrate_destination_free(struct migrate_destination *d)
+{
+	free(d->root);
+	free(d->user);
+	free(d->host);
+	free(d->port);
+	memset(d, 0, sizeof(*d));
+}
+
+struct migrate_run {
+	struct cryo_engine *engine;
+	const struct migrate_destination *dest;
+	const struct migrate_opts *opts;
+	struct migrate_stats *stats;
+	const char *source_name;
+	char **argv; /* the destination's command */
+	char *what;  /* the destination, for messages */
+	bool test_no_rollback;
+};
+
+/* The destination's `cryo restore --import -` command, as argv. */
+static char **restore_words(struct migrate_run *m)
+{
+	const struct migrate_opts *o = m->opts;
+	char **w = xcalloc(1, sizeof(char *));
+	if (m->dest->kind == MIGRATE_ROOT) {
+		cleanup_free char *self = realpath("/proc/self/exe", NULL);
+		strv_push(&w, o->remote_cryo ? o->remote_cryo : self ? self : "/proc/self/exe");
+		strv_push(&w, "--root");
+		strv_push(&w, m->dest->root);
+	} else {
+		strv_push(&w, o->remote_cryo ? o->remote_cryo : "cryo");
+		if (o->remote_root) {
+			strv_push(&w, "--root");
+			strv_push(&w, o->remote_root);
+		}
+	}
+	if (o->remote_runroot) {
+		strv_push(&w, "--runroot");
+		strv_push(&w, o->remote_runroot);
+	}
+	const char *fixed[] = {"restore", "--import",      "-",      "--progress",
+	                       "none",    "--print-stats", "--name", o->name ? o->name : m->source_name};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		strv_push(&w, fixed[i]);
+	if (o->tcp_established)
+		strv_push(&w, "--tcp-established");
+	if (o->file_locks)
+		strv_push(&w, "--file-locks");
+	if (o->network) {
+		strv_push(&w, "--network");
+		strv_push(&w, o->network);
+	}
+	if (o->ignore_static_ip)
+		strv_push(&w, "--ignore-static-ip");
+	if (o->ignore_static_mac)
+		strv_push(&w, "--ignore-static-mac");
+	for (size_t i = 0; o->publish && o->publish[i]; i++) {
+		strv_push(&w, "--publish");
+		strv_push(&w, o->publish[i]);
+	}
+	return w;
+}
+
+/* The whole argv: the restore itself (root:), or ssh running it (ssh://):
+ * ssh joins its arguments into one line for the remote shell, so each word
+ * is single-quoted into that line here. */
+static void build_command(struct migrate_run *m)
+{
+	cleanup_strv char **words = restore_words(m);
+	if (m->dest->kind == MIGRATE_ROOT) {
+		m->argv = strv_copy(words);
+		m->what = xasprintf("root:%s", m->dest->root);
+		return;
+	}
+	char **a = xcalloc(1, sizeof(char *));
+	strv_push(&a, "ssh");
+	strv_push(&a, "-o");
+	strv_push(&a, "BatchMode=yes");
+	for (size_t i = 0; m->opts->ssh_options && m->opts->ssh_options[i]; i++) {
+		strv_push(&a, "-o");
+		strv_push(&a, m->opts->ssh_options[i]);
+	}
+	if (m->dest->port) {
+		strv_push(&a, "-p");
+		strv_push(&a, m->dest->port);
+	}
+	if (m->dest->user) {
+		strv_push(&a, "-l");
+		strv_push(&a, m->dest->user);
+	}
+	strv_push(&a, "--");
+	strv_push(&a, m->dest->host);
+	size_t len = 1;
+	for (size_t i = 0; words[i]; i++) {
+		cleanup_free char *q = shell_quote(words[i]);
+		len += strlen(q) + 1;
+	}
+	char *line = xcalloc(1, len);
+	for (size_t i = 0; words[i]; i++) {
+		cleanup_free char *q = shell_quote(words[i]);
+		if (i)
+			strcat(line, " ");
+		strcat(line, q);
+	}
+	strv_push(&a, line);
+	free(line);
+	m->argv = a;
+	m->what = m->dest->port ? xasprintf("ssh://%s%s%s:%s", m->dest->user ? m->dest->user : "",
+	                                    m->dest->user ? "@" : "", m->dest->host, m->dest->port)
+	                        : xasprintf("ssh://%s%s%s", m->dest->user ? m->dest->user : "",
+	                                    m->dest->user ? "@" : "", m->dest->host);
+}
+
+/* Start the destination's command with a pipe on its stdin and its output in
+ * memory files (read after it exits: no deadlock however much it says). */
+static int spawn_destination(struct migrate_run *m, pid_t *pid, int *in_w, int *out_fd, int *err_fd,
+                             cryo_err *err)
+{
+	int pipefd[2];
+	cleanup_close int out = memfd_create("cryo-migrate-out", MFD_CLOEXEC);
+	cleanup_close int errout = memfd_create("cryo-migrate-err", MFD_CLOEXEC);
+	if (out < 0 || errout < 0)
+		return cryo_error_set(err, errno, "migrate to `%s`: memory file", m->what);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cryo_error_set(err, errno, "migrate to `%s`: pipe", m->what);
+	pid_t child = fork();
+	if (child < 0) {
+		int e = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return cryo_error_set(err, e, "migrate to `%s`: fork", m->what);
+	}
+	if (child == 0) {
+		/* The caller holds termination signals inside the frozen window:
+		 * the destination gets the default mask and dispositions. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (dup2(pipefd[0], STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+		    dup2(errout, STDERR_FILENO) < 0)
+			_exit(127);
+		execvp(m->argv[0], m->argv);
+		dprintf(STDERR_FILENO, "cannot run `%s`: %s\n", m->argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[0]);
+	*pid = child;
+	*in_w = pipefd[1];
+	*out_fd = move_fd(out);
+	*err_fd = move_fd(errout);
+	return 0;
+}
+
+static char *read_memfd(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return xstrdup("");
+	size_t len = (size_t)st.st_size > DEST_OUTPUT_MAX ? DEST_OUTPUT_MAX : (size_t)st.st_size;
+	char *buf = xcalloc(1, len + 1);
+	ssize_t n = pread(fd, buf, len, (off_t)st.st_size - (off_t)len);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static int wait_child(pid_t pid)
+{
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 255;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The destination's report (its --print-stats JSON) names the container;
+ * what it cannot tell stays empty. */
+static void parse_report(struct migrate_run *m, const char *out)
+{
+	struct json_object *o = json_tokener_parse(out), *id, *name;
+	if (o && json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_string))
+		snprintf(m->stats->dest_id, sizeof(m->stats->dest_id), "%s", json_object_get_string(id));
+	if (o && json_object_object_get_ex(o, "container", &name) &&
+	    json_object_is_type(name, json_type_string))
+		snprintf(m->stats->dest_name, sizeof(m->stats->dest_name), "%s",
+		         json_object_get_string(name));
+	if (o)
+		json_object_put(o);
+}
+
+/* Inside the frozen window: stream the checkpoint to the destination and
+ * wait for it to report the container running there. */
+static int migrate_handoff(void *data, const char *dir, const struct signing_key *key, cryo_err *err)
+{
+	struct migrate_run *m = data;
+	pid_t pid = -1;
+	int in_w = -1;
+	cleanup_close int out = -1, errout = -1;
+	int r = spawn_destination(m, &pid, &in_w, &out, &errout, err);
+	if (r < 0)
+		return r;
+	struct checkpoint_archive_stats ws = {0};
+	cleanup_error cryo_err werr = NULL;
+	int64_t start = now_monotonic_us();
+	cleanup_free char *what = xasprintf("`%s`", m->what);
+	int wr = checkpoint_archive_write_fd(dir, in_w, what, m->opts->compression,
+	                                     m->opts->compression_level, key, &ws, &werr);
+	/* Closing ends the stream: after a failed write the destination finds
+	 * it incomplete (no manifest, no signature) and refuses it. */
+	close(in_w);
+	int64_t sent = now_monotonic_us();
+	m->stats->transfer = sent - start;
+	m->stats->bytes_sent = ws.bytes_out;
+	int status = wait_child(pid);
+	m->stats->restore = now_monotonic_us() - sent;
+	cleanup_free char *dest_err = read_memfd(errout);
+	cleanup_free char *dest_out = read_memfd(out);
+	str_rstrip(dest_err);
+	if (m->test_no_rollback)
+		return 0;
+	if (status != 0) {
+		const char *why = status == 127 ? "could not be run" : status > 128 ? "was killed" : "failed";
+		if (m->dest->kind == MIGRATE_SSH && status == 255 && !*dest_err)
+			why = "could not be reached (ssh failed)";
+		return cryo_error_plain(err, EIO, "the destination `%s` %s (exit status %d)%s%s%s%s", m->what,
+		                        why, status, *dest_err ? ": " : "", dest_err,
+		                        wr < 0 && werr ? "; sending: " : "", wr < 0 && werr ? werr->msg : "");
+	}
+	/* Exit status 0 is the destination's "running": from here on the source
+	 * must never run again, whatever else looks wrong (a report we cannot
+	 * read leaves the id unknown, not the container running twice). */
+	parse_report(m, dest_out);
+	return 0;
+}
+
+int migrate_container(struct cryo_engine *engine, const char *ref, const struct migrate_destination *dest,
+                      const struct migrate_opts *opts, struct migrate_stats *stats, cryo_err *err)
+{
+	int64_t start = now_monotonic_us();
+	memset(stats, 0, sizeof(*stats));
+	cleanup_container struct container *c = NULL;
+	int r = container_get(engine, ref, &c, err);
+	if (r < 0)
+		return r;
+	if (dest->kind == MIGRATE_ROOT) {
+		cleanup_free char *a = realpath(dest->root, NULL);
+		cleanup_free char *b = realpath(engine->root, NULL);
+		if (a && b && strcmp(a, b) == 0)
+			return cryo_error_set(err, EINVAL,
+			                      "migrate container `%s`: `root:%s` is this engine's own root",
+			                      c->name, dest->root);
+		/* Two engines on one host each need their own per-boot state. */
+		cleanup_free char *rr =
+		    realpath(opts->remote_runroot ? opts->remote_runroot : CRYO_DEFAULT_RUNROOT, NULL);
+		cleanup_free char *ours = realpath(engine->runroot, NULL);
+		if (rr && ours && strcmp(rr, ours) == 0)
+			return cryo_error_set(err, EINVAL,
+			                      "migrate container `%s`: `root:%s` would share this engine's runroot `%s`: "
+			                      "give it its own with --remote-runroot",
+			                      c->name, dest->root, engine->runroot);
+		if (opts->remote_root)
+			return cryo_error_set(
+			    err, EINVAL,
+			    "migrate: --remote-root is for ssh:// destinations (root:DIR names it)");
+	}
+	struct migrate_run m = {
+	    .engine = engine,
+	    .dest = dest,
+	    .opts = opts,
+	    .stats = stats,
+	    .source_name = c->name,
+	    .test_no_rollback =
+	        getenv(MIGRATE_TEST_NO_ROLLBACK) && strcmp(getenv(MIGRATE_TEST_NO_ROLLBACK), "1") == 0,
+	};
+	build_command(&m);
+	struct checkpoint_opts co = {
+	    .leave_running = true,
+	    .compression = opts->compression,
+	    .tcp_established = opts->tcp_established,
+	    .file_locks = opts->file_locks,
+	    .keep = opts->keep,
+	    .handoff = migrate_handoff,
+	    .handoff_data = &m,
+	};
+	struct checkpoint_stats cs;
+	cleanup_free char *name = xstrdup(c->name);
+	r = checkpoint_container(engine, c->id, &co, &cs, err);
+	strv_free(m.argv);
+	if (r < 0) {
+		free(m.what);
+		return cryo_error_wrap(err, "migrate container `%s`", name);
+	}
+	free(m.what);
+	stats->dump = cs.frozen_dump_duration;
+	stats->capture = cs.rootfs_capture_duration + cs.volumes_capture_duration;
+	stats->downtime = cs.handoff_downtime > 0 ? cs.handoff_downtime
+	                                          : stats->dump + stats->capture + cs.handoff_duration;
+	if (!opts->keep && !opts->keep_source && (r = container_remove(engine, c->id, true, err)) < 0)
+		return cryo_error_wrap(err, "migrated container `%s`, but removing the source", name);
+	stats->total = now_monotonic_us() - start;
+	return 0;
+}
+
+struct json_object *migrate_stats_json(const struct migrate_stats *s)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "container", json_object_new_string(s->dest_name));
+	json_object_object_add(o, "id", json_object_new_string(s->dest_id));
+	json_object_object_add(o, "downtime", json_object_new_int64(s->downtime));
+	json_object_object_add(o, "dump_duration", json_object_new_int64(s->dump));
+	json_object_object_add(o, "capture_duration", json_object_new_int64(s->capture));
+	json_object_object_add(o, "transfer_duration", json_object_new_int64(s->transfer));
+	json_object_object_add(o, "restore_duration", json_object_new_int64(s->restore));
+	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)s->bytes_sent));
+	json_object_object_add(o, "total_duration", json_object_new_int64(s->total));
+	return o;
+}

@@ -1,0 +1,98 @@
+/* Moving a running container to another engine: this host's (`root:DIR`,
+ * another engine root) or another host's over OpenSSH (`ssh://[user@]host[:port]`).
+ *
+ * The sequence keeps one rule: the container never runs twice and is never
+ * lost. It is frozen as for a live checkpoint, dumped and captured, and stays
+ * frozen while the signed archive streams (no intermediate file) into
+ * `cryo restore --import -` at the destination, which verifies it, restores
+ * it and reports it running. Only then is the source killed (still frozen, so
+ * it runs no further instruction) and removed, or kept (keep_source; keep: with
+ * its checkpoint, for `cryo restore`). Any failure before the destination
+ * reports running thaws the source, which runs on, and the destination's own
+ * restore removes what it had made (a killed destination leaves claimed
+ * scratch files that its next command collects).
+ *
+ * One window remains: should this cryo die after the whole stream is sent
+ * (the destination has it all, and restores it) and before it kills the
+ * source, the source's freeze watchdog thaws it and both run. That window
+ * is the destination's restore plus one `runc kill`; a small archive can be
+ * wholly in the pipe's buffer. Closing it needs a destination that restores
+ * frozen and resumes only on the source's word (docs/design.md).
+ *
+ * Commands at the destination are run as argv: for root: the program is
+ * executed directly; for ssh: the ssh binary is executed directly and the
+ * remote command line is built from single-quoted words (the remote sshd
+ * hands it to a shell), never from unquoted text. */
+#ifndef CRYO_MIGRATE_H
+#define CRYO_MIGRATE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "checkpoint_archive.h"
+#include "engine.h"
+#include "error.h"
+
+enum migrate_kind {
+	MIGRATE_ROOT, /* root:DIR */
+	MIGRATE_SSH,  /* ssh://[user@]host[:port] */
+};
+
+struct migrate_destination {
+	enum migrate_kind kind;
+	char *root; /* root: the destination engine's root */
+	char *user; /* ssh: NULL for ssh's default */
+	char *host; /* ssh */
+	char *port; /* ssh: digits, NULL for 22 */
+};
+
+/* Parse DESTINATION. Returns 0, or -EINVAL with a message naming what is wrong
+ * (a host or user that could be taken for an ssh option is refused). */
+int migrate_destination_parse(const char *s, struct migrate_destination *out, cryo_err *err);
+void migrate_destination_free(struct migrate_destination *d);
+
+struct migrate_opts {
+	const char *remote_cryo;    /* the destination's cryo: NULL for this one (root:) or "cryo" (ssh) */
+	const char *remote_root;    /* ssh: the destination's --root; NULL: its default */
+	const char *remote_runroot; /* the destination's --runroot; NULL: its default */
+	char **ssh_options;         /* ssh: each passed as `-o OPTION`; NULL: none */
+	const char *name;           /* the container's name at the destination; NULL: the same */
+	bool keep_source;           /* keep the stopped source container (state exited) */
+	bool keep;                  /* keep it "checkpointed", its checkpoint kept for `cryo restore` */
+	enum checkpoint_compression compression;
+	int compression_level; /* zstd's level; 0: the default (1) */
+	bool tcp_established;
+	bool file_locks;
+	/* Networking at the destination, as for `cryo restore`. */
+	const char *network;
+	bool ignore_static_ip;
+	bool ignore_static_mac;
+	char **publish;
+};
+
+/* All times in microseconds. */
+struct migrate_stats {
+	int64_t downtime; /* from the freeze to the destination's "running" */
+	int64_t dump;     /* the runtime's checkpoint (CRIU dump) from the freeze on */
+	int64_t capture;  /* root file system and volumes */
+	int64_t transfer; /* archive written and sent (compression and the destination's
+	                   * verification overlap it) */
+	int64_t restore;  /* from the end of the stream to "running" at the destination */
+	uint64_t bytes_sent;
+	int64_t total;    /* the whole command */
+	char dest_id[65]; /* the container's id at the destination */
+	char dest_name[256];
+};
+
+int migrate_container(struct cryo_engine *engine, const char *ref, const struct migrate_destination *dest,
+                      const struct migrate_opts *opts, struct migrate_stats *stats, cryo_err *err);
+
+struct json_object *migrate_stats_json(const struct migrate_stats *stats);
+
+/* Test switch (environment): CRYO_TEST_MIGRATE_NO_ROLLBACK=1 makes a failed
+ * handoff report success, as if rollback did not exist (the negative control
+ * of the rollback tests: the source is then lost). */
+#define MIGRATE_TEST_NO_ROLLBACK "CRYO_TEST_MIGRATE_NO_ROLLBACK"
+
+#endif

@@ -1,0 +1,449 @@
+#!/usr/bin/env bats
+# Streams (checkpoint --export -, restore --import -) and `cryo migrate`: a
+# running container moves to another engine, stays consistent, and is never
+# lost nor run twice when the destination fails.
+
+load helpers
+load workload
+bats_require_minimum_version 1.5.0
+
+setup() {
+	setup_engine
+	import_workload_image
+	ROOT2=$TEST_DIR/root2
+	RUN2=$TEST_DIR/run2
+}
+
+teardown() {
+	teardown_ssh
+	if [ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR/root2" ]; then
+		for name in $(cryo2 ps -a --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
+			cryo2 rm -f "$name" >/dev/null 2>&1 || true
+		done
+		local id rt=$TEST_DIR/run2/runtime
+		for id in $(runc --root "$rt" list -q 2>/dev/null); do
+			runc --root "$rt" resume "$id" >/dev/null 2>&1 || true
+			runc --root "$rt" delete -f "$id" >/dev/null 2>&1 || true
+		done
+	fi
+	teardown_engine
+}
+
+# The destination engine on this host.
+cryo2() {
+	"$CRYO" --root "$ROOT2" --runroot "$RUN2" "$@"
+}
+
+# The destination has the image and trusts the source's key.
+prepare_destination() {
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	cryo key show | cryo2 trust add - >/dev/null
+}
+
+counter_cmd=(/usr/local/bin/counter --file /state/counter --stats /state/stats)
+
+start_counter() {
+	cryo run -d --name src workload "${counter_cmd[@]}" >/dev/null
+	wait_for 10 log_has cryo src READY
+}
+
+log_has() { # engine-function container text
+	"$1" logs "$2" 2>/dev/null | grep -q "$3"
+}
+
+counter_value() { # engine-function container
+	"$1" exec "$2" cat /state/counter | tr -d ' \n' | sed 's/^0*//;s/^$/0/'
+}
+
+counter_above() { # engine-function container value
+	local v
+	v=$(counter_value "$1" "$2") && [ "$v" -gt "$3" ]
+}
+
+status_of() { # engine-function container
+	"$1" inspect "$2" | jq -r '.[0].State.Status'
+}
+
+is_running() { # engine-function container
+	[ "$(status_of "$1" "$2")" = running ]
+}
+
+# The source is running, thawed, and counting.
+assert_source_running_thawed() {
+	local v
+	run status_of cryo src
+	[ "$output" = running ]
+	run freezer_state cryo src
+	[ "$output" = THAWED ]
+	v=$(counter_value cryo src)
+	wait_for 10 counter_above cryo src "$v"
+	run cryo logs src
+	! grep -q VIOLATION <<<"$output"
+}
+
+# The destination has no container, and no leftovers once a command ran there.
+assert_destination_clean() {
+	run cryo2 ps -a -q
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ -z "$(ls -A "$ROOT2/tmp" 2>/dev/null)" ]
+	[ -z "$(ls -A "$ROOT2/checkpoints" 2>/dev/null)" ]
+}
+
+# ---- streams ----
+
+@test "checkpoint --export - | restore --import -: the counter moves in one pass and keeps counting" {
+	prepare_destination
+	start_counter
+	cryo checkpoint --leave-running --export - src 2>"$TEST_DIR/err" | cryo2 restore --import - --name copy >"$TEST_DIR/id"
+	# what checkpoint usually prints on stdout went to stderr
+	[ "$(cat "$TEST_DIR/err")" = src ]
+	[ "$(cryo2 inspect copy | jq -r '.[0].Id')" = "$(cat "$TEST_DIR/id")" ]
+	v=$(counter_value cryo2 copy)
+	wait_for 10 counter_above cryo2 copy "$v"
+	run cryo2 logs copy
+	! grep -q VIOLATION <<<"$output"
+	# the source ran on
+	is_running cryo src
+}
+
+@test "checkpoint --export - writes the same archive a file export would, --print-stats on stderr" {
+	start_counter
+	cryo checkpoint --leave-running --export - --print-stats src >"$TEST_DIR/c.tar.zst" 2>"$TEST_DIR/err"
+	jq -e '.archive_size > 0' "$TEST_DIR/err"
+	[ "$(jq -r .archive_size "$TEST_DIR/err")" -eq "$(stat -c %s "$TEST_DIR/c.tar.zst")" ]
+	cryo restore --import "$TEST_DIR/c.tar.zst" --name fromfile >/dev/null
+	is_running cryo fromfile
+	# a terminal is no place for an archive
+	run script -qec "$CRYO --root $ROOT --runroot $RUNROOT checkpoint -R --export - src" /dev/null
+	[[ "$output" == *"standard output is a terminal"* ]]
+}
+
+@test "a corrupted or truncated stream is refused and leaves nothing" {
+	prepare_destination
+	start_counter
+	cryo checkpoint --leave-running --export - --compress none src >"$TEST_DIR/c.tar"
+	size=$(stat -c %s "$TEST_DIR/c.tar")
+	# negative control: the intact stream is accepted
+	cryo2 restore --import - --name good <"$TEST_DIR/c.tar" >/dev/null
+	is_running cryo2 good
+	cryo2 rm -f good >/dev/null
+	# one byte flipped in the middle (CRIU's images)
+	cp "$TEST_DIR/c.tar" "$TEST_DIR/bad.tar"
+	off=$((size / 2))
+	orig=$(dd if="$TEST_DIR/bad.tar" bs=1 skip=$off count=1 status=none | od -An -tu1 | tr -d ' ')
+	printf "$(printf '\\%03o' $(((orig + 1) % 256)))" | dd of="$TEST_DIR/bad.tar" bs=1 seek=$off conv=notrunc status=none
+	run cryo2 restore --import - --name bad <"$TEST_DIR/bad.tar"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"standard input"* ]]
+	assert_destination_clean
+	# cut short: the manifest and signature never arrive
+	run bash -c "head -c $((size * 3 / 4)) '$TEST_DIR/c.tar' | $CRYO --root $ROOT2 --runroot $RUN2 restore --import - --name cut"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"standard input"* ]]
+	assert_destination_clean
+}
+
+# ---- cryo migrate, root: form ----
+
+migrate2() { # [options...] container: migrate to engine 2
+	local args=("$@")
+	cryo migrate --remote-runroot "$RUN2" "${args[@]:0:$((${#args[@]} - 1))}" "${args[-1]}" "root:$ROOT2"
+}
+
+@test "migrate root:: the counter moves, keeps counting from its value, and the source is gone" {
+	prepare_destination
+	start_counter
+	before=$(counter_value cryo src)
+	run --separate-stderr migrate2 --print-stats src
+	[ "$status" -eq 0 ]
+	echo "$output" >"$TEST_DIR/stats"
+	# the downtime and its parts
+	jq -e '.downtime > 0 and .dump_duration > 0 and .transfer_duration > 0 and .restore_duration > 0 and .bytes_sent > 0' "$TEST_DIR/stats"
+	jq -e '.downtime >= .dump_duration + .capture_duration + .transfer_duration + .restore_duration' "$TEST_DIR/stats"
+	[ "$(jq -r .container "$TEST_DIR/stats")" = src ]
+	[ "$(jq -r .id "$TEST_DIR/stats")" = "$(cryo2 inspect src | jq -r '.[0].Id')" ]
+	# the source is gone: one copy only
+	run cryo ps -a -q
+	[ -z "$output" ]
+	# the destination's counter continues from the source's value, consistent
+	is_running cryo2 src
+	v=$(counter_value cryo2 src)
+	[ "$v" -ge "$before" ]
+	wait_for 10 counter_above cryo2 src "$v"
+	run cryo2 logs src
+	! grep -q VIOLATION <<<"$output"
+	run cryo2 exec src cat /state/stats
+	[ "$(jq -r .violations <<<"$output")" = 0 ]
+}
+
+@test "migrate --name renames; --keep keeps the source checkpointed and restorable here (zstd level 9)" {
+	prepare_destination
+	start_counter
+	migrate2 --name moved --keep --compress zstd:9 src >/dev/null
+	is_running cryo2 moved
+	[ "$(status_of cryo src)" = checkpointed ]
+	# the source was killed, not thawed: restoring it brings it back here
+	cryo restore src >/dev/null
+	is_running cryo src
+}
+
+@test "migrate --keep-source keeps the source stopped, not running and not restorable" {
+	prepare_destination
+	start_counter
+	migrate2 --keep-source src >/dev/null
+	is_running cryo2 src
+	[ "$(status_of cryo src)" = exited ]
+	run cryo restore src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"no checkpoint"* ]]
+}
+
+@test "migrate to a destination without the image: the source runs on, thawed, the destination is clean" {
+	cryo key show | cryo2 trust add - >/dev/null
+	start_counter
+	run migrate2 src
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"root:$ROOT2"*"failed"*"workload"* ]]
+	assert_destination_clean
+}
+
+@test "migrate to a destination where the name is taken: the source runs on, the other container untouched" {
+	prepare_destination
+	cryo2 run -d --name src workload sleep 1000 >/dev/null
+	other=$(cryo2 inspect src | jq -r '.[0].Id')
+	start_counter
+	run migrate2 src
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"src"* ]]
+	[ "$(cryo2 inspect src | jq -r '.[0].Id')" = "$other" ]
+	[ "$(cryo2 ps -a --format json | jq length)" -eq 1 ]
+	[ -z "$(ls -A "$ROOT2/tmp")" ]
+}
+
+@test "migrate to a destination that does not trust this engine: refused, source runs on" {
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	start_counter
+	run migrate2 src
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"does not trust"* ]]
+	assert_destination_clean
+}
+
+# A receiving cryo that is killed mid-transfer: it stalls after the index
+# (CRYO_TEST_IMPORT_STALL_MS), and a wrapper kills it then.
+@test "migrate when the receiving cryo is killed mid-transfer: the source runs on, the destination is clean" {
+	prepare_destination
+	start_counter
+	cat >"$TEST_DIR/killed-cryo" <<-WRAP
+	#!/bin/bash
+	# (an explicit redirection: a background job's stdin would be /dev/null)
+	CRYO_TEST_IMPORT_STALL_MS=30000 "$CRYO" "\$@" <&0 &
+	pid=\$!
+	# wait until it is inside the transfer: its import directory exists
+	for i in \$(seq 200); do
+		[ -n "\$(ls -A "$ROOT2/tmp" 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	sleep 0.5
+	kill -KILL \$pid
+	wait \$pid
+	WRAP
+	chmod +x "$TEST_DIR/killed-cryo"
+	run cryo migrate --remote-cryo "$TEST_DIR/killed-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	st=$status out=$output
+	# first what matters: the source was not lost (the negative control fails here)
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"was killed"* ]]
+	# the killed import's claimed scratch is collected by the next command
+	cryo2 ps -a >/dev/null
+	assert_destination_clean
+}
+
+@test "the migrating cryo killed while the source is frozen: the source is thawed and runs on, the destination keeps nothing" {
+	prepare_destination
+	start_counter
+	# the destination stalls inside the transfer, so the source's cryo is
+	# inside the frozen window when it is killed
+	cat >"$TEST_DIR/slow-cryo" <<-WRAP
+	#!/bin/bash
+	CRYO_TEST_IMPORT_STALL_MS=3000 exec "$CRYO" "\$@"
+	WRAP
+	chmod +x "$TEST_DIR/slow-cryo"
+	# (the binary itself in the background, so that $! is its pid)
+	# Uncompressed, the stream is larger than the pipe's buffer: the source's
+	# cryo is still writing it when it is killed. (A stream that fits in the
+	# pipe is complete before the kill: the destination then restores it while
+	# the watchdog thaws the source -- the window docs/design.md describes.)
+	"$CRYO" --root "$ROOT" --runroot "$RUNROOT" migrate --compress none --remote-cryo "$TEST_DIR/slow-cryo" \
+		--remote-runroot "$RUN2" src "root:$ROOT2" >/dev/null 2>&1 3>&- &
+	pid=$!
+	import_started() { [ -n "$(ls -A "$ROOT2/tmp" 2>/dev/null)" ]; }
+	wait_for 30 import_started
+	[ "$(freezer_state cryo src)" = FROZEN ]
+	kill -KILL "$pid"
+	wait "$pid" || true
+	# the freeze watchdog thaws it
+	thawed() { [ "$(freezer_state cryo src)" = THAWED ]; }
+	wait_for 20 thawed
+	assert_source_running_thawed
+	# the destination saw its stream end early and refused it
+	no_receiver() { ! pgrep -f -- "--root $ROOT2 .*restore --import -" >/dev/null; }
+	wait_for 30 no_receiver
+	run cryo2 ps -a -q
+	[ -z "$output" ]
+	cryo2 ps -a >/dev/null
+	assert_destination_clean
+}
+
+@test "migrate with a stream corrupted on the way: refused by the destination, the source runs on" {
+	prepare_destination
+	start_counter
+	# 4 KiB changed 64 KiB into the stream: whatever they hit (file data, a
+	# tar header, the padding after an entry), more than padding (dd reads no
+	# further than it copies)
+	cat >"$TEST_DIR/corrupting-cryo" <<-WRAP
+	#!/bin/bash
+	{ dd bs=4096 count=16 iflag=fullblock status=none; dd bs=4096 count=1 iflag=fullblock status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; } | "$CRYO" "\$@"
+	WRAP
+	chmod +x "$TEST_DIR/corrupting-cryo"
+	run cryo migrate --compress none --remote-cryo "$TEST_DIR/corrupting-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	st=$status out=$output
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"standard input"* ]]
+	assert_destination_clean
+	# negative control: the same wrapper without the change migrates
+	sed -i 's/| tr .*; cat/; cat/' "$TEST_DIR/corrupting-cryo"
+	migrate2 src >/dev/null
+	is_running cryo2 src
+}
+
+@test "migrate refuses bad destinations before touching the container" {
+	start_counter
+	# two engines on one host cannot share a runroot
+	run cryo migrate --remote-runroot "$RUNROOT" src "root:$ROOT2"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"would share this engine's runroot"* ]]
+	for dest in "ssh://-oProxyCommand=x" "ssh://host:99999" "ssh://us;er@host" "root:relative" "ftp://host" "root:$ROOT"; do
+		run cryo migrate src "$dest"
+		[ "$status" -eq 125 ]
+	done
+	assert_source_running_thawed
+}
+
+# ---- cryo migrate, ssh:// form: two network namespaces joined by a veth
+# pair, a real sshd in the destination's, the source's cryo in the other ----
+
+# Sets NS_A, NS_B, SSH_DIR, SSH_ADDR, SSH_PORT, SSHD_PID; teardown_ssh undoes it.
+setup_ssh_link() {
+	local tag
+	tag=$(printf '%04x' $((RANDOM % 65536)))
+	NS_A=cryo-mig-a-$tag NS_B=cryo-mig-b-$tag
+	SSH_DIR=$TEST_DIR/ssh SSH_ADDR=10.231.$((RANDOM % 250)).2 SSH_PORT=2222
+	ip netns add "$NS_A"
+	ip netns add "$NS_B"
+	ip link add "cma$tag" type veth peer name "cmb$tag"
+	ip link set "cma$tag" netns "$NS_A"
+	ip link set "cmb$tag" netns "$NS_B"
+	ip -n "$NS_A" addr add "${SSH_ADDR%.2}.1/30" dev "cma$tag"
+	ip -n "$NS_B" addr add "$SSH_ADDR/30" dev "cmb$tag"
+	ip -n "$NS_A" link set "cma$tag" up
+	ip -n "$NS_B" link set "cmb$tag" up
+	ip -n "$NS_A" link set lo up
+	ip -n "$NS_B" link set lo up
+	# throwaway keys: the server's host key and the client's, authorized
+	mkdir -m 0700 "$SSH_DIR"
+	ssh-keygen -q -t ed25519 -N '' -C cryo-test-host -f "$SSH_DIR/host_key"
+	ssh-keygen -q -t ed25519 -N '' -C cryo-test-client -f "$SSH_DIR/client_key"
+	cp "$SSH_DIR/client_key.pub" "$SSH_DIR/authorized_keys"
+	echo "[$SSH_ADDR]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts"
+	cat >"$SSH_DIR/sshd_config" <<-CONF
+	ListenAddress $SSH_ADDR:$SSH_PORT
+	HostKey $SSH_DIR/host_key
+	AuthorizedKeysFile $SSH_DIR/authorized_keys
+	PidFile $SSH_DIR/sshd.pid
+	PermitRootLogin prohibit-password
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	UsePAM no
+	StrictModes no
+	CONF
+	# sshd's privilege separation directory (Debian's service makes it)
+	mkdir -p /run/sshd
+	nsenter --net="/run/netns/$NS_B" /usr/sbin/sshd -D -e -f "$SSH_DIR/sshd_config" 2>"$SSH_DIR/sshd.log" &
+	SSHD_PID=$!
+	wait_for 10 nsenter --net="/run/netns/$NS_A" bash -c "exec 3<>/dev/tcp/$SSH_ADDR/$SSH_PORT"
+}
+
+teardown_ssh() {
+	if [ -n "${SSHD_PID:-}" ]; then kill "$SSHD_PID" 2>/dev/null || true; fi
+	if [ -n "${NS_A:-}" ]; then ip netns del "$NS_A" 2>/dev/null || true; fi
+	if [ -n "${NS_B:-}" ]; then ip netns del "$NS_B" 2>/dev/null || true; fi
+	SSHD_PID='' NS_A='' NS_B=''
+}
+
+# cryo migrate from namespace A to sshd in namespace B: CONTAINER [options...]
+migrate_ssh() {
+	local ctr=$1
+	shift
+	nsenter --net="/run/netns/$NS_A" "$CRYO" --root "$ROOT" --runroot "$RUNROOT" migrate \
+		--ssh-option "IdentityFile=$SSH_DIR/client_key" \
+		--ssh-option "UserKnownHostsFile=$SSH_DIR/known_hosts" \
+		--ssh-option StrictHostKeyChecking=yes \
+		--remote-cryo "$CRYO" --remote-root "$ROOT2" --remote-runroot "$RUN2" \
+		"$@" "$ctr" "ssh://root@$SSH_ADDR:$SSH_PORT"
+}
+
+@test "migrate ssh://: the counter moves over a veth link to a real sshd, keeps counting, the source is gone" {
+	setup_ssh_link
+	prepare_destination
+	start_counter
+	before=$(counter_value cryo src)
+	run --separate-stderr migrate_ssh src --print-stats --name moved
+	echo "$output" >"$TEST_DIR/stats"
+	[ "$status" -eq 0 ]
+	jq -e '.downtime > 0 and .bytes_sent > 0 and .container == "moved"' "$TEST_DIR/stats"
+	run cryo ps -a -q
+	[ -z "$output" ]
+	is_running cryo2 moved
+	v=$(counter_value cryo2 moved)
+	[ "$v" -ge "$before" ]
+	wait_for 10 counter_above cryo2 moved "$v"
+	run cryo2 exec moved cat /state/stats
+	[ "$(jq -r .violations <<<"$output")" = 0 ]
+	# it came through sshd: the session is in its log
+	grep -q "Accepted publickey for root" "$SSH_DIR/sshd.log"
+	teardown_ssh
+}
+
+@test "migrate ssh://: a destination without the image, or an unreachable host: the source runs on" {
+	setup_ssh_link
+	cryo key show | cryo2 trust add - >/dev/null
+	start_counter
+	run migrate_ssh src
+	st=$status out=$output
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"ssh://root@$SSH_ADDR:$SSH_PORT"*"failed"*"workload"* ]]
+	assert_destination_clean
+	# the link is gone: ssh cannot connect
+	kill "$SSHD_PID"
+	wait "$SSHD_PID" || true
+	run migrate_ssh src
+	st=$status out=$output
+	assert_source_running_thawed
+	[ "$st" -eq 125 ]
+	[[ "$out" == *"ssh://root@$SSH_ADDR:$SSH_PORT"* ]]
+	teardown_ssh
+}
