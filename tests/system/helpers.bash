@@ -3,6 +3,8 @@
 #
 # CRYO points at the binary under test (tests/run sets it to the sanitizer build).
 
+# (For the whole file: bats' `run` sets $status, $output and $lines.)
+# shellcheck disable=SC2154
 CRYO=${CRYO:-$BATS_TEST_DIRNAME/../../build/src/cli/cryo}
 
 # Make a fresh engine for this test.
@@ -162,7 +164,6 @@ assert_equal() {
 
 # assert_status EXPECTED: the exit status of the last `run`.
 assert_status() {
-	# shellcheck disable=SC2154 # bats' run sets $status and $output
 	[ "$status" -eq "$1" ] && return 0
 	printf 'exit status\n  expected: %s\n  actual:   %s\n  output:\n%s\n' "$1" "$status" "$output" >&2
 	return 1
