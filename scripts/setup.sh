@@ -44,6 +44,9 @@ CRYO_PACKAGES=(
 	scdoc man-db bash-completion python3
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
+	# the checks before the tests (tests/run): shellcheck, codespell, clang's
+	# static analyzer (clang), clang-format (above), strings (binutils)
+	shellcheck codespell binutils
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(
