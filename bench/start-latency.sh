@@ -18,8 +18,8 @@ stats() { # values on stdin -> "median (min–max)" in ms
 }
 
 measure() { # name start-cmd... ; runs "$remove" after each
-	local name=$1 t0 t1 i
-	shift
+	local t0 t1 i
+	shift # the name: only for the reader of the calls
 	for i in $(seq 1 "$reps"); do
 		t0=$(now_ns)
 		"$@" "lat$i" >/dev/null

@@ -52,6 +52,9 @@ CRYO_PACKAGES=(
 	# tests start their own docker-registry on loopback (a random port, a
 	# throwaway config and storage: the package's own service is never used)
 	skopeo docker-registry
+	# the checks before the tests (tests/run): shellcheck, codespell, clang's
+	# static analyzer (clang), clang-format (above), strings (binutils)
+	shellcheck codespell binutils
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(

@@ -21,6 +21,7 @@
 #include "runtime.h"
 #include "spec.h"
 #include "state.h"
+#include "test_hooks.h"
 #include "trust.h"
 #include "util.h"
 #include "volume.h"
@@ -77,14 +78,14 @@ struct checkpoint_run {
 
 static bool env_flag(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = test_hook_getenv(name);
 	return v && strcmp(v, "1") == 0;
 }
 
 /* Test switch: stay in the frozen window a while, so a test can kill cryo there. */
 static void test_delay_in_frozen_window(void)
 {
-	const char *ms = getenv(CHECKPOINT_TEST_FROZEN_DELAY_MS);
+	const char *ms = test_hook_getenv(CHECKPOINT_TEST_FROZEN_DELAY_MS);
 	if (!ms || atoi(ms) <= 0)
 		return;
 	struct timespec ts = {atoi(ms) / 1000, (long)(atoi(ms) % 1000) * 1000000L};

@@ -80,7 +80,7 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
 
 /* Internal switches for tests and benchmarks only (environment variables, not
- * user options):
+ * user options; read only in builds with -Dtest_hooks=true, test_hooks.h):
  *   CRYO_TEST_DISABLE_FREEZE=1      live checkpoint without cryo's freeze (the
  *                                   negative control of the consistency test);
  *   CRYO_TEST_THAW_AFTER_ARCHIVE=1  keep the container frozen until the archive

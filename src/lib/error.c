@@ -1,3 +1,4 @@
+#define CRYO_ERROR_DEFINITIONS /* error.h: the functions themselves, not the analyzer's view of them */
 #include "error.h"
 
 #include <stdarg.h>

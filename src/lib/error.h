@@ -39,4 +39,20 @@ void cryo_error_free(cryo_err *err);
 
 #define cleanup_error __attribute__((cleanup(cryo_error_free)))
 
+/* For clang's static analyzer (tests/check-analyzer) only: what the functions
+ * above promise, that they return a negative value, which it cannot see from
+ * here (without it, every `if ((r = f()) < 0) return r;` whose f fails through
+ * them looks like a path that goes on with r >= 0). error.c defines them. */
+#if defined(__clang_analyzer__) && !defined(CRYO_ERROR_DEFINITIONS)
+static inline int cryo_error_negative_(int r)
+{
+	if (r >= 0)
+		__builtin_unreachable();
+	return r;
+}
+#define cryo_error_set(...) cryo_error_negative_(cryo_error_set(__VA_ARGS__))
+#define cryo_error_plain(...) cryo_error_negative_(cryo_error_plain(__VA_ARGS__))
+#define cryo_error_wrap(...) cryo_error_negative_(cryo_error_wrap(__VA_ARGS__))
+#endif
+
 #endif

@@ -176,7 +176,7 @@ const char *hwbp_source_name(enum hwbp_source source)
 
 int hwbp_detect(struct cryo_engine *engine, struct hwbp_result *out, cryo_err *err)
 {
-	const char *force = getenv(HWBP_FORCE_ENV);
+	const char *force = test_hook_getenv(HWBP_FORCE_ENV);
 	if (force && *force) {
 		if (strcmp(force, "0") != 0 && strcmp(force, "1") != 0)
 			return cryo_error_set(err, 0, "%s=`%s`: expected 0 or 1 (a test/debug override)",

@@ -17,7 +17,7 @@
  * Test/debug knob: the environment variable CRYO_FORCE_HW_BREAKPOINTS=1 (or 0)
  * replaces the probe's answer with "fire" (or "no-fire") without touching the
  * cache. It exists to prove, in tests, what happens with the wrong answer; do
- * not set it in production. */
+ * not set it in production. It exists only in test builds (test_hooks.h). */
 #ifndef CRYO_HWBP_H
 #define CRYO_HWBP_H
 
@@ -25,8 +25,9 @@
 
 #include "engine.h"
 #include "error.h"
+#include "test_hooks.h"
 
-#define HWBP_FORCE_ENV "CRYO_FORCE_HW_BREAKPOINTS"
+#define HWBP_FORCE_ENV TEST_HOOK_NAME("CRYO_FORCE_HW_BREAKPOINTS")
 
 enum hwbp_status {
 	HWBP_FIRE,    /* a SIGTRAP stop arrived: CRIU's default works */

@@ -164,12 +164,11 @@ start_counter() { # [extra run options...]
 	start_counter
 	cryo pause src
 	cryo checkpoint --leave-running --export "$TEST_DIR/p.tar" --compress none src
-	run cryo inspect src
-	[ "$(jq -r '.[0].State.Status' <<<"$output")" = paused ]
-	[ "$(freezer_state cryo src)" = FROZEN ]
+	assert_container_status src paused
+	assert_freezer_state cryo src FROZEN
 	# it was frozen when CRIU dumped it: the restored copy must still run
 	cryo restore --import "$TEST_DIR/p.tar" --name copy
-	[ "$(freezer_state cryo copy)" = THAWED ]
+	assert_freezer_state cryo copy THAWED
 	assert_consistent_and_running cryo copy
 	cryo unpause src
 	assert_consistent_and_running cryo src
@@ -252,7 +251,7 @@ start_tcp_container() {
 	[[ "$output" == *"CRIU errors"* ]]
 	[[ "$output" == *"Error"* ]]
 	[ ! -e "$TEST_DIR/fail.tar.zst" ]
-	[ -z "$(ls "$TEST_DIR" | grep 'fail.tar.zst')" ]
+	assert_no_file_matching "$TEST_DIR/*fail.tar.zst*"
 	[ -z "$(ls "$ROOT/checkpoints")" ]
 	run cryo inspect tcp
 	[ "$(jq -r '.[0].State.Status' <<<"$output")" = running ]

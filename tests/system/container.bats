@@ -14,12 +14,12 @@ teardown() {
 
 @test "run attached prints the output and exits with the container's code" {
 	run cryo run --name att busybox sh -c 'echo hello from cryo; exit 3'
-	[ "$status" -eq 3 ]
-	[[ "$output" == *"hello from cryo"* ]]
+	assert_status 3
+	assert_output_contains "hello from cryo"
 	run cryo inspect att
-	[ "$status" -eq 0 ]
-	[ "$(jq -r '.[0].State.Status' <<<"$output")" = exited ]
-	[ "$(jq -r '.[0].State.ExitCode' <<<"$output")" = 3 ]
+	assert_status 0
+	assert_equal "$(jq -r '.[0].State.Status' <<<"$output")" exited "state"
+	assert_equal "$(jq -r '.[0].State.ExitCode' <<<"$output")" 3 "exit code"
 }
 
 @test "run -d, ps, logs, stop" {
@@ -31,9 +31,9 @@ teardown() {
 	[[ "$output" == *Up* ]]
 	wait_for 5 bash -c "'$CRYO' --root '$ROOT' --runroot '$RUNROOT' logs web | grep -q started"
 	run cryo stop -t 1 web
-	[ "$status" -eq 0 ]
+	assert_status 0
 	run cryo ps
-	[[ "$output" != *web* ]]
+	assert_output_lacks web
 	run cryo ps -a --format json
 	[ "$(jq -r '.[] | select(.Name=="web") | .State.Status' <<<"$output")" = exited ]
 }
@@ -41,10 +41,10 @@ teardown() {
 @test "ps and inspect show a container that exited by itself" {
 	cryo run -d --name quick busybox sh -c 'exit 7'
 	run cryo wait quick
-	[ "$status" -eq 0 ]
-	[ "$output" = 7 ]
+	assert_status 0
+	assert_equal "$output" 7 "cryo wait's output"
+	assert_container_status quick exited
 	run cryo inspect quick
-	[ "$(jq -r '.[0].State.Status' <<<"$output")" = exited ]
 	[ "$(jq -r '.[0].State.ExitCode' <<<"$output")" = 7 ]
 	[ "$(jq -r '.[0].State.Running' <<<"$output")" = false ]
 }
@@ -107,8 +107,7 @@ teardown() {
 	num() { cat "$f"; }
 	wait_for 5 test -s "$f"
 	cryo pause p
-	run cryo inspect p
-	[ "$(jq -r '.[0].State.Status' <<<"$output")" = paused ]
+	assert_container_status p paused
 	a=$(num)
 	sleep 0.3
 	b=$(num)

@@ -3,6 +3,8 @@
 #
 # CRYO points at the binary under test (tests/run sets it to the sanitizer build).
 
+# (For the whole file: bats' `run` sets $status, $output and $lines.)
+# shellcheck disable=SC2154
 CRYO=${CRYO:-$BATS_TEST_DIRNAME/../../build/src/cli/cryo}
 
 # Make a fresh engine for this test.
@@ -40,8 +42,8 @@ teardown_engine() {
 		done
 	fi
 	# Monitors and anything else still holding the engine's files.
-	for pid in $(grep -l -- "$TEST_DIR" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
-		[ "$pid" != "$$" ] && kill -9 "$pid" 2>/dev/null || true
+	grep -l -- "$TEST_DIR" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | while read -r pid; do
+		if [ "$pid" != "$$" ]; then kill -9 "$pid" 2>/dev/null || true; fi
 	done
 	# Unmount everything below the test directory, deepest first.
 	awk -v d="$TEST_DIR" '$5 ~ "^"d {print $5}' /proc/self/mountinfo | sort -r |
@@ -130,6 +132,11 @@ freezer_state() { # engine-function container
 	fi
 }
 
+# assert_freezer_state ENGINE-FUNCTION CONTAINER EXPECTED (FROZEN, FREEZING, THAWED)
+assert_freezer_state() {
+	assert_equal "$(freezer_state "$1" "$2")" "$3" "freezer state of container \`$2\`"
+}
+
 # Skip the test unless the cgroup controller $1 (memory, pids, ...) is
 # available to containers here. The cgroup v2 bed that tests/run makes on a
 # hybrid machine has none: the controllers stay bound to the v1 hierarchies.
@@ -141,4 +148,61 @@ require_cgroup_controller() { # controller
 		[ "$(stat -f -c %T "/sys/fs/cgroup/$1" 2>/dev/null)" = cgroupfs ] ||
 			skip "needs the $1 cgroup controller, which is not mounted at /sys/fs/cgroup/$1"
 	fi
+}
+
+# --- assertions that say what they expected -----------------------------------
+# A bare `[ "$x" = y ]` fails with only its line number; these print the
+# expected and the actual value (bats shows a failed test's output), so a
+# failing CI line says what went wrong without a rerun.
+
+# assert_equal ACTUAL EXPECTED [WHAT]
+assert_equal() {
+	[ "$1" = "$2" ] && return 0
+	printf '%s\n  expected: %s\n  actual:   %s\n' "${3:-values differ}" "$2" "$1" >&2
+	return 1
+}
+
+# assert_status EXPECTED: the exit status of the last `run`.
+assert_status() {
+	[ "$status" -eq "$1" ] && return 0
+	printf 'exit status\n  expected: %s\n  actual:   %s\n  output:\n%s\n' "$1" "$status" "$output" >&2
+	return 1
+}
+
+# assert_output_contains TEXT: the last `run`'s output holds TEXT (no pattern).
+assert_output_contains() {
+	[[ "$output" == *"$1"* ]] && return 0
+	printf 'output does not contain\n  expected: %s\n  output:\n%s\n' "$1" "$output" >&2
+	return 1
+}
+
+# assert_output_lacks TEXT: the last `run`'s output does not hold TEXT.
+assert_output_lacks() {
+	[[ "$output" != *"$1"* ]] && return 0
+	printf 'output contains what it must not\n  unexpected: %s\n  output:\n%s\n' "$1" "$output" >&2
+	return 1
+}
+
+# assert_no_file_matching GLOB...: no file matches any GLOB (quote it: it is
+# expanded here). Prints the ones that do.
+assert_no_file_matching() {
+	local g found=()
+	for g in "$@"; do
+		mapfile -t -O "${#found[@]}" found < <(compgen -G "$g")
+	done
+	[ "${#found[@]}" = 0 ] && return 0
+	printf 'files that should not exist:\n' >&2
+	printf '  %s\n' "${found[@]}" >&2
+	return 1
+}
+
+# container_status NAME: the container's state as `cryo inspect` reports it
+# (created, running, paused, exited, checkpointed...).
+container_status() {
+	cryo inspect "$1" | jq -r '.[0].State.Status'
+}
+
+# assert_container_status NAME EXPECTED
+assert_container_status() {
+	assert_equal "$(container_status "$1")" "$2" "state of container \`$1\`"
 }

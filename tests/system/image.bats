@@ -16,7 +16,7 @@ assert_store_empty() {
 	[ "$(jq length <<<"$output")" -eq 0 ]
 	[ -z "$(ls -A "$ROOT/layers" 2>/dev/null)" ]
 	[ -z "$(ls -A "$ROOT/images" 2>/dev/null)" ]
-	[ -z "$(ls -A "$ROOT/tmp" 2>/dev/null | grep '^image-')" ]
+	assert_no_file_matching "$ROOT/tmp/image-*"
 }
 
 # Status 125 and an "Error:" line containing $1.
@@ -129,7 +129,7 @@ hostile_tar() {
 	done
 	run cryo images --format json
 	[ "$(jq length <<<"$output")" -eq 4 ]
-	[ -z "$(ls -A "$ROOT/tmp" | grep '^image-')" ]
+	assert_no_file_matching "$ROOT/tmp/image-*"
 }
 
 @test "import: owners, modes, times and device nodes are preserved" {
@@ -323,7 +323,7 @@ hostile_tar() {
 	[ "$(ls -A "$mnt/dir")" = y ]
 	[ -e "$mnt/a" ]
 	# The unpacked archive does not stay around.
-	[ -z "$(ls -A "$ROOT/tmp" | grep '^image-')" ]
+	assert_no_file_matching "$ROOT/tmp/image-*"
 	# rm unmounts it.
 	cryo image rm example.com/test/app:v2
 	run mountpoint -q "$mnt"
@@ -459,7 +459,7 @@ hostile_tar() {
 	[ "$(jq length <<<"$output")" -eq 1 ]
 	[ "$(jq -r '.[0].name' <<<"$output")" = same:latest ]
 	[ "$(ls "$ROOT/layers" | wc -l)" -eq 1 ]
-	[ -z "$(ls -A "$ROOT/tmp" | grep '^image-')" ]
+	assert_no_file_matching "$ROOT/tmp/image-*"
 }
 
 # ---- bad input: exit 125, a clear message, nothing left behind ----

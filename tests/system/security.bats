@@ -163,7 +163,7 @@ cap_eff() { # options...
 	cryo run -d --name c --cap-add MKNOD --cap-drop NET_RAW workload sleep 1000 >/dev/null
 	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" c
 	cryo restore --import "$TEST_DIR/c.tar" --name c2
-	[ "$(grep CapEff /proc/$(ctr_pid c2)/status)" = "$(grep CapEff /proc/$(ctr_pid c)/status)" ]
+	[ "$(grep CapEff "/proc/$(ctr_pid c2)/status")" = "$(grep CapEff "/proc/$(ctr_pid c)/status")" ]
 	# bad names are refused, naming them
 	run cryo run --rm --cap-add CAP_BOGUS workload true
 	[ "$status" -eq 125 ]

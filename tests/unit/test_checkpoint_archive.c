@@ -18,13 +18,16 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "checkpoint_archive.h"
 #include "digest.h"
 #include "error.h"
+#include "testutil.h"
 #include "util.h"
+
+/* The fixtures' short names in this file (testutil.h). */
+#define join testutil_join
+#define put testutil_put
+#define put_text testutil_put_text
 
 #define PAGES_SIZE (3 << 20)
 
@@ -39,22 +42,6 @@ struct fixture {
 	char *outside; /* must never change */
 	char *target;  /* archive path */
 };
-
-static char *join(const char *a, const char *b)
-{
-	return xasprintf("%s/%s", a, b);
-}
-
-static void put(const char *dir, const char *rel, const void *data, size_t len)
-{
-	cleanup_free char *path = join(dir, rel);
-	assert_int_equal(write_file(path, data, len, 0644, NULL), 0);
-}
-
-static void put_text(const char *dir, const char *rel, const char *text)
-{
-	put(dir, rel, text, strlen(text));
-}
 
 static int setup(void **state)
 {
@@ -689,21 +676,8 @@ static void unwritable_directory(void **state)
 
 static struct signing_key *new_key(struct fixture *f, const char *name, unsigned char pub[TRUST_KEY_LEN])
 {
-	EVP_PKEY *pkey = NULL;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
-	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_keygen(ctx, &pkey), 1);
-	EVP_PKEY_CTX_free(ctx);
 	cleanup_free char *path = join(f->base, name);
-	FILE *out = fopen(path, "w");
-	assert_non_null(out);
-	assert_int_equal(PEM_write_PKCS8PrivateKey(out, pkey, NULL, NULL, 0, NULL, NULL), 1);
-	fclose(out);
-	EVP_PKEY_free(pkey);
-	struct signing_key *key = NULL;
-	assert_int_equal(signing_key_load(path, &key, NULL), 0);
-	signing_key_public(key, pub);
-	return key;
+	return testutil_signing_key(path, pub);
 }
 
 static int read_with(struct fixture *f, const struct trusted_keys *keys, bool insecure_unsigned,

@@ -6,39 +6,19 @@
 
 #include <cmocka.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include "testutil.h"
 #include "trust.h"
 #include "util.h"
-
-static struct signing_key *make_key(const char *dir, unsigned char pub[TRUST_KEY_LEN])
-{
-	EVP_PKEY *pkey = NULL;
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
-	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
-	assert_int_equal(EVP_PKEY_keygen(ctx, &pkey), 1);
-	EVP_PKEY_CTX_free(ctx);
-	cleanup_free char *path = xasprintf("%s/key.pem", dir);
-	FILE *out = fopen(path, "w");
-	assert_non_null(out);
-	assert_int_equal(PEM_write_PKCS8PrivateKey(out, pkey, NULL, NULL, 0, NULL, NULL), 1);
-	fclose(out);
-	EVP_PKEY_free(pkey);
-	struct signing_key *key = NULL;
-	assert_int_equal(signing_key_load(path, &key, NULL), 0);
-	signing_key_public(key, pub);
-	return key;
-}
 
 static void key_line_roundtrip(void **state)
 {
 	(void)state;
-	char dir[] = "/var/tmp/cryo-test-trust.XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	cleanup_free char *dir = testutil_tmpdir("trust");
+	cleanup_free char *key_path = testutil_join(dir, "key.pem");
 	unsigned char pub[TRUST_KEY_LEN], back[TRUST_KEY_LEN];
-	struct signing_key *key = make_key(dir, pub);
+	struct signing_key *key = testutil_signing_key(key_path, pub);
 	cleanup_free char *line = trust_public_key_line(pub, "cryo@host-a");
 	assert_true(str_has_prefix(line, "cryo-ed25519 "));
 	cleanup_free char *comment = NULL;
