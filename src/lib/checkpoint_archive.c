@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "safe_extract.h"
 #include "util.h"
+#include "test_hooks.h"
 
 /* Data is moved in chunks of this size and the archive file is written in
  * blocks of this size. */
@@ -910,7 +911,7 @@ static int read_index(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 		              (unsigned long long)needed, (unsigned long long)total,
 		              (unsigned long long)unpacked, (unsigned long long)avail);
 	/* Test switch: stall here, inside the transfer, for a test to kill us. */
-	const char *stall = getenv(CHECKPOINT_ARCHIVE_TEST_STALL_MS);
+	const char *stall = test_hook_getenv(CHECKPOINT_ARCHIVE_TEST_STALL_MS);
 	if (stall && atoi(stall) > 0) {
 		struct timespec ts = {atoi(stall) / 1000, (long)(atoi(stall) % 1000) * 1000000L};
 		nanosleep(&ts, NULL);

@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "container.h"
 #include "util.h"
+#include "test_hooks.h"
 
 /* What the destination may print about itself, at most. */
 #define DEST_OUTPUT_MAX (256 << 10)
@@ -373,7 +374,7 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 	    .stats = stats,
 	    .source_name = c->name,
 	    .test_no_rollback =
-	        getenv(MIGRATE_TEST_NO_ROLLBACK) && strcmp(getenv(MIGRATE_TEST_NO_ROLLBACK), "1") == 0,
+	        test_hook_getenv(MIGRATE_TEST_NO_ROLLBACK) && strcmp(test_hook_getenv(MIGRATE_TEST_NO_ROLLBACK), "1") == 0,
 	};
 	build_command(&m);
 	struct checkpoint_opts co = {

@@ -93,6 +93,6 @@ struct json_object *migrate_stats_json(const struct migrate_stats *stats);
 /* Test switch (environment): CRYO_TEST_MIGRATE_NO_ROLLBACK=1 makes a failed
  * handoff report success, as if rollback did not exist (the negative control
  * of the rollback tests: the source is then lost). */
-#define MIGRATE_TEST_NO_ROLLBACK "CRYO_TEST_MIGRATE_NO_ROLLBACK"
+#define MIGRATE_TEST_NO_ROLLBACK "CRYO_TEST_MIGRATE_NO_ROLLBACK" /* test builds only (test_hooks.h) */
 
 #endif
