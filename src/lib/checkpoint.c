@@ -76,12 +76,6 @@ struct checkpoint_run {
 	size_t n_neighbours;
 };
 
-static bool env_flag(const char *name)
-{
-	const char *v = test_hook_getenv(name);
-	return v && strcmp(v, "1") == 0;
-}
-
 /* Test switch: stay in the frozen window a while, so a test can kill cryo there. */
 static void test_delay_in_frozen_window(void)
 {
@@ -961,8 +955,8 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 
 	run.c = c;
 	run.was_paused = strcmp(c->state, CONTAINER_PAUSED) == 0;
-	run.test_disable_freeze = env_flag(CHECKPOINT_TEST_DISABLE_FREEZE);
-	run.test_thaw_after_archive = env_flag(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
+	run.test_disable_freeze = test_switch_on(CHECKPOINT_TEST_DISABLE_FREEZE);
+	run.test_thaw_after_archive = test_switch_on(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 
 	if ((r = checkpoint_prepare(&run, err)) < 0 ||
 	    (r = checkpoint_progress(&run, "dumping", start, 0)) < 0 ||

@@ -373,8 +373,7 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 	    .opts = opts,
 	    .stats = stats,
 	    .source_name = c->name,
-	    .test_no_rollback =
-	        test_hook_getenv(MIGRATE_TEST_NO_ROLLBACK) && strcmp(test_hook_getenv(MIGRATE_TEST_NO_ROLLBACK), "1") == 0,
+	    .test_no_rollback = test_switch_on(MIGRATE_TEST_NO_ROLLBACK),
 	};
 	build_command(&m);
 	struct checkpoint_opts co = {

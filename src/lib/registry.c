@@ -182,7 +182,8 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
                   char **name_out, bool *checkpoint, cryo_err *err)
 {
 	cleanup_free char *name = NULL, *skopeo_src = NULL, *scratch = NULL, *id = NULL;
-	cleanup_free char *what = xasprintf("pull `%s`", ref);
+	cleanup_free char *what = xasprintf("pull `%s`", ref), *layout = NULL, *dst = NULL;
+	cleanup_strv char **argv = NULL;
 	bool is_checkpoint = false;
 	int r;
 
@@ -195,9 +196,9 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 		                     "transport cannot name", what, engine->root);
 		goto out;
 	}
-	cleanup_free char *layout = xasprintf("%s/layout", scratch);
-	cleanup_free char *dst = xasprintf("oci:%s", layout);
-	cleanup_strv char **argv = xcalloc(1, sizeof(char *));
+	layout = xasprintf("%s/layout", scratch);
+	dst = xasprintf("oci:%s", layout);
+	argv = xcalloc(1, sizeof(char *));
 	push_arg(&argv, SKOPEO);
 	push_arg(&argv, "copy");
 	push_arg(&argv, "--quiet");

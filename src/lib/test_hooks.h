@@ -13,7 +13,9 @@
 #ifndef CRYO_TEST_HOOKS_H
 #define CRYO_TEST_HOOKS_H
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef CRYO_TEST_HOOKS
 #error "CRYO_TEST_HOOKS must be defined (0 or 1) by the build (meson option test_hooks)"
@@ -26,5 +28,12 @@
 #define test_hook_getenv(name) ((const char *)NULL)
 #define TEST_HOOK_NAME(name) "(test switch, not in this build)"
 #endif
+
+/* Is the test switch `name` set to 1? Always false in a release build. */
+static inline bool test_switch_on(const char *name)
+{
+	const char *v = test_hook_getenv(name);
+	return v && strcmp(v, "1") == 0;
+}
 
 #endif

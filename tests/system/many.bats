@@ -44,7 +44,7 @@ hold_lock_until() { # container state container...
 		local deadline=$((SECONDS + 30))
 		while [ "$SECONDS" -lt "$deadline" ]; do
 			if states_are "$want" "$@"; then
-				echo done >"$TEST_DIR/held"
+				echo "done" >"$TEST_DIR/held"
 				exit 0
 			fi
 			sleep 0.1
@@ -63,7 +63,7 @@ hold_lock_until() { # container state container...
 	echo "$output $stderr"
 	[ "$status" -eq 0 ]
 	# two and three were checkpointed while one waited for its lock
-	[ "$(cat "$TEST_DIR/held")" = done ]
+	[ "$(cat "$TEST_DIR/held")" = "done" ]
 	[ "$(tail -n 1 <<<"$output")" = one ]
 	[ "$(sort <<<"$output" | paste -sd' ')" = "one three two" ]
 	states_are checkpointed one two three
