@@ -33,7 +33,7 @@ done
 here=$(cd "$(dirname "$0")/.." && pwd)
 CRYO=${CRYO:-$here/build/src/cli/cryo}
 counter=$here/build/tests/workloads/counter
-[ -x "$CRYO" ] && [ -x "$counter" ] || { echo "build first (ninja -C build)" >&2; exit 1; }
+if ! [ -x "$CRYO" ] || ! [ -x "$counter" ]; then echo "build first (ninja -C build)" >&2; exit 1; fi
 mkdir -p "$1"
 work=$(readlink -f "$1")
 tag=$(printf '%04x' $((RANDOM % 65536)))
@@ -115,7 +115,7 @@ ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%d", (b - a) / 1e6}'; }
 results=$work/results.txt
 : >"$results"
 for wl in $workloads; do
-	for i in $(seq "$reps"); do
+	for _ in $(seq "$reps"); do
 		# eager migrate
 		start "$wl"
 		out=$(in_a "$CRYO" --root "$work/src" --runroot "$work/src-run" migrate --print-stats --compress "$compress" \

@@ -243,7 +243,7 @@ teardown() {
 }
 
 @test "--tmpfs refuses bad options and paths, leaving nothing behind" {
-	for bad in /x:suid /x:dev /x:size=1z /x:mode=8 /x:uid=-1 '/x:size=1m,,ro' /x:size=1m, x /x/../y / '/x:exec,nosymfollow'; do
+	for bad in /x:suid /x:dev /x:size=1z /x:mode=8 /x:uid=-1 '/x:size=1m,,ro' '/x:size=1m,' x /x/../y / '/x:exec,nosymfollow'; do
 		run cryo create --name bad --tmpfs "$bad" busybox true
 		echo "$bad: $output"
 		[ "$status" -eq 125 ]
