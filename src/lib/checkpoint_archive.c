@@ -69,7 +69,7 @@ enum layout_kind {
 };
 
 static const char *const layout_files[] = {
-    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump", "stats-dump.json", INDEX_NAME, MANIFEST_NAME, SIGNATURE_NAME,
+    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump", "stats-dump.json", "stats-dump", INDEX_NAME, MANIFEST_NAME, SIGNATURE_NAME,
 };
 
 /* What a (cleaned, relative) name may be in a checkpoint archive. */
