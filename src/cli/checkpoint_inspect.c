@@ -185,12 +185,16 @@ static int inspect(struct cli *cli, const char *what, const struct checkpoint_in
 	struct cryo_engine *engine;
 	struct checkpoint_inspect_opts opts = *base;
 	struct trusted_keys keys = {0};
+	struct extract_limits limits;
 	struct stat st;
 	bool file = stat(what, &st) == 0 && !S_ISDIR(st.st_mode);
 	if (cli_engine(cli, &engine) < 0)
 		return -1;
 	int r = trust_import_keys(engine, &keys, err);
 	opts.keys = &keys;
+	/* The engine's import limits: what it would accept is what it reads. */
+	extract_limits_from_config(engine->config, &limits);
+	opts.limits = &limits;
 	if (r == 0 && file) {
 		r = checkpoint_inspect_archive(what, &opts, out, err);
 	} else if (r == 0) {

@@ -647,9 +647,10 @@ static int inspect_stream(const char *source, open_fn open, const void *arg, siz
 	    archive_read_support_filter_xz(a) != ARCHIVE_OK)
 		r = cryo_error_plain(err, ENOTSUP, "set up decompression: %s", archive_error_string(a));
 	else if (open(a, arg, len) != ARCHIVE_OK)
-		r = cryo_error_plain(err, archive_errno(a) > 0 ? archive_errno(a) : EINVAL, "open: %s",
-		                     archive_errno(a) == EILSEQ || !archive_error_string(a) ? "not a checkpoint archive"
-		                                                                            : archive_error_string(a));
+		r = archive_errno(a) == EILSEQ || !archive_error_string(a)
+		        ? cryo_error_plain(err, EINVAL, "not a checkpoint archive (not a tar file, nor a compressed one)")
+		        : cryo_error_plain(err, archive_errno(a) > 0 ? archive_errno(a) : EIO,
+		                           "read the start (archive truncated or corrupt): %s", archive_error_string(a));
 	else
 		r = read_archive(&ins, a, err);
 	archive_read_free(a);
