@@ -44,6 +44,9 @@ CRYO_PACKAGES=(
 	scdoc man-db bash-completion python3
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
+	# Podman 4.3.1, the peer whose checkpoint archives the interop tests read
+	# (tests/system/podman.bash configures it per test, nothing global)
+	podman conmon
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(

@@ -5,6 +5,7 @@
 load helpers
 load workload
 load archive
+load podman
 bats_require_minimum_version 1.5.0
 
 setup() {
@@ -13,6 +14,7 @@ setup() {
 }
 
 teardown() {
+	teardown_podman
 	teardown_engine
 }
 
@@ -171,4 +173,28 @@ export_proctree() {
 	run cryo checkpoint inspect fresh
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"container \`fresh\` has no checkpoint kept by the engine"* ]]
+}
+
+@test "an archive exported by Podman 4.3.1: engine, container, image, unsigned, and its process tree" {
+	setup_podman
+	podman_import_workload
+	podman run -d --network none --name ptree localhost/workload:latest \
+		sh -c 'mkdir -p /state; exec /usr/local/bin/proctree --dir /state' >/dev/null
+	pids_written() { [ -n "$(podman exec ptree cat /state/tree.pids 2>/dev/null)" ]; }
+	wait_for 10 pids_written
+	podman container checkpoint --leave-running --export "$TEST_DIR/podman.tar.zst" ptree >/dev/null
+	run cryo checkpoint inspect --ps-tree --files --format json "$TEST_DIR/podman.tar.zst"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .engine <<<"$output")" = Podman ]
+	[ "$(jq -r .container.name <<<"$output")" = ptree ]
+	[ "$(jq -r .container.id <<<"$output")" = "$(podman inspect --format '{{.Id}}' ptree)" ]
+	[ "$(jq -r .container.image <<<"$output")" = localhost/workload:latest ]
+	[ "$(jq -r .container.runtime <<<"$output")" = runc ]
+	[ "$(jq -r .signature.status <<<"$output")" = unsigned ]
+	[ "$(jq -r '[.processes[].command] | join(",")' <<<"$output")" = proctree,proctree,proctree ]
+	[ "$(jq -r '.files[] | select(.pid == 1 and .path == "/state/tree.log") | .type' <<<"$output")" = REG ]
+	run cryo checkpoint inspect --stats "$TEST_DIR/podman.tar.zst"
+	[ "$status" -eq 0 ]
+	grep -qE '^Engine: +Podman$' <<<"$output"
+	grep -qE '^  pages_written: +[1-9][0-9]*$' <<<"$output"
 }
