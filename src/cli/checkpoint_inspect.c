@@ -101,38 +101,70 @@ static void print_summary(struct json_object *o)
 	}
 }
 
-/* Each process under its parent, indented by depth. */
-static void print_tree(struct json_object *procs, int64_t ppid, int depth)
+static void print_process(struct json_object *p, size_t depth)
 {
-	if (depth > 64)
-		return;
-	for (size_t i = 0; i < json_object_array_length(procs); i++) {
-		struct json_object *p = json_object_array_get_idx(procs, i);
-		int64_t pid = num(p, "pid");
-		if (num(p, "ppid") != ppid || pid == ppid)
-			continue;
-		printf("%-8lld %-8lld %-8lld %*s%s\n", (long long)pid, (long long)num(p, "ppid"),
-		       (long long)num(p, "threads"), depth * 2, "", strz(p, "command"));
-		print_tree(procs, pid, depth + 1);
-	}
+	/* Indentation stops growing at 32 levels: a hostile chain of tasks stays readable. */
+	int indent = (int)(depth > 32 ? 32 : depth) * 2;
+	printf("%-8lld %-8lld %-8lld %*s%s\n", (long long)num(p, "pid"), (long long)num(p, "ppid"),
+	       (long long)num(p, "threads"), indent, "", strz(p, "command"));
 }
 
+/* Each process under its parent, indented by depth: an index of children by
+ * parent and an explicit stack, so a hostile tree (a million tasks, a chain,
+ * a cycle) costs linear time and no deep recursion. Tasks that no root
+ * reaches (a cycle) are printed last, as roots. */
 static void print_processes(struct json_object *procs)
 {
-	printf("\nPID      PPID     THREADS  COMMAND\n");
-	/* Roots: tasks whose parent is not in the checkpoint. */
-	for (size_t i = 0; i < json_object_array_length(procs); i++) {
-		struct json_object *p = json_object_array_get_idx(procs, i);
-		bool has_parent = false;
-		for (size_t j = 0; j < json_object_array_length(procs); j++)
-			if (j != i && num(json_object_array_get_idx(procs, j), "pid") == num(p, "ppid"))
-				has_parent = true;
-		if (has_parent)
-			continue;
-		printf("%-8lld %-8lld %-8lld %s\n", (long long)num(p, "pid"), (long long)num(p, "ppid"),
-		       (long long)num(p, "threads"), strz(p, "command"));
-		print_tree(procs, num(p, "pid"), 1);
+	size_t n = json_object_array_length(procs);
+	struct json_object *pids = json_object_new_object(), *children = json_object_new_object(), *v;
+	char key[32];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%lld", (long long)num(json_object_array_get_idx(procs, i), "pid"));
+		json_object_object_add(pids, key, NULL);
 	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%lld", (long long)num(json_object_array_get_idx(procs, i), "ppid"));
+		if (!json_object_object_get_ex(children, key, &v)) {
+			v = json_object_new_array();
+			json_object_object_add(children, key, v);
+		}
+		json_object_array_add(v, json_object_new_int64((int64_t)i));
+	}
+	cleanup_free bool *seen = xcalloc(n ? n : 1, sizeof(bool));
+	cleanup_free size_t *stack = xcalloc(n ? n : 1, sizeof(size_t));
+	cleanup_free size_t *depth = xcalloc(n ? n : 1, sizeof(size_t));
+	printf("\nPID      PPID     THREADS  COMMAND\n");
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t r = 0; r < n; r++) {
+			struct json_object *p = json_object_array_get_idx(procs, r);
+			snprintf(key, sizeof(key), "%lld", (long long)num(p, "ppid"));
+			/* first the roots (parent not in the checkpoint), then whatever is left */
+			if (seen[r] || (pass == 0 && json_object_object_get_ex(pids, key, NULL)))
+				continue;
+			size_t top = 0;
+			stack[top] = r, depth[top++] = 0;
+			seen[r] = true;
+			while (top > 0) {
+				top--;
+				size_t i = stack[top], d = depth[top];
+				struct json_object *task = json_object_array_get_idx(procs, i);
+				print_process(task, d);
+				snprintf(key, sizeof(key), "%lld", (long long)num(task, "pid"));
+				if (!json_object_object_get_ex(children, key, &v))
+					continue;
+				/* pushed in reverse, so children print in the archive's order */
+				for (size_t k = json_object_array_length(v); k > 0; k--) {
+					size_t c = (size_t)json_object_get_int64(json_object_array_get_idx(v, k - 1));
+					if (seen[c])
+						continue;
+					seen[c] = true;
+					stack[top] = c, depth[top++] = d + 1;
+				}
+			}
+		}
+	}
+	json_object_put(pids);
+	json_object_put(children);
 }
 
 static void print_files(struct json_object *files)

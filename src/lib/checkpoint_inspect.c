@@ -31,8 +31,8 @@ struct inspector {
 	bool is_archive;
 	uint64_t entries, total;
 	uint64_t pages, checkpoint, rootfs_diff, volumes;
-	struct held *held;
-	size_t n_held, held_bytes;
+	struct held *held; /* sorted by name once the files are read (describe()) */
+	size_t n_held, cap_held, held_bytes;
 	struct json_object *seen; /* name -> {"sha256","size"} of every regular file */
 	/* the file being read */
 	char *name;
@@ -81,12 +81,16 @@ static bool worth_holding(const struct inspector *ins, const char *name)
 	return o->mounts && name_in(name, "checkpoint/mountpoints-", ".img");
 }
 
+static int compare_held(const void *a, const void *b)
+{
+	return strcmp(((const struct held *)a)->name, ((const struct held *)b)->name);
+}
+
+/* A held file by name: a binary search (a hostile archive can hold many). */
 static const struct held *held_find(const struct inspector *ins, const char *name)
 {
-	for (size_t i = 0; i < ins->n_held; i++)
-		if (strcmp(ins->held[i].name, name) == 0)
-			return &ins->held[i];
-	return NULL;
+	const struct held key = {.name = (char *)name};
+	return ins->n_held ? bsearch(&key, ins->held, ins->n_held, sizeof(*ins->held), compare_held) : NULL;
 }
 
 /* Checks shared by every entry: its name and the limits on count. */
@@ -170,7 +174,10 @@ static int file_end(struct inspector *ins, cryo_err *err)
 	}
 	if (ins->buf) {
 		ins->buf[ins->size] = '\0';
-		ins->held = xrealloc(ins->held, (ins->n_held + 1) * sizeof(*ins->held));
+		if (ins->n_held == ins->cap_held) {
+			ins->cap_held = ins->cap_held ? ins->cap_held * 2 : 16;
+			ins->held = xrealloc(ins->held, ins->cap_held * sizeof(*ins->held));
+		}
 		ins->held[ins->n_held++] = (struct held){move_ptr(name), move_ptr(ins->buf), (size_t)size};
 		ins->held_bytes += size;
 	}
@@ -458,24 +465,45 @@ static int read_processes(struct inspector *ins, struct json_object *procs, cryo
 	return 0;
 }
 
+/* Each fdinfo image once, however many tasks share it: files_id -> fds. */
+static int fdinfo_of(struct inspector *ins, struct json_object *cache, int64_t files_id, struct json_object **fds,
+                     cryo_err *err)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "%lld", (long long)files_id);
+	if (json_object_object_get_ex(cache, key, fds))
+		return 0;
+	cleanup_free char *name = xasprintf("checkpoint/fdinfo-%s.img", key);
+	const struct held *h = need(ins, name, err);
+	struct json_object *list = json_object_new_array();
+	if (!h || criu_image_fdinfo(h->data, h->len, list, err) < 0) {
+		json_object_put(list);
+		return cryo_error_code(*err);
+	}
+	json_object_object_add(cache, key, list);
+	*fds = list;
+	return 0;
+}
+
 static int describe_files(struct inspector *ins, struct json_object *procs, struct json_object *out, cryo_err *err)
 {
 	const struct held *hf = need(ins, "checkpoint/files.img", err);
 	struct json_object *files = json_object_new_object(), *list = json_object_new_array();
+	struct json_object *cache = json_object_new_object();
 	json_object_object_add(out, "files", list);
 	int r = hf ? criu_image_files(hf->data, hf->len, files, err) : cryo_error_code(*err);
 	for (size_t i = 0; r == 0 && i < json_object_array_length(procs); i++) {
-		struct json_object *p = json_object_array_get_idx(procs, i), *pid, *fid;
+		struct json_object *p = json_object_array_get_idx(procs, i), *pid, *fid, *fds = NULL;
 		if (!json_object_object_get_ex(p, "files_id", &fid))
 			continue;
 		json_object_object_get_ex(p, "pid", &pid);
-		cleanup_free char *name =
-		    xasprintf("checkpoint/fdinfo-%lld.img", (long long)json_object_get_int64(fid));
-		const struct held *h = need(ins, name, err);
-		struct json_object *fds = json_object_new_array();
-		r = h ? criu_image_fdinfo(h->data, h->len, fds, err) : cryo_error_code(*err);
+		r = fdinfo_of(ins, cache, json_object_get_int64(fid), &fds, err);
 		for (size_t j = 0; r == 0 && j < json_object_array_length(fds); j++) {
 			struct json_object *fd = json_object_array_get_idx(fds, j), *v, *f, *path;
+			if (json_object_array_length(list) >= CHECKPOINT_INSPECT_MAX_ROWS) {
+				r = cryo_error_plain(err, EFBIG, "more than %u open files in all", CHECKPOINT_INSPECT_MAX_ROWS);
+				break;
+			}
 			struct json_object *o = json_object_new_object();
 			json_object_object_add(o, "pid", json_object_get(pid));
 			json_object_object_get_ex(fd, "fd", &v);
@@ -488,22 +516,16 @@ static int describe_files(struct inspector *ins, struct json_object *procs, stru
 				json_object_object_add(o, "path", json_object_get(path));
 			json_object_array_add(list, o);
 		}
-		json_object_put(fds);
 	}
+	json_object_put(cache);
 	json_object_put(files);
 	return r;
-}
-
-static int compare_held(const void *a, const void *b)
-{
-	return strcmp(((const struct held *)a)->name, ((const struct held *)b)->name);
 }
 
 static int describe_mounts(struct inspector *ins, struct json_object *out, cryo_err *err)
 {
 	struct json_object *mounts = json_object_new_array();
 	json_object_object_add(out, "mounts", mounts);
-	qsort(ins->held, ins->n_held, sizeof(*ins->held), compare_held);
 	bool any = false;
 	for (size_t i = 0; i < ins->n_held; i++) {
 		if (!name_in(ins->held[i].name, "checkpoint/mountpoints-", ".img"))
@@ -517,6 +539,7 @@ static int describe_mounts(struct inspector *ins, struct json_object *out, cryo_
 
 static int describe(struct inspector *ins, struct json_object **out, cryo_err *err)
 {
+	qsort(ins->held, ins->n_held, sizeof(*ins->held), compare_held);
 	struct json_object *o = json_object_new_object();
 	int r = describe_container(ins, o, err);
 	if (r == 0) {

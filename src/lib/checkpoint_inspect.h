@@ -39,6 +39,8 @@
 
 #define CHECKPOINT_INSPECT_MAX_FILE (64u << 20)
 #define CHECKPOINT_INSPECT_MAX_HELD (256u << 20)
+/* Open files listed, all processes together (tasks can share descriptor tables). */
+#define CHECKPOINT_INSPECT_MAX_ROWS (1u << 20)
 
 struct checkpoint_inspect_opts {
 	const struct extract_limits *limits; /* NULL: the defaults */
