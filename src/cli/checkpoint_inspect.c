@@ -222,7 +222,7 @@ static int inspect(struct cli *cli, const char *what, const struct checkpoint_in
 	bool file = stat(what, &st) == 0 && !S_ISDIR(st.st_mode);
 	if (cli_engine(cli, &engine) < 0)
 		return -1;
-	int r = trust_import_keys(engine, &keys, err);
+	int r = trust_known_keys(engine, &keys, err);
 	opts.keys = &keys;
 	/* The engine's import limits: what it would accept is what it reads. */
 	extract_limits_from_config(engine->config, &limits);

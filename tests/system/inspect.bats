@@ -94,6 +94,12 @@ export_proctree() {
 	export_proctree
 	status_of() { cryo checkpoint inspect --format json "$1" | jq -r '.signature.status'; }
 	[ "$(status_of "$TEST_DIR/tree.tar.zst")" = verified ]
+	# another engine does not trust this one's key, and inspecting makes it no key of its own
+	run "$CRYO" --root "$TEST_DIR/root2" --runroot "$TEST_DIR/run2" checkpoint inspect --format json "$TEST_DIR/tree.tar.zst"
+	[ "$(jq -r .signature.status <<<"$output")" = "untrusted key" ]
+	fingerprint=SHA256:$(cryo key show | awk '{print $2}' | base64 -d | openssl dgst -sha256 -binary | base64 | tr -d =)
+	[ "$(jq -r .signature.key <<<"$output")" = "$fingerprint" ]
+	[ ! -e "$TEST_DIR/root2/keys/engine.key" ]
 	unpack_archive "$TEST_DIR/tree.tar.zst" "$TEST_DIR/files"
 	make_signing_key "$TEST_DIR/other.pem" "$TEST_DIR/other.pub" other
 	repack_archive "$TEST_DIR/files" "$TEST_DIR/other.tar" "$TEST_DIR/other.pem"
