@@ -539,7 +539,8 @@ static int describe_mounts(struct inspector *ins, struct json_object *out, cryo_
 
 static int describe(struct inspector *ins, struct json_object **out, cryo_err *err)
 {
-	qsort(ins->held, ins->n_held, sizeof(*ins->held), compare_held);
+	if (ins->n_held > 0) /* qsort's base must not be NULL, even for nothing */
+		qsort(ins->held, ins->n_held, sizeof(*ins->held), compare_held);
 	struct json_object *o = json_object_new_object();
 	int r = describe_container(ins, o, err);
 	if (r == 0) {
