@@ -49,25 +49,28 @@ _cryo() {
 		return
 	fi
 
-	# The command: one word, or a group and its verb.
-	local -a commands
+	# The command: one word, or a group and its verb. A group can be a command
+	# too (`checkpoint CONTAINER`, `checkpoint inspect FILE`): the next word is
+	# a verb only when it is one of the group's.
+	local -a commands verbs=()
 	mapfile -t commands < <(_cryo_run commands)
-	local command=${COMP_WORDS[i]} words=1 c
+	local command=${COMP_WORDS[i]} words=1 c also= is_command=0
 	for c in "${commands[@]}"; do
-		if [[ $c == "${COMP_WORDS[i]} "* ]]; then
-			if [ $((i + 1)) -eq "$COMP_CWORD" ]; then
-				local -a verbs=()
-				for c in "${commands[@]}"; do
-					[[ $c == "${COMP_WORDS[i]} "* ]] && verbs+=("${c#* }")
-				done
+		[[ $c == "${COMP_WORDS[i]} "* ]] && verbs+=("${c#* }")
+		[ "$c" = "${COMP_WORDS[i]}" ] && is_command=1
+	done
+	if [ ${#verbs[@]} -gt 0 ]; then
+		if [ $((i + 1)) -eq "$COMP_CWORD" ]; then
+			if [ "$is_command" = 0 ]; then
 				COMPREPLY=($(compgen -W "${verbs[*]}" -- "$cur"))
 				return
 			fi
+			also="${verbs[*]}"
+		elif [[ " ${verbs[*]} " == *" ${COMP_WORDS[i + 1]} "* ]]; then
 			command="${COMP_WORDS[i]} ${COMP_WORDS[i + 1]}"
 			words=2
-			break
 		fi
-	done
+	fi
 
 	# The option before the cursor takes a value?
 	local -a options
@@ -115,7 +118,10 @@ _cryo() {
 		[ "$args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
 		;;
 	start | stop | kill | pause | unpause | wait | rm | inspect | logs | attach | checkpoint | migrate)
-		COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur"))
+		COMPREPLY=($(compgen -W "$(_cryo_run containers) $also" -- "$cur"))
+		;;
+	"checkpoint inspect")
+		[ "$args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_cryo_run containers)" -- "$cur") $(compgen -f -- "$cur"))
 		;;
 	restore)
 		# a container, or a checkpoint image

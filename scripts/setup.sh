@@ -55,6 +55,9 @@ CRYO_PACKAGES=(
 	# the checks before the tests (tests/run): shellcheck, codespell, clang's
 	# static analyzer (clang), clang-format (above), strings (binutils)
 	shellcheck codespell binutils
+	# Podman 4.3.1, the peer whose checkpoint archives the interop tests read
+	# (tests/system/podman.bash configures it per test, nothing global)
+	podman conmon
 )
 # What building CRIU from source needs (all from bookworm).
 CRIU_BUILD_PACKAGES=(

@@ -44,6 +44,7 @@ int cmd_network_inspect(struct cli *cli, int argc, char **argv);
 int cmd_network_rm(struct cli *cli, int argc, char **argv);
 /* -- checkpoint / restore -- */
 int cmd_checkpoint(struct cli *cli, int argc, char **argv);
+int cmd_checkpoint_inspect(struct cli *cli, int argc, char **argv);
 int cmd_restore(struct cli *cli, int argc, char **argv);
 int cmd_migrate(struct cli *cli, int argc, char **argv);
 int cmd_key_show(struct cli *cli, int argc, char **argv);

@@ -58,6 +58,8 @@ static const struct command commands[] = {
 	{"network inspect", cmd_network_inspect, "Show networks as JSON"},
 	{"network rm", cmd_network_rm, "Remove networks"},
 	/* -- checkpoint / restore -- */
+	/* Before "checkpoint", which would take `inspect` for a container name. */
+	{"checkpoint inspect", cmd_checkpoint_inspect, "Show what a checkpoint archive or a kept checkpoint holds"},
 	{"checkpoint", cmd_checkpoint, "Checkpoint containers (consistently, even live)"},
 	{"restore", cmd_restore, "Restore a container from a checkpoint"},
 	{"migrate", cmd_migrate, "Move a running container to another engine (this host's or over ssh)"},

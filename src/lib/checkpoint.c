@@ -19,6 +19,7 @@
 #include "rootfs_diff.h"
 #include "scratch.h"
 #include "runtime.h"
+#include "runtime_info.h"
 #include "spec.h"
 #include "state.h"
 #include "test_hooks.h"
@@ -108,9 +109,45 @@ static int write_json_file(const char *path, struct json_object *o, cryo_err *er
 	return write_file(path, text, strlen(text), 0600, err);
 }
 
+/* Go's time.Time in JSON (RFC 3339 with nanoseconds, UTC), as checkpointctl
+ * and Podman read config.dump's createdTime and checkpointedTime. */
+static struct json_object *rfc3339_json(int64_t realtime_us)
+{
+	time_t t = (time_t)(realtime_us / 1000000);
+	struct tm tm;
+	char date[32];
+	if (!gmtime_r(&t, &tm) || !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm))
+		return json_object_new_string("0001-01-01T00:00:00Z");
+	cleanup_free char *s = xasprintf("%s.%06lldZ", date, (long long)(realtime_us % 1000000));
+	return json_object_new_string(s);
+}
+
+/* The fields checkpointctl reads from config.dump (its ContainerConfig: id,
+ * name, rootfsImageName, runtime, createdTime, checkpointedTime), beside
+ * cryo's own, and the versions of the runtime and CRIU that made it. */
+static void add_checkpointctl_fields(struct checkpoint_run *run, struct json_object *o, int64_t checkpointed)
+{
+	json_object_object_add(o, "rootfsImageName", json_object_new_string(run->c->image_name));
+	json_object_object_add(o, "rootfsImageID", json_object_new_string(run->c->image_id));
+	json_object_object_add(o, "createdTime", rfc3339_json(run->c->created));
+	json_object_object_add(o, "checkpointedTime", rfc3339_json(checkpointed));
+	struct runtime_info rt = {0};
+	if (runtime_info_get(run->engine, &rt, NULL) == 0) {
+		json_object_object_add(o, "runtime", json_object_new_string(rt.name));
+		if (rt.version)
+			json_object_object_add(o, "runtime_version", json_object_new_string(rt.version));
+	}
+	runtime_info_free(&rt);
+	struct criu_info ci = {0};
+	if (criu_info_get(run->engine, &ci, NULL) == 0 && ci.version)
+		json_object_object_add(o, "criu_version", json_object_new_string(ci.version));
+	criu_info_free(&ci);
+}
+
 /* config.dump: what a restore needs to rebuild the container elsewhere. */
 static int write_config_dump(struct checkpoint_run *run, cryo_err *err)
 {
+	int64_t checkpointed = now_realtime_us();
 	struct json_object *o = json_object_new_object();
 	struct json_object *volumes = json_object_new_array();
 	json_object_object_add(o, "format", json_object_new_string("cryo-checkpoint"));
@@ -120,7 +157,8 @@ static int write_config_dump(struct checkpoint_run *run, cryo_err *err)
 	json_object_object_add(o, "image_id", json_object_new_string(run->c->image_id));
 	json_object_object_add(o, "image_name", json_object_new_string(run->c->image_name));
 	json_object_object_add(o, "created", json_object_new_int64(run->c->created));
-	json_object_object_add(o, "checkpointed", json_object_new_int64(now_realtime_us()));
+	json_object_object_add(o, "checkpointed", json_object_new_int64(checkpointed));
+	add_checkpointctl_fields(run, o, checkpointed);
 	json_object_object_add(o, "leave_running", json_object_new_boolean(run->opts->leave_running));
 	json_object_object_add(o, "was_paused", json_object_new_boolean(run->was_paused));
 	json_object_object_add(o, "rootfs_included", json_object_new_boolean(!run->opts->ignore_rootfs));
@@ -137,6 +175,30 @@ static int write_config_dump(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *path = xasprintf("%s/" CHECKPOINT_CONFIG, run->dir);
 	int r = write_json_file(path, o, err);
 	json_object_put(o);
+	return r;
+}
+
+/* spec.dump: the spec the container ran with, annotated with the engine
+ * that checkpointed it (checkpointctl tells engines apart by it). */
+static int write_spec_dump(const char *path, const char *text, size_t len, cryo_err *err)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		oom();
+	struct json_object *spec = json_tokener_parse_ex(tok, text, (int)len), *ann;
+	json_tokener_free(tok);
+	if (!spec || !json_object_is_type(spec, json_type_object)) {
+		if (spec)
+			json_object_put(spec);
+		return cryo_error_plain(err, EINVAL, "the container's OCI spec is not a JSON object");
+	}
+	if (!json_object_object_get_ex(spec, "annotations", &ann) || !json_object_is_type(ann, json_type_object)) {
+		ann = json_object_new_object();
+		json_object_object_add(spec, "annotations", ann);
+	}
+	json_object_object_add(ann, CHECKPOINT_MANAGER_ANNOTATION, json_object_new_string(CHECKPOINT_MANAGER));
+	int r = write_json_file(path, spec, err);
+	json_object_put(spec);
 	return r;
 }
 
@@ -459,7 +521,7 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *spec_text = NULL;
 	size_t len = 0;
 	if ((r = read_file(bundle_spec, &spec_text, &len, err)) < 0 ||
-	    (r = write_file(spec_dump, spec_text, len, 0600, err)) < 0)
+	    (r = write_spec_dump(spec_dump, spec_text, len, err)) < 0)
 		return r;
 	if ((r = write_config_dump(run, err)) < 0)
 		return r;
@@ -767,9 +829,20 @@ static int checkpoint_write_stats(struct checkpoint_run *run, cryo_err *err)
 {
 	cleanup_free char *criu_stats = xasprintf("%s/" CHECKPOINT_IMAGES_DIR "/stats-dump", run->dir);
 	cleanup_free char *criu_stats_work = xasprintf("%s/stats-dump", run->work_dir);
-	if (criu_stats_read_dump(criu_stats, &run->stats->criu, NULL) == 0 ||
-	    criu_stats_read_dump(criu_stats_work, &run->stats->criu, NULL) == 0)
-		run->stats->have_criu_stats = true;
+	const char *found = NULL;
+	if (criu_stats_read_dump(criu_stats, &run->stats->criu, NULL) == 0)
+		found = criu_stats;
+	else if (criu_stats_read_dump(criu_stats_work, &run->stats->criu, NULL) == 0)
+		found = criu_stats_work;
+	run->stats->have_criu_stats = found != NULL;
+	/* CRIU's own image too, where checkpointctl and Podman look for it. */
+	cleanup_free char *stats_copy = xasprintf("%s/" CHECKPOINT_CRIU_STATS, run->dir);
+	cleanup_free char *stats_data = NULL;
+	size_t stats_len = 0;
+	int rs = 0;
+	if (found && ((rs = read_file_bounded(found, 1 << 16, &stats_data, &stats_len, err)) < 0 ||
+	              (rs = write_file(stats_copy, stats_data, stats_len, 0600, err)) < 0))
+		return rs;
 	struct json_object *o = checkpoint_stats_json(run->stats);
 	cleanup_free char *path = xasprintf("%s/" CHECKPOINT_STATS, run->dir);
 	int r = write_json_file(path, o, err);

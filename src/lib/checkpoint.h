@@ -102,5 +102,10 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
 #define CHECKPOINT_CONFIG "config.dump"
 #define CHECKPOINT_SPEC "spec.dump"
 #define CHECKPOINT_STATS "stats-dump.json"
+#define CHECKPOINT_CRIU_STATS "stats-dump" /* CRIU's image, named as checkpointctl and Podman name it */
+/* The annotation of spec.dump that tells checkpointctl which engine made a
+ * checkpoint (Podman writes "libpod"). */
+#define CHECKPOINT_MANAGER_ANNOTATION "io.container.manager"
+#define CHECKPOINT_MANAGER "cryo"
 
 #endif

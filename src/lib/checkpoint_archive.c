@@ -87,7 +87,7 @@ enum layout_kind {
 };
 
 static const char *const layout_files[] = {
-    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump", "stats-dump.json", INDEX_NAME, MANIFEST_NAME, SIGNATURE_NAME,
+    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump", "stats-dump.json", "stats-dump", INDEX_NAME, MANIFEST_NAME, SIGNATURE_NAME,
 };
 
 /* What a (cleaned, relative) name may be in a checkpoint archive. */
@@ -961,6 +961,17 @@ static int read_listed(struct ckpt_reader *r, const char *name, struct archive_e
 	return 0;
 }
 
+/* The names Podman's --export archives begin with (it writes no index). */
+static bool looks_like_podman(const char *name)
+{
+	static const char *const podman_first[] = {"artifacts", "config.dump", "spec.dump", "network.status",
+	                                           "devshm-checkpoint.tar", "checkpoint", "rootfs-diff.tar"};
+	for (size_t i = 0; i < ARRAY_SIZE(podman_first); i++)
+		if (strcmp(name, podman_first[i]) == 0)
+			return true;
+	return false;
+}
+
 static int read_entry(struct ckpt_reader *r, struct archive_entry *entry, cryo_err *err)
 {
 	const char *raw = archive_entry_pathname(entry);
@@ -979,6 +990,12 @@ static int read_entry(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 		              name);
 	if (type != AE_IFDIR && type != AE_IFREG)
 		return cryo_error_plain(err, EINVAL, "entry `%s`: a special file is not allowed here", name);
+	if (first && strcmp(name, INDEX_NAME) != 0 && looks_like_podman(name))
+		return cryo_error_plain(err, ENOTSUP,
+		              "entry `%s` comes first, where `%s` must be: this looks like an archive exported by "
+		              "Podman (`podman container checkpoint --export`), which cryo can show (`cryo "
+		              "checkpoint inspect`) but not restore",
+		              name, INDEX_NAME);
 	if (first && strcmp(name, INDEX_NAME) != 0)
 		return cryo_error_plain(err, EINVAL,
 		              "entry `%s` comes first, where `%s` must be (not a cryo checkpoint archive of format "

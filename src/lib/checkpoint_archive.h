@@ -15,6 +15,8 @@
  *   config.dump           cryo's container configuration (JSON)
  *   spec.dump             the OCI spec the container ran with (JSON)
  *   stats-dump.json       statistics (optional)
+ *   stats-dump            CRIU's own statistics image, where checkpointctl and
+ *                         Podman look for it (optional)
  *   manifest.json         every regular file's SHA-256 and size, index.json's
  *                         included (so the signature below covers the index):
  *     {"format":"cryo-checkpoint","version":2,

@@ -339,45 +339,47 @@ static void stats_entry_freep(StatsEntry **entry)
 		stats_entry__free_unpacked(*entry, NULL);
 }
 
-/* Read a stats image: magics, length, one StatsEntry. */
-static int stats_read(const char *path, StatsEntry **out, cryo_err *err)
+/* Parse a stats image: magics, length, one StatsEntry. */
+static int stats_parse(const void *data, size_t len, const char *what, StatsEntry **out, cryo_err *err)
 {
-	cleanup_free char *data = NULL;
-	size_t len = 0, off = 0;
-	const unsigned char *p;
-
-	if (read_file(path, &data, &len, err) < 0)
-		return cryo_error_wrap(err, "read CRIU statistics");
-	p = (const unsigned char *)data;
+	const unsigned char *p = data;
+	size_t off = 0;
 	if (len >= 4 && le32(p) == CRIU_IMG_SERVICE_MAGIC)
 		off = 4;
 	if (len < off + 8 || le32(p + off) != CRIU_STATS_MAGIC)
 		return cryo_error_set(err, EINVAL,
-		                      "read CRIU statistics `%s`: not a CRIU stats image (bad magic)", path);
+		                      "read CRIU statistics `%s`: not a CRIU stats image (bad magic)", what);
 	off += 4;
 	uint32_t size = le32(p + off);
 	off += 4;
 	if (size > CRIU_STATS_MAX_SIZE || size > len - off)
 		return cryo_error_set(
 		    err, EINVAL,
-		    "read CRIU statistics `%s`: entry of %u bytes does not fit the %zu-byte file", path, size,
+		    "read CRIU statistics `%s`: entry of %u bytes does not fit the %zu-byte file", what, size,
 		    len);
 	StatsEntry *entry = stats_entry__unpack(NULL, size, p + off);
 	if (!entry)
-		return cryo_error_set(err, EINVAL, "read CRIU statistics `%s`: malformed stats_entry", path);
+		return cryo_error_set(err, EINVAL, "read CRIU statistics `%s`: malformed stats_entry", what);
 	*out = entry;
 	return 0;
 }
 
-int criu_stats_read_dump(const char *path, struct criu_dump_stats *stats, cryo_err *err)
+/* Read a stats image from a file. */
+static int stats_read(const char *path, StatsEntry **out, cryo_err *err)
 {
-	_cleanup_(stats_entry_freep) StatsEntry *entry = NULL;
-	int r = stats_read(path, &entry, err);
-	if (r < 0)
-		return r;
+	cleanup_free char *data = NULL;
+	size_t len = 0;
+
+	if (read_file(path, &data, &len, err) < 0)
+		return cryo_error_wrap(err, "read CRIU statistics");
+	return stats_parse(data, len, path, out, err);
+}
+
+static int dump_stats_from(StatsEntry *entry, const char *what, struct criu_dump_stats *stats, cryo_err *err)
+{
 	if (!entry->dump)
 		return cryo_error_set(err, EINVAL, "read CRIU statistics `%s`: no dump statistics in it",
-		                      path);
+		                      what);
 	*stats = (struct criu_dump_stats){
 	    .freezing_time = entry->dump->freezing_time,
 	    .frozen_time = entry->dump->frozen_time,
@@ -387,6 +389,21 @@ int criu_stats_read_dump(const char *path, struct criu_dump_stats *stats, cryo_e
 	    .pages_written = entry->dump->pages_written,
 	};
 	return 0;
+}
+
+int criu_stats_parse_dump(const void *data, size_t len, const char *what, struct criu_dump_stats *stats,
+                          cryo_err *err)
+{
+	_cleanup_(stats_entry_freep) StatsEntry *entry = NULL;
+	int r = stats_parse(data, len, what, &entry, err);
+	return r < 0 ? r : dump_stats_from(entry, what, stats, err);
+}
+
+int criu_stats_read_dump(const char *path, struct criu_dump_stats *stats, cryo_err *err)
+{
+	_cleanup_(stats_entry_freep) StatsEntry *entry = NULL;
+	int r = stats_read(path, &entry, err);
+	return r < 0 ? r : dump_stats_from(entry, path, stats, err);
 }
 
 int criu_stats_read_restore(const char *path, struct criu_restore_stats *stats, cryo_err *err)

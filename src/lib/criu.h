@@ -7,6 +7,7 @@
 #define CRYO_CRIU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -120,6 +121,10 @@ struct criu_restore_stats {
 #define CRIU_STATS_RESTORE_FILE "stats-restore"
 
 int criu_stats_read_dump(const char *path, struct criu_dump_stats *stats, cryo_err *err);
+/* The same from the image's bytes in memory (from an archive: hostile input);
+ * what names it in errors. */
+int criu_stats_parse_dump(const void *data, size_t len, const char *what, struct criu_dump_stats *stats,
+                          cryo_err *err);
 int criu_stats_read_restore(const char *path, struct criu_restore_stats *stats, cryo_err *err);
 
 /* CRIU's own error lines in a log file (lines starting with "Error" or

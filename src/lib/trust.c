@@ -358,6 +358,26 @@ int trust_import_keys(struct cryo_engine *engine, struct trusted_keys *out, cryo
 	return 0;
 }
 
+int trust_known_keys(struct cryo_engine *engine, struct trusted_keys *out, cryo_err *err)
+{
+	int r = trust_list(engine, out, err);
+	if (r < 0)
+		return r;
+	cleanup_free char *path = engine_path(engine, ENGINE_KEY_FILE);
+	if (!path_exists(path))
+		return 0;
+	struct signing_key *own = NULL;
+	if ((r = signing_key_load(path, &own, err)) < 0) {
+		trusted_keys_clear(out);
+		return cryo_error_wrap(err, "this engine's key");
+	}
+	unsigned char pub[TRUST_KEY_LEN];
+	signing_key_public(own, pub);
+	signing_key_free(own);
+	trusted_keys_push(out, pub, "this engine");
+	return 0;
+}
+
 static int write_trusted(struct cryo_engine *engine, const struct trusted_keys *keys, cryo_err *err)
 {
 	cleanup_free char *path = engine_path(engine, TRUSTED_KEYS_FILE);

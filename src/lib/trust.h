@@ -75,6 +75,9 @@ int trust_list(struct cryo_engine *engine, struct trusted_keys *out, cryo_err *e
 /* What an import accepts: this engine's own key (made if missing) and the
  * trusted ones. */
 int trust_import_keys(struct cryo_engine *engine, struct trusted_keys *out, cryo_err *err);
+/* The same for a reader that must write nothing (checkpoint inspect): this
+ * engine's key only when it already has one. */
+int trust_known_keys(struct cryo_engine *engine, struct trusted_keys *out, cryo_err *err);
 /* Trust the key in `text` (see trust_parse_public_key); trusting a key twice
  * is not an error. *fingerprint (may be NULL) gets its fingerprint. */
 int trust_add(struct cryo_engine *engine, const char *text, char **fingerprint, cryo_err *err);

@@ -169,6 +169,11 @@ complete_words() {
 	[ "$output" = webserver ]
 	run complete_words checkpoint --leave-running ""
 	[ "$output" = webserver ]
+	# checkpoint is a command and a group: its verb and its containers
+	run complete_words checkpoint ""
+	[ "$(sort <<<"$output" | paste -sd' ')" = "inspect webserver" ]
+	run complete_words checkpoint inspect --ps-tree web
+	[ "$output" = webserver ]
 	run complete_words run -v da
 	[ "$output" = datavol ]
 	run complete_words run --rm bu

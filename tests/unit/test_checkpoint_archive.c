@@ -82,6 +82,7 @@ static int setup(void **state)
 	put_text(f->dir, "config.dump", "{\"name\":\"web\"}");
 	put_text(f->dir, "spec.dump", "{\"ociVersion\":\"1.0.2\"}");
 	put_text(f->dir, "stats-dump.json", "{\"frozen_us\":1}");
+	put_text(f->dir, "stats-dump", "CRIU's stats image, opaque to the archive");
 	*state = f;
 	return 0;
 }
@@ -132,6 +133,7 @@ static const char *const layout[] = {
     "config.dump",
     "spec.dump",
     "stats-dump.json",
+    "stats-dump",
 };
 
 static int filter_of(const char *path)
