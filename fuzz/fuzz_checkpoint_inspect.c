@@ -16,8 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct extract_limits limits = {
 	    .max_total_size = 64 << 20, .max_entries = 4096, .max_path_depth = 64, .max_name_length = 1024};
 	static const struct trusted_keys no_keys = {0};
-	const struct checkpoint_inspect_opts opts = {
-	    .limits = &limits, .keys = &no_keys, .ps_tree = true, .files = true, .mounts = true, .stats = true};
+	const struct checkpoint_inspect_opts opts = {.limits = &limits,
+	                                             .keys = &no_keys,
+	                                             .ps_tree = true,
+	                                             .files = true,
+	                                             .mounts = true,
+	                                             .stats = true};
 	struct json_object *out = NULL;
 	cryo_err err = NULL;
 	(void)fuzz_base(); /* makes the sentinel: inspect must write nothing anywhere */

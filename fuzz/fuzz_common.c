@@ -23,13 +23,15 @@ const char *fuzz_base(void)
 	if (base[0])
 		return base;
 	/* tmpfs when there is one: every run writes and removes files. */
-	snprintf(base, sizeof(base), "%s/cryo-fuzz.XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	snprintf(base, sizeof(base), "%s/cryo-fuzz.XXXXXX",
+	         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (!mkdtemp(base))
 		abort();
 	atexit(remove_base);
 	snprintf(sentinel, sizeof(sentinel), "%s/sentinel", base);
 	cleanup_free char *file = xasprintf("%s/file", sentinel);
-	if (mkdir(sentinel, 0700) < 0 || write_file(file, "x", 1, 0600, NULL) < 0 || stat(sentinel, &sentinel_st) < 0)
+	if (mkdir(sentinel, 0700) < 0 || write_file(file, "x", 1, 0600, NULL) < 0 ||
+	    stat(sentinel, &sentinel_st) < 0)
 		abort();
 	return base;
 }
@@ -61,7 +63,8 @@ void fuzz_check_sentinel(void)
 	if (stat(sentinel, &st) < 0 || st.st_mtim.tv_sec != sentinel_st.st_mtim.tv_sec ||
 	    st.st_mtim.tv_nsec != sentinel_st.st_mtim.tv_nsec || st.st_nlink != sentinel_st.st_nlink ||
 	    stat(file, &fst) < 0 || fst.st_size != 1 || fst.st_nlink != 1) {
-		fprintf(stderr, "fuzz: something was written outside the destination (%s changed)\n", sentinel);
+		fprintf(stderr, "fuzz: something was written outside the destination (%s changed)\n",
+		        sentinel);
 		abort();
 	}
 }

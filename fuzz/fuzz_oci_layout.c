@@ -81,8 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mkdir_p(blobs, 0755, NULL) < 0)
 		abort();
 	for (size_t k = 0; k < n; k++) {
-		cleanup_free char *path = k == 0 ? xasprintf("%s/index.json", dir)
-		                                 : xasprintf("%s/%s", blobs, parts[k].digest);
+		cleanup_free char *path =
+		    k == 0 ? xasprintf("%s/index.json", dir) : xasprintf("%s/%s", blobs, parts[k].digest);
 		if (write_file(path, parts[k].text, parts[k].len, 0644, NULL) < 0)
 			abort();
 	}

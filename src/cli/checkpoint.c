@@ -16,34 +16,34 @@
 #include "workers.h"
 
 static const char usage[] =
-	"Usage: cryo checkpoint [OPTIONS] CONTAINER...\n"
-	"       cryo checkpoint [OPTIONS] --all|--latest\n\n"
-	"Options:\n"
-	"  -a, --all               every running or paused container, several at a time\n"
-	"                          (each frozen on its own)\n"
-	"      --parallel N        with --all: N containers at a time (default: the\n"
-	"                          configuration's engine.parallel, else the number of CPUs)\n"
-	"  -l, --latest            the container created last\n"
-	"  -R, --leave-running     keep the container running (it is frozen only while its\n"
-	"                          memory, file system and volumes are captured)\n"
-	"  -e, --export FILE       write the checkpoint to an archive (mode 0600); `-`: to\n"
-	"                          standard output, in one pass (messages go to stderr)\n"
-	"  -c, --compress ALG      zstd (default), gzip or none\n"
-	"      --create-image NAME[:TAG]  store the checkpoint as a checkpoint image (an OCI\n"
-	"                          image whose one layer is the signed archive) for `cryo\n"
-	"                          image push` and `cryo restore IMAGE`\n"
-	"      --ignore-rootfs     do not capture the root file system's changes\n"
-	"      --ignore-volumes    do not capture named volumes\n"
-	"      --tcp-established   checkpoint established TCP connections\n"
-	"      --tcp-skip-in-flight  drop connections not yet accepted (CRIU's skip-in-flight)\n"
-	"      --file-locks        checkpoint file locks\n"
-	"  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
-	"      --sign KEYFILE      sign the export with this Ed25519 key (PEM) instead of the\n"
-	"                          engine's own (`cryo key show`)\n"
-	"      --print-stats       print statistics as JSON (times in microseconds)\n"
-	"      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
-	"                          the checkpoint takes over half a second), json (one object per\n"
-	"                          phase change on stderr) or none\n";
+    "Usage: cryo checkpoint [OPTIONS] CONTAINER...\n"
+    "       cryo checkpoint [OPTIONS] --all|--latest\n\n"
+    "Options:\n"
+    "  -a, --all               every running or paused container, several at a time\n"
+    "                          (each frozen on its own)\n"
+    "      --parallel N        with --all: N containers at a time (default: the\n"
+    "                          configuration's engine.parallel, else the number of CPUs)\n"
+    "  -l, --latest            the container created last\n"
+    "  -R, --leave-running     keep the container running (it is frozen only while its\n"
+    "                          memory, file system and volumes are captured)\n"
+    "  -e, --export FILE       write the checkpoint to an archive (mode 0600); `-`: to\n"
+    "                          standard output, in one pass (messages go to stderr)\n"
+    "  -c, --compress ALG      zstd (default), gzip or none\n"
+    "      --create-image NAME[:TAG]  store the checkpoint as a checkpoint image (an OCI\n"
+    "                          image whose one layer is the signed archive) for `cryo\n"
+    "                          image push` and `cryo restore IMAGE`\n"
+    "      --ignore-rootfs     do not capture the root file system's changes\n"
+    "      --ignore-volumes    do not capture named volumes\n"
+    "      --tcp-established   checkpoint established TCP connections\n"
+    "      --tcp-skip-in-flight  drop connections not yet accepted (CRIU's skip-in-flight)\n"
+    "      --file-locks        checkpoint file locks\n"
+    "  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
+    "      --sign KEYFILE      sign the export with this Ed25519 key (PEM) instead of the\n"
+    "                          engine's own (`cryo key show`)\n"
+    "      --print-stats       print statistics as JSON (times in microseconds)\n"
+    "      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
+    "                          the checkpoint takes over half a second), json (one object per\n"
+    "                          phase change on stderr) or none\n";
 
 /* --all: every running or paused container; --latest: the one created last
  * (an error when it is not running). */
@@ -76,8 +76,8 @@ struct all_report {
 	bool print_stats;
 };
 
-static int checkpoint_job(struct cryo_engine *engine, const char *name, void *data, struct json_object **result,
-			  cryo_err *err)
+static int checkpoint_job(struct cryo_engine *engine, const char *name, void *data,
+                          struct json_object **result, cryo_err *err)
 {
 	const struct checkpoint_opts *opts = data;
 	struct checkpoint_stats stats;
@@ -107,8 +107,9 @@ static void checkpoint_report(const char *name, struct json_object *result, cons
 }
 
 /* --all: the containers in worker processes, each frozen on its own. */
-static int checkpoint_all(struct cli *cli, struct cryo_engine *engine, char **names, const struct checkpoint_opts *opts,
-			  bool print_stats, enum cli_progress_mode progress, unsigned parallel)
+static int checkpoint_all(struct cli *cli, struct cryo_engine *engine, char **names,
+                          const struct checkpoint_opts *opts, bool print_stats,
+                          enum cli_progress_mode progress, unsigned parallel)
 {
 	cleanup_error cryo_err err = NULL;
 	cleanup_strv char **failed = NULL;
@@ -127,8 +128,8 @@ static int checkpoint_all(struct cli *cli, struct cryo_engine *engine, char **na
 	sigaddset(&hold, SIGHUP);
 	sigaddset(&hold, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &hold, &previous);
-	int r = cli_run_workers(cli, groups, workers, checkpoint_job, (void *)opts, checkpoint_report, &rep, &failed,
-				&err);
+	int r = cli_run_workers(cli, groups, workers, checkpoint_job, (void *)opts, checkpoint_report, &rep,
+	                        &failed, &err);
 	cli_groups_free(groups);
 	fflush(stdout);
 	sigprocmask(SIG_SETMASK, &previous, NULL);
@@ -155,24 +156,24 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	const char *create_image = NULL;
 	bool all = false, latest = false;
 	static const struct option longopts[] = {
-		{"leave-running", no_argument, NULL, 'R'},
-		{"export", required_argument, NULL, 'e'},
-		{"compress", required_argument, NULL, 'c'},
-		{"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
-		{"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
-		{"tcp-established", no_argument, NULL, OPT_TCP},
-		{"tcp-skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT},
-		{"file-locks", no_argument, NULL, OPT_LOCKS},
-		{"keep", no_argument, NULL, 'k'},
-		{"print-stats", no_argument, NULL, OPT_STATS},
-		{"sign", required_argument, NULL, OPT_SIGN},
-		{"progress", required_argument, NULL, OPT_PROGRESS},
-		{"create-image", required_argument, NULL, OPT_CREATE_IMAGE},
-		{"all", no_argument, NULL, 'a'},
-		{"latest", no_argument, NULL, 'l'},
-		{"parallel", required_argument, NULL, OPT_PARALLEL},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"leave-running", no_argument, NULL, 'R'},
+	    {"export", required_argument, NULL, 'e'},
+	    {"compress", required_argument, NULL, 'c'},
+	    {"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
+	    {"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
+	    {"tcp-established", no_argument, NULL, OPT_TCP},
+	    {"tcp-skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT},
+	    {"file-locks", no_argument, NULL, OPT_LOCKS},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"print-stats", no_argument, NULL, OPT_STATS},
+	    {"sign", required_argument, NULL, OPT_SIGN},
+	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"create-image", required_argument, NULL, OPT_CREATE_IMAGE},
+	    {"all", no_argument, NULL, 'a'},
+	    {"latest", no_argument, NULL, 'l'},
+	    {"parallel", required_argument, NULL, OPT_PARALLEL},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct checkpoint_opts opts = {.compression = CHECKPOINT_COMPRESSION_DEFAULT};
 	struct cryo_engine *engine;
@@ -192,11 +193,13 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_PROGRESS:
 			if (!cli_progress_parse(optarg, &progress))
-				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none", optarg);
+				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none",
+				                       optarg);
 			break;
 		case 'c':
 			if (checkpoint_compression_parse(optarg, &opts.compression) < 0)
-				return cli_usage_error(cli, "invalid --compress `%s`: use zstd, gzip or none", optarg);
+				return cli_usage_error(cli, "invalid --compress `%s`: use zstd, gzip or none",
+				                       optarg);
 			compress_given = true;
 			break;
 		case OPT_IGNORE_ROOTFS:
@@ -231,8 +234,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_PARALLEL:
 			if (!cli_parse_workers(optarg, &parallel))
-				return cli_usage_error(cli, "invalid --parallel `%s`: expected 1 to %d", optarg,
-						       CLI_MAX_WORKERS);
+				return cli_usage_error(cli, "invalid --parallel `%s`: expected 1 to %d",
+				                       optarg, CLI_MAX_WORKERS);
 			break;
 		case OPT_CREATE_IMAGE:
 			create_image = optarg;
@@ -271,7 +274,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	cleanup_close int stream = -1;
 	if (opts.export_path && strcmp(opts.export_path, "-") == 0) {
 		if (isatty(STDOUT_FILENO))
-			return cli_usage_error(cli, "--export -: standard output is a terminal, not a file or a pipe");
+			return cli_usage_error(
+			    cli, "--export -: standard output is a terminal, not a file or a pipe");
 		fflush(stdout);
 		stream = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 		if (stream < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
@@ -312,7 +316,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		cleanup_error cryo_err err = NULL;
 		struct checkpoint_stats stats;
 		cleanup_free char *image_id = NULL;
-		int r = create_image ? checkpoint_image_create(engine, argv[i], create_image, &opts, &stats, &image_id, &err)
+		int r = create_image ? checkpoint_image_create(engine, argv[i], create_image, &opts, &stats,
+		                                               &image_id, &err)
 		                     : checkpoint_container(engine, argv[i], &opts, &stats, &err);
 		if (r < 0) {
 			code = cli_fail(&err);

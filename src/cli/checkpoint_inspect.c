@@ -12,17 +12,17 @@
 #include "util.h"
 
 static const char usage[] =
-	"Usage: cryo checkpoint inspect [OPTIONS] FILE|CONTAINER\n\n"
-	"Show what a checkpoint holds without restoring or extracting it: a checkpoint\n"
-	"archive (cryo's own, or one exported by `podman container checkpoint --export`)\n"
-	"or the checkpoint the engine keeps for a container.\n\n"
-	"Options:\n"
-	"  -p, --ps-tree       the process tree, with each process's command\n"
-	"  -F, --files         the open files of each process\n"
-	"  -m, --mounts        the container's mounts\n"
-	"  -s, --stats         CRIU's statistics of the dump\n"
-	"  -A, --all           all of the above\n"
-	"      --format FORMAT table (default) or json\n";
+    "Usage: cryo checkpoint inspect [OPTIONS] FILE|CONTAINER\n\n"
+    "Show what a checkpoint holds without restoring or extracting it: a checkpoint\n"
+    "archive (cryo's own, or one exported by `podman container checkpoint --export`)\n"
+    "or the checkpoint the engine keeps for a container.\n\n"
+    "Options:\n"
+    "  -p, --ps-tree       the process tree, with each process's command\n"
+    "  -F, --files         the open files of each process\n"
+    "  -m, --mounts        the container's mounts\n"
+    "  -s, --stats         CRIU's statistics of the dump\n"
+    "  -A, --all           all of the above\n"
+    "      --format FORMAT table (default) or json\n";
 
 static const char *str(struct json_object *o, const char *key)
 {
@@ -71,12 +71,13 @@ static void print_summary(struct json_object *o)
 	cleanup_free char *engine = str(o, "engine_version")
 	                                ? xasprintf("%s %s", str(o, "engine"), str(o, "engine_version"))
 	                                : xstrdup(str(o, "engine"));
-	cleanup_free char *runtime = str(c, "runtime_version")
-	                                 ? xasprintf("%s (%s)", str(c, "runtime") ? str(c, "runtime") : "?",
-	                                             str(c, "runtime_version"))
-	                                 : xstrdup(str(c, "runtime") ? str(c, "runtime") : "");
-	cleanup_free char *signature =
-	    str(sig, "key") ? xasprintf("%s (key %s)", str(sig, "status"), str(sig, "key")) : xstrdup(str(sig, "status"));
+	cleanup_free char *runtime =
+	    str(c, "runtime_version")
+	        ? xasprintf("%s (%s)", str(c, "runtime") ? str(c, "runtime") : "?", str(c, "runtime_version"))
+	        : xstrdup(str(c, "runtime") ? str(c, "runtime") : "");
+	cleanup_free char *signature = str(sig, "key")
+	                                   ? xasprintf("%s (key %s)", str(sig, "status"), str(sig, "key"))
+	                                   : xstrdup(str(sig, "status"));
 	row("Engine:", engine);
 	row("Container:", str(c, "name"));
 	row("ID:", str(c, "id"));
@@ -119,11 +120,13 @@ static void print_processes(struct json_object *procs)
 	struct json_object *pids = json_object_new_object(), *children = json_object_new_object(), *v;
 	char key[32];
 	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "%lld", (long long)num(json_object_array_get_idx(procs, i), "pid"));
+		snprintf(key, sizeof(key), "%lld",
+		         (long long)num(json_object_array_get_idx(procs, i), "pid"));
 		json_object_object_add(pids, key, NULL);
 	}
 	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "%lld", (long long)num(json_object_array_get_idx(procs, i), "ppid"));
+		snprintf(key, sizeof(key), "%lld",
+		         (long long)num(json_object_array_get_idx(procs, i), "ppid"));
 		if (!json_object_object_get_ex(children, key, &v)) {
 			v = json_object_new_array();
 			json_object_object_add(children, key, v);
@@ -154,7 +157,8 @@ static void print_processes(struct json_object *procs)
 					continue;
 				/* pushed in reverse, so children print in the archive's order */
 				for (size_t k = json_object_array_length(v); k > 0; k--) {
-					size_t c = (size_t)json_object_get_int64(json_object_array_get_idx(v, k - 1));
+					size_t c = (size_t)json_object_get_int64(
+					    json_object_array_get_idx(v, k - 1));
 					if (seen[c])
 						continue;
 					seen[c] = true;
@@ -172,8 +176,8 @@ static void print_files(struct json_object *files)
 	printf("\nPID      FD     TYPE       PATH\n");
 	for (size_t i = 0; i < json_object_array_length(files); i++) {
 		struct json_object *f = json_object_array_get_idx(files, i);
-		printf("%-8lld %-6lld %-10s %s\n", (long long)num(f, "pid"), (long long)num(f, "fd"), strz(f, "type"),
-		       strz(f, "path"));
+		printf("%-8lld %-6lld %-10s %s\n", (long long)num(f, "pid"), (long long)num(f, "fd"),
+		       strz(f, "type"), strz(f, "path"));
 	}
 }
 
@@ -191,7 +195,8 @@ static void print_stats(struct json_object *s)
 	printf("\nCRIU dump statistics\n");
 	json_object_object_foreach (s, key, v) {
 		cleanup_free char *label = xasprintf("%s:", key);
-		printf("  %-16s %s%s\n", label, json_object_get_string(v), str_has_suffix(key, "_time") ? " us" : "");
+		printf("  %-16s %s%s\n", label, json_object_get_string(v),
+		       str_has_suffix(key, "_time") ? " us" : "");
 	}
 }
 
@@ -236,10 +241,11 @@ static int inspect(struct cli *cli, const char *what, const struct checkpoint_in
 			r = cryo_error_plain(err, ENOENT, "no checkpoint archive `%s` (no such file)", what);
 		cleanup_free char *dir = r == 0 ? engine_path(engine, "checkpoints/%s", c->id) : NULL;
 		if (r == 0 && !path_exists(dir))
-			r = cryo_error_plain(err, ENOENT,
-			                     "container `%s` has no checkpoint kept by the engine (`cryo checkpoint %s` "
-			                     "makes one)",
-			                     c->name, c->name);
+			r = cryo_error_plain(
+			    err, ENOENT,
+			    "container `%s` has no checkpoint kept by the engine (`cryo checkpoint %s` "
+			    "makes one)",
+			    c->name, c->name);
 		if (r == 0)
 			r = checkpoint_inspect_dir(dir, &opts, out, err);
 	}
@@ -251,14 +257,10 @@ int cmd_checkpoint_inspect(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_FORMAT = 256 };
 	static const struct option longopts[] = {
-		{"ps-tree", no_argument, NULL, 'p'},
-		{"files", no_argument, NULL, 'F'},
-		{"mounts", no_argument, NULL, 'm'},
-		{"stats", no_argument, NULL, 's'},
-		{"all", no_argument, NULL, 'A'},
-		{"format", required_argument, NULL, OPT_FORMAT},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"ps-tree", no_argument, NULL, 'p'}, {"files", no_argument, NULL, 'F'},
+	    {"mounts", no_argument, NULL, 'm'},  {"stats", no_argument, NULL, 's'},
+	    {"all", no_argument, NULL, 'A'},     {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},    {},
 	};
 	struct checkpoint_inspect_opts opts = {0};
 	bool json = false;
@@ -284,7 +286,8 @@ int cmd_checkpoint_inspect(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-				return cli_usage_error(cli, "unsupported format `%s`: use table or json", optarg);
+				return cli_usage_error(cli, "unsupported format `%s`: use table or json",
+				                       optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
 		case 'h':

@@ -29,7 +29,7 @@ void cli_log_to_stderr(enum cryo_log_level level, const char *msg, void *data)
 	if (!start_us)
 		start_us = now;
 	fprintf(stderr, "%s[%07.3f] %s\n", tags[level <= CRYO_LOG_ERROR ? level : CRYO_LOG_ERROR],
-		(double)(now - start_us) / 1e6, msg);
+	        (double)(now - start_us) / 1e6, msg);
 }
 
 int cli_fail(cryo_err *err)
@@ -46,7 +46,8 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nSee 'cryo %s%s--help'.\n", cli->command ? cli->command : "", cli->command ? " " : "");
+	fprintf(stderr, "\nSee 'cryo %s%s--help'.\n", cli->command ? cli->command : "",
+	        cli->command ? " " : "");
 	return EXIT_ENGINE;
 }
 
@@ -56,8 +57,8 @@ void cli_getopt_reset(void)
 	opterr = 0;
 }
 
-int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts, int *exit_code)
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts,
+               int *exit_code)
 {
 	cleanup_free char *opts = xasprintf("+:%s", shortopts);
 	int prev = optind ? optind : 1;
@@ -89,7 +90,8 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 
 void cli_print_json(struct json_object *obj)
 {
-	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	printf("%s\n",
+	       json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 bool cli_parse_uint64(const char *s, unsigned long long *out)
@@ -175,7 +177,8 @@ int cli_complete_names(struct cli *cli, const char *kind)
 
 int cli_parse_simple(struct cli *cli, int argc, char **argv, const char *usage, bool *json)
 {
-	static const struct option with_format[] = {{"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option with_format[] = {
+	    {"format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
 	static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {}};
 	int c, code = 0;
 	cli_getopt_reset();

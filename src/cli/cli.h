@@ -40,8 +40,8 @@ int cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format
  * is not NULL (then set by it). Returns -1 to go on, else the exit code. */
 int cli_parse_simple(struct cli *cli, int argc, char **argv, const char *usage, bool *json);
 
-int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts, int *exit_code);
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts, const struct option *longopts,
+               int *exit_code);
 void cli_getopt_reset(void);
 
 /* `cryo __complete containers|images|volumes`: the names, one per line, for

@@ -9,14 +9,14 @@
 #include "util.h"
 
 static const char exec_usage[] =
-	"Usage: cryo exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\n"
-	"Options:\n"
-	"  -i, --interactive         forward stdin to the command\n"
-	"  -t, --tty                 run the command on a new pseudo-terminal\n"
-	"  -e, --env KEY=VALUE       set an environment variable\n"
-	"  -w, --workdir DIR         working directory\n"
-	"  -u, --user USER[:GROUP]   user to run as: names from the container's /etc/passwd\n"
-	"                            and /etc/group, or numbers\n";
+    "Usage: cryo exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\n"
+    "Options:\n"
+    "  -i, --interactive         forward stdin to the command\n"
+    "  -t, --tty                 run the command on a new pseudo-terminal\n"
+    "  -e, --env KEY=VALUE       set an environment variable\n"
+    "  -w, --workdir DIR         working directory\n"
+    "  -u, --user USER[:GROUP]   user to run as: names from the container's /etc/passwd\n"
+    "                            and /etc/group, or numbers\n";
 
 /* A container gets its own /dev/pts only when created with -t (spec.c). */
 static bool exec_has_devpts(const struct container *ct, cryo_err *err)
@@ -27,22 +27,23 @@ static bool exec_has_devpts(const struct container *ct, cryo_err *err)
 	bool terminal = cfg.terminal;
 	container_config_free(&cfg);
 	if (!terminal)
-		cryo_error_plain(err, EINVAL,
-				 "exec -t in container `%s`: it has no /dev/pts (only containers created with -t do); "
-				 "use exec -i without -t, or create the container with -t",
-				 ct->name);
+		cryo_error_plain(
+		    err, EINVAL,
+		    "exec -t in container `%s`: it has no /dev/pts (only containers created with -t do); "
+		    "use exec -i without -t, or create the container with -t",
+		    ct->name);
 	return terminal;
 }
 
 int cmd_exec(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"env", required_argument, NULL, 'e'},
-						 {"workdir", required_argument, NULL, 'w'},
-						 {"user", required_argument, NULL, 'u'},
-						 {"interactive", no_argument, NULL, 'i'},
-						 {"tty", no_argument, NULL, 't'},
-						 {"help", no_argument, NULL, 'h'},
-						 {}};
+	                                         {"workdir", required_argument, NULL, 'w'},
+	                                         {"user", required_argument, NULL, 'u'},
+	                                         {"interactive", no_argument, NULL, 'i'},
+	                                         {"tty", no_argument, NULL, 't'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {}};
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *ct = NULL;
@@ -55,7 +56,8 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=')
-				return cli_usage_error(cli, "malformed environment variable `%s`: expected KEY=VALUE", optarg);
+				return cli_usage_error(
+				    cli, "malformed environment variable `%s`: expected KEY=VALUE", optarg);
 			strv_push(&env, optarg);
 			break;
 		case 'w':
@@ -84,7 +86,8 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 	if (container_get(engine, argv[optind], &ct, &err) < 0)
 		return cli_fail(&err);
 	if (strcmp(ct->state, CONTAINER_RUNNING) != 0) {
-		cryo_error_set(&err, EINVAL, "exec in container `%s`: it is %s, not running", ct->name, ct->state);
+		cryo_error_set(&err, EINVAL, "exec in container `%s`: it is %s, not running", ct->name,
+		               ct->state);
 		return cli_fail(&err);
 	}
 	cleanup_free char *user = NULL;

@@ -447,7 +447,8 @@ static bool registry_command(struct cli *cli, int argc, char **argv, const char 
 			else if (strcmp(optarg, "false") == 0)
 				opts->tls_verify = false;
 			else {
-				*code = cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false", optarg);
+				*code = cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false",
+				                        optarg);
 				return false;
 			}
 			break;

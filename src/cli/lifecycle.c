@@ -29,7 +29,7 @@ static int parse_names_only(struct cli *cli, int argc, char **argv, const char *
 
 /* Run op on each named container, printing each name on success. */
 static int for_each_container(struct cli *cli, int argc, char **argv,
-			      int (*op)(struct cryo_engine *, const char *, void *, cryo_err *), void *data)
+                              int (*op)(struct cryo_engine *, const char *, void *, cryo_err *), void *data)
 {
 	struct cryo_engine *engine;
 	int code = 0;
@@ -53,7 +53,8 @@ static int do_stop(struct cryo_engine *e, const char *ref, void *data, cryo_err 
 
 int cmd_stop(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"time", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option longopts[] = {
+	    {"time", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {}};
 	int c, code = 0, timeout = 10;
 	unsigned long long t;
 	cli_getopt_reset();
@@ -77,9 +78,9 @@ static const struct {
 	const char *name;
 	int number;
 } signal_names[] = {
-	{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
-	{"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"ALRM", SIGALRM},
-	{"WINCH", SIGWINCH},
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"KILL", SIGKILL},
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"TERM", SIGTERM},   {"CONT", SIGCONT},
+    {"STOP", SIGSTOP}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
 };
 
 static int parse_signal(const char *s)
@@ -102,7 +103,8 @@ static int do_kill(struct cryo_engine *e, const char *ref, void *data, cryo_err 
 
 int cmd_kill(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"signal", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option longopts[] = {
+	    {"signal", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {}};
 	int c, code = 0, sig = SIGKILL;
 	cli_getopt_reset();
 	while ((c = cli_getopt(cli, argc, argv, "s:h", longopts, &code)) != -1) {
@@ -146,7 +148,8 @@ static int do_rm(struct cryo_engine *e, const char *ref, void *data, cryo_err *e
 
 int cmd_rm(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option longopts[] = {
+	    {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
 	int c, code = 0;
 	bool force = false;
 	cli_getopt_reset();
@@ -188,7 +191,8 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 
 int cmd_logs(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"follow", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
+	static const struct option longopts[] = {
+	    {"follow", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {}};
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *ct = NULL;

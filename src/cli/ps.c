@@ -23,10 +23,10 @@ static char *status_text(const struct container *c)
 int cmd_ps(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"all", no_argument, NULL, 'a'},
-						 {"format", required_argument, NULL, 'f'},
-						 {"quiet", no_argument, NULL, 'q'},
-						 {"help", no_argument, NULL, 'h'},
-						 {}};
+	                                         {"format", required_argument, NULL, 'f'},
+	                                         {"quiet", no_argument, NULL, 'q'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {}};
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	bool all = false, json = false, quiet = false;
@@ -43,7 +43,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 			break;
 		case 'f':
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-				return cli_usage_error(cli, "unsupported format `%s`: use table or json", optarg);
+				return cli_usage_error(cli, "unsupported format `%s`: use table or json",
+				                       optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
 		case 'h':
@@ -63,7 +64,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	struct json_object *arr = json_object_new_array();
 	if (!json && !quiet)
-		printf("%-12s  %-20s  %-24s  %-14s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "NAMES");
+		printf("%-12s  %-20s  %-24s  %-14s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND", "STATUS",
+		       "NAMES");
 	for (size_t i = 0; i < n; i++) {
 		cleanup_container struct container *fresh = NULL;
 		/* bring each container's state up to date (a dead monitor) */
@@ -91,8 +93,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
 		}
 		container_config_free(&cfg);
 		cleanup_free char *status = status_text(fresh);
-		printf("%.12s  %-20.20s  %-24.24s  %-14s  %s\n", fresh->id, fresh->image_name, cmd ? cmd : "", status,
-		       fresh->name);
+		printf("%.12s  %-20.20s  %-24.24s  %-14s  %s\n", fresh->id, fresh->image_name, cmd ? cmd : "",
+		       status, fresh->name);
 	}
 	if (json)
 		cli_print_json(arr);

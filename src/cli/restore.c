@@ -17,55 +17,55 @@
 #include "workers.h"
 
 static const char usage[] =
-	"Usage: cryo restore [OPTIONS] [CONTAINER|IMAGE]\n"
-	"       cryo restore [OPTIONS] --all\n\n"
-	"Restores CONTAINER from the checkpoint the engine kept, or a new container\n"
-	"from an exported archive with --import, or from a checkpoint IMAGE (`cryo\n"
-	"checkpoint --create-image`; pulled from its registry when it is not in the store\n"
-	"and names one, like `localhost:5000/ck:1`). A checkpoint image is verified\n"
-	"exactly like an archive given to --import.\n\n"
-	"Options:\n"
-	"  -a, --all               every container that is not running and has a checkpoint\n"
-	"                          the engine kept, several at a time\n"
-	"      --parallel N        with --all: N containers at a time (default: the\n"
-	"                          configuration's engine.parallel, else the number of CPUs)\n"
-	"  -i, --import FILE       restore from a checkpoint archive; `-`: read it from\n"
-	"                          standard input, in one pass (nothing is kept unless all\n"
-	"                          of it verifies)\n"
-	"      --tls-verify=false  pulling IMAGE: do not verify the registry's certificate\n"
-	"      --authfile FILE     pulling IMAGE: registry credentials (default: auth.json)\n"
-	"  -n, --name NAME         restore as a new container with this name\n"
-	"  -k, --keep              keep the checkpoint files and CRIU's logs\n"
-	"      --ignore-rootfs     do not restore the root file system's changes\n"
-	"      --ignore-volumes    do not restore named volumes' contents\n"
-	"      --tcp-established   restore established TCP connections\n"
-	"      --tcp-close         restore established TCP connections closed\n"
-	"      --network NAME      move it to another network (none, host or a bridge\n"
-	"                          network; an archive's host network needs --network host)\n"
-	"      --ignore-static-ip  a new IP address instead of the checkpointed one\n"
-	"      --ignore-static-mac a new MAC address instead of the checkpointed one\n"
-	"  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports instead of\n"
-	"                          the checkpointed ones; repeatable\n"
-	"      --file-locks        restore file locks\n"
-	"      --print-stats       print statistics as JSON (times in microseconds)\n"
-	"      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
-	"                          the restore takes over half a second), json (one object per\n"
-	"                          phase change on stderr) or none\n\n"
-	"An archive (--import, or a checkpoint IMAGE) must be signed by this engine or a trusted key (`cryo\n"
-	"trust add`); it cannot grant host directories, the host network or lift limits:\n"
-	"      --insecure-unsigned accept an unsigned archive, or one signed by an untrusted\n"
-	"                          key (never a tampered one)\n"
-	"  -v, --volume SRC:DST[:ro]  mount at DST, which the checkpoint had: a host directory\n"
-	"                          for a bind mount, or a new volume for the data of DST's\n"
-	"      --ignore-bind-mounts an empty read-only directory for each bind mount not\n"
-	"                          named with -v (fails if its processes had files open there)\n"
-	"      --replace-volumes   overwrite existing named volumes with the archive's data\n"
-	"      --memory BYTES      memory limit (default: the archive's, else the engine's\n"
-	"                          import.memory_limit)\n"
-	"      --pids-limit N      process limit (likewise, import.pids_limit)\n";
+    "Usage: cryo restore [OPTIONS] [CONTAINER|IMAGE]\n"
+    "       cryo restore [OPTIONS] --all\n\n"
+    "Restores CONTAINER from the checkpoint the engine kept, or a new container\n"
+    "from an exported archive with --import, or from a checkpoint IMAGE (`cryo\n"
+    "checkpoint --create-image`; pulled from its registry when it is not in the store\n"
+    "and names one, like `localhost:5000/ck:1`). A checkpoint image is verified\n"
+    "exactly like an archive given to --import.\n\n"
+    "Options:\n"
+    "  -a, --all               every container that is not running and has a checkpoint\n"
+    "                          the engine kept, several at a time\n"
+    "      --parallel N        with --all: N containers at a time (default: the\n"
+    "                          configuration's engine.parallel, else the number of CPUs)\n"
+    "  -i, --import FILE       restore from a checkpoint archive; `-`: read it from\n"
+    "                          standard input, in one pass (nothing is kept unless all\n"
+    "                          of it verifies)\n"
+    "      --tls-verify=false  pulling IMAGE: do not verify the registry's certificate\n"
+    "      --authfile FILE     pulling IMAGE: registry credentials (default: auth.json)\n"
+    "  -n, --name NAME         restore as a new container with this name\n"
+    "  -k, --keep              keep the checkpoint files and CRIU's logs\n"
+    "      --ignore-rootfs     do not restore the root file system's changes\n"
+    "      --ignore-volumes    do not restore named volumes' contents\n"
+    "      --tcp-established   restore established TCP connections\n"
+    "      --tcp-close         restore established TCP connections closed\n"
+    "      --network NAME      move it to another network (none, host or a bridge\n"
+    "                          network; an archive's host network needs --network host)\n"
+    "      --ignore-static-ip  a new IP address instead of the checkpointed one\n"
+    "      --ignore-static-mac a new MAC address instead of the checkpointed one\n"
+    "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports instead of\n"
+    "                          the checkpointed ones; repeatable\n"
+    "      --file-locks        restore file locks\n"
+    "      --print-stats       print statistics as JSON (times in microseconds)\n"
+    "      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
+    "                          the restore takes over half a second), json (one object per\n"
+    "                          phase change on stderr) or none\n\n"
+    "An archive (--import, or a checkpoint IMAGE) must be signed by this engine or a trusted key (`cryo\n"
+    "trust add`); it cannot grant host directories, the host network or lift limits:\n"
+    "      --insecure-unsigned accept an unsigned archive, or one signed by an untrusted\n"
+    "                          key (never a tampered one)\n"
+    "  -v, --volume SRC:DST[:ro]  mount at DST, which the checkpoint had: a host directory\n"
+    "                          for a bind mount, or a new volume for the data of DST's\n"
+    "      --ignore-bind-mounts an empty read-only directory for each bind mount not\n"
+    "                          named with -v (fails if its processes had files open there)\n"
+    "      --replace-volumes   overwrite existing named volumes with the archive's data\n"
+    "      --memory BYTES      memory limit (default: the archive's, else the engine's\n"
+    "                          import.memory_limit)\n"
+    "      --pids-limit N      process limit (likewise, import.pids_limit)\n";
 
 static int restore_job(struct cryo_engine *engine, const char *name, void *data, struct json_object **result,
-		       cryo_err *err)
+                       cryo_err *err)
 {
 	const struct restore_opts *opts = data;
 	cleanup_container struct container *ct = NULL;
@@ -106,7 +106,7 @@ static void restore_report(const char *name, struct json_object *result, const c
 /* --all: every container that is not running (nor paused) and has a
  * checkpoint the engine kept, in worker processes. */
 static int restore_all(struct cli *cli, struct cryo_engine *engine, const struct restore_opts *opts,
-		       bool print_stats, enum cli_progress_mode progress, unsigned parallel)
+                       bool print_stats, enum cli_progress_mode progress, unsigned parallel)
 {
 	cleanup_error cryo_err err = NULL;
 	cleanup_strv char **names = xcalloc(1, sizeof(char *)), **failed = NULL;
@@ -123,8 +123,8 @@ static int restore_all(struct cli *cli, struct cryo_engine *engine, const struct
 	if (workers > 1 && progress == CLI_PROGRESS_AUTO)
 		progress = CLI_PROGRESS_NONE;
 	cli_progress_start(progress);
-	int r = cli_run_workers(cli, groups, workers, restore_job, (void *)opts, restore_report, &print_stats, &failed,
-				&err);
+	int r = cli_run_workers(cli, groups, workers, restore_job, (void *)opts, restore_report, &print_stats,
+	                        &failed, &err);
 	cli_groups_free(groups);
 	fflush(stdout);
 	if (r < 0)
@@ -192,32 +192,32 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_AUTHFILE,
 	};
 	static const struct option longopts[] = {
-		{"import", required_argument, NULL, 'i'},
-		{"name", required_argument, NULL, 'n'},
-		{"keep", no_argument, NULL, 'k'},
-		{"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
-		{"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
-		{"tcp-established", no_argument, NULL, OPT_TCP},
-		{"file-locks", no_argument, NULL, OPT_LOCKS},
-		{"print-stats", no_argument, NULL, OPT_STATS},
-		{"insecure-unsigned", no_argument, NULL, OPT_INSECURE},
-		{"volume", required_argument, NULL, 'v'},
-		{"ignore-bind-mounts", no_argument, NULL, OPT_IGNORE_BINDS},
-		{"replace-volumes", no_argument, NULL, OPT_REPLACE_VOLUMES},
-		{"network", required_argument, NULL, OPT_NETWORK},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"pids-limit", required_argument, NULL, OPT_PIDS},
-		{"tcp-close", no_argument, NULL, OPT_TCP_CLOSE},
-		{"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
-		{"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
-		{"publish", required_argument, NULL, 'p'},
-		{"progress", required_argument, NULL, OPT_PROGRESS},
-		{"all", no_argument, NULL, 'a'},
-		{"parallel", required_argument, NULL, OPT_PARALLEL},
-		{"tls-verify", optional_argument, NULL, OPT_TLS},
-		{"authfile", required_argument, NULL, OPT_AUTHFILE},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"import", required_argument, NULL, 'i'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
+	    {"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
+	    {"tcp-established", no_argument, NULL, OPT_TCP},
+	    {"file-locks", no_argument, NULL, OPT_LOCKS},
+	    {"print-stats", no_argument, NULL, OPT_STATS},
+	    {"insecure-unsigned", no_argument, NULL, OPT_INSECURE},
+	    {"volume", required_argument, NULL, 'v'},
+	    {"ignore-bind-mounts", no_argument, NULL, OPT_IGNORE_BINDS},
+	    {"replace-volumes", no_argument, NULL, OPT_REPLACE_VOLUMES},
+	    {"network", required_argument, NULL, OPT_NETWORK},
+	    {"memory", required_argument, NULL, OPT_MEMORY},
+	    {"pids-limit", required_argument, NULL, OPT_PIDS},
+	    {"tcp-close", no_argument, NULL, OPT_TCP_CLOSE},
+	    {"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
+	    {"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
+	    {"publish", required_argument, NULL, 'p'},
+	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"all", no_argument, NULL, 'a'},
+	    {"parallel", required_argument, NULL, OPT_PARALLEL},
+	    {"tls-verify", optional_argument, NULL, OPT_TLS},
+	    {"authfile", required_argument, NULL, OPT_AUTHFILE},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct restore_opts opts = {0};
 	struct registry_opts pull = {.tls_verify = true};
@@ -258,8 +258,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			}
 			continue;
 		}
-		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES ||
-		    c == OPT_MEMORY || c == OPT_PIDS || c == OPT_INSECURE)
+		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES || c == OPT_MEMORY ||
+		    c == OPT_PIDS || c == OPT_INSECURE)
 			policy_given = true;
 		switch (c) {
 		case 'i':
@@ -288,7 +288,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_PROGRESS:
 			if (!cli_progress_parse(optarg, &progress))
-				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none", optarg);
+				return cli_usage_error(cli, "invalid --progress `%s`: use auto, json or none",
+				                       optarg);
 			break;
 		case OPT_INSECURE:
 			opts.insecure_unsigned = true;
@@ -322,18 +323,21 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_PARALLEL:
 			if (!cli_parse_workers(optarg, &parallel))
-				return cli_usage_error(cli, "invalid --parallel `%s`: expected 1 to %d", optarg,
-						       CLI_MAX_WORKERS);
+				return cli_usage_error(cli, "invalid --parallel `%s`: expected 1 to %d",
+				                       optarg, CLI_MAX_WORKERS);
 			break;
 		case OPT_MEMORY:
 			if (!cli_parse_bytes(optarg, &bytes) || bytes == 0)
-				return cli_usage_error(cli, "invalid --memory `%s`: expected a number of bytes (k, m, g suffixes allowed)",
-						       optarg);
+				return cli_usage_error(cli,
+				                       "invalid --memory `%s`: expected a number of bytes "
+				                       "(k, m, g suffixes allowed)",
+				                       optarg);
 			opts.memory_limit = bytes;
 			break;
 		case OPT_PIDS:
 			if (!cli_parse_uint64(optarg, &n) || n == 0 || n > INT32_MAX)
-				return cli_usage_error(cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
+				return cli_usage_error(
+				    cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
 			opts.pids_limit = (int64_t)n;
 			break;
 		case OPT_TLS:
@@ -343,7 +347,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			else if (strcmp(optarg, "false") == 0)
 				pull.tls_verify = false;
 			else
-				return cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false", optarg);
+				return cli_usage_error(cli, "invalid --tls-verify `%s`: use true or false",
+				                       optarg);
 			break;
 		case OPT_AUTHFILE:
 			pull_given = true;
@@ -359,10 +364,11 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	const char *ref = args[0];
 	if (nargs > 1)
 		return cli_usage_error(cli, "at most one container or image");
-	if (all && (ref || opts.import_path || opts.name || opts.network || publish || opts.ignore_static_ip ||
-		    opts.ignore_static_mac || pull_given))
-		return cli_usage_error(cli, "--all restores each container as it was: it takes no container, --import, "
-					    "--name, --network, --publish, --ignore-static-ip/mac, --tls-verify or --authfile");
+	if (all && (ref || opts.import_path || opts.name || opts.network || publish ||
+	            opts.ignore_static_ip || opts.ignore_static_mac || pull_given))
+		return cli_usage_error(
+		    cli, "--all restores each container as it was: it takes no container, --import, "
+		         "--name, --network, --publish, --ignore-static-ip/mac, --tls-verify or --authfile");
 	if (parallel && !all)
 		return cli_usage_error(cli, "--parallel only applies with --all");
 	if (all) {
@@ -373,7 +379,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	if (!ref && !opts.import_path)
 		return cli_usage_error(cli, "name a container, or give --import FILE");
 	if (ref && opts.import_path)
-		return cli_usage_error(cli, "--import restores a new container: name it with --name, not an argument");
+		return cli_usage_error(
+		    cli, "--import restores a new container: name it with --name, not an argument");
 	if (opts.tcp_established && opts.tcp_close)
 		return cli_usage_error(cli, "--tcp-established and --tcp-close exclude each other");
 	if (pull_given && opts.import_path)
@@ -385,7 +392,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	cleanup_close int stream = -1;
 	if (opts.import_path && strcmp(opts.import_path, "-") == 0) {
 		if (isatty(STDIN_FILENO))
-			return cli_usage_error(cli, "--import -: standard input is a terminal, not a file or a pipe");
+			return cli_usage_error(
+			    cli, "--import -: standard input is a terminal, not a file or a pipe");
 		cleanup_close int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		stream = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
 		if (null < 0 || stream < 0 || dup2(null, STDIN_FILENO) < 0) {
@@ -403,8 +411,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return code;
 	if (policy_given && !opts.import_path && !from_image)
 		return cli_usage_error(cli, "-v, --ignore-bind-mounts, --replace-volumes, --memory, "
-					    "--pids-limit and --insecure-unsigned apply to --import and "
-					    "checkpoint images only");
+		                            "--pids-limit and --insecure-unsigned apply to --import and "
+		                            "checkpoint images only");
 	if (pull_given && !from_image)
 		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");
 	cli_progress_start(progress);

@@ -11,61 +11,64 @@
 #include "session.h"
 #include "util.h"
 
-static const char create_usage_head[] =
-	"Usage: cryo %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
-	"Options:\n";
+static const char create_usage_head[] = "Usage: cryo %s [OPTIONS] IMAGE [COMMAND [ARG...]]\n\n"
+                                        "Options:\n";
 static const char run_only_usage[] =
-	"  -d, --detach              run in the background and print the container ID\n"
-	"      --detach-keys KEYS    keys that detach an attached run (default ctrl-p,ctrl-q; \"\" for none)\n";
+    "  -d, --detach              run in the background and print the container ID\n"
+    "      --detach-keys KEYS    keys that detach an attached run (default ctrl-p,ctrl-q; \"\" for none)\n";
 static const char create_usage[] =
-	"  -i, --interactive         keep stdin open (attached: forward it)\n"
-	"  -t, --tty                 give the container a pseudo-terminal\n"
-	"      --name NAME           the container's name\n"
-	"      --hostname NAME       the container's host name (default: its ID's first 12 characters)\n"
-	"      --label KEY=VALUE     a label, kept in the container's configuration; repeatable\n"
-	"      --read-only           mount the root file system read-only (volumes keep their mode)\n"
-	"  -v, --volume SRC:DST[:ro] a named volume (created if missing) or an absolute host path\n"
-	"      --tmpfs DST[:OPTIONS] a tmpfs at DST (always nosuid,nodev; OPTIONS: size=N[k|m|g|%],\n"
-	"                            nr_inodes=N, mode=OCTAL, uid=N, gid=N, ro, noexec, ...);\n"
-	"                            checkpoints keep its contents; repeatable\n"
-	"  -e, --env KEY=VALUE       set an environment variable\n"
-	"  -w, --workdir DIR         working directory in the container\n"
-	"  -u, --user USER[:GROUP]   user to run as: names from the image's /etc/passwd\n"
-	"                            and /etc/group, or numbers\n"
-	"  -m, --memory BYTES        memory limit (suffixes k, m, g allowed)\n"
-	"      --pids-limit N        process limit\n"
-	"      --network NAME        none (default: a private namespace without interfaces),\n"
-	"                            host, or a bridge network (`cryo` is made on first use)\n"
-	"      --ip ADDR             a static IPv4 address on the bridge network\n"
-	"      --mac-address MAC     a static MAC address on the bridge network\n"
-	"  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish a port (bridge networks); repeatable\n"
-	"      --cap-add CAP         add a capability (CAP_NET_ADMIN, net_admin, ALL); repeatable\n"
-	"      --cap-drop CAP        drop a capability from the default set; repeatable\n"
-	"      --rm                  remove the container when it exits\n\n"
-	"The default capabilities are Docker's without CAP_MKNOD; a default seccomp\n"
-	"profile refuses namespaces, mounts, keyrings and other host-level calls unless\n"
-	"the capability they need is added. `man cryo-run` tells about terminals (-t),\n"
-	"stdin (-i) and attaching.\n";
+    "  -i, --interactive         keep stdin open (attached: forward it)\n"
+    "  -t, --tty                 give the container a pseudo-terminal\n"
+    "      --name NAME           the container's name\n"
+    "      --hostname NAME       the container's host name (default: its ID's first 12 characters)\n"
+    "      --label KEY=VALUE     a label, kept in the container's configuration; repeatable\n"
+    "      --read-only           mount the root file system read-only (volumes keep their mode)\n"
+    "  -v, --volume SRC:DST[:ro] a named volume (created if missing) or an absolute host path\n"
+    "      --tmpfs DST[:OPTIONS] a tmpfs at DST (always nosuid,nodev; OPTIONS: size=N[k|m|g|%],\n"
+    "                            nr_inodes=N, mode=OCTAL, uid=N, gid=N, ro, noexec, ...);\n"
+    "                            checkpoints keep its contents; repeatable\n"
+    "  -e, --env KEY=VALUE       set an environment variable\n"
+    "  -w, --workdir DIR         working directory in the container\n"
+    "  -u, --user USER[:GROUP]   user to run as: names from the image's /etc/passwd\n"
+    "                            and /etc/group, or numbers\n"
+    "  -m, --memory BYTES        memory limit (suffixes k, m, g allowed)\n"
+    "      --pids-limit N        process limit\n"
+    "      --network NAME        none (default: a private namespace without interfaces),\n"
+    "                            host, or a bridge network (`cryo` is made on first use)\n"
+    "      --ip ADDR             a static IPv4 address on the bridge network\n"
+    "      --mac-address MAC     a static MAC address on the bridge network\n"
+    "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish a port (bridge networks); repeatable\n"
+    "      --cap-add CAP         add a capability (CAP_NET_ADMIN, net_admin, ALL); repeatable\n"
+    "      --cap-drop CAP        drop a capability from the default set; repeatable\n"
+    "      --rm                  remove the container when it exits\n\n"
+    "The default capabilities are Docker's without CAP_MKNOD; a default seccomp\n"
+    "profile refuses namespaces, mounts, keyrings and other host-level calls unless\n"
+    "the capability they need is added. `man cryo-run` tells about terminals (-t),\n"
+    "stdin (-i) and attaching.\n";
 
 /* Parse create/run options; returns -1 on success (continue), or an exit code. */
-static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detach, struct container_create_opts *o,
-			bool *detach, const char **detach_keys)
+static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detach,
+                        struct container_create_opts *o, bool *detach, const char **detach_keys)
 {
-#define CREATE_OPTIONS                                                                             \
+#define CREATE_OPTIONS                                                                               \
 	{"name", required_argument, NULL, 'n'}, {"volume", required_argument, NULL, 'v'},            \
-		{"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},    \
-		{"user", required_argument, NULL, 'u'}, {"memory", required_argument, NULL, 'm'},    \
-		{"pids-limit", required_argument, NULL, 'L'}, {"network", required_argument, NULL, 'N'}, \
-		{"rm", no_argument, NULL, 'r'}, {"cap-add", required_argument, NULL, 'A'},           \
-		{"cap-drop", required_argument, NULL, 'D'}, {"interactive", no_argument, NULL, 'i'}, \
-		{"tty", no_argument, NULL, 't'}, {"hostname", required_argument, NULL, 'H'},          \
-		{"read-only", no_argument, NULL, 'R'}, {"label", required_argument, NULL, 'l'},     \
-		{"publish", required_argument, NULL, 'p'}, {"ip", required_argument, NULL, 'I'},       \
-		{"mac-address", required_argument, NULL, 'M'}, {"tmpfs", required_argument, NULL, 'T'}, \
-		{"help", no_argument, NULL, 'h'}
+	    {"env", required_argument, NULL, 'e'}, {"workdir", required_argument, NULL, 'w'},        \
+	    {"user", required_argument, NULL, 'u'}, {"memory", required_argument, NULL, 'm'},        \
+	    {"pids-limit", required_argument, NULL, 'L'}, {"network", required_argument, NULL, 'N'}, \
+	    {"rm", no_argument, NULL, 'r'}, {"cap-add", required_argument, NULL, 'A'},               \
+	    {"cap-drop", required_argument, NULL, 'D'}, {"interactive", no_argument, NULL, 'i'},     \
+	    {"tty", no_argument, NULL, 't'}, {"hostname", required_argument, NULL, 'H'},             \
+	    {"read-only", no_argument, NULL, 'R'}, {"label", required_argument, NULL, 'l'},          \
+	    {"publish", required_argument, NULL, 'p'}, {"ip", required_argument, NULL, 'I'},         \
+	    {"mac-address", required_argument, NULL, 'M'}, {"tmpfs", required_argument, NULL, 'T'},  \
+	{                                                                                            \
+		"help", no_argument, NULL, 'h'                                                       \
+	}
 	static const struct option create_longopts[] = {CREATE_OPTIONS, {}};
-	static const struct option run_longopts[] = {
-		{"detach", no_argument, NULL, 'd'}, {"detach-keys", required_argument, NULL, 'K'}, CREATE_OPTIONS, {}};
+	static const struct option run_longopts[] = {{"detach", no_argument, NULL, 'd'},
+	                                             {"detach-keys", required_argument, NULL, 'K'},
+	                                             CREATE_OPTIONS,
+	                                             {}};
 #undef CREATE_OPTIONS
 	int c, code = 0;
 	long long bytes;
@@ -73,7 +76,7 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 
 	cli_getopt_reset();
 	while ((c = cli_getopt(cli, argc, argv, allow_detach ? "dv:e:w:u:m:p:hit" : "v:e:w:u:m:p:hit",
-				allow_detach ? run_longopts : create_longopts, &code)) != -1) {
+	                       allow_detach ? run_longopts : create_longopts, &code)) != -1) {
 		switch (c) {
 		case 'd':
 			*detach = true;
@@ -98,8 +101,10 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 			break;
 		case 'm':
 			if (!cli_parse_bytes(optarg, &bytes) || bytes == 0)
-				return cli_usage_error(cli, "invalid --memory `%s`: expected a number of bytes (k, m, g suffixes allowed)",
-						       optarg);
+				return cli_usage_error(cli,
+				                       "invalid --memory `%s`: expected a number of bytes "
+				                       "(k, m, g suffixes allowed)",
+				                       optarg);
 			o->memory_limit = bytes;
 			break;
 		case 'p':
@@ -113,7 +118,8 @@ static int parse_create(struct cli *cli, int argc, char **argv, bool allow_detac
 			break;
 		case 'L':
 			if (!cli_parse_uint64(optarg, &n) || n == 0 || n > INT32_MAX)
-				return cli_usage_error(cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
+				return cli_usage_error(
+				    cli, "invalid --pids-limit `%s`: expected a positive number", optarg);
 			o->pids_limit = (int64_t)n;
 			break;
 		case 'N':
@@ -207,7 +213,10 @@ out:
 
 /* While attached, Ctrl-C and friends go to the container, like podman's sig-proxy. */
 static volatile sig_atomic_t pending_signal;
-static void remember_signal(int sig) { pending_signal = sig; }
+static void remember_signal(int sig)
+{
+	pending_signal = sig;
+}
 
 struct attach_ctx {
 	struct cryo_engine *engine;
@@ -227,17 +236,17 @@ static void forward_signals(void *data)
 /* run/start -a of a container with -i or -t: the monitor's attach socket
  * carries its stdio. Returns the exit code. */
 static int attached_session(struct cryo_engine *engine, const struct container *c, int sock, bool interactive,
-			    bool tty, const char *detach_keys, bool remove_after)
+                            bool tty, const char *detach_keys, bool remove_after)
 {
 	cleanup_error cryo_err err = NULL;
 	struct cli_session s = {
-		.engine = engine,
-		.id = c->id,
-		.name = c->name,
-		.peer = sock,
-		.stdin_open = interactive,
-		.tty = tty,
-		.detach_keys = detach_keys,
+	    .engine = engine,
+	    .id = c->id,
+	    .name = c->name,
+	    .peer = sock,
+	    .stdin_open = interactive,
+	    .tty = tty,
+	    .detach_keys = detach_keys,
 	};
 	bool detached = false;
 	int exit_code = 0;
@@ -278,7 +287,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	bool session = !detach && (o.interactive || o.terminal);
 	cleanup_close int sock = -1;
 	if ((session ? container_start_attached(engine, c->id, NULL, &sock, &err)
-		     : container_start(engine, c->id, NULL, &err)) < 0) {
+	             : container_start(engine, c->id, NULL, &err)) < 0) {
 		code = cli_fail(&err);
 		/* A container that never started is removed again. */
 		container_remove(engine, c->id, true, NULL);
@@ -290,7 +299,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (session) {
-		code = attached_session(engine, c, sock, o.interactive, o.terminal, detach_keys, remove_after);
+		code =
+		    attached_session(engine, c, sock, o.interactive, o.terminal, detach_keys, remove_after);
 		goto out;
 	}
 	struct attach_ctx ctx = {engine, c->id};
@@ -315,10 +325,10 @@ out:
 int cmd_start(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {{"attach", no_argument, NULL, 'a'},
-						 {"interactive", no_argument, NULL, 'i'},
-						 {"detach-keys", required_argument, NULL, 'K'},
-						 {"help", no_argument, NULL, 'h'},
-						 {}};
+	                                         {"interactive", no_argument, NULL, 'i'},
+	                                         {"detach-keys", required_argument, NULL, 'K'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {}};
 	struct cryo_engine *engine;
 	bool attach = false, interactive = false;
 	const char *detach_keys = NULL;
@@ -340,7 +350,8 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 			       "Options:\n"
 			       "  -a, --attach              attach to the container's output (and terminal)\n"
 			       "  -i, --interactive         forward stdin (a container created with -i)\n"
-			       "      --detach-keys KEYS    keys that detach (default ctrl-p,ctrl-q; \"\" for none)\n");
+			       "      --detach-keys KEYS    keys that detach (default ctrl-p,ctrl-q; \"\" "
+			       "for none)\n");
 			return 0;
 		} else
 			return code;
@@ -368,8 +379,8 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 				cleanup_close int sock = -1;
 				if (container_start_attached(engine, argv[i], &ct, &sock, &err) < 0)
 					return cli_fail(&err);
-				return attached_session(engine, ct, sock, created_interactive && interactive, tty,
-							detach_keys, false);
+				return attached_session(engine, ct, sock, created_interactive && interactive,
+				                        tty, detach_keys, false);
 			}
 		}
 		if (container_start(engine, argv[i], &ct, &err) < 0) {

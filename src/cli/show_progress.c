@@ -66,7 +66,8 @@ static void tty_line(const struct cryo_progress *e, char *line, size_t size, str
 		         "thawed after %.0f ms frozen (file system changes: %.1f MiB)",
 		         (double)e->frozen_us / 1000.0, mib(e->bytes));
 	else if (strcmp(p, "handed over") == 0)
-		snprintf(line + off, size - off, "running at the destination after %.0f ms frozen; source stopped",
+		snprintf(line + off, size - off,
+		         "running at the destination after %.0f ms frozen; source stopped",
 		         (double)e->frozen_us / 1000.0);
 	else if (strcmp(p, "captured") == 0)
 		snprintf(line + off, size - off, "captured (file system changes: %.1f MiB)", mib(e->bytes));

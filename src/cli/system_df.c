@@ -8,13 +8,12 @@
 #include "disk_usage.h"
 #include "util.h"
 
-static const char usage[] =
-	"Usage: cryo system df [--format table|json]\n\n"
-	"Show how much disk space images, containers, volumes and kept checkpoints\n"
-	"take, how many of each are in use, and how much removing the unused ones\n"
-	"would free (RECLAIMABLE). Sizes are allocated bytes, like du(1).\n\n"
-	"Options:\n"
-	"      --format FORMAT     table (default) or json (sizes in bytes)\n";
+static const char usage[] = "Usage: cryo system df [--format table|json]\n\n"
+                            "Show how much disk space images, containers, volumes and kept checkpoints\n"
+                            "take, how many of each are in use, and how much removing the unused ones\n"
+                            "would free (RECLAIMABLE). Sizes are allocated bytes, like du(1).\n\n"
+                            "Options:\n"
+                            "      --format FORMAT     table (default) or json (sizes in bytes)\n";
 
 /* Podman's sizes: decimal units, three significant digits. */
 static void format_size(uint64_t bytes, char *buf, size_t size)
@@ -37,9 +36,9 @@ static const char *const kind_names[] = {"Images", "Containers", "Local Volumes"
 int cmd_system_df(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
@@ -56,7 +55,8 @@ int cmd_system_df(struct cli *cli, int argc, char **argv)
 			else if (strcmp(optarg, "table") == 0)
 				json = false;
 			else
-				return cli_usage_error(cli, "unsupported format `%s`: use table or json", optarg);
+				return cli_usage_error(cli, "unsupported format `%s`: use table or json",
+				                       optarg);
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -81,7 +81,8 @@ int cmd_system_df(struct cli *cli, int argc, char **argv)
 			json_object_object_add(o, "Total", json_object_new_int64((int64_t)kinds[i]->total));
 			json_object_object_add(o, "Active", json_object_new_int64((int64_t)kinds[i]->active));
 			json_object_object_add(o, "Size", json_object_new_int64((int64_t)kinds[i]->size));
-			json_object_object_add(o, "Reclaimable", json_object_new_int64((int64_t)kinds[i]->reclaimable));
+			json_object_object_add(o, "Reclaimable",
+			                       json_object_new_int64((int64_t)kinds[i]->reclaimable));
 			json_object_array_add(list, o);
 		}
 		cli_print_json(list);
@@ -93,9 +94,10 @@ int cmd_system_df(struct cli *cli, int argc, char **argv)
 		char size[32], reclaimable[32];
 		format_size(kinds[i]->size, size, sizeof(size));
 		format_size(kinds[i]->reclaimable, reclaimable, sizeof(reclaimable));
-		unsigned percent = kinds[i]->size ? (unsigned)(kinds[i]->reclaimable * 100 / kinds[i]->size) : 0;
-		printf("%-15s %-11" PRIu64 " %-11" PRIu64 " %-11s %s (%u%%)\n", kind_names[i], kinds[i]->total,
-		       kinds[i]->active, size, reclaimable, percent);
+		unsigned percent =
+		    kinds[i]->size ? (unsigned)(kinds[i]->reclaimable * 100 / kinds[i]->size) : 0;
+		printf("%-15s %-11" PRIu64 " %-11" PRIu64 " %-11s %s (%u%%)\n", kind_names[i],
+		       kinds[i]->total, kinds[i]->active, size, reclaimable, percent);
 	}
 	return 0;
 }

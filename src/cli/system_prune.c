@@ -21,11 +21,12 @@ int cmd_system_prune(struct cli *cli, int argc, char **argv)
 	while ((c = cli_getopt(cli, argc, argv, "h", options, &exit_code)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("Usage: cryo system prune\n\n"
-			       "Remove what cryo commands that were killed or crashed left behind: checkpoint\n"
-			       "staging directories, unpacked imports and temporary export files whose owner\n"
-			       "is gone. (Every command that opens the engine does this first; prune reports\n"
-			       "it.) Scratch space of commands still running is left alone.\n");
+			printf(
+			    "Usage: cryo system prune\n\n"
+			    "Remove what cryo commands that were killed or crashed left behind: checkpoint\n"
+			    "staging directories, unpacked imports and temporary export files whose owner\n"
+			    "is gone. (Every command that opens the engine does this first; prune reports\n"
+			    "it.) Scratch space of commands still running is left alone.\n");
 			return 0;
 		default:
 			return exit_code;
@@ -43,7 +44,8 @@ int cmd_system_prune(struct cli *cli, int argc, char **argv)
 	printf("leftovers removed: %" PRIu64 " files and directories, %" PRIu64 " bytes\n", removed.entries,
 	       removed.bytes);
 	if (scratch_in_use(engine, &in_use, NULL) == 0 && in_use.entries > 0)
-		printf("still in use by running commands: %" PRIu64 " files and directories, %" PRIu64 " bytes\n",
+		printf("still in use by running commands: %" PRIu64 " files and directories, %" PRIu64
+		       " bytes\n",
 		       in_use.entries, in_use.bytes);
 	if (r < 0)
 		return cli_fail(&err);

@@ -68,11 +68,12 @@ static int read_stdin(char **out, cryo_err *err)
 
 int cmd_trust_add(struct cli *cli, int argc, char **argv)
 {
-	static const char usage[] = "Usage: cryo trust add PUBFILE|-\n\n"
-	                            "Trust archives signed by the key in PUBFILE (or read from standard\n"
-	                            "input): the line `cryo key show` prints on the exporting host, or a PEM\n"
-	                            "public key. Check it came from that host: whoever holds its private key\n"
-	                            "can then make this engine restore anything.\n";
+	static const char usage[] =
+	    "Usage: cryo trust add PUBFILE|-\n\n"
+	    "Trust archives signed by the key in PUBFILE (or read from standard\n"
+	    "input): the line `cryo key show` prints on the exporting host, or a PEM\n"
+	    "public key. Check it came from that host: whoever holds its private key\n"
+	    "can then make this engine restore anything.\n";
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	cleanup_free char *text = NULL, *fingerprint = NULL;
@@ -123,8 +124,9 @@ int cmd_trust_ls(struct cli *cli, int argc, char **argv)
 
 int cmd_trust_rm(struct cli *cli, int argc, char **argv)
 {
-	static const char usage[] = "Usage: cryo trust rm FINGERPRINT|COMMENT...\n\n"
-	                            "Stop trusting keys, named by fingerprint (see `cryo trust ls`) or comment.\n";
+	static const char usage[] =
+	    "Usage: cryo trust rm FINGERPRINT|COMMENT...\n\n"
+	    "Stop trusting keys, named by fingerprint (see `cryo trust ls`) or comment.\n";
 	struct cryo_engine *engine;
 	int code = parse_no_options(cli, argc, argv, usage);
 	if (code >= 0)

@@ -46,7 +46,8 @@ int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 		printf("%-8s  %s\n", "DRIVER", "VOLUME NAME");
 	for (size_t i = 0; i < n; i++) {
 		if (json)
-			json_object_array_add(arr, volume_inspect_json(engine, list[i]->name, list[i]->created));
+			json_object_array_add(arr,
+			                      volume_inspect_json(engine, list[i]->name, list[i]->created));
 		else
 			printf("%-8s  %s\n", "local", list[i]->name);
 		volume_free(list[i]);

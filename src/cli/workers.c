@@ -138,12 +138,14 @@ static void worker_report(int fd, const char *name, struct json_object *result, 
 		json_object_object_add(o, "error", json_object_new_string(error));
 	else if (result)
 		json_object_object_add(o, "result", json_object_get(result));
-	cleanup_free char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	cleanup_free char *line =
+	    xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	write_all_fd(fd, line, strlen(line));
 	json_object_put(o);
 }
 
-static __attribute__((noreturn)) void worker_main(struct cli *cli, char **group, int fd, cli_job_fn job, void *data)
+static __attribute__((noreturn)) void worker_main(struct cli *cli, char **group, int fd, cli_job_fn job,
+                                                  void *data)
 {
 	cleanup_error cryo_err err = NULL;
 	struct cryo_engine *engine = NULL;
@@ -187,7 +189,8 @@ static void pool_result(struct pool *pool, struct worker *w, const char *line)
 {
 	struct json_object *o = json_tokener_parse(line);
 	struct json_object *name_o, *ok_o, *error_o, *result_o = NULL;
-	if (!o || !json_object_object_get_ex(o, "container", &name_o) || !json_object_object_get_ex(o, "ok", &ok_o)) {
+	if (!o || !json_object_object_get_ex(o, "container", &name_o) ||
+	    !json_object_object_get_ex(o, "ok", &ok_o)) {
 		json_object_put(o);
 		return;
 	}
@@ -201,8 +204,9 @@ static void pool_result(struct pool *pool, struct worker *w, const char *line)
 		json_object_object_get_ex(o, "result", &result_o);
 		pool->report(name, result_o, NULL, pool->report_data);
 	} else {
-		const char *msg = json_object_object_get_ex(o, "error", &error_o) ? json_object_get_string(error_o)
-										    : "unknown error";
+		const char *msg = json_object_object_get_ex(o, "error", &error_o)
+		                      ? json_object_get_string(error_o)
+		                      : "unknown error";
 		pool->report(name, NULL, msg, pool->report_data);
 		strv_push(pool->failed, name);
 	}
@@ -244,11 +248,11 @@ static void pool_finish(struct pool *pool, struct worker *w)
 		if (w->reported[i])
 			continue;
 		cleanup_free char *msg =
-			WIFSIGNALED(status)
-				? xasprintf("`%s`: its worker process %d was killed by signal %d", w->group[i], (int)w->pid,
-					    WTERMSIG(status))
-				: xasprintf("`%s`: its worker process %d exited (status %d) without reporting", w->group[i],
-					    (int)w->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		    WIFSIGNALED(status)
+		        ? xasprintf("`%s`: its worker process %d was killed by signal %d", w->group[i],
+		                    (int)w->pid, WTERMSIG(status))
+		        : xasprintf("`%s`: its worker process %d exited (status %d) without reporting",
+		                    w->group[i], (int)w->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		pool->report(w->group[i], NULL, msg, pool->report_data);
 		strv_push(pool->failed, w->group[i]);
 	}
@@ -258,8 +262,8 @@ static void pool_finish(struct pool *pool, struct worker *w)
 	*w = (struct worker){.fd = -1};
 }
 
-static int pool_spawn(struct cli *cli, struct worker *workers, unsigned max_workers, struct worker *w, char **group,
-		      cli_job_fn job, void *data, cryo_err *err)
+static int pool_spawn(struct cli *cli, struct worker *workers, unsigned max_workers, struct worker *w,
+                      char **group, cli_job_fn job, void *data, cryo_err *err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -281,16 +285,16 @@ static int pool_spawn(struct cli *cli, struct worker *workers, unsigned max_work
 	}
 	close(p[1]);
 	*w = (struct worker){
-		.pid = pid,
-		.fd = p[0],
-		.group = group,
-		.reported = xcalloc(strv_len(group) + 1, sizeof(bool)),
+	    .pid = pid,
+	    .fd = p[0],
+	    .group = group,
+	    .reported = xcalloc(strv_len(group) + 1, sizeof(bool)),
 	};
 	return 0;
 }
 
 int cli_run_workers(struct cli *cli, char ***groups, unsigned max_workers, cli_job_fn job, void *job_data,
-		    cli_report_fn report, void *report_data, char ***failed, cryo_err *err)
+                    cli_report_fn report, void *report_data, char ***failed, cryo_err *err)
 {
 	struct pool pool = {.report = report, .report_data = report_data, .failed = failed};
 	cleanup_free struct worker *workers = xcalloc(max_workers, sizeof(struct worker));
@@ -302,7 +306,8 @@ int cli_run_workers(struct cli *cli, char ***groups, unsigned max_workers, cli_j
 	size_t n_groups = 0, n_names = 0;
 	for (char ***g = groups; *g; g++, n_groups++)
 		n_names += strv_len(*g);
-	cryo_debug("%zu containers in %zu groups, at most %u workers at a time", n_names, n_groups, max_workers);
+	cryo_debug("%zu containers in %zu groups, at most %u workers at a time", n_names, n_groups,
+	           max_workers);
 	/* Each worker opens its own engine: SQLite must not cross a fork. */
 	cryo_engine_closep(&cli->engine);
 	for (unsigned i = 0; i < max_workers; i++)
@@ -311,7 +316,8 @@ int cli_run_workers(struct cli *cli, char ***groups, unsigned max_workers, cli_j
 		for (unsigned i = 0; r == 0 && groups[next] && i < max_workers; i++) {
 			if (workers[i].pid > 0)
 				continue;
-			if ((r = pool_spawn(cli, workers, max_workers, &workers[i], groups[next], job, job_data, err)) < 0)
+			if ((r = pool_spawn(cli, workers, max_workers, &workers[i], groups[next], job,
+			                    job_data, err)) < 0)
 				break;
 			next++;
 			running++;

@@ -26,8 +26,8 @@
 
 /* Runs in a worker, on its own engine: the operation on one container. On
  * success *result may get a JSON object handed to the report (stats...). */
-typedef int (*cli_job_fn)(struct cryo_engine *engine, const char *name, void *data, struct json_object **result,
-			  cryo_err *err);
+typedef int (*cli_job_fn)(struct cryo_engine *engine, const char *name, void *data,
+                          struct json_object **result, cryo_err *err);
 
 /* Runs in the caller as each container's result arrives: result is the
  * job's object (may be NULL) on success; error the message on failure. */
@@ -39,7 +39,7 @@ typedef void (*cli_report_fn)(const char *name, struct json_object *result, cons
  * (allocated, never NULL). Returns 0, or -errno when the pool itself could
  * not run (then err is set and the names not run count as failed). */
 int cli_run_workers(struct cli *cli, char ***groups, unsigned max_workers, cli_job_fn job, void *job_data,
-		    cli_report_fn report, void *report_data, char ***failed, cryo_err *err);
+                    cli_report_fn report, void *report_data, char ***failed, cryo_err *err);
 
 /* The worker count: `requested` when not 0, else the engine configuration's
  * engine.parallel when not 0, else the number of online processors. */

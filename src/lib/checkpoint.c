@@ -52,7 +52,7 @@ struct checkpoint_run {
 	bool monitor_detached;
 	int saved_monitor_pid;
 	bool exported;
-	bool handed_over; /* the handoff succeeded: the container runs elsewhere */
+	bool handed_over;                /* the handoff succeeded: the container runs elsewhere */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
 
 	/* Reflink snapshots of the root file system's changes and of the
@@ -62,7 +62,7 @@ struct checkpoint_run {
 	struct pending_capture {
 		struct capture_snapshot *snap;
 		char *volume; /* NULL: the root file system */
-	} *captures;
+	} * captures;
 	size_t n_captures;
 
 	/* Other running containers that use a volume being captured: locked,
@@ -73,7 +73,7 @@ struct checkpoint_run {
 		int lock;
 		bool frozen_by_us;
 		char *thawed_marker; /* tells its watchdog that we thawed it */
-	} *neighbours;
+	} * neighbours;
 	size_t n_neighbours;
 };
 
@@ -97,7 +97,8 @@ static int check_export_target(const char *path, cryo_err *err)
 	if (!S_ISDIR(st.st_mode))
 		return cryo_error_set(err, ENOTDIR, "export to `%s`: `%s` is not a directory", path, dir);
 	if (access(dir, W_OK) < 0)
-		return cryo_error_set(err, errno, "export to `%s`: directory `%s` is not writable", path, dir);
+		return cryo_error_set(err, errno, "export to `%s`: directory `%s` is not writable", path,
+		                      dir);
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		return cryo_error_set(err, EISDIR, "export to `%s`: it is a directory", path);
 	return 0;
@@ -105,7 +106,8 @@ static int check_export_target(const char *path, cryo_err *err)
 
 static int write_json_file(const char *path, struct json_object *o, cryo_err *err)
 {
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	return write_file(path, text, strlen(text), 0600, err);
 }
 
@@ -192,11 +194,13 @@ static int write_spec_dump(const char *path, const char *text, size_t len, cryo_
 			json_object_put(spec);
 		return cryo_error_plain(err, EINVAL, "the container's OCI spec is not a JSON object");
 	}
-	if (!json_object_object_get_ex(spec, "annotations", &ann) || !json_object_is_type(ann, json_type_object)) {
+	if (!json_object_object_get_ex(spec, "annotations", &ann) ||
+	    !json_object_is_type(ann, json_type_object)) {
 		ann = json_object_new_object();
 		json_object_object_add(spec, "annotations", ann);
 	}
-	json_object_object_add(ann, CHECKPOINT_MANAGER_ANNOTATION, json_object_new_string(CHECKPOINT_MANAGER));
+	json_object_object_add(ann, CHECKPOINT_MANAGER_ANNOTATION,
+	                       json_object_new_string(CHECKPOINT_MANAGER));
 	int r = write_json_file(path, spec, err);
 	json_object_put(spec);
 	return r;
@@ -210,8 +214,8 @@ static bool spec_names_criu_config(const char *bundle, const char *criu_conf)
 		return false;
 	struct json_object *spec = json_tokener_parse(text), *annotations, *conf;
 	bool named = spec && json_object_object_get_ex(spec, "annotations", &annotations) &&
-		     json_object_object_get_ex(annotations, "org.criu.config", &conf) &&
-		     strcmp(json_object_get_string(conf), criu_conf) == 0;
+	             json_object_object_get_ex(annotations, "org.criu.config", &conf) &&
+	             strcmp(json_object_get_string(conf), criu_conf) == 0;
 	if (spec)
 		json_object_put(spec);
 	return named;
@@ -222,14 +226,14 @@ static bool spec_names_criu_config(const char *bundle, const char *criu_conf)
 static int write_hook_params(struct checkpoint_run *run, cryo_err *err)
 {
 	struct freeze_hook_params p = {
-		.kind = run->freezer.kind,
-		.dir = run->freezer.dir,
-		.cgroup = run->freezer.cgroup,
-		.init_pid = run->c->pid,
-		.cryo_pid = getpid(),
-		.stamp = run->hook_stamp,
-		.error_file = run->hook_error,
-		.thawed_marker = run->thawed_marker,
+	    .kind = run->freezer.kind,
+	    .dir = run->freezer.dir,
+	    .cgroup = run->freezer.cgroup,
+	    .init_pid = run->c->pid,
+	    .cryo_pid = getpid(),
+	    .stamp = run->hook_stamp,
+	    .error_file = run->hook_error,
+	    .thawed_marker = run->thawed_marker,
 	};
 	return freeze_hook_params_write(run->hook_params, &p, err);
 }
@@ -291,14 +295,16 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	 * the configuration file (CRIU reads `network-lock` there with
 	 * patches/criu/0001). */
 	run->stats->network_lock = checkpoint_needs_network_lock(run);
-	cleanup_free char *options = xasprintf("%s%s", run->opts->tcp_skip_in_flight ? "skip-in-flight\n" : "",
-	                                       run->stats->network_lock ? "" : "network-lock skip\n");
+	cleanup_free char *options =
+	    xasprintf("%s%s", run->opts->tcp_skip_in_flight ? "skip-in-flight\n" : "",
+	              run->stats->network_lock ? "" : "network-lock skip\n");
 	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
 		return spec_write_criu_config(bundle, options, err);
 	run->hook_params = xasprintf("%s/freeze-hook.json", run->work_dir);
 	run->hook_error = xasprintf("%s/freeze-hook.error", run->work_dir);
 	run->hook_stamp = xasprintf("%s/frozen-at", run->work_dir);
-	run->thawed_marker = engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
+	run->thawed_marker =
+	    engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
 	unlink(run->thawed_marker);
 	if ((r = write_hook_params(run, err)) < 0)
 		return r;
@@ -307,11 +313,12 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	 * quoted; none comes from the container. */
 	cleanup_free char *exe_word = shell_quote(exe);
 	cleanup_free char *params_word = shell_quote(run->hook_params);
-	cleanup_free char *text = xasprintf("#!/bin/sh\n"
-					    "# Written by cryo: freeze the container right before CRIU seizes it.\n"
-					    "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
-					    "exec %s " FREEZE_HOOK_COMMAND " %s\n",
-					    exe_word, params_word);
+	cleanup_free char *text =
+	    xasprintf("#!/bin/sh\n"
+	              "# Written by cryo: freeze the container right before CRIU seizes it.\n"
+	              "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
+	              "exec %s " FREEZE_HOOK_COMMAND " %s\n",
+	              exe_word, params_word);
 	cleanup_free char *conf = xasprintf("%saction-script %s\n", options, script);
 	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
 	    (r = spec_write_criu_config(bundle, conf, err)) < 0)
@@ -352,15 +359,16 @@ static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 	if (r < 0)
 		return r;
 	if (run->freeze_in_hook && (!run->frozen_by_us || !frozen))
-		return cryo_error_set(err, EIO,
-				      "the container is not frozen after the runtime's checkpoint (freeze hook %s): "
-				      "refusing a checkpoint that could be inconsistent",
-				      run->frozen_by_us ? "ran" : "did not run");
+		return cryo_error_set(
+		    err, EIO,
+		    "the container is not frozen after the runtime's checkpoint (freeze hook %s): "
+		    "refusing a checkpoint that could be inconsistent",
+		    run->frozen_by_us ? "ran" : "did not run");
 	if (!frozen)
 		return cryo_error_set(err, EIO,
-				      "cgroup `%s` is not frozen after the runtime's checkpoint: refusing a "
-				      "checkpoint that could be inconsistent",
-				      run->freezer.cgroup);
+		                      "cgroup `%s` is not frozen after the runtime's checkpoint: refusing a "
+		                      "checkpoint that could be inconsistent",
+		                      run->freezer.cgroup);
 	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
 		return cryo_error_wrap(err, "after the dump");
 	return 0;
@@ -383,7 +391,8 @@ static int open_snapshot(struct checkpoint_run *run, const char *root, bool over
 	if (r < 0)
 		return r;
 	run->captures = xrealloc(run->captures, (run->n_captures + 1) * sizeof(*run->captures));
-	run->captures[run->n_captures++] = (struct pending_capture){.snap = snap, .volume = volume ? xstrdup(volume) : NULL};
+	run->captures[run->n_captures++] =
+	    (struct pending_capture){.snap = snap, .volume = volume ? xstrdup(volume) : NULL};
 	return 0;
 }
 
@@ -409,8 +418,8 @@ static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
 	size_t cloned = 0;
 	for (size_t i = 0; i < run->n_captures; i++)
 		cloned += run->captures[i].snap != NULL;
-	run->stats->capture_method = !run->n_captures       ? CAPTURE_NONE
-	                             : !cloned               ? CAPTURE_COPY
+	run->stats->capture_method = !run->n_captures            ? CAPTURE_NONE
+	                             : !cloned                   ? CAPTURE_COPY
 	                             : cloned == run->n_captures ? CAPTURE_REFLINK
 	                                                         : CAPTURE_MIXED;
 	if (cloned) {
@@ -434,9 +443,11 @@ static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
 		if (!pc->snap)
 			continue;
 		struct rootfs_diff_stats ds = {0};
-		cleanup_free char *tar = pc->volume ? xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, pc->volume)
-		                                    : xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
-		cleanup_free char *deleted = pc->volume ? NULL : xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
+		cleanup_free char *tar =
+		    pc->volume ? xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, pc->volume)
+		               : xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
+		cleanup_free char *deleted =
+		    pc->volume ? NULL : xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
 		int r = capture_snapshot_write(pc->snap, tar, deleted, &ds, err);
 		if (r < 0)
 			return pc->volume ? cryo_error_wrap(err, "capture volume `%s`", pc->volume)
@@ -481,7 +492,8 @@ static int claim_export_temp(struct checkpoint_run *run, cryo_err *err)
 	if (prefix[0] != '/') {
 		cleanup_free char *cwd = getcwd(NULL, 0);
 		if (!cwd)
-			return cryo_error_set(err, errno, "export to `%s`: current directory", run->opts->export_path);
+			return cryo_error_set(err, errno, "export to `%s`: current directory",
+			                      run->opts->export_path);
 		char *abs = xasprintf("%s/%s", cwd, prefix);
 		free(prefix);
 		prefix = abs;
@@ -581,11 +593,11 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 {
 	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
 	struct runtime_checkpoint_opts ro = {
-		.image_path = images,
-		.work_path = run->work_dir,
-		.leave_running = run->opts->leave_running,
-		.tcp_established = run->opts->tcp_established,
-		.file_locks = run->opts->file_locks,
+	    .image_path = images,
+	    .work_path = run->work_dir,
+	    .leave_running = run->opts->leave_running,
+	    .tcp_established = run->opts->tcp_established,
+	    .file_locks = run->opts->file_locks,
 	};
 	int r;
 	if (!run->opts->leave_running && (r = detach_monitor(run, err)) < 0)
@@ -621,8 +633,9 @@ static int checkpoint_capture_rootfs(struct checkpoint_run *run, cryo_err *err)
 	struct rootfs_diff_stats ds = {0};
 	struct capture_snapshot *snap = find_snapshot(run, NULL);
 	int64_t start = now_monotonic_us();
-	int r = snap ? capture_snapshot_take(snap, err)
-	             : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
+	int r =
+	    snap ? capture_snapshot_take(snap, err)
+	         : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
 	run->stats->rootfs_capture_duration = now_monotonic_us() - start;
 	run->stats->rootfs_diff_bytes = ds.bytes;
 	if (snap && r == 0)
@@ -643,7 +656,8 @@ static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
 		if (m->kind != MOUNT_VOLUME)
 			continue;
 		cleanup_free char *data = volume_data_dir(run->engine, m->source);
-		cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, m->source);
+		cleanup_free char *tar =
+		    xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, m->source);
 		struct capture_snapshot *snap = find_snapshot(run, m->source);
 		int r = snap ? capture_snapshot_take(snap, err) : volume_capture(data, tar, err);
 		if (snap && r == 0)
@@ -694,10 +708,11 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 		return r;
 	r = lock_try_acquire(run->engine, other->id, &lock, err);
 	if (r == -EWOULDBLOCK)
-		return cryo_error_set(err, EBUSY,
-				      "volume `%s` is also used by running container `%s`, which is busy with another "
-				      "operation: try again, stop `%s`, or checkpoint with --ignore-volumes",
-				      volume, other->name, other->name);
+		return cryo_error_set(
+		    err, EBUSY,
+		    "volume `%s` is also used by running container `%s`, which is busy with another "
+		    "operation: try again, stop `%s`, or checkpoint with --ignore-volumes",
+		    volume, other->name, other->name);
 	if (r < 0)
 		return r;
 	/* Read it again under its lock. */
@@ -717,15 +732,16 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 	/* A watchdog thaws it should this cryo die before it does: started
 	 * first, so that no moment exists where it is frozen and unwatched. */
 	n->thawed_marker = engine_run_path(run->engine, "containers/%s/neighbour-thawed-%d-%zu", run->c->id,
-					   (int)getpid(), run->n_neighbours);
+	                                   (int)getpid(), run->n_neighbours);
 	unlink(n->thawed_marker);
 	freeze_watchdog_start(&n->freezer, 1, getpid(), 0, n->thawed_marker);
 	n->frozen_by_us = true; /* from here on, thaw_neighbours thaws it (and tells the watchdog) */
 	if ((r = freezer_freeze(&n->freezer, FREEZER_TIMEOUT_US, err)) < 0)
-		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it", volume,
-				       other->name);
+		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it",
+		                       volume, other->name);
 	if ((r = freezer_check_tasks_beneath(&n->freezer, other->pid, err)) < 0)
-		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`", volume, other->name);
+		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`", volume,
+		                       other->name);
 	return 0;
 }
 
@@ -747,7 +763,8 @@ static int checkpoint_freeze_volume_users(struct checkpoint_run *run, cryo_err *
 		if (r < 0)
 			return r;
 		for (size_t j = 0; users[j]; j++)
-			if (!find_neighbour(run, users[j]) && (r = take_neighbour(run, m->source, users[j], err)) < 0)
+			if (!find_neighbour(run, users[j]) &&
+			    (r = take_neighbour(run, m->source, users[j], err)) < 0)
 				return r;
 	}
 	return 0;
@@ -769,10 +786,11 @@ static int checkpoint_check_volume_users(struct checkpoint_run *run, cryo_err *e
 			return r;
 		for (size_t j = 0; users[j]; j++)
 			if (!find_neighbour(run, users[j]))
-				return cryo_error_set(err, EBUSY,
-						      "volume `%s`: container `%s` started using it while it was captured; "
-						      "checkpoint again",
-						      m->source, users[j]);
+				return cryo_error_set(
+				    err, EBUSY,
+				    "volume `%s`: container `%s` started using it while it was captured; "
+				    "checkpoint again",
+				    m->source, users[j]);
 	}
 	return 0;
 }
@@ -860,7 +878,8 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 	int r;
 	if (run->opts->export_stream)
 		r = checkpoint_archive_write_fd(run->dir, run->opts->export_fd,
-		                                run->opts->export_what ? run->opts->export_what : "the stream",
+		                                run->opts->export_what ? run->opts->export_what
+		                                                       : "the stream",
 		                                run->opts->compression, 0, run->signing_key, &ws, err);
 	else
 		r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression,
@@ -911,7 +930,8 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 	struct cryo_engine *engine = run->engine;
 	bool exporting = run->opts->export_path || run->opts->export_stream;
 	bool stopping = !run->opts->leave_running || run->handed_over;
-	bool keep_in_engine = run->handed_over ? run->opts->keep : !run->opts->leave_running || !exporting || run->opts->keep;
+	bool keep_in_engine =
+	    run->handed_over ? run->opts->keep : !run->opts->leave_running || !exporting || run->opts->keep;
 	int r;
 
 	if (keep_in_engine) {
@@ -997,19 +1017,21 @@ static int checkpoint_progress(struct checkpoint_run *run, const char *phase, in
 		bytes = cryo_progress_dir_bytes(images);
 	}
 	struct cryo_progress p = {
-		.operation = "checkpoint",
-		.container = run->c->name,
-		.phase = phase,
-		.elapsed_us = now_monotonic_us() - start,
-		.bytes = bytes,
-		.frozen_us = strcmp(phase, "thawed") == 0 || strcmp(phase, "handed over") == 0 ? run->stats->frozen_window : 0,
+	    .operation = "checkpoint",
+	    .container = run->c->name,
+	    .phase = phase,
+	    .elapsed_us = now_monotonic_us() - start,
+	    .bytes = bytes,
+	    .frozen_us = strcmp(phase, "thawed") == 0 || strcmp(phase, "handed over") == 0
+	                     ? run->stats->frozen_window
+	                     : 0,
 	};
 	cryo_progress_report(&p);
 	return 0;
 }
 
 int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,
-			 struct checkpoint_stats *stats, cryo_err *err)
+                         struct checkpoint_stats *stats, cryo_err *err)
 {
 	cleanup_close int lock = -1;
 	cleanup_container struct container *c = NULL;
@@ -1021,10 +1043,12 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
 	if (!container_is_active(c))
-		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: it is %s, not running", c->name, c->state);
+		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: it is %s, not running",
+		                      c->name, c->state);
 	if (opts->handoff && (!opts->leave_running || opts->export_path || opts->export_stream))
-		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: a handoff needs a live checkpoint and no export",
-		                      c->name);
+		return cryo_error_set(
+		    err, EINVAL, "checkpoint container `%s`: a handoff needs a live checkpoint and no export",
+		    c->name);
 
 	run.c = c;
 	run.was_paused = strcmp(c->state, CONTAINER_PAUSED) == 0;
@@ -1033,8 +1057,7 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 
 	if ((r = checkpoint_prepare(&run, err)) < 0 ||
 	    (r = checkpoint_progress(&run, "dumping", start, 0)) < 0 ||
-	    (r = checkpoint_freeze(&run, err)) < 0 ||
-	    (r = checkpoint_dump(&run, err)) < 0 ||
+	    (r = checkpoint_freeze(&run, err)) < 0 || (r = checkpoint_dump(&run, err)) < 0 ||
 	    (r = checkpoint_progress(&run, "capturing", start, CHECKPOINT_PROGRESS_IMAGES)) < 0 ||
 	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
 	    (r = checkpoint_freeze_volume_users(&run, err)) < 0 ||
@@ -1046,24 +1069,29 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	 * the snapshots' tars must exist before it. */
 	if ((run.test_thaw_after_archive || opts->handoff) && (r = checkpoint_write_snapshots(&run, err)) < 0)
 		goto fail;
-	if (opts->handoff && ((r = checkpoint_write_stats(&run, err)) < 0 || (r = checkpoint_handoff(&run, err)) < 0))
+	if (opts->handoff &&
+	    ((r = checkpoint_write_stats(&run, err)) < 0 || (r = checkpoint_handoff(&run, err)) < 0))
 		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_write_stats(&run, err)) < 0)
 		goto fail;
 	if (run.test_thaw_after_archive && (r = checkpoint_export(&run, err)) < 0)
 		goto fail;
 	checkpoint_thaw(&run);
-	checkpoint_progress(&run, run.handed_over ? "handed over" : opts->leave_running ? "thawed" : "captured", start,
-	                    run.stats->rootfs_diff_bytes);
+	checkpoint_progress(&run,
+	                    run.handed_over       ? "handed over"
+	                    : opts->leave_running ? "thawed"
+	                                          : "captured",
+	                    start, run.stats->rootfs_diff_bytes);
 	if ((r = checkpoint_write_snapshots(&run, err)) < 0 ||
 	    (!run.handed_over && (r = checkpoint_write_stats(&run, err)) < 0) ||
-	    (r = checkpoint_progress(&run, opts->export_path || opts->export_stream ? "writing" : NULL, start, 0)) < 0 ||
-	    (r = checkpoint_export(&run, err)) < 0 ||
-	    (r = checkpoint_commit(&run, err)) < 0)
+	    (r = checkpoint_progress(&run, opts->export_path || opts->export_stream ? "writing" : NULL, start,
+	                             0)) < 0 ||
+	    (r = checkpoint_export(&run, err)) < 0 || (r = checkpoint_commit(&run, err)) < 0)
 		goto fail;
 	stats->checkpoint_duration = now_monotonic_us() - start;
 	checkpoint_progress(&run, "done", start,
-	                    opts->export_path || opts->export_stream ? stats->archive_size : CHECKPOINT_PROGRESS_IMAGES);
+	                    opts->export_path || opts->export_stream ? stats->archive_size
+	                                                             : CHECKPOINT_PROGRESS_IMAGES);
 	checkpoint_run_release(&run);
 	return 0;
 fail:
@@ -1076,29 +1104,37 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "checkpoint_duration", json_object_new_int64(s->checkpoint_duration));
-	json_object_object_add(o, "runtime_checkpoint_duration", json_object_new_int64(s->runtime_checkpoint_duration));
+	json_object_object_add(o, "runtime_checkpoint_duration",
+	                       json_object_new_int64(s->runtime_checkpoint_duration));
 	json_object_object_add(o, "frozen_window", json_object_new_int64(s->frozen_window));
 	json_object_object_add(o, "freeze_duration", json_object_new_int64(s->freeze_duration));
-	json_object_object_add(o, "rootfs_capture_duration", json_object_new_int64(s->rootfs_capture_duration));
-	json_object_object_add(o, "volumes_capture_duration", json_object_new_int64(s->volumes_capture_duration));
+	json_object_object_add(o, "rootfs_capture_duration",
+	                       json_object_new_int64(s->rootfs_capture_duration));
+	json_object_object_add(o, "volumes_capture_duration",
+	                       json_object_new_int64(s->volumes_capture_duration));
 	json_object_object_add(o, "archive_duration", json_object_new_int64(s->archive_duration));
 	json_object_object_add(o, "rootfs_diff_bytes", json_object_new_int64((int64_t)s->rootfs_diff_bytes));
 	json_object_object_add(o, "archive_size", json_object_new_int64((int64_t)s->archive_size));
-	static const char *const methods[] = {[CAPTURE_NONE] = "none", [CAPTURE_COPY] = "copy",
-	                                      [CAPTURE_REFLINK] = "reflink", [CAPTURE_MIXED] = "mixed"};
+	static const char *const methods[] = {[CAPTURE_NONE] = "none",
+	                                      [CAPTURE_COPY] = "copy",
+	                                      [CAPTURE_REFLINK] = "reflink",
+	                                      [CAPTURE_MIXED] = "mixed"};
 	json_object_object_add(o, "network_lock", json_object_new_boolean(s->network_lock));
 	json_object_object_add(o, "capture_method", json_object_new_string(methods[s->capture_method]));
 	json_object_object_add(o, "capture_flush_duration", json_object_new_int64(s->capture_flush_duration));
 	json_object_object_add(o, "capture_write_duration", json_object_new_int64(s->capture_write_duration));
 	json_object_object_add(o, "reflink_bytes", json_object_new_int64((int64_t)s->reflink_bytes));
-	json_object_object_add(o, "capture_copied_bytes", json_object_new_int64((int64_t)s->capture_copied_bytes));
+	json_object_object_add(o, "capture_copied_bytes",
+	                       json_object_new_int64((int64_t)s->capture_copied_bytes));
 	if (s->have_criu_stats) {
 		json_object_object_add(o, "freezing_time", json_object_new_int64(s->criu.freezing_time));
 		json_object_object_add(o, "frozen_time", json_object_new_int64(s->criu.frozen_time));
 		json_object_object_add(o, "memdump_time", json_object_new_int64(s->criu.memdump_time));
 		json_object_object_add(o, "memwrite_time", json_object_new_int64(s->criu.memwrite_time));
-		json_object_object_add(o, "pages_scanned", json_object_new_int64((int64_t)s->criu.pages_scanned));
-		json_object_object_add(o, "pages_written", json_object_new_int64((int64_t)s->criu.pages_written));
+		json_object_object_add(o, "pages_scanned",
+		                       json_object_new_int64((int64_t)s->criu.pages_scanned));
+		json_object_object_add(o, "pages_written",
+		                       json_object_new_int64((int64_t)s->criu.pages_written));
 	}
 	return o;
 }

@@ -32,7 +32,7 @@ struct checkpoint_opts {
 	bool tcp_established;
 	bool tcp_skip_in_flight; /* CRIU's skip-in-flight: connections not yet accepted are dropped */
 	bool file_locks;
-	bool keep; /* keep CRIU's logs and the engine copy even when exported */
+	bool keep;            /* keep CRIU's logs and the engine copy even when exported */
 	const char *sign_key; /* sign the export with this Ed25519 PEM key; NULL: the engine's own */
 
 	/* Hand the container over (migrate.h): called inside the frozen window,
@@ -56,8 +56,8 @@ struct checkpoint_stats {
 	int64_t rootfs_capture_duration;
 	int64_t volumes_capture_duration;
 	int64_t archive_duration;
-	int64_t handoff_duration; /* inside the frozen window, the handoff callback */
-	int64_t handoff_downtime; /* from the freeze to the handoff's success; 0 if unknown */
+	int64_t handoff_duration;     /* inside the frozen window, the handoff callback */
+	int64_t handoff_downtime;     /* from the freeze to the handoff's success; 0 if unknown */
 	int64_t frozen_dump_duration; /* the part of the dump inside the frozen window */
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
@@ -69,13 +69,13 @@ struct checkpoint_stats {
 	int64_t capture_write_duration; /* the snapshots' tars, after the thaw */
 	uint64_t reflink_bytes;         /* data the snapshots share with the trees */
 	uint64_t capture_copied_bytes;  /* data the snapshots copied in the frozen window */
-	bool network_lock; /* CRIU locked the container's network during the dump */
+	bool network_lock;              /* CRIU locked the container's network during the dump */
 	bool have_criu_stats;
 	struct criu_dump_stats criu;
 };
 
 int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,
-			 struct checkpoint_stats *stats, cryo_err *err);
+                         struct checkpoint_stats *stats, cryo_err *err);
 
 struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
 

@@ -87,7 +87,8 @@ enum layout_kind {
 };
 
 static const char *const layout_files[] = {
-    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump", "stats-dump.json", "stats-dump", INDEX_NAME, MANIFEST_NAME, SIGNATURE_NAME,
+    "rootfs-diff.tar", "deleted.files", "config.dump", "spec.dump",    "stats-dump.json",
+    "stats-dump",      INDEX_NAME,      MANIFEST_NAME, SIGNATURE_NAME,
 };
 
 /* What a (cleaned, relative) name may be in a checkpoint archive. */
@@ -368,7 +369,8 @@ static int plan_tree(struct ckpt_writer *w, int fd, const char *prefix, cryo_err
 	if (sorted_names(fd, prefix[0] ? prefix : ".", &names, err) < 0)
 		return -EIO;
 	for (size_t i = 0; names[i]; i++) {
-		cleanup_free char *child = prefix[0] ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
+		cleanup_free char *child =
+		    prefix[0] ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
 		if (!prefix[0] && is_generated(child))
 			continue; /* from an earlier extraction: written anew */
 		unsigned kind = layout_kind(child);
@@ -427,7 +429,8 @@ static char *signature_text(const struct signing_key *key, const char *manifest,
 	signing_key_public(key, pub);
 	cleanup_free char *pub64 = trust_base64(pub, sizeof(pub));
 	cleanup_free char *sig64 = trust_base64(sig, sizeof(sig));
-	return xasprintf("{\"algorithm\":\"" TRUST_SIG_ALGORITHM "\",\"public_key\":\"%s\",\"signature\":\"%s\"}\n",
+	return xasprintf("{\"algorithm\":\"" TRUST_SIG_ALGORITHM
+	                 "\",\"public_key\":\"%s\",\"signature\":\"%s\"}\n",
 	                 pub64, sig64);
 }
 
@@ -501,7 +504,7 @@ static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, siz
 	if (sink->writeback && sink->written - sink->writeback_started >= WRITEBACK_CHUNK) {
 		/* Best effort: a file system without it just flushes at fsync. */
 		sync_file_range(sink->fd, sink->writeback_started, sink->written - sink->writeback_started,
-				SYNC_FILE_RANGE_WRITE);
+		                SYNC_FILE_RANGE_WRITE);
 		sink->writeback_started = sink->written;
 	}
 	return (la_ssize_t)len;
@@ -526,7 +529,8 @@ char *checkpoint_archive_temp_prefix(const char *target)
 /* The tar writer over sink, around write_contents(); what: the output's
  * name for messages. */
 static int write_archive(struct ckpt_writer *w, struct archive_sink *sink, const char *what, const char *dir,
-                         enum checkpoint_compression c, int level, const struct signing_key *key, cryo_err *err)
+                         enum checkpoint_compression c, int level, const struct signing_key *key,
+                         cryo_err *err)
 {
 	int r = 0;
 	w->a = archive_write_new();
@@ -590,8 +594,8 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 }
 
 int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum checkpoint_compression c,
-                                int level, const struct signing_key *key, struct checkpoint_archive_stats *stats,
-                                cryo_err *err)
+                                int level, const struct signing_key *key,
+                                struct checkpoint_archive_stats *stats, cryo_err *err)
 {
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
@@ -612,7 +616,7 @@ struct ckpt_reader {
 	int destfd;
 	const struct checkpoint_archive_read_opts *opts;
 	struct extract_limits limits;
-	size_t json_max; /* bound of the index and the manifest */
+	size_t json_max;           /* bound of the index and the manifest */
 	struct json_object *index; /* name -> {"directory": bool, "size": N, "seen": bool} */
 	struct json_object *seen;  /* name -> {"sha256", "size"} of each regular file read */
 	char *manifest_text;
@@ -738,7 +742,8 @@ static int copy_data(struct ckpt_reader *r, int64_t size, int fd, char *mem, cha
 		/* The first byte past the announced size stops the entry. */
 		if ((uint64_t)len > (uint64_t)(size - total)) {
 			digest_free(d);
-			return cryo_error_plain(err, EFBIG, "more data than the %lld bytes announced", (long long)size);
+			return cryo_error_plain(err, EFBIG, "more data than the %lld bytes announced",
+			                        (long long)size);
 		}
 		digest_update(d, buf, len);
 		if (mem)
@@ -761,7 +766,8 @@ static int copy_data(struct ckpt_reader *r, int64_t size, int fd, char *mem, cha
 	digest_final(d, sha);
 	*got = total;
 	if (total != size)
-		return cryo_error_plain(err, EIO, "%lld of %lld bytes (archive truncated)", (long long)total, (long long)size);
+		return cryo_error_plain(err, EIO, "%lld of %lld bytes (archive truncated)", (long long)total,
+		                        (long long)size);
 	return 0;
 }
 
@@ -781,7 +787,8 @@ static int read_generated(struct ckpt_reader *r, const char *name, struct archiv
 		return cryo_error_plain(err, EINVAL, "must be a regular file");
 	int64_t size = archive_entry_size(entry);
 	if (size < 0 || (uint64_t)size > max)
-		return cryo_error_plain(err, EFBIG, "%lld bytes is more than the %zu allowed", (long long)size, max);
+		return cryo_error_plain(err, EFBIG, "%lld bytes is more than the %zu allowed",
+		                        (long long)size, max);
 	cleanup_free char *buf = xmalloc((size_t)size + 1);
 	char sha[DIGEST_HEX_LEN + 1];
 	int64_t got;
@@ -808,13 +815,15 @@ static int check_header(struct json_object *o, const char *what, cryo_err *err)
 	struct json_object *format, *version;
 	if (!json_object_is_type(o, json_type_object) || !json_get(o, "format", json_type_string, &format) ||
 	    strcmp(json_object_get_string(format), CHECKPOINT_ARCHIVE_FORMAT) != 0)
-		return cryo_error_plain(err, EINVAL, "%s: not a `%s` archive", what, CHECKPOINT_ARCHIVE_FORMAT);
+		return cryo_error_plain(err, EINVAL, "%s: not a `%s` archive", what,
+		                        CHECKPOINT_ARCHIVE_FORMAT);
 	if (!json_get(o, "version", json_type_int, &version) ||
 	    json_object_get_int64(version) != CHECKPOINT_ARCHIVE_VERSION)
-		return cryo_error_plain(err, EINVAL, "%s: unsupported format version %s (this cryo reads version %d)", what,
-		              json_object_object_get_ex(o, "version", &version) ? json_object_to_json_string(version)
-		                                                                 : "(none)",
-		              CHECKPOINT_ARCHIVE_VERSION);
+		return cryo_error_plain(
+		    err, EINVAL, "%s: unsupported format version %s (this cryo reads version %d)", what,
+		    json_object_object_get_ex(o, "version", &version) ? json_object_to_json_string(version)
+		                                                      : "(none)",
+		    CHECKPOINT_ARCHIVE_VERSION);
 	return 0;
 }
 
@@ -828,7 +837,8 @@ static int check_index_entry(struct ckpt_reader *r, struct json_object *e, size_
 	const char *name = json_object_get_string(jname), *type = json_object_get_string(jtype), *why = NULL;
 	cleanup_free char *clean = safe_extract_clean_name(name, &why);
 	if (!clean || strcmp(clean, name) != 0 || strlen(name) != (size_t)json_object_get_string_len(jname))
-		return cryo_error_plain(err, EPERM, "index: entry `%s`: %s", name, clean ? "not a clean relative name" : why);
+		return cryo_error_plain(err, EPERM, "index: entry `%s`: %s", name,
+		                        clean ? "not a clean relative name" : why);
 	int rc = extract_limits_check_name(&r->limits, name, err);
 	if (rc < 0)
 		return cryo_error_wrap(err, "index: entry `%s`", name);
@@ -837,8 +847,8 @@ static int check_index_entry(struct ckpt_reader *r, struct json_object *e, size_
 		return cryo_error_plain(err, EINVAL, "index: entry `%s`: unknown type `%s`", name, type);
 	unsigned kind = layout_kind(name);
 	if (is_generated(name) || !(kind & (dir ? LAYOUT_DIR : LAYOUT_FILE)))
-		return cryo_error_plain(err, EINVAL, "index: entry `%s`: not part of a checkpoint archive (as a %s)",
-		                        name, type);
+		return cryo_error_plain(
+		    err, EINVAL, "index: entry `%s`: not part of a checkpoint archive (as a %s)", name, type);
 	if (json_object_object_get_ex(r->index, name, NULL))
 		return cryo_error_plain(err, EINVAL, "index: entry `%s` is listed twice", name);
 	int64_t size = 0;
@@ -846,11 +856,13 @@ static int check_index_entry(struct ckpt_reader *r, struct json_object *e, size_
 		if (!json_get(e, "size", json_type_int, &jsize) || json_object_get_int64(jsize) < 0)
 			return cryo_error_plain(err, EINVAL, "index: entry `%s` has no valid size", name);
 		size = json_object_get_int64(jsize);
-		if ((uint64_t)size > r->limits.max_total_size || *total > r->limits.max_total_size - (uint64_t)size)
-			return cryo_error_plain(err, EFBIG,
-			              "index: the files add up to more than this engine accepts (%llu bytes, "
-			              "`import.max_total_size` in the engine configuration)",
-			              (unsigned long long)r->limits.max_total_size);
+		if ((uint64_t)size > r->limits.max_total_size ||
+		    *total > r->limits.max_total_size - (uint64_t)size)
+			return cryo_error_plain(
+			    err, EFBIG,
+			    "index: the files add up to more than this engine accepts (%llu bytes, "
+			    "`import.max_total_size` in the engine configuration)",
+			    (unsigned long long)r->limits.max_total_size);
 		*total += (uint64_t)size;
 		/* The root file system diff and volume tars are unpacked once more. */
 		if (strcmp(name, "rootfs-diff.tar") == 0 || str_has_prefix(name, "volumes/"))
@@ -884,16 +896,18 @@ static int read_index(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 		rc = cryo_error_plain(err, EINVAL, "index: no `entries` array and `total_size`");
 	size_t n = rc == 0 ? json_object_array_length(list) : 0;
 	if (rc == 0 && n > r->limits.max_entries)
-		rc = cryo_error_plain(err, EFBIG,
-		            "index: %zu entries, more than the %llu this engine accepts (`import.max_entries` in "
-		            "the engine configuration)",
-		            n, (unsigned long long)r->limits.max_entries);
+		rc = cryo_error_plain(
+		    err, EFBIG,
+		    "index: %zu entries, more than the %llu this engine accepts (`import.max_entries` in "
+		    "the engine configuration)",
+		    n, (unsigned long long)r->limits.max_entries);
 	uint64_t total = 0, unpacked = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = check_index_entry(r, json_object_array_get_idx(list, i), i, &total, &unpacked, err);
 	if (rc == 0 && json_object_get_int64(jtotal) != (int64_t)total)
-		rc = cryo_error_plain(err, EINVAL, "index: `total_size` is %lld but the entries add up to %llu",
-		            (long long)json_object_get_int64(jtotal), (unsigned long long)total);
+		rc = cryo_error_plain(err, EINVAL,
+		                      "index: `total_size` is %lld but the entries add up to %llu",
+		                      (long long)json_object_get_int64(jtotal), (unsigned long long)total);
 	json_object_put(o);
 	if (rc < 0)
 		return rc;
@@ -905,11 +919,12 @@ static int read_index(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	uint64_t needed = total + unpacked;
 	if (needed < total || needed > avail)
-		return cryo_error_plain(err, ENOSPC,
-		              "needs %llu bytes (%llu of files, %llu more once the root file system and volumes "
-		              "are unpacked), but the engine's file system has only %llu bytes free",
-		              (unsigned long long)needed, (unsigned long long)total,
-		              (unsigned long long)unpacked, (unsigned long long)avail);
+		return cryo_error_plain(
+		    err, ENOSPC,
+		    "needs %llu bytes (%llu of files, %llu more once the root file system and volumes "
+		    "are unpacked), but the engine's file system has only %llu bytes free",
+		    (unsigned long long)needed, (unsigned long long)total, (unsigned long long)unpacked,
+		    (unsigned long long)avail);
 	/* Test switch: stall here, inside the transfer, for a test to kill us. */
 	const char *stall = test_hook_getenv(CHECKPOINT_ARCHIVE_TEST_STALL_MS);
 	if (stall && atoi(stall) > 0) {
@@ -936,15 +951,18 @@ static int read_listed(struct ckpt_reader *r, const char *name, struct archive_e
 	mode_t type = archive_entry_filetype(entry);
 	if (type != (dir ? AE_IFDIR : AE_IFREG))
 		return cryo_error_plain(err, EINVAL, "the index says it is a %s, the archive has a %s",
-		              dir ? "directory" : "regular file",
-		              type == AE_IFDIR ? "directory" : type == AE_IFREG ? "regular file" : "special file");
+		                        dir ? "directory" : "regular file",
+		                        type == AE_IFDIR   ? "directory"
+		                        : type == AE_IFREG ? "regular file"
+		                                           : "special file");
 	if (dir)
 		return read_dir_entry(r, name, err);
 
 	int64_t size = archive_entry_size(entry);
 	if (size != want)
-		return cryo_error_plain(err, EFBIG, "its header says %lld bytes, the index %lld (archive tampered)",
-		              (long long)size, (long long)want);
+		return cryo_error_plain(err, EFBIG,
+		                        "its header says %lld bytes, the index %lld (archive tampered)",
+		                        (long long)size, (long long)want);
 	cleanup_close int parent = open_parent(r->destfd, name, err);
 	if (parent < 0)
 		return parent;
@@ -964,8 +982,9 @@ static int read_listed(struct ckpt_reader *r, const char *name, struct archive_e
 /* The names Podman's --export archives begin with (it writes no index). */
 static bool looks_like_podman(const char *name)
 {
-	static const char *const podman_first[] = {"artifacts", "config.dump", "spec.dump", "network.status",
-	                                           "devshm-checkpoint.tar", "checkpoint", "rootfs-diff.tar"};
+	static const char *const podman_first[] = {"artifacts",      "config.dump",           "spec.dump",
+	                                           "network.status", "devshm-checkpoint.tar", "checkpoint",
+	                                           "rootfs-diff.tar"};
 	for (size_t i = 0; i < ARRAY_SIZE(podman_first); i++)
 		if (strcmp(name, podman_first[i]) == 0)
 			return true;
@@ -984,27 +1003,32 @@ static int read_entry(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 	int rc;
 
 	if (archive_entry_hardlink(entry))
-		return cryo_error_plain(err, EINVAL, "entry `%s`: hard links are not allowed in a checkpoint archive", name);
+		return cryo_error_plain(
+		    err, EINVAL, "entry `%s`: hard links are not allowed in a checkpoint archive", name);
 	if (type == AE_IFLNK)
-		return cryo_error_plain(err, EINVAL, "entry `%s`: symbolic links are not allowed in a checkpoint archive",
-		              name);
+		return cryo_error_plain(
+		    err, EINVAL, "entry `%s`: symbolic links are not allowed in a checkpoint archive", name);
 	if (type != AE_IFDIR && type != AE_IFREG)
 		return cryo_error_plain(err, EINVAL, "entry `%s`: a special file is not allowed here", name);
 	if (first && strcmp(name, INDEX_NAME) != 0 && looks_like_podman(name))
-		return cryo_error_plain(err, ENOTSUP,
-		              "entry `%s` comes first, where `%s` must be: this looks like an archive exported by "
-		              "Podman (`podman container checkpoint --export`), which cryo can show (`cryo "
-		              "checkpoint inspect`) but not restore",
-		              name, INDEX_NAME);
+		return cryo_error_plain(
+		    err, ENOTSUP,
+		    "entry `%s` comes first, where `%s` must be: this looks like an archive exported by "
+		    "Podman (`podman container checkpoint --export`), which cryo can show (`cryo "
+		    "checkpoint inspect`) but not restore",
+		    name, INDEX_NAME);
 	if (first && strcmp(name, INDEX_NAME) != 0)
-		return cryo_error_plain(err, EINVAL,
-		              "entry `%s` comes first, where `%s` must be (not a cryo checkpoint archive of format "
-		              "version %d)",
-		              name, INDEX_NAME, CHECKPOINT_ARCHIVE_VERSION);
+		return cryo_error_plain(
+		    err, EINVAL,
+		    "entry `%s` comes first, where `%s` must be (not a cryo checkpoint archive of format "
+		    "version %d)",
+		    name, INDEX_NAME, CHECKPOINT_ARCHIVE_VERSION);
 	if (r->sig_text)
-		return cryo_error_plain(err, EINVAL, "entry `%s`: follows `%s`, which must come last", name, SIGNATURE_NAME);
+		return cryo_error_plain(err, EINVAL, "entry `%s`: follows `%s`, which must come last", name,
+		                        SIGNATURE_NAME);
 	if (r->manifest_text && strcmp(name, SIGNATURE_NAME) != 0)
-		return cryo_error_plain(err, EINVAL, "entry `%s`: follows the manifest, which must come last", name);
+		return cryo_error_plain(err, EINVAL, "entry `%s`: follows the manifest, which must come last",
+		                        name);
 
 	if (first)
 		rc = read_index(r, entry, err);
@@ -1041,17 +1065,22 @@ static int verify_signature(struct ckpt_reader *r, cryo_err *err)
 	struct json_object *o = parse_json(r->sig_text, strlen(r->sig_text), &why);
 	int rc = 0;
 	if (!o || !json_get(o, "algorithm", json_type_string, &alg) ||
-	    !json_get(o, "public_key", json_type_string, &key) || !json_get(o, "signature", json_type_string, &sig))
-		rc = cryo_error_plain(err, EINVAL, "`%s`: not a signature (%s)", SIGNATURE_NAME, o ? "fields missing" : why);
+	    !json_get(o, "public_key", json_type_string, &key) ||
+	    !json_get(o, "signature", json_type_string, &sig))
+		rc = cryo_error_plain(err, EINVAL, "`%s`: not a signature (%s)", SIGNATURE_NAME,
+		                      o ? "fields missing" : why);
 	else if (strcmp(json_object_get_string(alg), TRUST_SIG_ALGORITHM) != 0)
-		rc = cryo_error_plain(err, EINVAL, "`%s`: unknown algorithm `%s`", SIGNATURE_NAME, json_object_get_string(alg));
+		rc = cryo_error_plain(err, EINVAL, "`%s`: unknown algorithm `%s`", SIGNATURE_NAME,
+		                      json_object_get_string(alg));
 	else if (trust_unbase64(json_object_get_string(key), r->info.key, TRUST_KEY_LEN) < 0 ||
 	         trust_unbase64(json_object_get_string(sig), sigbytes, TRUST_SIG_LEN) < 0)
-		rc = cryo_error_plain(err, EINVAL, "`%s`: the key or signature is not valid base64 of the right length",
-		            SIGNATURE_NAME);
+		rc = cryo_error_plain(err, EINVAL,
+		                      "`%s`: the key or signature is not valid base64 of the right length",
+		                      SIGNATURE_NAME);
 	else if (!trust_verify(r->info.key, r->manifest_text, r->manifest_len, sigbytes))
-		rc = cryo_error_plain(err, EBADMSG, "`%s`: the signature does not match the manifest (archive tampered)",
-		            SIGNATURE_NAME);
+		rc = cryo_error_plain(err, EBADMSG,
+		                      "`%s`: the signature does not match the manifest (archive tampered)",
+		                      SIGNATURE_NAME);
 	if (o)
 		json_object_put(o);
 	if (rc < 0)
@@ -1077,33 +1106,40 @@ static int verify_manifest(struct ckpt_reader *r, cryo_err *err)
 	json_object_object_foreach (r->seen, name, got) {
 		struct json_object *want, *want_sha, *want_size, *got_sha, *got_size;
 		if (!json_object_object_get_ex(entries, name, &want))
-			return cryo_error_plain(err, EINVAL, "entry `%s`: not listed in the manifest (archive tampered)", name);
+			return cryo_error_plain(
+			    err, EINVAL, "entry `%s`: not listed in the manifest (archive tampered)", name);
 		json_object_object_get_ex(got, "sha256", &got_sha);
 		json_object_object_get_ex(got, "size", &got_size);
-		if (!json_object_is_type(want, json_type_object) || !json_get(want, "sha256", json_type_string, &want_sha) ||
+		if (!json_object_is_type(want, json_type_object) ||
+		    !json_get(want, "sha256", json_type_string, &want_sha) ||
 		    !json_get(want, "size", json_type_int, &want_size))
-			return cryo_error_plain(err, EINVAL, "manifest: entry `%s`: no sha256 and size", name);
+			return cryo_error_plain(err, EINVAL, "manifest: entry `%s`: no sha256 and size",
+			                        name);
 		if (json_object_get_int64(want_size) != json_object_get_int64(got_size))
-			return cryo_error_plain(err, EINVAL,
-			              "entry `%s`: size %lld, the manifest says %lld (archive corrupted or tampered)",
-			              name, (long long)json_object_get_int64(got_size),
-			              (long long)json_object_get_int64(want_size));
+			return cryo_error_plain(
+			    err, EINVAL,
+			    "entry `%s`: size %lld, the manifest says %lld (archive corrupted or tampered)",
+			    name, (long long)json_object_get_int64(got_size),
+			    (long long)json_object_get_int64(want_size));
 		if (strcmp(json_object_get_string(want_sha), json_object_get_string(got_sha)) != 0)
-			return cryo_error_plain(err, EINVAL, "entry `%s`: checksum mismatch (archive corrupted or tampered)",
-			              name);
+			return cryo_error_plain(
+			    err, EINVAL, "entry `%s`: checksum mismatch (archive corrupted or tampered)",
+			    name);
 	}
 	json_object_object_foreach (entries, listed, unused) {
 		(void)unused;
 		if (!json_object_object_get_ex(r->seen, listed, NULL))
-			return cryo_error_plain(err, EINVAL, "entry `%s`: listed in the manifest but missing from the archive",
-			              listed);
+			return cryo_error_plain(
+			    err, EINVAL, "entry `%s`: listed in the manifest but missing from the archive",
+			    listed);
 	}
 	json_object_object_foreach (r->index, indexed, info) {
 		struct json_object *seen;
 		json_object_object_get_ex(info, "seen", &seen);
 		if (!json_object_get_boolean(seen))
-			return cryo_error_plain(err, EINVAL, "entry `%s`: listed in the index but missing from the archive",
-			              indexed);
+			return cryo_error_plain(
+			    err, EINVAL, "entry `%s`: listed in the index but missing from the archive",
+			    indexed);
 	}
 	return 0;
 }
@@ -1114,17 +1150,19 @@ static int check_trust(struct ckpt_reader *r, cryo_err *err)
 	if (r->info.signature == CHECKPOINT_TRUSTED || r->opts->insecure_unsigned)
 		return 0;
 	if (r->info.signature == CHECKPOINT_UNSIGNED)
-		return cryo_error_plain(err, EACCES,
-		              "the archive is not signed, so nothing says who made it: restore archives "
-		              "exported by an engine whose key you trust (`cryo key show` there, `cryo trust "
-		              "add` here), or accept this one with --insecure-unsigned");
+		return cryo_error_plain(
+		    err, EACCES,
+		    "the archive is not signed, so nothing says who made it: restore archives "
+		    "exported by an engine whose key you trust (`cryo key show` there, `cryo trust "
+		    "add` here), or accept this one with --insecure-unsigned");
 	cleanup_free char *fp = trust_fingerprint(r->info.key);
-	return cryo_error_plain(err, EACCES,
-	              "the archive is signed by key %s, which this engine does not trust: if you trust the "
-	              "engine that exported it, run `cryo key show` on that host, check that it prints that "
-	              "fingerprint's key, and give its output to `cryo trust add` here (or accept this "
-	              "archive once with --insecure-unsigned)",
-	              fp);
+	return cryo_error_plain(
+	    err, EACCES,
+	    "the archive is signed by key %s, which this engine does not trust: if you trust the "
+	    "engine that exported it, run `cryo key show` on that host, check that it prints that "
+	    "fingerprint's key, and give its output to `cryo trust add` here (or accept this "
+	    "archive once with --insecure-unsigned)",
+	    fp);
 }
 
 static int read_all(struct ckpt_reader *r, cryo_err *err)
@@ -1146,8 +1184,9 @@ static int read_all(struct ckpt_reader *r, cryo_err *err)
 			return cryo_error_code(*err);
 	}
 	if (!r->manifest_text)
-		return cryo_error_plain(err, EINVAL, "no `%s` at the end (archive truncated or not a cryo checkpoint)",
-		              MANIFEST_NAME);
+		return cryo_error_plain(err, EINVAL,
+		                        "no `%s` at the end (archive truncated or not a cryo checkpoint)",
+		                        MANIFEST_NAME);
 	int rc;
 	if ((rc = verify_signature(r, err)) < 0 || (rc = verify_manifest(r, err)) < 0)
 		return rc;
@@ -1173,7 +1212,8 @@ static void empty_directory(const char *dest_dir)
  * is never run on an archive from elsewhere. */
 static int support_filters(struct archive *a)
 {
-	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
 	    archive_read_support_filter_xz(a) != ARCHIVE_OK)
 		return -ENOTSUP;
 	return 0;

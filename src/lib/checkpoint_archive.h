@@ -90,8 +90,8 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
  * refuses (the manifest and signature come last). stats->bytes_out counts the
  * bytes written to fd. level: zstd's compression level, 0 for the default. */
 int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum checkpoint_compression c,
-                                int level, const struct signing_key *key, struct checkpoint_archive_stats *stats,
-                                cryo_err *err);
+                                int level, const struct signing_key *key,
+                                struct checkpoint_archive_stats *stats, cryo_err *err);
 
 enum checkpoint_signature {
 	CHECKPOINT_UNSIGNED,  /* no manifest.sig */

@@ -36,7 +36,9 @@ static void os_release(char **id, char **version)
 	if (read_file("/etc/os-release", &text, &len, NULL) < 0)
 		return;
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		char **dst = str_has_prefix(line, "ID=") ? id : str_has_prefix(line, "VERSION_ID=") ? version : NULL;
+		char **dst = str_has_prefix(line, "ID=")           ? id
+		             : str_has_prefix(line, "VERSION_ID=") ? version
+		                                                   : NULL;
 		if (!dst)
 			continue;
 		char *v = strchr(line, '=') + 1;
@@ -166,14 +168,16 @@ static int add_layer_blob(const char *layout, const char *archive, struct json_o
 	return 0;
 }
 
-static int write_layout(const char *layout, const char *archive, struct json_object *annotations, cryo_err *err)
+static int write_layout(const char *layout, const char *archive, struct json_object *annotations,
+                        cryo_err *err)
 {
 	cleanup_free char *blobs = xasprintf("%s/blobs/sha256", layout), *diff_id = NULL;
 	cleanup_free char *created = format_timestamp(now_realtime_us());
 	struct json_object *layer = NULL, *config_desc = NULL, *manifest_desc = NULL;
 	int r;
 
-	if ((r = mkdir_p(blobs, 0700, err)) < 0 || (r = add_layer_blob(layout, archive, &layer, &diff_id, err)) < 0)
+	if ((r = mkdir_p(blobs, 0700, err)) < 0 ||
+	    (r = add_layer_blob(layout, archive, &layer, &diff_id, err)) < 0)
 		return r;
 
 	struct json_object *config = json_object_new_object();
@@ -238,8 +242,8 @@ static int make_scratch(struct cryo_engine *engine, const char *what, char **out
 }
 
 int checkpoint_image_create(struct cryo_engine *engine, const char *container_ref, const char *image_ref,
-                            const struct checkpoint_opts *opts, struct checkpoint_stats *stats,
-                            char **id_out, cryo_err *err)
+                            const struct checkpoint_opts *opts, struct checkpoint_stats *stats, char **id_out,
+                            cryo_err *err)
 {
 	cleanup_container struct container *c = NULL;
 	cleanup_free char *repo = NULL, *tag = NULL, *scratch = NULL, *archive = NULL, *layout = NULL;
@@ -274,8 +278,9 @@ out:
 	return r;
 }
 
-int checkpoint_image_restore(struct cryo_engine *engine, const char *image_ref, const struct restore_opts *opts,
-                             struct container **out, struct restore_stats *stats, cryo_err *err)
+int checkpoint_image_restore(struct cryo_engine *engine, const char *image_ref,
+                             const struct restore_opts *opts, struct container **out,
+                             struct restore_stats *stats, cryo_err *err)
 {
 	cleanup_image struct image *img = NULL;
 	cleanup_free char *scratch = NULL, *archive = NULL;
@@ -286,10 +291,11 @@ int checkpoint_image_restore(struct cryo_engine *engine, const char *image_ref, 
 	    (r = image_get(engine, image_ref, &img, err)) < 0)
 		return r;
 	if (!img->checkpoint_layer)
-		return cryo_error_plain(err, EINVAL,
-		                        "restore from image `%s`: it is not a checkpoint image (its manifest "
-		                        "has no checkpoint annotations); run containers from it with `cryo run`",
-		                        image_ref);
+		return cryo_error_plain(
+		    err, EINVAL,
+		    "restore from image `%s`: it is not a checkpoint image (its manifest "
+		    "has no checkpoint annotations); run containers from it with `cryo run`",
+		    image_ref);
 	/* A link of its own, so an `image rm` during the restore cannot take
 	 * the archive away; the store lock is not held across the restore
 	 * (which takes it to create the container). */
@@ -299,7 +305,8 @@ int checkpoint_image_restore(struct cryo_engine *engine, const char *image_ref, 
 		return r;
 	archive = xasprintf("%s/checkpoint.tar", scratch);
 	if (link(blob, archive) < 0) {
-		r = cryo_error_set(err, errno, "restore from image `%s`: link its layer `%s`", image_ref, blob);
+		r = cryo_error_set(err, errno, "restore from image `%s`: link its layer `%s`", image_ref,
+		                   blob);
 		rm_rf(scratch, NULL);
 		return r;
 	}

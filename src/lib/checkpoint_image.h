@@ -45,14 +45,15 @@ int checkpoint_image_annotations(struct cryo_engine *engine, const struct contai
  * left behind on failure (the archive is staged in a claimed directory under
  * <root>/tmp). *id_out (allocated) receives the image's ID. */
 int checkpoint_image_create(struct cryo_engine *engine, const char *container_ref, const char *image_ref,
-                            const struct checkpoint_opts *opts, struct checkpoint_stats *stats,
-                            char **id_out, cryo_err *err);
+                            const struct checkpoint_opts *opts, struct checkpoint_stats *stats, char **id_out,
+                            cryo_err *err);
 
 /* `cryo restore IMAGE`: restore a new container from checkpoint image
  * `image_ref` (in the store), exactly as `restore --import` of its layer
  * would (opts->import_path is this function's). -ENOENT when there is no
  * such image; -EINVAL when the image is not a checkpoint image. */
-int checkpoint_image_restore(struct cryo_engine *engine, const char *image_ref, const struct restore_opts *opts,
-                             struct container **out, struct restore_stats *stats, cryo_err *err);
+int checkpoint_image_restore(struct cryo_engine *engine, const char *image_ref,
+                             const struct restore_opts *opts, struct container **out,
+                             struct restore_stats *stats, cryo_err *err);
 
 #endif

@@ -65,9 +65,9 @@ static bool name_in(const char *name, const char *prefix, const char *suffix)
 /* The files inspect reads: the rest is only counted and hashed. */
 static bool worth_holding(const struct inspector *ins, const char *name)
 {
-	static const char *const always[] = {"config.dump",  "spec.dump",         "manifest.json",
-	                                     "manifest.sig", "stats-dump",        "checkpoint/stats-dump",
-	                                     "stats-dump.json", "checkpoint/pstree.img"};
+	static const char *const always[] = {
+	    "config.dump",           "spec.dump",       "manifest.json",        "manifest.sig", "stats-dump",
+	    "checkpoint/stats-dump", "stats-dump.json", "checkpoint/pstree.img"};
 	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
 		if (strcmp(name, always[i]) == 0)
 			return true;
@@ -76,7 +76,8 @@ static bool worth_holding(const struct inspector *ins, const char *name)
 		return true;
 	if (o->files && name_in(name, "checkpoint/ids-", ".img"))
 		return true;
-	if (o->files && (strcmp(name, "checkpoint/files.img") == 0 || name_in(name, "checkpoint/fdinfo-", ".img")))
+	if (o->files &&
+	    (strcmp(name, "checkpoint/files.img") == 0 || name_in(name, "checkpoint/fdinfo-", ".img")))
 		return true;
 	return o->mounts && name_in(name, "checkpoint/mountpoints-", ".img");
 }
@@ -103,10 +104,11 @@ static int entry_name(struct inspector *ins, const char *raw, char **out, cryo_e
 	if (extract_limits_check_name(&ins->limits, name, err) < 0)
 		return cryo_error_wrap(err, "entry `%s`", name);
 	if (++ins->entries > ins->limits.max_entries)
-		return cryo_error_plain(err, EFBIG,
-		                        "more than %llu entries, the most this engine accepts (`import.max_entries` "
-		                        "in the engine configuration)",
-		                        (unsigned long long)ins->limits.max_entries);
+		return cryo_error_plain(
+		    err, EFBIG,
+		    "more than %llu entries, the most this engine accepts (`import.max_entries` "
+		    "in the engine configuration)",
+		    (unsigned long long)ins->limits.max_entries);
 	*out = move_ptr(name);
 	return 0;
 }
@@ -116,7 +118,8 @@ static int file_begin(struct inspector *ins, char *name, int64_t size, cryo_err 
 	ins->name = name;
 	if (size < 0 || size > SAFE_EXTRACT_MAX_ENTRY_SIZE)
 		return cryo_error_plain(err, EFBIG, "entry `%s`: absurd size %lld", name, (long long)size);
-	if ((uint64_t)size > ins->limits.max_total_size || ins->total > ins->limits.max_total_size - (uint64_t)size)
+	if ((uint64_t)size > ins->limits.max_total_size ||
+	    ins->total > ins->limits.max_total_size - (uint64_t)size)
 		return cryo_error_plain(err, EFBIG,
 		                        "the files add up to more than this engine accepts (%llu bytes, "
 		                        "`import.max_total_size` in the engine configuration)",
@@ -127,9 +130,10 @@ static int file_begin(struct inspector *ins, char *name, int64_t size, cryo_err 
 	ins->size = size;
 	ins->got = 0;
 	if (worth_holding(ins, name)) {
-		if ((uint64_t)size > CHECKPOINT_INSPECT_MAX_FILE || ins->held_bytes + (size_t)size > CHECKPOINT_INSPECT_MAX_HELD)
-			return cryo_error_plain(err, EFBIG, "entry `%s`: %lld bytes, too large to inspect", name,
-			                        (long long)size);
+		if ((uint64_t)size > CHECKPOINT_INSPECT_MAX_FILE ||
+		    ins->held_bytes + (size_t)size > CHECKPOINT_INSPECT_MAX_HELD)
+			return cryo_error_plain(err, EFBIG, "entry `%s`: %lld bytes, too large to inspect",
+			                        name, (long long)size);
 		ins->buf = xmalloc((size_t)size + 1);
 	}
 	ins->digest = digest_new();
@@ -139,8 +143,8 @@ static int file_begin(struct inspector *ins, char *name, int64_t size, cryo_err 
 static int file_data(struct inspector *ins, const void *data, size_t len, cryo_err *err)
 {
 	if ((uint64_t)len > (uint64_t)(ins->size - ins->got))
-		return cryo_error_plain(err, EFBIG, "entry `%s`: more data than the %lld bytes announced", ins->name,
-		                        (long long)ins->size);
+		return cryo_error_plain(err, EFBIG, "entry `%s`: more data than the %lld bytes announced",
+		                        ins->name, (long long)ins->size);
 	digest_update(ins->digest, data, len);
 	if (ins->buf)
 		memcpy(ins->buf + ins->got, data, len);
@@ -203,8 +207,9 @@ static struct json_object *parse_json(const struct held *h, cryo_err *err)
 		if (o)
 			json_object_put(o);
 		cryo_error_plain(err, EINVAL, "`%s`: not a JSON object (%s)", h->name,
-		                 o ? "another JSON value" : jerr == json_tokener_continue ? "unexpected end"
-		                                                                        : json_tokener_error_desc(jerr));
+		                 o                               ? "another JSON value"
+		                 : jerr == json_tokener_continue ? "unexpected end"
+		                                                 : json_tokener_error_desc(jerr));
 		return NULL;
 	}
 	return o;
@@ -257,7 +262,8 @@ static void put_time(struct json_object *out, const char *key, struct json_objec
 static const char *engine_of(struct json_object *spec, struct json_object *cfg)
 {
 	struct json_object *ann = NULL;
-	if (spec && json_object_object_get_ex(spec, "annotations", &ann) && json_object_is_type(ann, json_type_object)) {
+	if (spec && json_object_object_get_ex(spec, "annotations", &ann) &&
+	    json_object_is_type(ann, json_type_object)) {
 		const char *manager = get_string(ann, "io.container.manager");
 		if (manager && strcmp(manager, "libpod") == 0)
 			return "Podman";
@@ -287,7 +293,8 @@ static int describe_container(struct inspector *ins, struct json_object *out, cr
 	}
 	const char *engine = engine_of(spec, cfg);
 	json_object_object_add(out, "engine", json_object_new_string(engine));
-	put_text(out, "engine_version", get_string(cfg, strcmp(engine, "cryo") == 0 ? "cryo_version" : "engine_version"));
+	put_text(out, "engine_version",
+	         get_string(cfg, strcmp(engine, "cryo") == 0 ? "cryo_version" : "engine_version"));
 	struct json_object *c = json_object_new_object();
 	put_text(c, "name", get_string(cfg, "name"));
 	put_text(c, "id", get_string(cfg, "id"));
@@ -330,13 +337,14 @@ static void describe_signature(struct inspector *ins, struct json_object *out)
 		cleanup_error cryo_err err = NULL;
 		struct json_object *o = parse_json(hsig, &err), *m = NULL, *entries = NULL;
 		const char *alg = get_string(o, "algorithm"), *pub = get_string(o, "public_key"),
-			   *sg = get_string(o, "signature");
+		           *sg = get_string(o, "signature");
 		status = "bad";
 		if (!alg || !pub || !sg)
 			reason = "manifest.sig: not a signature";
 		else if (strcmp(alg, TRUST_SIG_ALGORITHM) != 0)
 			reason = "manifest.sig: unknown algorithm";
-		else if (trust_unbase64(pub, key, TRUST_KEY_LEN) < 0 || trust_unbase64(sg, sig, TRUST_SIG_LEN) < 0)
+		else if (trust_unbase64(pub, key, TRUST_KEY_LEN) < 0 ||
+		         trust_unbase64(sg, sig, TRUST_SIG_LEN) < 0)
 			reason = "manifest.sig: the key or signature is not valid base64 of the right length";
 		else if (!(have_key = true) || !trust_verify(key, hm->data, hm->len, sig))
 			reason = "the signature does not match the manifest (archive tampered)";
@@ -355,7 +363,8 @@ static void describe_signature(struct inspector *ins, struct json_object *out)
 				    !json_object_object_get_ex(got, "sha256", &b) ||
 				    strcmp(json_object_get_string(a), json_object_get_string(b)) != 0) {
 					cleanup_free char *safe = criu_image_text(name);
-					why = xasprintf("entry `%s` does not match the manifest (archive corrupted or tampered)",
+					why = xasprintf("entry `%s` does not match the manifest (archive "
+					                "corrupted or tampered)",
 					                safe);
 					break;
 				}
@@ -364,13 +373,15 @@ static void describe_signature(struct inspector *ins, struct json_object *out)
 				(void)unused;
 				if (!why && !json_object_object_get_ex(ins->seen, listed, NULL)) {
 					cleanup_free char *safe = criu_image_text(listed);
-					why = xasprintf("entry `%s` is in the manifest but not in the archive", safe);
+					why = xasprintf(
+					    "entry `%s` is in the manifest but not in the archive", safe);
 				}
 			}
 			reason = why;
 			if (!why)
-				status = ins->opts->keys && trusted_keys_contain(ins->opts->keys, key) ? "verified"
-				                                                                       : "untrusted key";
+				status = ins->opts->keys && trusted_keys_contain(ins->opts->keys, key)
+				             ? "verified"
+				             : "untrusted key";
 		}
 		if (o)
 			json_object_put(o);
@@ -408,7 +419,8 @@ static int stats_from_json(const struct held *h, struct json_object *s, cryo_err
 		return cryo_error_code(*err);
 	for (size_t i = 0; i < sizeof(stats_keys) / sizeof(stats_keys[0]); i++)
 		if (json_object_object_get_ex(o, stats_keys[i], &v) && json_object_is_type(v, json_type_int))
-			json_object_object_add(s, stats_keys[i], json_object_new_int64(json_object_get_int64(v)));
+			json_object_object_add(s, stats_keys[i],
+			                       json_object_new_int64(json_object_get_int64(v)));
 	json_object_put(o);
 	return 0;
 }
@@ -427,8 +439,9 @@ static int describe_stats(struct inspector *ins, struct json_object *out, cryo_e
 	struct criu_dump_stats st;
 	if (criu_stats_parse_dump(h->data, h->len, h->name, &st, err) < 0)
 		return cryo_error_code(*err);
-	int64_t values[] = {st.freezing_time,          st.frozen_time,           st.memdump_time,
-	                    st.memwrite_time,          (int64_t)st.pages_scanned, (int64_t)st.pages_written};
+	int64_t values[] = {st.freezing_time,          st.frozen_time,
+	                    st.memdump_time,           st.memwrite_time,
+	                    (int64_t)st.pages_scanned, (int64_t)st.pages_written};
 	for (size_t i = 0; i < sizeof(stats_keys) / sizeof(stats_keys[0]); i++)
 		json_object_object_add(s, stats_keys[i], json_object_new_int64(values[i]));
 	return 0;
@@ -451,7 +464,8 @@ static int read_processes(struct inspector *ins, struct json_object *procs, cryo
 	for (size_t i = 0; i < json_object_array_length(procs); i++) {
 		struct json_object *p = json_object_array_get_idx(procs, i), *pid;
 		json_object_object_get_ex(p, "pid", &pid);
-		cleanup_free char *name = xasprintf("checkpoint/core-%lld.img", (long long)json_object_get_int64(pid));
+		cleanup_free char *name =
+		    xasprintf("checkpoint/core-%lld.img", (long long)json_object_get_int64(pid));
 		const struct held *core = need(ins, name, err);
 		if (!core || criu_image_core(core->data, core->len, p, err) < 0)
 			return cryo_error_code(*err);
@@ -466,8 +480,8 @@ static int read_processes(struct inspector *ins, struct json_object *procs, cryo
 }
 
 /* Each fdinfo image once, however many tasks share it: files_id -> fds. */
-static int fdinfo_of(struct inspector *ins, struct json_object *cache, int64_t files_id, struct json_object **fds,
-                     cryo_err *err)
+static int fdinfo_of(struct inspector *ins, struct json_object *cache, int64_t files_id,
+                     struct json_object **fds, cryo_err *err)
 {
 	char key[32];
 	snprintf(key, sizeof(key), "%lld", (long long)files_id);
@@ -485,7 +499,8 @@ static int fdinfo_of(struct inspector *ins, struct json_object *cache, int64_t f
 	return 0;
 }
 
-static int describe_files(struct inspector *ins, struct json_object *procs, struct json_object *out, cryo_err *err)
+static int describe_files(struct inspector *ins, struct json_object *procs, struct json_object *out,
+                          cryo_err *err)
 {
 	const struct held *hf = need(ins, "checkpoint/files.img", err);
 	struct json_object *files = json_object_new_object(), *list = json_object_new_array();
@@ -501,7 +516,8 @@ static int describe_files(struct inspector *ins, struct json_object *procs, stru
 		for (size_t j = 0; r == 0 && j < json_object_array_length(fds); j++) {
 			struct json_object *fd = json_object_array_get_idx(fds, j), *v, *f, *path;
 			if (json_object_array_length(list) >= CHECKPOINT_INSPECT_MAX_ROWS) {
-				r = cryo_error_plain(err, EFBIG, "more than %u open files in all", CHECKPOINT_INSPECT_MAX_ROWS);
+				r = cryo_error_plain(err, EFBIG, "more than %u open files in all",
+				                     CHECKPOINT_INSPECT_MAX_ROWS);
 				break;
 			}
 			struct json_object *o = json_object_new_object();
@@ -534,7 +550,8 @@ static int describe_mounts(struct inspector *ins, struct json_object *out, cryo_
 		if (criu_image_mounts(ins->held[i].data, ins->held[i].len, mounts, err) < 0)
 			return cryo_error_code(*err);
 	}
-	return any ? 0 : cryo_error_plain(err, ENOENT, "no mount images (`checkpoint/mountpoints-*.img`) in it");
+	return any ? 0
+	           : cryo_error_plain(err, ENOENT, "no mount images (`checkpoint/mountpoints-*.img`) in it");
 }
 
 static int describe(struct inspector *ins, struct json_object **out, cryo_err *err)
@@ -574,7 +591,8 @@ static int describe(struct inspector *ins, struct json_object **out, cryo_err *e
 	return 0;
 }
 
-static int inspector_init(struct inspector *ins, const char *source, const struct checkpoint_inspect_opts *opts)
+static int inspector_init(struct inspector *ins, const char *source,
+                          const struct checkpoint_inspect_opts *opts)
 {
 	static const struct checkpoint_inspect_opts none = {0};
 	*ins = (struct inspector){.opts = opts ? opts : &none, .source = source};
@@ -588,15 +606,16 @@ static int inspector_init(struct inspector *ins, const char *source, const struc
 
 /* ---- archives ---- */
 
-static int read_archive_entry(struct inspector *ins, struct archive *a, struct archive_entry *entry, cryo_err *err)
+static int read_archive_entry(struct inspector *ins, struct archive *a, struct archive_entry *entry,
+                              cryo_err *err)
 {
 	char *name = NULL;
 	if (entry_name(ins, archive_entry_pathname(entry), &name, err) < 0)
 		return cryo_error_code(*err);
 	mode_t type = archive_entry_filetype(entry);
 	if (archive_entry_hardlink(entry) || type == AE_IFLNK || (type != AE_IFDIR && type != AE_IFREG)) {
-		int r = cryo_error_plain(err, EINVAL, "entry `%s`: links and special files are not part of a checkpoint",
-		                         name);
+		int r = cryo_error_plain(
+		    err, EINVAL, "entry `%s`: links and special files are not part of a checkpoint", name);
 		free(name);
 		return r;
 	}
@@ -613,12 +632,13 @@ static int read_archive_entry(struct inspector *ins, struct archive *a, struct a
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar != ARCHIVE_OK)
-			return cryo_error_plain(err, archive_errno(a) > 0 ? archive_errno(a) : EIO,
-			                        "entry `%s`: read data (archive truncated or corrupt): %s", ins->name,
-			                        archive_error_string(a) ? archive_error_string(a) : "unknown error");
+			return cryo_error_plain(
+			    err, archive_errno(a) > 0 ? archive_errno(a) : EIO,
+			    "entry `%s`: read data (archive truncated or corrupt): %s", ins->name,
+			    archive_error_string(a) ? archive_error_string(a) : "unknown error");
 		if (offset != ins->got)
-			return cryo_error_plain(err, EINVAL, "entry `%s`: sparse entries are not part of the format",
-			                        ins->name);
+			return cryo_error_plain(
+			    err, EINVAL, "entry `%s`: sparse entries are not part of the format", ins->name);
 		r = file_data(ins, buf, len, err);
 	}
 	return r < 0 ? r : file_end(ins, err);
@@ -633,10 +653,11 @@ static int read_archive(struct inspector *ins, struct archive *a, cryo_err *err)
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN)
-			return cryo_error_plain(err, archive_errno(a) > 0 ? archive_errno(a) : EINVAL, "%s: %s",
-			                        n == 0 ? "read the first entry (not a checkpoint archive?)"
-			                               : "read the next entry (archive truncated or corrupt)",
-			                        archive_error_string(a) ? archive_error_string(a) : "unknown error");
+			return cryo_error_plain(
+			    err, archive_errno(a) > 0 ? archive_errno(a) : EINVAL, "%s: %s",
+			    n == 0 ? "read the first entry (not a checkpoint archive?)"
+			           : "read the next entry (archive truncated or corrupt)",
+			    archive_error_string(a) ? archive_error_string(a) : "unknown error");
 		if (read_archive_entry(ins, a, entry, err) < 0)
 			return cryo_error_code(*err);
 	}
@@ -667,14 +688,17 @@ static int inspect_stream(const char *source, open_fn open, const void *arg, siz
 	int r = 0;
 	archive_read_support_format_tar(a);
 	/* Only libarchive's own decoders, never an external program. */
-	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK || archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
 	    archive_read_support_filter_xz(a) != ARCHIVE_OK)
 		r = cryo_error_plain(err, ENOTSUP, "set up decompression: %s", archive_error_string(a));
 	else if (open(a, arg, len) != ARCHIVE_OK)
 		r = archive_errno(a) == EILSEQ || !archive_error_string(a)
-		        ? cryo_error_plain(err, EINVAL, "not a checkpoint archive (not a tar file, nor a compressed one)")
+		        ? cryo_error_plain(err, EINVAL,
+		                           "not a checkpoint archive (not a tar file, nor a compressed one)")
 		        : cryo_error_plain(err, archive_errno(a) > 0 ? archive_errno(a) : EIO,
-		                           "read the start (archive truncated or corrupt): %s", archive_error_string(a));
+		                           "read the start (archive truncated or corrupt): %s",
+		                           archive_error_string(a));
 	else
 		r = read_archive(&ins, a, err);
 	archive_read_free(a);
@@ -690,7 +714,8 @@ int checkpoint_inspect_archive(const char *path, const struct checkpoint_inspect
 	if (stat(path, &st) < 0)
 		return cryo_error_set(err, errno, "inspect checkpoint archive `%s`", path);
 	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-		return cryo_error_plain(err, EINVAL, "inspect checkpoint archive `%s`: not a regular file", path);
+		return cryo_error_plain(err, EINVAL, "inspect checkpoint archive `%s`: not a regular file",
+		                        path);
 	return inspect_stream(path, open_file, path, 0, opts, out, err);
 }
 
@@ -721,7 +746,8 @@ static int read_dir_tree(struct inspector *ins, int dirfd, const char *prefix, u
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		char *name = NULL;
-		cleanup_free char *rel = *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
+		cleanup_free char *rel =
+		    *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
 		if (entry_name(ins, rel, &name, err) < 0)
 			return cryo_error_code(*err);
 		struct stat st;
@@ -731,7 +757,8 @@ static int read_dir_tree(struct inspector *ins, int dirfd, const char *prefix, u
 		}
 		if (S_ISDIR(st.st_mode)) {
 			free(name);
-			cleanup_close int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			cleanup_close int sub =
+			    openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
 				return cryo_error_set(err, errno, "open directory `%s`", rel);
 			int r = read_dir_tree(ins, sub, rel, depth + 1, err);
@@ -741,8 +768,8 @@ static int read_dir_tree(struct inspector *ins, int dirfd, const char *prefix, u
 		}
 		if (!S_ISREG(st.st_mode)) {
 			free(name);
-			return cryo_error_plain(err, EINVAL, "`%s`: links and special files are not part of a checkpoint",
-			                        rel);
+			return cryo_error_plain(
+			    err, EINVAL, "`%s`: links and special files are not part of a checkpoint", rel);
 		}
 		cleanup_close int f = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (f < 0 || fstat(f, &st) < 0 || !S_ISREG(st.st_mode)) {

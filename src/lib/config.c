@@ -12,7 +12,7 @@ enum config_type { CONFIG_STRING, CONFIG_UINT, CONFIG_BOOL };
 struct config_key {
 	const char *name; /* "section.key" */
 	enum config_type type;
-	const char *default_value; /* as it would be written in the file */
+	const char *default_value;  /* as it would be written in the file */
 	const char *const *choices; /* strings only: the allowed values, NULL = any */
 };
 
@@ -21,24 +21,24 @@ static const char *const criu_stepping_choices[] = {"auto", "breakpoints", "sysc
 /* Every key the engine reads. Add a row (and document it in
  * docs/configuration.md) when a module needs a host-wide setting. */
 static const struct config_key keys[] = {
-	/* The OCI runtime when `--runtime` is not given: a name on PATH or a path. */
-	{"engine.runtime", CONFIG_STRING, "runc", NULL},
-	/* Worker processes of `checkpoint --all` and `restore --all` when
-	 * `--parallel` is not given; 0: the number of online processors. */
-	{"engine.parallel", CONFIG_UINT, "0", NULL},
-	/* Limits on an archive restored with `cryo restore --import` and on each
-	 * tar inside it (root file system changes, volumes); docs/trust.md. */
-	{"import.max_total_size", CONFIG_UINT, "256G", NULL},
-	{"import.max_entries", CONFIG_UINT, "1000000", NULL},
-	{"import.max_path_depth", CONFIG_UINT, "256", NULL},
-	{"import.max_name_length", CONFIG_UINT, "4096", NULL},
-	/* Resource limits of a container restored from an archive that has
-	 * none: an archive cannot lift them (0 would mean none). */
-	{"import.memory_limit", CONFIG_UINT, "8G", NULL},
-	{"import.pids_limit", CONFIG_UINT, "4096", NULL},
-	/* How CRIU stops a task after its parasite code (criu.h): "auto" probes
-	 * whether hardware breakpoints fire; "breakpoints" or "syscall" force one. */
-	{"criu.stepping", CONFIG_STRING, "auto", criu_stepping_choices},
+    /* The OCI runtime when `--runtime` is not given: a name on PATH or a path. */
+    {"engine.runtime", CONFIG_STRING, "runc", NULL},
+    /* Worker processes of `checkpoint --all` and `restore --all` when
+     * `--parallel` is not given; 0: the number of online processors. */
+    {"engine.parallel", CONFIG_UINT, "0", NULL},
+    /* Limits on an archive restored with `cryo restore --import` and on each
+     * tar inside it (root file system changes, volumes); docs/trust.md. */
+    {"import.max_total_size", CONFIG_UINT, "256G", NULL},
+    {"import.max_entries", CONFIG_UINT, "1000000", NULL},
+    {"import.max_path_depth", CONFIG_UINT, "256", NULL},
+    {"import.max_name_length", CONFIG_UINT, "4096", NULL},
+    /* Resource limits of a container restored from an archive that has
+     * none: an archive cannot lift them (0 would mean none). */
+    {"import.memory_limit", CONFIG_UINT, "8G", NULL},
+    {"import.pids_limit", CONFIG_UINT, "4096", NULL},
+    /* How CRIU stops a task after its parasite code (criu.h): "auto" probes
+     * whether hardware breakpoints fire; "breakpoints" or "syscall" force one. */
+    {"criu.stepping", CONFIG_STRING, "auto", criu_stepping_choices},
 };
 
 struct cryo_config {
@@ -68,11 +68,24 @@ static int parse_uint(const char *text, uint64_t *out)
 		return -errno;
 	unsigned shift = 0;
 	switch (*end) {
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
-	default: break;
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+		shift = 40;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end != '\0')
 		return -EINVAL;
@@ -112,17 +125,21 @@ static int check_value(const struct config_key *k, const char *value, bool quote
 				free(list);
 				list = next;
 			}
-			return cryo_error_set(err, EINVAL, "`%s` must be one of %s, not \"%s\"", k->name, list, value);
+			return cryo_error_set(err, EINVAL, "`%s` must be one of %s, not \"%s\"", k->name,
+			                      list, value);
 		}
 		return 0;
 	case CONFIG_UINT:
 		if (quoted || parse_uint(value, &u) < 0)
-			return cryo_error_set(err, EINVAL, "`%s` takes a non-negative integer (K/M/G/T suffixes allowed), not `%s`",
-					      k->name, value);
+			return cryo_error_set(
+			    err, EINVAL,
+			    "`%s` takes a non-negative integer (K/M/G/T suffixes allowed), not `%s`", k->name,
+			    value);
 		return 0;
 	case CONFIG_BOOL:
 		if (quoted || parse_bool(value, &b) < 0)
-			return cryo_error_set(err, EINVAL, "`%s` takes true or false, not `%s`", k->name, value);
+			return cryo_error_set(err, EINVAL, "`%s` takes true or false, not `%s`", k->name,
+			                      value);
 		return 0;
 	}
 	return 0;
@@ -182,7 +199,10 @@ static int parse_assignment(struct cryo_config *cfg, const char *section, char *
 	return 0;
 }
 
-struct cryo_config *config_defaults(void) { return xcalloc(1, sizeof(struct cryo_config)); }
+struct cryo_config *config_defaults(void)
+{
+	return xcalloc(1, sizeof(struct cryo_config));
+}
 
 int config_load(const char *path, struct cryo_config **out, cryo_err *err)
 {
@@ -274,7 +294,10 @@ bool config_bool(const struct cryo_config *cfg, const char *key)
 	return v;
 }
 
-const char *config_source(const struct cryo_config *cfg) { return cfg ? cfg->source : NULL; }
+const char *config_source(const struct cryo_config *cfg)
+{
+	return cfg ? cfg->source : NULL;
+}
 
 const char *config_origin(const struct cryo_config *cfg, const char *key)
 {

@@ -21,7 +21,10 @@
 
 /* ---- paths ---- */
 
-char *container_dir(struct cryo_engine *engine, const char *id) { return engine_path(engine, "containers/%s", id); }
+char *container_dir(struct cryo_engine *engine, const char *id)
+{
+	return engine_path(engine, "containers/%s", id);
+}
 char *container_upper_dir(struct cryo_engine *engine, const char *id)
 {
 	return engine_path(engine, "containers/%s/upper", id);
@@ -34,7 +37,10 @@ char *container_log_path(struct cryo_engine *engine, const char *id)
 {
 	return engine_path(engine, "containers/%s/ctr.log", id);
 }
-char *container_bundle_dir(struct cryo_engine *engine, const char *id) { return container_dir(engine, id); }
+char *container_bundle_dir(struct cryo_engine *engine, const char *id)
+{
+	return container_dir(engine, id);
+}
 
 bool container_is_active(const struct container *c)
 {
@@ -101,7 +107,8 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 	struct json_object *mounts = json_object_new_array();
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		struct json_object *m = json_object_new_object();
-		static const char *const kinds[] = {[MOUNT_VOLUME] = "volume", [MOUNT_BIND] = "bind", [MOUNT_TMPFS] = "tmpfs"};
+		static const char *const kinds[] = {
+		    [MOUNT_VOLUME] = "volume", [MOUNT_BIND] = "bind", [MOUNT_TMPFS] = "tmpfs"};
 		json_object_object_add(m, "type", json_object_new_string(kinds[cfg->mounts[i].kind]));
 		json_object_object_add(m, "source", json_object_new_string(cfg->mounts[i].source));
 		json_object_object_add(m, "destination", json_object_new_string(cfg->mounts[i].destination));
@@ -167,11 +174,12 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 			struct json_object *m = json_object_array_get_idx(v, i), *ro;
 			const char *type = json_str(m, "type", "bind");
 			cfg->mounts[i].kind = strcmp(type, "volume") == 0  ? MOUNT_VOLUME
-					      : strcmp(type, "tmpfs") == 0 ? MOUNT_TMPFS
-									   : MOUNT_BIND;
+			                      : strcmp(type, "tmpfs") == 0 ? MOUNT_TMPFS
+			                                                   : MOUNT_BIND;
 			cfg->mounts[i].source = xstrdup(json_str(m, "source", ""));
 			cfg->mounts[i].destination = xstrdup(json_str(m, "destination", ""));
-			cfg->mounts[i].readonly = json_object_object_get_ex(m, "readonly", &ro) && json_object_get_boolean(ro);
+			cfg->mounts[i].readonly =
+			    json_object_object_get_ex(m, "readonly", &ro) && json_object_get_boolean(ro);
 		}
 		cfg->n_mounts = n;
 	}
@@ -189,7 +197,8 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 	const char *lists[] = {"cap_add", "cap_drop"};
 	char ***outs[] = {&cfg->cap_add, &cfg->cap_drop};
 	for (size_t l = 0; l < 2 && r == 0; l++) {
-		cleanup_strv char **given = strv_from_json(json_object_object_get_ex(o, lists[l], &v) ? v : NULL);
+		cleanup_strv char **given =
+		    strv_from_json(json_object_object_get_ex(o, lists[l], &v) ? v : NULL);
 		*outs[l] = xcalloc(1, sizeof(char *));
 		for (size_t i = 0; given[i] && r == 0; i++) {
 			cleanup_free char *cap = NULL;
@@ -228,37 +237,42 @@ int container_mount_parse(const char *arg, struct container_mount *out, cryo_err
 	char *save = NULL;
 	for (char *t = strtok_r(copy, ":", &save); t; t = strtok_r(NULL, ":", &save)) {
 		if (n == 3)
-			return cryo_error_set(err, EINVAL, "malformed volume `%s`: expected SOURCE:/DEST[:ro|rw]", arg);
+			return cryo_error_set(err, EINVAL,
+			                      "malformed volume `%s`: expected SOURCE:/DEST[:ro|rw]", arg);
 		parts[n++] = t;
 	}
 	if (n < 2 || arg[0] == ':' || strstr(arg, "::"))
-		return cryo_error_set(err, EINVAL, "malformed volume `%s`: expected SOURCE:/DEST[:ro|rw]", arg);
+		return cryo_error_set(err, EINVAL, "malformed volume `%s`: expected SOURCE:/DEST[:ro|rw]",
+		                      arg);
 	bool readonly = false;
 	if (n == 3) {
 		if (strcmp(parts[2], "ro") == 0)
 			readonly = true;
 		else if (strcmp(parts[2], "rw") != 0)
-			return cryo_error_set(err, EINVAL, "malformed volume `%s`: option `%s` is not ro or rw", arg,
-					      parts[2]);
+			return cryo_error_set(
+			    err, EINVAL, "malformed volume `%s`: option `%s` is not ro or rw", arg, parts[2]);
 	}
 	if (!path_is_clean_absolute(parts[1]) || strcmp(parts[1], "/") == 0)
-		return cryo_error_set(err, EINVAL,
-				      "malformed volume `%s`: destination `%s` must be an absolute path below / without `..`",
-				      arg, parts[1]);
+		return cryo_error_set(
+		    err, EINVAL,
+		    "malformed volume `%s`: destination `%s` must be an absolute path below / without `..`",
+		    arg, parts[1]);
 	enum mount_kind kind;
 	if (parts[0][0] == '/') {
 		struct stat st;
 		if (!path_is_clean_absolute(parts[0]))
-			return cryo_error_set(err, EINVAL, "malformed volume `%s`: source `%s` must not contain `..`", arg,
-					      parts[0]);
+			return cryo_error_set(err, EINVAL,
+			                      "malformed volume `%s`: source `%s` must not contain `..`", arg,
+			                      parts[0]);
 		if (stat(parts[0], &st) < 0)
 			return cryo_error_set(err, errno, "volume `%s`: host path `%s`", arg, parts[0]);
 		kind = MOUNT_BIND;
 	} else {
 		if (!name_is_valid(parts[0]))
 			return cryo_error_set(err, EINVAL,
-					      "malformed volume `%s`: `%s` is neither an absolute host path nor a valid volume name",
-					      arg, parts[0]);
+			                      "malformed volume `%s`: `%s` is neither an absolute host path "
+			                      "nor a valid volume name",
+			                      arg, parts[0]);
 		kind = MOUNT_VOLUME;
 	}
 	out->kind = kind;
@@ -302,8 +316,8 @@ static bool tmpfs_number_is_valid(const char *v, const char *suffixes)
 
 int container_tmpfs_options_validate(const char *options, cryo_err *err)
 {
-	static const char *const flags[] = {"ro",	"rw",	 "exec",    "noexec",  "nosuid",
-					    "nodev", "atime", "noatime", "relatime", NULL};
+	static const char *const flags[] = {"ro",    "rw",    "exec",    "noexec",   "nosuid",
+	                                    "nodev", "atime", "noatime", "relatime", NULL};
 	if (strlen(options) > 1024)
 		return cryo_error_plain(err, EINVAL, "tmpfs options are longer than 1024 bytes");
 	if (!options[0])
@@ -325,11 +339,12 @@ int container_tmpfs_options_validate(const char *options, cryo_err *err)
 		else if (str_has_prefix(o, "mode="))
 			ok = o[5] && strlen(o + 5) <= 4 && strspn(o + 5, "01234567") == strlen(o + 5);
 		if (!ok)
-			return cryo_error_plain(err, EINVAL,
-						"tmpfs option `%s` is not one of size=N[k|m|g|%%], nr_inodes=N[k|m|g], "
-						"mode=OCTAL, uid=N, gid=N, ro, rw, exec, noexec, nosuid, nodev, atime, "
-						"noatime, relatime",
-						o);
+			return cryo_error_plain(
+			    err, EINVAL,
+			    "tmpfs option `%s` is not one of size=N[k|m|g|%%], nr_inodes=N[k|m|g], "
+			    "mode=OCTAL, uid=N, gid=N, ro, rw, exec, noexec, nosuid, nodev, atime, "
+			    "noatime, relatime",
+			    o);
 	}
 	/* strtok_r skips empty fields: ",," or a trailing comma is junk too */
 	if (options[0] == ',' || options[strlen(options) - 1] == ',' || strstr(options, ",,"))
@@ -343,11 +358,13 @@ int container_tmpfs_parse(const char *arg, struct container_mount *out, cryo_err
 	cleanup_free char *dest = colon ? xstrndup(arg, (size_t)(colon - arg)) : xstrdup(arg);
 	const char *options = colon ? colon + 1 : "";
 	if (!path_is_clean_absolute(dest) || strcmp(dest, "/") == 0)
-		return cryo_error_set(err, EINVAL, "malformed --tmpfs `%s`: `%s` must be an absolute path below / without `..`",
-				      arg, dest);
+		return cryo_error_set(
+		    err, EINVAL, "malformed --tmpfs `%s`: `%s` must be an absolute path below / without `..`",
+		    arg, dest);
 	if (container_tmpfs_options_validate(options, err) < 0)
 		return cryo_error_wrap(err, "--tmpfs `%s`", arg);
-	*out = (struct container_mount){.kind = MOUNT_TMPFS, .source = xstrdup(options), .destination = move_ptr(dest)};
+	*out = (struct container_mount){
+	    .kind = MOUNT_TMPFS, .source = xstrdup(options), .destination = move_ptr(dest)};
 	return 0;
 }
 
@@ -358,18 +375,21 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 	for (size_t i = 0; cfg->env && cfg->env[i]; i++) {
 		const char *eq = strchr(cfg->env[i], '=');
 		if (!eq || eq == cfg->env[i])
-			return cryo_error_plain(err, EINVAL, "malformed environment variable `%s`: expected KEY=VALUE",
+			return cryo_error_plain(err, EINVAL,
+			                        "malformed environment variable `%s`: expected KEY=VALUE",
 			                        cfg->env[i]);
 	}
 	if (!cfg->workdir || cfg->workdir[0] != '/')
 		return cryo_error_plain(err, EINVAL, "working directory `%s` must be an absolute path",
 		                        cfg->workdir ? cfg->workdir : "");
 	if (cfg->user && !user_is_valid(cfg->user))
-		return cryo_error_plain(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported", cfg->user);
+		return cryo_error_plain(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported",
+		                        cfg->user);
 	for (size_t i = 0; cfg->labels && cfg->labels[i]; i++) {
 		const char *eq = strchr(cfg->labels[i], '=');
 		if (!eq || eq == cfg->labels[i])
-			return cryo_error_plain(err, EINVAL, "malformed label `%s`: expected KEY=VALUE", cfg->labels[i]);
+			return cryo_error_plain(err, EINVAL, "malformed label `%s`: expected KEY=VALUE",
+			                        cfg->labels[i]);
 	}
 	if (cfg->hostname && !hostname_is_valid(cfg->hostname))
 		return cryo_error_plain(err, EINVAL, "invalid hostname `%s`", cfg->hostname);
@@ -377,45 +397,52 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 		return cryo_error_plain(err, EINVAL, "invalid network `%s`: none, host, or a network's name",
 		                        cfg->network ? cfg->network : "");
 	if ((cfg->ip || cfg->mac || cfg->n_ports > 0) && !network_is_bridge(cfg->network))
-		return cryo_error_plain(err, EINVAL, "an IP address, a MAC address or published ports need a bridge "
-		                                     "network, not `%s`", cfg->network);
+		return cryo_error_plain(err, EINVAL,
+		                        "an IP address, a MAC address or published ports need a bridge "
+		                        "network, not `%s`",
+		                        cfg->network);
 	if (cfg->ip && !network_ipv4_is_valid(cfg->ip))
 		return cryo_error_plain(err, EINVAL, "invalid IP address `%s`", cfg->ip);
 	if (cfg->mac && !network_mac_is_valid(cfg->mac))
-		return cryo_error_plain(err, EINVAL, "invalid MAC address `%s`: use a unicast xx:xx:xx:xx:xx:xx", cfg->mac);
+		return cryo_error_plain(
+		    err, EINVAL, "invalid MAC address `%s`: use a unicast xx:xx:xx:xx:xx:xx", cfg->mac);
 	for (size_t i = 0; i < cfg->n_ports; i++) {
 		int r = network_port_validate(&cfg->ports[i], err);
 		if (r < 0)
 			return r;
 	}
 	if (cfg->memory_limit < 0)
-		return cryo_error_plain(err, EINVAL, "invalid memory limit %lld", (long long)cfg->memory_limit);
+		return cryo_error_plain(err, EINVAL, "invalid memory limit %lld",
+		                        (long long)cfg->memory_limit);
 	if (cfg->pids_limit < 0 || cfg->pids_limit > INT32_MAX)
 		return cryo_error_plain(err, EINVAL, "invalid pids limit %lld", (long long)cfg->pids_limit);
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		const struct container_mount *m = &cfg->mounts[i];
 		if (!path_is_clean_absolute(m->destination) || strcmp(m->destination, "/") == 0)
-			return cryo_error_plain(err, EINVAL,
-			                        "mount destination `%s` must be an absolute path below / without `..`",
-			                        m->destination);
+			return cryo_error_plain(
+			    err, EINVAL,
+			    "mount destination `%s` must be an absolute path below / without `..`",
+			    m->destination);
 		if (m->kind == MOUNT_VOLUME && !name_is_valid(m->source))
-			return cryo_error_plain(err, EINVAL, "invalid volume name `%s` (mounted at `%s`)", m->source,
-			                        m->destination);
+			return cryo_error_plain(err, EINVAL, "invalid volume name `%s` (mounted at `%s`)",
+			                        m->source, m->destination);
 		if (m->kind == MOUNT_BIND && !path_is_clean_absolute(m->source))
-			return cryo_error_plain(err, EINVAL, "bind mount source `%s` must be an absolute path without `..`",
-			                        m->source);
+			return cryo_error_plain(
+			    err, EINVAL, "bind mount source `%s` must be an absolute path without `..`",
+			    m->source);
 		if (m->kind == MOUNT_TMPFS && container_tmpfs_options_validate(m->source, err) < 0)
 			return cryo_error_wrap(err, "tmpfs at `%s`", m->destination);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->mounts[j].destination, m->destination) == 0)
-				return cryo_error_plain(err, EINVAL, "two volumes are mounted at `%s`", m->destination);
+				return cryo_error_plain(err, EINVAL, "two volumes are mounted at `%s`",
+				                        m->destination);
 	}
 	return 0;
 }
 
 /* Image defaults + the user's options => the container's configuration. */
 static int resolve_config(const struct container_create_opts *opts, const struct image *img,
-			  struct container_config *cfg, cryo_err *err)
+                          struct container_config *cfg, cryo_err *err)
 {
 	int r;
 	memset(cfg, 0, sizeof(*cfg));
@@ -433,7 +460,8 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 		const char *e = opts->env[i];
 		const char *eq = strchr(e, '=');
 		if (!eq || eq == e)
-			return cryo_error_set(err, EINVAL, "malformed environment variable `%s`: expected KEY=VALUE", e);
+			return cryo_error_set(err, EINVAL,
+			                      "malformed environment variable `%s`: expected KEY=VALUE", e);
 		size_t keylen = (size_t)(eq - e);
 		bool replaced = false;
 		for (size_t j = 0; cfg->env[j]; j++)
@@ -454,7 +482,8 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	const char *workdir = opts->workdir ? opts->workdir : img->config.workdir;
 	cfg->workdir = xstrdup(workdir && *workdir ? workdir : "/");
 	if (cfg->workdir[0] != '/')
-		return cryo_error_set(err, EINVAL, "working directory `%s` must be an absolute path", cfg->workdir);
+		return cryo_error_set(err, EINVAL, "working directory `%s` must be an absolute path",
+		                      cfg->workdir);
 	cfg->user = xstrdup(opts->user ? opts->user : img->config.user ? img->config.user : "");
 	cfg->network = xstrdup(opts->network ? opts->network : NETWORK_NONE);
 	cfg->ip = opts->ip ? xstrdup(opts->ip) : NULL;
@@ -494,13 +523,14 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	for (size_t i = 0; i < n; i++) {
 		if (i < n_volumes && (r = container_mount_parse(opts->volumes[i], &cfg->mounts[i], err)) < 0)
 			return r;
-		if (i >= n_volumes && (r = container_tmpfs_parse(opts->tmpfs[i - n_volumes], &cfg->mounts[i], err)) < 0)
+		if (i >= n_volumes &&
+		    (r = container_tmpfs_parse(opts->tmpfs[i - n_volumes], &cfg->mounts[i], err)) < 0)
 			return r;
 		cfg->n_mounts++;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->mounts[j].destination, cfg->mounts[i].destination) == 0)
 				return cryo_error_set(err, EINVAL, "two volumes are mounted at `%s`",
-						      cfg->mounts[i].destination);
+				                      cfg->mounts[i].destination);
 	}
 	/* The same rules a checkpoint's configuration is held to on restore,
 	 * where the user is numeric: a name is resolved once the container's root
@@ -509,8 +539,8 @@ static int resolve_config(const struct container_create_opts *opts, const struct
 	if (passwd_user_is_numeric(cfg->user))
 		return container_config_validate(cfg, err);
 	if (!passwd_user_spec_is_valid(cfg->user))
-		return cryo_error_plain(err, EINVAL, "user `%s`: expected NAME or UID, optionally :GROUP or :GID",
-					cfg->user);
+		return cryo_error_plain(
+		    err, EINVAL, "user `%s`: expected NAME or UID, optionally :GROUP or :GID", cfg->user);
 	char *named = cfg->user;
 	cfg->user = (char *)"0";
 	r = container_config_validate(cfg, err);
@@ -540,8 +570,9 @@ static int write_managed_file(int etcfd, const char *name, const char *text, cha
 		int saved = errno;
 		unlinkat(etcfd, tmp, 0);
 		if (saved == EISDIR || saved == ENOTEMPTY || saved == EEXIST) {
-			char *more = xasprintf("%s%s`/etc/%s` is a directory in the container, so cryo did not write it",
-					       *skipped ? *skipped : "", *skipped ? "; " : "", name);
+			char *more = xasprintf(
+			    "%s%s`/etc/%s` is a directory in the container, so cryo did not write it",
+			    *skipped ? *skipped : "", *skipped ? "; " : "", name);
 			free(*skipped);
 			*skipped = more;
 			return 0;
@@ -556,14 +587,16 @@ static int write_managed_file(int etcfd, const char *name, const char *text, cha
  * The upper dir is the container's own tree: /etc is opened beneath it with
  * no symbolic link followed, so a container that made /etc a link (or a file)
  * gets no managed files rather than cryo writing wherever the link points. */
-int container_write_managed_files(const char *upper, const struct container_config *cfg, const char *hosts_extra,
-				  char **skipped, cryo_err *err)
+int container_write_managed_files(const char *upper, const struct container_config *cfg,
+                                  const char *hosts_extra, char **skipped, cryo_err *err)
 {
 	cleanup_free char *hostname_text = xasprintf("%s\n", cfg->hostname);
 	/* On a network, the container's own address names it (hosts_extra). */
-	cleanup_free char *self_line = hosts_extra ? xstrdup("") : xasprintf("127.0.1.1\t%s\n", cfg->hostname);
-	cleanup_free char *hosts_text = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s",
-	                                          self_line, hosts_extra ? hosts_extra : "");
+	cleanup_free char *self_line =
+	    hosts_extra ? xstrdup("") : xasprintf("127.0.1.1\t%s\n", cfg->hostname);
+	cleanup_free char *hosts_text =
+	    xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s%s", self_line,
+	              hosts_extra ? hosts_extra : "");
 	cleanup_free char *host_resolv = NULL;
 	cleanup_error cryo_err why = NULL;
 	int r;
@@ -572,7 +605,8 @@ int container_write_managed_files(const char *upper, const struct container_conf
 	cleanup_close int upperfd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (upperfd < 0)
 		return cryo_error_set(err, errno, "open upper dir `%s`", upper);
-	cleanup_close int etcfd = pathsafe_open_beneath_nofollow(upperfd, "etc", O_RDONLY | O_DIRECTORY, 0, &why);
+	cleanup_close int etcfd =
+	    pathsafe_open_beneath_nofollow(upperfd, "etc", O_RDONLY | O_DIRECTORY, 0, &why);
 	if (etcfd == -ENOENT) {
 		cryo_error_free(&why);
 		if (mkdirat(upperfd, "etc", 0755) < 0 && errno != EEXIST)
@@ -581,8 +615,8 @@ int container_write_managed_files(const char *upper, const struct container_conf
 	}
 	if (etcfd == -ELOOP || etcfd == -ENOTDIR) {
 		*skipped = xasprintf("`/etc` is %s in the container's file system, so cryo did not write "
-				     "/etc/hostname, /etc/hosts and /etc/resolv.conf",
-				     etcfd == -ELOOP ? "a symbolic link" : "not a directory");
+		                     "/etc/hostname, /etc/hosts and /etc/resolv.conf",
+		                     etcfd == -ELOOP ? "a symbolic link" : "not a directory");
 		return 0;
 	}
 	if (etcfd < 0) {
@@ -591,7 +625,8 @@ int container_write_managed_files(const char *upper, const struct container_conf
 	}
 	/* The host's name servers serve the host's and bridge networks alike (a
 	 * bridge network's containers reach them through the bridge's NAT). */
-	if (strcmp(cfg->network, NETWORK_NONE) == 0 || read_file("/etc/resolv.conf", &host_resolv, NULL, NULL) < 0) {
+	if (strcmp(cfg->network, NETWORK_NONE) == 0 ||
+	    read_file("/etc/resolv.conf", &host_resolv, NULL, NULL) < 0) {
 		free(host_resolv);
 		host_resolv = xstrdup("");
 	}
@@ -607,8 +642,9 @@ const char *const container_managed_files[] = {"/etc/hostname", "/etc/hosts", "/
 /* -u NAME[:GROUP]: look the names up in the container's own /etc/passwd and
  * /etc/group (its root file system, mounted for the purpose) and keep the
  * numbers, which is what the runtime and a checkpoint's configuration take. */
-static int resolve_user_name(struct cryo_engine *engine, const struct image *img, const char *upper, const char *work,
-			     const char *rootfs, struct container_config *cfg, cryo_err *err)
+static int resolve_user_name(struct cryo_engine *engine, const struct image *img, const char *upper,
+                             const char *work, const char *rootfs, struct container_config *cfg,
+                             cryo_err *err)
 {
 	cleanup_strv char **lowers = NULL;
 	for (size_t i = 0; img->layers && img->layers[i]; i++) {
@@ -632,8 +668,8 @@ static int resolve_user_name(struct cryo_engine *engine, const struct image *img
 	return 0;
 }
 
-int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user, char **out,
-			   cryo_err *err)
+int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user,
+                           char **out, cryo_err *err)
 {
 	if (passwd_user_is_numeric(user)) {
 		*out = xstrdup(strcmp(user, "root") == 0 ? "0:0" : user);
@@ -647,11 +683,14 @@ int container_resolve_user(struct cryo_engine *engine, const struct container *c
 	return r < 0 ? cryo_error_wrap(err, "container `%s`", c->name) : 0;
 }
 
-static char *default_name(const char *id) { return xasprintf("cryo-%.8s", id); }
+static char *default_name(const char *id)
+{
+	return xasprintf("cryo-%.8s", id);
+}
 
 int container_create_from_config(struct cryo_engine *engine, const char *name, const struct image *img,
-				 struct container_config *cfg, bool write_managed, struct container **out,
-				 cryo_err *err)
+                                 struct container_config *cfg, bool write_managed, struct container **out,
+                                 cryo_err *err)
 {
 	cleanup_free char *id = random_id();
 	cleanup_free char *dir = container_dir(engine, id);
@@ -667,10 +706,11 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	int r;
 
 	if (name && !name_is_valid(name))
-		return cryo_error_set(err, EINVAL,
-				      "invalid container name `%s`: use letters, digits, `_`, `.` and `-`, starting "
-				      "with a letter or digit",
-				      name);
+		return cryo_error_set(
+		    err, EINVAL,
+		    "invalid container name `%s`: use letters, digits, `_`, `.` and `-`, starting "
+		    "with a letter or digit",
+		    name);
 	/* Hold the image store while the container claims its image, so that a
 	 * concurrent `image rm` sees the claim or the image is gone before it. */
 	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &image_lock, err)) < 0)
@@ -691,7 +731,8 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	if ((r = mkdir_p(upper, 0755, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0 ||
 	    (r = mkdir_p(rootfs, 0755, err)) < 0)
 		goto out;
-	if (!passwd_user_is_numeric(cfg->user) && (r = resolve_user_name(engine, img, upper, work, rootfs, cfg, err)) < 0)
+	if (!passwd_user_is_numeric(cfg->user) &&
+	    (r = resolve_user_name(engine, img, upper, work, rootfs, cfg, err)) < 0)
 		goto out;
 	if (write_managed) {
 		cleanup_free char *skipped = NULL;
@@ -702,7 +743,8 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 			goto out;
 		}
 	}
-	if ((r = spec_generate(engine, id, cfg, rootfs, &spec, err)) < 0 || (r = spec_write(dir, spec, err)) < 0)
+	if ((r = spec_generate(engine, id, cfg, rootfs, &spec, err)) < 0 ||
+	    (r = spec_write(dir, spec, err)) < 0)
 		goto out;
 
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
@@ -746,17 +788,18 @@ out:
 }
 
 int container_create(struct cryo_engine *engine, const struct container_create_opts *opts,
-		     struct container **out, cryo_err *err)
+                     struct container **out, cryo_err *err)
 {
 	cleanup_image struct image *img = NULL;
 	struct container_config cfg = {0};
 	int r;
 
 	if (opts->name && !name_is_valid(opts->name))
-		return cryo_error_set(err, EINVAL,
-				      "invalid container name `%s`: use letters, digits, `_`, `.` and `-`, starting "
-				      "with a letter or digit",
-				      opts->name);
+		return cryo_error_set(
+		    err, EINVAL,
+		    "invalid container name `%s`: use letters, digits, `_`, `.` and `-`, starting "
+		    "with a letter or digit",
+		    opts->name);
 	if ((r = image_get(engine, opts->image, &img, err)) < 0)
 		return r;
 	if ((r = resolve_config(opts, img, &cfg, err)) == 0)
@@ -780,7 +823,7 @@ static bool monitor_alive(int pid)
 
 /* The container stopped: record it, and clean up what its monitor may not have. */
 static int mark_exited(struct cryo_engine *engine, struct container *c, int exit_code, int64_t finished,
-		       cryo_err *err)
+                       cryo_err *err)
 {
 	free(c->state);
 	c->state = xstrdup(CONTAINER_EXITED);
@@ -815,7 +858,7 @@ int container_get(struct cryo_engine *engine, const char *ref, struct container 
 			if ((r = mark_exited(engine, c, exit_code, finished, err)) < 0)
 				return r;
 		} else if (!monitor_alive(c->monitor_pid) &&
-			   monitor_read_exit(engine, c->id, &exit_code, &exit_monitor, &finished) < 0) {
+		           monitor_read_exit(engine, c->id, &exit_code, &exit_monitor, &finished) < 0) {
 			if ((r = mark_exited(engine, c, -1, now_realtime_us(), err)) < 0)
 				return r;
 		}
@@ -827,7 +870,7 @@ int container_get(struct cryo_engine *engine, const char *ref, struct container 
 /* ---- lifecycle ---- */
 
 int container_get_locked(struct cryo_engine *engine, const char *ref, struct container **out, int *lock_fd,
-			 cryo_err *err)
+                         cryo_err *err)
 {
 	cleanup_container struct container *c = NULL;
 	cleanup_close int lock = -1;
@@ -867,9 +910,10 @@ int container_mount_rootfs(struct cryo_engine *engine, const struct container *c
 	return mount_rootfs(engine, c, err);
 }
 
-int container_network_up(struct cryo_engine *engine, const struct container *c, const struct container_config *cfg,
-			 const char *ip, const char *mac, const struct port_mapping *ports, size_t n_ports,
-			 struct network_status *status, cryo_err *err)
+int container_network_up(struct cryo_engine *engine, const struct container *c,
+                         const struct container_config *cfg, const char *ip, const char *mac,
+                         const struct port_mapping *ports, size_t n_ports, struct network_status *status,
+                         cryo_err *err)
 {
 	const struct network_attach_opts o = {
 	    .network = cfg->network,
@@ -905,8 +949,8 @@ int container_network_down(struct cryo_engine *engine, const struct container *c
 	return r;
 }
 
-static int start_container(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
-			   cryo_err *err)
+static int start_container(struct cryo_engine *engine, const char *ref, struct container **out,
+                           int *attach_fd, cryo_err *err)
 {
 	cleanup_close int lock = -1;
 	cleanup_close int attached = -1;
@@ -920,15 +964,16 @@ static int start_container(struct cryo_engine *engine, const char *ref, struct c
 	if (container_is_active(c))
 		return cryo_error_set(err, EBUSY, "container `%s` is already %s", c->name, c->state);
 	if (strcmp(c->state, CONTAINER_CHECKPOINTED) == 0)
-		return cryo_error_set(err, EINVAL,
-				      "container `%s` is checkpointed: use `cryo restore %s` to bring it back", c->name,
-				      c->name);
+		return cryo_error_set(
+		    err, EINVAL, "container `%s` is checkpointed: use `cryo restore %s` to bring it back",
+		    c->name, c->name);
 	runtime_delete(engine, c->id, true, NULL);
 	if ((r = container_config_from_json(c->config, &cfg, err)) < 0)
 		return r;
 	bool auto_remove = cfg.auto_remove;
 	bool bridge = network_is_bridge(cfg.network);
-	r = bridge ? container_network_up(engine, c, &cfg, cfg.ip, cfg.mac, cfg.ports, cfg.n_ports, NULL, err) : 0;
+	r = bridge ? container_network_up(engine, c, &cfg, cfg.ip, cfg.mac, cfg.ports, cfg.n_ports, NULL, err)
+	           : 0;
 	cleanup_free char *network = xstrdup(cfg.network);
 	container_config_free(&cfg);
 	if (r < 0)
@@ -979,8 +1024,8 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 	return start_container(engine, ref, out, NULL, err);
 }
 
-int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
-			     cryo_err *err)
+int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out,
+                             int *attach_fd, cryo_err *err)
 {
 	return start_container(engine, ref, out, attach_fd, err);
 }
@@ -992,8 +1037,8 @@ static void sleep_ms(int ms)
 }
 
 /* Wait (polling the state) until the container is no longer active. */
-static int wait_inactive(struct cryo_engine *engine, const char *id, int64_t timeout_us, struct container **out,
-			 cryo_err *err)
+static int wait_inactive(struct cryo_engine *engine, const char *id, int64_t timeout_us,
+                         struct container **out, cryo_err *err)
 {
 	int64_t deadline = timeout_us >= 0 ? now_monotonic_us() + timeout_us : INT64_MAX;
 	for (;;) {
@@ -1048,8 +1093,8 @@ int container_stop(struct cryo_engine *engine, const char *ref, int timeout_seco
 	cryo_error_free(err);
 	if ((r = wait_inactive(engine, c->id, 30 * 1000000LL, NULL, err)) < 0) {
 		if (r == -ETIMEDOUT)
-			return cryo_error_set(err, ETIMEDOUT, "stop container `%s`: still running 30 s after SIGKILL",
-					      c->name);
+			return cryo_error_set(
+			    err, ETIMEDOUT, "stop container `%s`: still running 30 s after SIGKILL", c->name);
 		return r;
 	}
 	return 0;
@@ -1062,7 +1107,8 @@ int container_kill(struct cryo_engine *engine, const char *ref, int sig, cryo_er
 	if (r < 0)
 		return r;
 	if (!container_is_active(c))
-		return cryo_error_set(err, EINVAL, "container `%s` is not running (it is %s)", c->name, c->state);
+		return cryo_error_set(err, EINVAL, "container `%s` is not running (it is %s)", c->name,
+		                      c->state);
 	if ((r = signal_container(engine, c, sig, err)) < 0)
 		return cryo_error_wrap(err, "kill container `%s`", c->name);
 	return 0;
@@ -1078,8 +1124,8 @@ static int set_paused(struct cryo_engine *engine, const char *ref, bool pause, c
 		return r;
 	const char *want = pause ? CONTAINER_RUNNING : CONTAINER_PAUSED;
 	if (strcmp(c->state, want) != 0)
-		return cryo_error_set(err, EINVAL, "%s container `%s`: it is %s, not %s", pause ? "pause" : "unpause",
-				      c->name, c->state, want);
+		return cryo_error_set(err, EINVAL, "%s container `%s`: it is %s, not %s",
+		                      pause ? "pause" : "unpause", c->name, c->state, want);
 	r = pause ? runtime_pause(engine, c->id, err) : runtime_resume(engine, c->id, err);
 	if (r < 0)
 		return cryo_error_wrap(err, "%s container `%s`", pause ? "pause" : "unpause", c->name);
@@ -1109,13 +1155,14 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 	if (container_is_active(c)) {
 		if (!force)
 			return cryo_error_set(err, EBUSY,
-					      "remove container `%s`: it is %s; stop it first or use `rm -f`", c->name,
-					      c->state);
+			                      "remove container `%s`: it is %s; stop it first or use `rm -f`",
+			                      c->name, c->state);
 		signal_container(engine, c, SIGKILL, NULL);
 		r = wait_inactive(engine, c->id, 30 * 1000000LL, NULL, err);
 		if (r == -ETIMEDOUT)
-			return cryo_error_set(err, ETIMEDOUT, "remove container `%s`: still running 30 s after SIGKILL",
-					      c->name);
+			return cryo_error_set(err, ETIMEDOUT,
+			                      "remove container `%s`: still running 30 s after SIGKILL",
+			                      c->name);
 		if (r < 0)
 			return r;
 	}
@@ -1185,10 +1232,12 @@ struct json_object *container_inspect_json(struct cryo_engine *engine, const str
 	json_object_object_add(o, "Created", timestamp_json(c->created));
 
 	json_object_object_add(st, "Status", json_object_new_string(c->state));
-	json_object_object_add(st, "Running", json_object_new_boolean(strcmp(c->state, CONTAINER_RUNNING) == 0));
-	json_object_object_add(st, "Paused", json_object_new_boolean(strcmp(c->state, CONTAINER_PAUSED) == 0));
+	json_object_object_add(st, "Running",
+	                       json_object_new_boolean(strcmp(c->state, CONTAINER_RUNNING) == 0));
+	json_object_object_add(st, "Paused",
+	                       json_object_new_boolean(strcmp(c->state, CONTAINER_PAUSED) == 0));
 	json_object_object_add(st, "Checkpointed",
-			       json_object_new_boolean(strcmp(c->state, CONTAINER_CHECKPOINTED) == 0));
+	                       json_object_new_boolean(strcmp(c->state, CONTAINER_CHECKPOINTED) == 0));
 	json_object_object_add(st, "Pid", json_object_new_int(c->pid));
 	json_object_object_add(st, "MonitorPid", json_object_new_int(c->monitor_pid));
 	json_object_object_add(st, "ExitCode", json_object_new_int(c->exit_code < 0 ? 0 : c->exit_code));

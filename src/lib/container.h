@@ -37,9 +37,9 @@ struct container_config {
 	char *workdir;
 	char *user; /* "uid[:gid]" (names given to -u are resolved at create) */
 	char *hostname;
-	char *network; /* "none", "host", or a bridge network's name (network.h) */
-	char *ip;      /* requested IPv4 address on a bridge network, or NULL */
-	char *mac;     /* requested MAC address, or NULL */
+	char *network;              /* "none", "host", or a bridge network's name (network.h) */
+	char *ip;                   /* requested IPv4 address on a bridge network, or NULL */
+	char *mac;                  /* requested MAC address, or NULL */
 	struct port_mapping *ports; /* published ports (-p) */
 	size_t n_ports;
 	struct container_mount *mounts;
@@ -47,7 +47,7 @@ struct container_config {
 	int64_t memory_limit; /* bytes, 0 = none */
 	int64_t pids_limit;   /* 0 = none */
 	bool auto_remove;
-	char **cap_add;  /* normalised capability names (security.h), NULL-terminated */
+	char **cap_add; /* normalised capability names (security.h), NULL-terminated */
 	char **cap_drop;
 	bool terminal;    /* -t: the init's stdio is a pseudo-terminal the monitor owns */
 	bool interactive; /* -i: the monitor keeps the init's stdin open for `attach` */
@@ -85,8 +85,8 @@ struct container_create_opts {
 	char **env;     /* added to the image's */
 	const char *workdir;
 	const char *user;
-	char **volumes; /* -v arguments */
-	char **tmpfs;   /* --tmpfs arguments */
+	char **volumes;      /* -v arguments */
+	char **tmpfs;        /* --tmpfs arguments */
 	const char *network; /* NULL: none */
 	const char *ip, *mac;
 	char **publish; /* -p arguments */
@@ -103,15 +103,15 @@ struct container_create_opts {
 /* Create the container (state "created"): rootfs directories, bundle, volumes,
  * database row. On failure nothing is left behind. */
 int container_create(struct cryo_engine *engine, const struct container_create_opts *opts,
-		     struct container **out, cryo_err *err);
+                     struct container **out, cryo_err *err);
 
 /* Create a container from an already resolved configuration (restore uses
  * this with a checkpoint's configuration). The hostname, when empty, becomes
  * the ID's first 12 characters. */
 struct image;
 int container_create_from_config(struct cryo_engine *engine, const char *name, const struct image *img,
-				 struct container_config *cfg, bool write_managed, struct container **out,
-				 cryo_err *err);
+                                 struct container_config *cfg, bool write_managed, struct container **out,
+                                 cryo_err *err);
 
 /* Write /etc/hostname, /etc/hosts, /etc/resolv.conf into an upper dir (or a
  * mounted root file system), never following a symbolic link. hosts_extra:
@@ -119,15 +119,16 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
  * names) is not something cryo can write into (a symbolic link, a file, a
  * directory where a file belongs), what was not written is left alone and
  * *skipped (allocated) says what and why; otherwise *skipped is NULL. */
-int container_write_managed_files(const char *upper, const struct container_config *cfg, const char *hosts_extra,
-				  char **skipped, cryo_err *err);
+int container_write_managed_files(const char *upper, const struct container_config *cfg,
+                                  const char *hosts_extra, char **skipped, cryo_err *err);
 
 /* Attach a container on a bridge network (network.h) before its processes
  * start: its namespace, the CNI chain, and /etc/hosts in its (unmounted)
  * upper dir; the other containers of the network learn its name. */
-int container_network_up(struct cryo_engine *engine, const struct container *c, const struct container_config *cfg,
-			 const char *ip, const char *mac, const struct port_mapping *ports, size_t n_ports,
-			 struct network_status *status, cryo_err *err);
+int container_network_up(struct cryo_engine *engine, const struct container *c,
+                         const struct container_config *cfg, const char *ip, const char *mac,
+                         const struct port_mapping *ports, size_t n_ports, struct network_status *status,
+                         cryo_err *err);
 /* Detach it (nothing to do when not attached); the network's other
  * containers forget its name. */
 int container_network_down(struct cryo_engine *engine, const struct container *c, cryo_err *err);
@@ -138,8 +139,8 @@ int container_start(struct cryo_engine *engine, const char *ref, struct containe
 
 /* container_start, connected to the container's stdio (attach.h) before its
  * init runs, so no output is missed: *attach_fd gets the connection. */
-int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out, int *attach_fd,
-			     cryo_err *err);
+int container_start_attached(struct cryo_engine *engine, const char *ref, struct container **out,
+                             int *attach_fd, cryo_err *err);
 
 int container_stop(struct cryo_engine *engine, const char *ref, int timeout_seconds, cryo_err *err);
 int container_kill(struct cryo_engine *engine, const char *ref, int signal, cryo_err *err);
@@ -157,12 +158,12 @@ int container_get(struct cryo_engine *engine, const char *ref, struct container 
 /* container_get, holding the container's lock (released by closing *lock_fd):
  * every operation that changes a container serialises on it. */
 int container_get_locked(struct cryo_engine *engine, const char *ref, struct container **out, int *lock_fd,
-			 cryo_err *err);
+                         cryo_err *err);
 
 /* A user spec for `exec -u` as numbers ("UID:GID"), names resolved in the
  * running container's /etc/passwd and /etc/group (passwd.h). */
-int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user, char **out,
-			   cryo_err *err);
+int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user,
+                           char **out, cryo_err *err);
 
 /* The container's files. */
 char *container_dir(struct cryo_engine *engine, const char *id);
@@ -175,8 +176,6 @@ char *container_bundle_dir(struct cryo_engine *engine, const char *id);
 struct json_object *container_inspect_json(struct cryo_engine *engine, const struct container *c);
 
 bool container_is_active(const struct container *c); /* running or paused */
-
-
 
 /* Paths in the container that cryo writes itself (/etc/hosts, ...): never
  * captured by checkpoints. NULL-terminated. */

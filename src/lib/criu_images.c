@@ -13,8 +13,8 @@ static uint32_t le32(const unsigned char *p)
 typedef int (*entry_fn)(const uint8_t *data, size_t len, void *ctx, cryo_err *err);
 
 /* Walk an image: both magics, then length-prefixed entries to the end. */
-static int image_entries(const void *data, size_t len, uint32_t magic, const char *what, entry_fn fn, void *ctx,
-                         cryo_err *err)
+static int image_entries(const void *data, size_t len, uint32_t magic, const char *what, entry_fn fn,
+                         void *ctx, cryo_err *err)
 {
 	const unsigned char *p = data;
 	if (len < 8 || le32(p) != CRIU_IMG_COMMON_MAGIC || le32(p + 4) != magic)
@@ -26,10 +26,11 @@ static int image_entries(const void *data, size_t len, uint32_t magic, const cha
 		uint32_t size = le32(p + off);
 		off += 4;
 		if (size > CRIU_IMAGE_MAX_ENTRY || size > len - off)
-			return cryo_error_plain(err, EINVAL, "%s: entry %zu: %u bytes do not fit the image", what,
-			                        n + 1, size);
+			return cryo_error_plain(err, EINVAL, "%s: entry %zu: %u bytes do not fit the image",
+			                        what, n + 1, size);
 		if (++n > CRIU_IMAGE_MAX_ENTRIES)
-			return cryo_error_plain(err, EFBIG, "%s: more than %u entries", what, CRIU_IMAGE_MAX_ENTRIES);
+			return cryo_error_plain(err, EFBIG, "%s: more than %u entries", what,
+			                        CRIU_IMAGE_MAX_ENTRIES);
 		int r = fn(p + off, size, ctx, err);
 		if (r < 0)
 			return cryo_error_wrap(err, "%s: entry %zu", what, n);
@@ -67,9 +68,9 @@ static void add_text(struct json_object *o, const char *key, const char *s)
 }
 
 static const char *const fd_types[] = {
-    "UND",     "REG",     "PIPE",     "FIFO", "INETSK", "UNIXSK", "EVENTFD", "EVENTPOLL", "INOTIFY", "SIGNALFD",
-    "PACKETSK", "TTY",    "FANOTIFY", "NETLINKSK", "NS", "TUNF", "EXT",     "TIMERFD",   "MEMFD",   "BPFMAP",
-    "PIDFD",
+    "UND",       "REG",     "PIPE",     "FIFO",     "INETSK", "UNIXSK",   "EVENTFD",
+    "EVENTPOLL", "INOTIFY", "SIGNALFD", "PACKETSK", "TTY",    "FANOTIFY", "NETLINKSK",
+    "NS",        "TUNF",    "EXT",      "TIMERFD",  "MEMFD",  "BPFMAP",   "PIDFD",
 };
 
 const char *criu_fd_type_name(unsigned type)
@@ -78,9 +79,9 @@ const char *criu_fd_type_name(unsigned type)
 }
 
 static const char *const fs_types[] = {
-    "unsupported", "proc",  "sysfs",     "devtmpfs", "binfmt_misc", "tmpfs",   "devpts", "simfs",
-    "pstore",      "securityfs", "fusectl", "debugfs", "cgroup",     "aufs",    "mqueue", "fuse",
-    "auto",        "overlay", "autofs",  "tracefs", "rpc_pipefs",  "nfs",     "nfs4",   "cgroup2",
+    "unsupported", "proc",       "sysfs",   "devtmpfs", "binfmt_misc", "tmpfs", "devpts", "simfs",
+    "pstore",      "securityfs", "fusectl", "debugfs",  "cgroup",      "aufs",  "mqueue", "fuse",
+    "auto",        "overlay",    "autofs",  "tracefs",  "rpc_pipefs",  "nfs",   "nfs4",   "cgroup2",
 };
 
 static int pstree_entry(const uint8_t *data, size_t len, void *ctx, cryo_err *err)
@@ -226,7 +227,9 @@ static int mnt_entry(const uint8_t *data, size_t len, void *ctx, cryo_err *err)
 	if (e->fsname)
 		add_text(o, "fstype", e->fsname);
 	else
-		add_text(o, "fstype", e->fstype < sizeof(fs_types) / sizeof(fs_types[0]) ? fs_types[e->fstype] : "unknown");
+		add_text(o, "fstype",
+		         e->fstype < sizeof(fs_types) / sizeof(fs_types[0]) ? fs_types[e->fstype]
+		                                                            : "unknown");
 	add_text(o, "options", e->options);
 	json_object_array_add(ctx, o);
 	cryo_mnt_entry__free_unpacked(e, NULL);

@@ -83,8 +83,8 @@ struct layer_entry {
 	bool used;
 };
 
-static int images_usage(struct cryo_engine *engine, struct usage_walk *w, struct container **cts, size_t n_cts,
-			struct disk_usage_kind *out, cryo_err *err)
+static int images_usage(struct cryo_engine *engine, struct usage_walk *w, struct container **cts,
+                        size_t n_cts, struct disk_usage_kind *out, cryo_err *err)
 {
 	struct image **images = NULL;
 	size_t n = 0;
@@ -123,8 +123,8 @@ static int images_usage(struct cryo_engine *engine, struct usage_walk *w, struct
 	return 0;
 }
 
-static void containers_usage(struct cryo_engine *engine, struct usage_walk *w, struct container **cts, size_t n_cts,
-			     struct disk_usage_kind *out)
+static void containers_usage(struct cryo_engine *engine, struct usage_walk *w, struct container **cts,
+                             size_t n_cts, struct disk_usage_kind *out)
 {
 	for (size_t i = 0; i < n_cts; i++) {
 		cleanup_free char *dir = container_dir(engine, cts[i]->id);
@@ -139,7 +139,8 @@ static void containers_usage(struct cryo_engine *engine, struct usage_walk *w, s
 	}
 }
 
-static int volumes_usage(struct cryo_engine *engine, struct usage_walk *w, struct disk_usage_kind *out, cryo_err *err)
+static int volumes_usage(struct cryo_engine *engine, struct usage_walk *w, struct disk_usage_kind *out,
+                         cryo_err *err)
 {
 	struct volume **vols = NULL;
 	size_t n = 0;
@@ -168,7 +169,7 @@ static int volumes_usage(struct cryo_engine *engine, struct usage_walk *w, struc
 /* The kept checkpoints, checkpoints/<container ID>: staging directories
  * (".new-") are scratch, which `system prune` reports. */
 static void checkpoints_usage(struct cryo_engine *engine, struct usage_walk *w, struct container **cts,
-			      size_t n_cts, struct disk_usage_kind *out)
+                              size_t n_cts, struct disk_usage_kind *out)
 {
 	cleanup_free char *dir = engine_path(engine, "checkpoints");
 	cleanup_dir DIR *d = opendir(dir);
@@ -182,7 +183,7 @@ static void checkpoints_usage(struct cryo_engine *engine, struct usage_walk *w, 
 		bool active = false;
 		for (size_t i = 0; i < n_cts && !active; i++)
 			active = cts[i]->checkpoint && strcmp(cts[i]->checkpoint, path) == 0 &&
-				 !container_is_active(cts[i]);
+			         !container_is_active(cts[i]);
 		uint64_t bytes = tree_usage(w, path);
 		out->total++;
 		out->active += active;

@@ -22,9 +22,9 @@
 #include "error.h"
 
 struct disk_usage_kind {
-	uint64_t total;  /* how many */
-	uint64_t active; /* how many are in use */
-	uint64_t size;   /* bytes */
+	uint64_t total;       /* how many */
+	uint64_t active;      /* how many are in use */
+	uint64_t size;        /* bytes */
 	uint64_t reclaimable; /* bytes that removing the unused ones would free */
 };
 

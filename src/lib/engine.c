@@ -35,12 +35,13 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 
 	engine->runtime_path = proc_find_executable(runtime);
 	if (!engine->runtime_path) {
-		r = cryo_error_set(err, ENOENT, "OCI runtime `%s` not found (install runc, or pass --runtime PATH)",
-				   runtime);
+		r = cryo_error_set(err, ENOENT,
+		                   "OCI runtime `%s` not found (install runc, or pass --runtime PATH)",
+		                   runtime);
 		goto fail;
 	}
-	const char *dirs[] = {"", "/containers", "/layers", "/images", "/volumes", "/checkpoints", "/tmp",
-	                      "/checkpoint-images"};
+	const char *dirs[] = {"",         "/containers",  "/layers", "/images",
+	                      "/volumes", "/checkpoints", "/tmp",    "/checkpoint-images"};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		cleanup_free char *d = xasprintf("%s%s", engine->root, dirs[i]);
 		if ((r = mkdir_p(d, 0700, err)) < 0)

@@ -28,7 +28,7 @@ struct cryo_engine {
 	char *runtime_path; /* absolute path of the OCI runtime */
 	char *runtime_root; /* the runtime's --root, under runroot */
 	struct cryo_config *config;
-	struct scratch_claim *claim;            /* this process's scratch (scratch.h), NULL until it has some */
+	struct scratch_claim *claim; /* this process's scratch (scratch.h), NULL until it has some */
 	struct scratch_usage leftovers_removed; /* what dead commands had left, removed when this opened */
 };
 
@@ -41,8 +41,8 @@ void cryo_engine_closep(struct cryo_engine **engine);
 
 /* Allocated path below the engine root / runroot. */
 char *engine_path(const struct cryo_engine *engine, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 char *engine_run_path(const struct cryo_engine *engine, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

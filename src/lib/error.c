@@ -9,7 +9,10 @@
 #include "log.h"
 #include "util.h"
 
-static int code_of(int errnum) { return errnum > 0 ? -errnum : -EIO; }
+static int code_of(int errnum)
+{
+	return errnum > 0 ? -errnum : -EIO;
+}
 
 int cryo_error_set(cryo_err *err, int errnum, const char *fmt, ...)
 {
@@ -95,7 +98,10 @@ void cryo_error_append(cryo_err *err, const char *fmt, ...)
 	(*err)->msg = msg;
 }
 
-int cryo_error_code(const cryo_err err) { return err ? code_of(err->errnum) : 0; }
+int cryo_error_code(const cryo_err err)
+{
+	return err ? code_of(err->errnum) : 0;
+}
 
 void cryo_error_free(cryo_err *err)
 {

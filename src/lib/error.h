@@ -18,8 +18,7 @@ typedef struct cryo_error *cryo_err;
 
 /* Set *err to a new error built from fmt; when errnum != 0, ": strerror(errnum)"
  * is appended. Returns -errnum, or -EIO when errnum is 0. */
-int cryo_error_set(cryo_err *err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int cryo_error_set(cryo_err *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The same for a refusal whose message says it all: errnum is kept as the
  * code, but its strerror() text is not appended. */

@@ -10,7 +10,10 @@
 
 #include "util.h"
 
-static bool process_alive(pid_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+static bool process_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
 
 static pid_t parent_of(pid_t pid)
 {
@@ -44,7 +47,7 @@ static pid_t criu_ancestor(void)
  * CRIU is done with the container too (it puts the cgroup back to frozen
  * when it finishes; criu_pid 0: no CRIU involved), then thaw. */
 static _Noreturn void freeze_watchdog(struct freezer *f, size_t n, pid_t owner_pid, pid_t criu_pid,
-				      const char *thawed_marker)
+                                      const char *thawed_marker)
 {
 	int64_t give_up = now_monotonic_us() + 15LL * 60 * 1000 * 1000;
 	struct timespec tick = {0, 50 * 1000 * 1000};
@@ -68,7 +71,8 @@ static _Noreturn void freeze_watchdog(struct freezer *f, size_t n, pid_t owner_p
 	_exit(0);
 }
 
-void freeze_watchdog_start(struct freezer *f, size_t n, pid_t owner_pid, pid_t criu_pid, const char *thawed_marker)
+void freeze_watchdog_start(struct freezer *f, size_t n, pid_t owner_pid, pid_t criu_pid,
+                           const char *thawed_marker)
 {
 	pid_t watchdog = fork();
 	if (watchdog == 0) {
@@ -92,15 +96,16 @@ static const char *params_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		   ? json_object_get_string(v)
-		   : NULL;
+	           ? json_object_get_string(v)
+	           : NULL;
 }
 
 static int params_int(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int) ? json_object_get_int(v)
-											       : 0;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
+	           ? json_object_get_int(v)
+	           : 0;
 }
 
 int freeze_hook_params_write(const char *path, const struct freeze_hook_params *p, cryo_err *err)
@@ -114,7 +119,8 @@ int freeze_hook_params_write(const char *path, const struct freeze_hook_params *
 	json_object_object_add(o, "stamp", json_object_new_string(p->stamp));
 	json_object_object_add(o, "error_file", json_object_new_string(p->error_file));
 	json_object_object_add(o, "thawed_marker", json_object_new_string(p->thawed_marker));
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	int r = write_file(path, text, strlen(text), 0600, err);
 	json_object_put(o);
 	return r;
@@ -163,8 +169,8 @@ int freeze_hook_main(int argc, char **argv)
 	}
 	struct freezer f;
 	cleanup_error cryo_err err = NULL;
-	freezer_init_cgroup(&f, strcmp(p.kind, freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1, p.dir,
-			    p.cgroup);
+	freezer_init_cgroup(&f, strcmp(p.kind, freezer_kind_name(FREEZER_V2)) == 0 ? FREEZER_V2 : FREEZER_V1,
+	                    p.dir, p.cgroup);
 	int status = 1;
 	/* CRIU may run the hook more than once: the first run is the one that counts. */
 	cleanup_close int fd = open(p.stamp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -43,6 +43,7 @@ int freeze_hook_main(int argc, char **argv);
  * it waits for criu_pid too (0: none) and thaws the n freezers, keeping them
  * thawed for two seconds. A container must never stay frozen because of
  * cryo. */
-void freeze_watchdog_start(struct freezer *f, size_t n, pid_t owner_pid, pid_t criu_pid, const char *thawed_marker);
+void freeze_watchdog_start(struct freezer *f, size_t n, pid_t owner_pid, pid_t criu_pid,
+                           const char *thawed_marker);
 
 #endif

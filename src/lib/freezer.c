@@ -33,7 +33,8 @@ void freezer_release(struct freezer *f)
 	f->cgroup = NULL;
 }
 
-int freezer_for_cgroup_at(const char *cgroup_root, const char *cgroup_path, struct freezer *out, cryo_err *err)
+int freezer_for_cgroup_at(const char *cgroup_root, const char *cgroup_path, struct freezer *out,
+                          cryo_err *err)
 {
 	enum cgroup_mode mode;
 	int r = hostinfo_cgroup_mode_at(cgroup_root, &mode, err);
@@ -41,10 +42,13 @@ int freezer_for_cgroup_at(const char *cgroup_root, const char *cgroup_path, stru
 		return r;
 	enum freezer_kind kind = hostinfo_freezer_kind_at(cgroup_root, mode);
 	if (kind == FREEZER_NONE)
-		return cryo_error_set(err, ENOTSUP, "this host has no cgroup freezer (no v1 freezer hierarchy, no cgroup v2)");
+		return cryo_error_set(
+		    err, ENOTSUP, "this host has no cgroup freezer (no v1 freezer hierarchy, no cgroup v2)");
 	if (cgroup_path[0] != '/' || strstr(cgroup_path, "/../") || str_has_suffix(cgroup_path, "/.."))
-		return cryo_error_set(err, EINVAL, "cgroup path `%s` is not a clean absolute path", cgroup_path);
-	cleanup_free char *dir = xasprintf("%s%s%s", cgroup_root, kind == FREEZER_V1 ? "/freezer" : "", cgroup_path);
+		return cryo_error_set(err, EINVAL, "cgroup path `%s` is not a clean absolute path",
+		                      cgroup_path);
+	cleanup_free char *dir =
+	    xasprintf("%s%s%s", cgroup_root, kind == FREEZER_V1 ? "/freezer" : "", cgroup_path);
 	freezer_init_cgroup(out, kind, dir, cgroup_path);
 	return 0;
 }
@@ -92,7 +96,7 @@ bool freezer_cgroup_is_beneath(const char *path, const char *ancestor)
 }
 
 char *freezer_dir_from_proc_cgroup(const char *proc_cgroup, enum freezer_kind kind, enum cgroup_mode mode,
-				   const char *cgroup_root)
+                                   const char *cgroup_root)
 {
 	cleanup_free char *path = freezer_cgroup_from_proc_cgroup(proc_cgroup, kind);
 	if (!path)
@@ -112,14 +116,16 @@ int freezer_for_pid(pid_t pid, struct freezer *out, cryo_err *err)
 		return r;
 	enum freezer_kind kind = hostinfo_freezer_kind(mode);
 	if (kind == FREEZER_NONE)
-		return cryo_error_set(err, ENOTSUP, "this host has no cgroup freezer (no v1 freezer hierarchy, no cgroup v2)");
+		return cryo_error_set(
+		    err, ENOTSUP, "this host has no cgroup freezer (no v1 freezer hierarchy, no cgroup v2)");
 	cleanup_free char *path = xasprintf("/proc/%d/cgroup", (int)pid);
 	cleanup_free char *text = NULL;
 	if ((r = read_file(path, &text, NULL, err)) < 0)
 		return cryo_error_wrap(err, "find the cgroup of process %d", (int)pid);
 	char *dir = freezer_dir_from_proc_cgroup(text, kind, mode, CGROUP_ROOT);
 	if (!dir)
-		return cryo_error_set(err, ENOENT, "process %d is in no %s cgroup", (int)pid, freezer_kind_name(kind));
+		return cryo_error_set(err, ENOENT, "process %d is in no %s cgroup", (int)pid,
+		                      freezer_kind_name(kind));
 	out->kind = kind;
 	out->dir = dir;
 	out->cgroup = NULL;
@@ -141,7 +147,7 @@ int freezer_is_frozen(const struct freezer *f, bool *frozen, cryo_err *err)
 {
 	cleanup_free char *text = NULL;
 	cleanup_free char *path =
-		xasprintf("%s/%s", f->dir, f->kind == FREEZER_V1 ? "freezer.state" : "cgroup.events");
+	    xasprintf("%s/%s", f->dir, f->kind == FREEZER_V1 ? "freezer.state" : "cgroup.events");
 	int r = read_file(path, &text, NULL, err);
 	if (r < 0)
 		return r;
@@ -176,10 +182,11 @@ int freezer_freeze(const struct freezer *f, int64_t timeout_us, cryo_err *err)
 			write_control(f, "FROZEN", NULL); /* v1 retries the freeze on each write */
 		if (now_monotonic_us() >= deadline) {
 			freezer_thaw(f, NULL);
-			return cryo_error_set(err, ETIMEDOUT,
-					      "freeze cgroup `%s`: its tasks did not all freeze within %lld ms "
-					      "(a task stuck in uninterruptible sleep?); thawed it again",
-					      f->dir, (long long)(timeout_us / 1000));
+			return cryo_error_set(
+			    err, ETIMEDOUT,
+			    "freeze cgroup `%s`: its tasks did not all freeze within %lld ms "
+			    "(a task stuck in uninterruptible sleep?); thawed it again",
+			    f->dir, (long long)(timeout_us / 1000));
 		}
 		struct timespec ts = {0, interval_ns};
 		nanosleep(&ts, NULL);
@@ -239,7 +246,8 @@ struct ns_memo {
 	size_t n;
 };
 
-static bool ns_is_container(struct ns_memo *memo, const char *pid, ino_t ns, ino_t container_ns, ino_t host_ns)
+static bool ns_is_container(struct ns_memo *memo, const char *pid, ino_t ns, ino_t container_ns,
+                            ino_t host_ns)
 {
 	if (ns == container_ns)
 		return true;
@@ -284,15 +292,17 @@ static int check_process_threads(const struct freezer *f, const char *pid, cryo_
 			continue;
 		cleanup_free char *cg = freezer_cgroup_from_proc_cgroup(text, f->kind);
 		if (!cg)
-			return cryo_error_set(err, EPERM, "task %s of the container (process %s) is in no %s cgroup",
-					      de->d_name, pid, freezer_kind_name(f->kind));
+			return cryo_error_set(err, EPERM,
+			                      "task %s of the container (process %s) is in no %s cgroup",
+			                      de->d_name, pid, freezer_kind_name(f->kind));
 		/* cgroup v1 shows an exited task (a zombie) in the root cgroup:
 		 * it cannot run, so it is no concern wherever it is shown. */
 		if (!freezer_cgroup_is_beneath(cg, f->cgroup) && !task_is_dead(pid, de->d_name))
-			return cryo_error_set(err, EPERM,
-					      "task %s of the container (process %s) is in cgroup `%s`, outside the "
-					      "container's cgroup `%s`: freezing it would not stop that task",
-					      de->d_name, pid, cg, f->cgroup);
+			return cryo_error_set(
+			    err, EPERM,
+			    "task %s of the container (process %s) is in cgroup `%s`, outside the "
+			    "container's cgroup `%s`: freezing it would not stop that task",
+			    de->d_name, pid, cg, f->cgroup);
 	}
 	return 0;
 }
@@ -307,8 +317,9 @@ int freezer_check_tasks_beneath(const struct freezer *f, pid_t init_pid, cryo_er
 	if (!container_ns)
 		return cryo_error_set(err, ESRCH, "the container's init (process %d) is gone", (int)init_pid);
 	if (container_ns == host_ns)
-		return cryo_error_set(err, EPERM, "the container's init (process %d) shares the host's pid namespace",
-				      (int)init_pid);
+		return cryo_error_set(err, EPERM,
+		                      "the container's init (process %d) shares the host's pid namespace",
+		                      (int)init_pid);
 	cleanup_dir DIR *proc = opendir("/proc");
 	if (!proc)
 		return cryo_error_set(err, errno, "list processes: open `/proc`");

@@ -33,7 +33,8 @@ struct freezer {
  * are hierarchical). */
 int freezer_for_cgroup(const char *cgroup_path, struct freezer *out, cryo_err *err);
 /* The same below another cgroup root (tests). */
-int freezer_for_cgroup_at(const char *cgroup_root, const char *cgroup_path, struct freezer *out, cryo_err *err);
+int freezer_for_cgroup_at(const char *cgroup_root, const char *cgroup_path, struct freezer *out,
+                          cryo_err *err);
 
 /* Check that every task of a container is in the freezer's cgroup or below
  * it, so that freezing that cgroup stops them all. The container's tasks are
@@ -58,7 +59,7 @@ int freezer_for_pid(pid_t pid, struct freezer *out, cryo_err *err);
  * the text of a /proc/PID/cgroup file, below cgroup_root (/sys/fs/cgroup).
  * NULL when the text names no such cgroup. */
 char *freezer_dir_from_proc_cgroup(const char *proc_cgroup, enum freezer_kind kind, enum cgroup_mode mode,
-				   const char *cgroup_root);
+                                   const char *cgroup_root);
 
 /* A freezer for an explicit cgroup directory (tests). */
 void freezer_init(struct freezer *f, enum freezer_kind kind, const char *dir);

@@ -253,7 +253,8 @@ static int image_from_row(sqlite3_stmt *st, struct image **out, cryo_err *err)
 	struct json_object *checkpoint = NULL, *layer = NULL;
 	image_config_from_json(config, &img->config);
 	if (config && json_object_object_get_ex(config, IMAGE_CHECKPOINT_KEY, &checkpoint) &&
-	    json_object_object_get_ex(checkpoint, "layer", &layer) && json_object_is_type(layer, json_type_string))
+	    json_object_object_get_ex(checkpoint, "layer", &layer) &&
+	    json_object_is_type(layer, json_type_string))
 		img->checkpoint_layer = xstrdup(json_object_get_string(layer));
 	json_object_put(config);
 
@@ -894,8 +895,9 @@ static int record_image(struct cryo_engine *engine, struct image_add *add, cryo_
 			sqlite3_bind_int64(img, 2, add->created);
 			sqlite3_bind_text(img, 3, json_plain(config), -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(img, 4, json_plain(layers), -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(img, 5, (sqlite3_int64)(add->checkpoint_layer ? add->checkpoint_size
-			                                                                      : image_add_size(add)));
+			sqlite3_bind_int64(img, 5,
+			                   (sqlite3_int64)(add->checkpoint_layer ? add->checkpoint_size
+			                                                         : image_add_size(add)));
 			if (sqlite3_step(img) != SQLITE_DONE)
 				r = state_error(engine, err, "record image");
 		}
@@ -1190,9 +1192,10 @@ int image_require_rootfs(const struct image *img, cryo_err *err)
 bool image_annotations_are_checkpoint(struct json_object *annotations)
 {
 	struct json_object *v;
-	return annotations &&
-	       ((json_object_object_get_ex(annotations, CKI_CRIO_NAME, &v) && json_object_is_type(v, json_type_string)) ||
-	        (json_object_object_get_ex(annotations, CKI_PODMAN_NAME, &v) && json_object_is_type(v, json_type_string)));
+	return annotations && ((json_object_object_get_ex(annotations, CKI_CRIO_NAME, &v) &&
+	                        json_object_is_type(v, json_type_string)) ||
+	                       (json_object_object_get_ex(annotations, CKI_PODMAN_NAME, &v) &&
+	                        json_object_is_type(v, json_type_string)));
 }
 
 static int add_checkpoint_locked(const char *layout, struct image_add *add, cryo_err *err)

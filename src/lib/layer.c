@@ -383,10 +383,13 @@ int layer_unpack(const char *archive_path, const char *dest, const struct layer_
 		oom();
 	/* Uncompressed, gzip, zstd or xz, with libarchive's own decoders: never
 	 * an external program (lrzip, lzop, grzip...) on an archive from elsewhere. */
-	if (archive_read_support_filter_gzip(in) != ARCHIVE_OK || archive_read_support_filter_zstd(in) != ARCHIVE_OK ||
+	if (archive_read_support_filter_gzip(in) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(in) != ARCHIVE_OK ||
 	    archive_read_support_filter_xz(in) != ARCHIVE_OK) {
-		r = fail_with(err, ENOTSUP, "unpack `%s`: this libarchive decompresses gzip, zstd or xz only through "
-		              "an external program", archive_path);
+		r = fail_with(err, ENOTSUP,
+		              "unpack `%s`: this libarchive decompresses gzip, zstd or xz only through "
+		              "an external program",
+		              archive_path);
 		goto out;
 	}
 	archive_read_support_format_tar(in);

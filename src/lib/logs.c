@@ -25,7 +25,7 @@ static int copy_available(int fd, FILE *out)
 }
 
 int logs_copy(struct cryo_engine *engine, const char *id, FILE *out, bool follow, void (*tick)(void *data),
-	      void *data, cryo_err *err)
+              void *data, cryo_err *err)
 {
 	cleanup_free char *path = container_log_path(engine, id);
 	cleanup_close int fd = -1;

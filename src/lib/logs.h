@@ -14,6 +14,6 @@
  * until the container is no longer running, then copy what is left. `tick`
  * (may be NULL) is called between polls, e.g. to forward signals. */
 int logs_copy(struct cryo_engine *engine, const char *id, FILE *out, bool follow, void (*tick)(void *data),
-	      void *data, cryo_err *err);
+              void *data, cryo_err *err);
 
 #endif

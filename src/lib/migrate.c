@@ -358,10 +358,11 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 		    realpath(opts->remote_runroot ? opts->remote_runroot : CRYO_DEFAULT_RUNROOT, NULL);
 		cleanup_free char *ours = realpath(engine->runroot, NULL);
 		if (rr && ours && strcmp(rr, ours) == 0)
-			return cryo_error_set(err, EINVAL,
-			                      "migrate container `%s`: `root:%s` would share this engine's runroot `%s`: "
-			                      "give it its own with --remote-runroot",
-			                      c->name, dest->root, engine->runroot);
+			return cryo_error_set(
+			    err, EINVAL,
+			    "migrate container `%s`: `root:%s` would share this engine's runroot `%s`: "
+			    "give it its own with --remote-runroot",
+			    c->name, dest->root, engine->runroot);
 		if (opts->remote_root)
 			return cryo_error_set(
 			    err, EINVAL,

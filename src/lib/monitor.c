@@ -95,17 +95,18 @@ static int remount_root_read_only(int container_pid, cryo_err *err)
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return cryo_error_plain(err, EIO, "remount the restored container's root file system read-only failed (step %d)",
-					WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return cryo_error_plain(
+		    err, EIO, "remount the restored container's root file system read-only failed (step %d)",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return 0;
 }
 
 /* What the monitor holds for the container's stdio while it runs. */
 struct monitor_io {
-	int out, err;   /* the init's stdout/stderr pipes (read ends), -1 when closed */
-	int master;     /* the terminal's master end (-t), -1 */
-	int stdin_w;    /* the init's stdin pipe (write end, -i without -t), -1 */
-	int listen_fd;  /* the attach socket */
+	int out, err;  /* the init's stdout/stderr pipes (read ends), -1 when closed */
+	int master;    /* the terminal's master end (-t), -1 */
+	int stdin_w;   /* the init's stdin pipe (write end, -i without -t), -1 */
+	int listen_fd; /* the attach socket */
 	int log_fd;
 	int clients[MONITOR_MAX_CLIENTS];
 	struct attach_reader *readers[MONITOR_MAX_CLIENTS];
@@ -127,7 +128,8 @@ static void copy_output(struct monitor_io *io, int *fd, char type)
 	if (n > 0) {
 		attach_write_all(io->log_fd, buf, (size_t)n);
 		for (int i = 0; i < MONITOR_MAX_CLIENTS; i++)
-			if (io->clients[i] >= 0 && attach_write_frame(io->clients[i], type, buf, (size_t)n) < 0)
+			if (io->clients[i] >= 0 &&
+			    attach_write_frame(io->clients[i], type, buf, (size_t)n) < 0)
 				drop_client(io, i);
 		return;
 	}
@@ -244,11 +246,12 @@ static int monitor_loop(struct monitor_io *io, int sfd, int container_pid)
  * monitor never opens the database: it is a fork of the cryo command that
  * started it, and SQLite's state does not survive a fork. */
 static void record_exit(struct cryo_engine *engine, const char *id, int status, bool auto_remove,
-			struct monitor_io *io, const char *network_generation)
+                        struct monitor_io *io, const char *network_generation)
 {
 	int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	cleanup_free char *path = engine_run_path(engine, "containers/%s/exit", id);
-	cleanup_free char *text = xasprintf("%d %d %lld\n", exit_code, (int)getpid(), (long long)now_realtime_us());
+	cleanup_free char *text =
+	    xasprintf("%d %d %lld\n", exit_code, (int)getpid(), (long long)now_realtime_us());
 	write_file_atomic(path, text, strlen(text), 0600, NULL);
 	for (int i = 0; i < MONITOR_MAX_CLIENTS; i++)
 		if (io->clients[i] >= 0)
@@ -264,19 +267,28 @@ static void record_exit(struct cryo_engine *engine, const char *id, int status, 
 		network_detach_generation(engine, id, network_generation, NULL);
 
 	if (auto_remove) {
-		char *const argv[] = {"cryo",	      "--root", engine->root, "--runroot", engine->runroot,
-				      "--runtime",    engine->runtime_path,  "rm",	  "-f",		   (char *)id,
-				      NULL};
+		char *const argv[] = {"cryo",
+		                      "--root",
+		                      engine->root,
+		                      "--runroot",
+		                      engine->runroot,
+		                      "--runtime",
+		                      engine->runtime_path,
+		                      "rm",
+		                      "-f",
+		                      (char *)id,
+		                      NULL};
 		execv("/proc/self/exe", argv);
 	}
 }
 
 static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, enum monitor_mode mode,
-				   const struct runtime_restore_opts *restore_in, const struct monitor_flags *flags,
-				   int sync_fd)
+                                   const struct runtime_restore_opts *restore_in,
+                                   const struct monitor_flags *flags, int sync_fd)
 {
 	int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
-	struct monitor_io io = {.out = -1, .err = -1, .master = -1, .stdin_w = -1, .listen_fd = -1, .log_fd = -1};
+	struct monitor_io io = {
+	    .out = -1, .err = -1, .master = -1, .stdin_w = -1, .listen_fd = -1, .log_fd = -1};
 	cleanup_error cryo_err err = NULL;
 	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", id);
 	cleanup_free char *pid_file = xasprintf("%s/pid", run_dir);
@@ -304,7 +316,8 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 	io.log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	int run_dir_fd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0 || io.log_fd < 0 || run_dir_fd < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
-	    pipe2(err_pipe, O_CLOEXEC) < 0 || (flags->interactive && !flags->terminal && pipe2(in_pipe, O_CLOEXEC) < 0)) {
+	    pipe2(err_pipe, O_CLOEXEC) < 0 ||
+	    (flags->interactive && !flags->terminal && pipe2(in_pipe, O_CLOEXEC) < 0)) {
 		sync_report(sync_fd, "ERR monitor for `%s`: set up log and pipes: %s\n", id, strerror(errno));
 		_exit(1);
 	}
@@ -322,8 +335,8 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 	int64_t started = now_monotonic_us();
 	int r;
 	if (mode == MONITOR_CREATE) {
-		r = runtime_create(engine, id, bundle, pid_file, in_pipe[0], out_pipe[1], err_pipe[1], console_socket,
-				   &err);
+		r = runtime_create(engine, id, bundle, pid_file, in_pipe[0], out_pipe[1], err_pipe[1],
+		                   console_socket, &err);
 	} else {
 		struct runtime_restore_opts ro = *restore_in;
 		ro.bundle = bundle;
@@ -360,7 +373,8 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 	if (r < 0 || container_pid <= 0) {
 		if (r == 0)
 			runtime_delete(engine, id, true, NULL);
-		sync_report(sync_fd, "ERR %s\n", err ? err->msg : "the runtime did not report the container's pid");
+		sync_report(sync_fd, "ERR %s\n",
+		            err ? err->msg : "the runtime did not report the container's pid");
 		_exit(1);
 	}
 	sync_report(sync_fd, "OK %d %lld %d\n", container_pid, (long long)runtime_us, (int)getpid());
@@ -385,8 +399,8 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 }
 
 int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode mode,
-		  const struct runtime_restore_opts *restore, bool auto_remove, struct monitor_result *result,
-		  cryo_err *err)
+                  const struct runtime_restore_opts *restore, bool auto_remove, struct monitor_result *result,
+                  cryo_err *err)
 {
 	int sync_pipe[2];
 	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", id);
@@ -456,12 +470,14 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 	str_rstrip(buf);
 	long long runtime_us = 0;
 	int pid = 0, monitor_pid = 0;
-	if (str_has_prefix(buf, "OK ") && sscanf(buf + 3, "%d %lld %d", &pid, &runtime_us, &monitor_pid) == 3) {
+	if (str_has_prefix(buf, "OK ") &&
+	    sscanf(buf + 3, "%d %lld %d", &pid, &runtime_us, &monitor_pid) == 3) {
 		result->container_pid = pid;
 		result->runtime_duration_us = runtime_us;
 		result->monitor_pid = monitor_pid;
 		cryo_debug("monitor %d ran the runtime's %s of `%s` (init pid %d) in %.1f ms", monitor_pid,
-			   mode == MONITOR_CREATE ? "create" : "restore", id, pid, (double)runtime_us / 1000.0);
+		           mode == MONITOR_CREATE ? "create" : "restore", id, pid,
+		           (double)runtime_us / 1000.0);
 		return 0;
 	}
 	if (str_has_prefix(buf, "ERR "))
@@ -470,7 +486,7 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 }
 
 int monitor_read_exit(struct cryo_engine *engine, const char *id, int *exit_code, int *monitor_pid,
-		      int64_t *finished_us)
+                      int64_t *finished_us)
 {
 	cleanup_free char *path = engine_run_path(engine, "containers/%s/exit", id);
 	cleanup_free char *text = NULL;

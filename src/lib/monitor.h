@@ -32,11 +32,11 @@ struct monitor_result {
  * (its fds and pid_file are filled in by the monitor). With auto_remove, the
  * monitor removes the container (`cryo rm -f`) after it exits. */
 int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode mode,
-		  const struct runtime_restore_opts *restore, bool auto_remove, struct monitor_result *result,
-		  cryo_err *err);
+                  const struct runtime_restore_opts *restore, bool auto_remove, struct monitor_result *result,
+                  cryo_err *err);
 
 /* The exit file the monitor writes: parse it. Returns 0 when present. */
 int monitor_read_exit(struct cryo_engine *engine, const char *id, int *exit_code, int *monitor_pid,
-		      int64_t *finished_us);
+                      int64_t *finished_us);
 
 #endif

@@ -353,7 +353,8 @@ static int read_manifest(struct oci_image *img, const struct oci_descriptor *des
 	}
 	take_annotations(img, manifest);
 	struct json_object *ann = NULL;
-	if (json_object_object_get_ex(manifest, "annotations", &ann) && json_object_is_type(ann, json_type_object))
+	if (json_object_object_get_ex(manifest, "annotations", &ann) &&
+	    json_object_is_type(ann, json_type_object))
 		img->manifest_annotations = json_object_get(ann);
 	else
 		img->manifest_annotations = json_object_new_object();

@@ -17,11 +17,12 @@ bool overlay_is_mounted(const char *target)
 }
 
 int overlay_mount(char *const *lower_dirs, const char *upper, const char *work, const char *target,
-		  cryo_err *err)
+                  cryo_err *err)
 {
 	size_t n = strv_len(lower_dirs);
 	if (n == 0)
-		return cryo_error_set(err, EINVAL, "mount root file system at `%s`: the image has no layers", target);
+		return cryo_error_set(err, EINVAL, "mount root file system at `%s`: the image has no layers",
+		                      target);
 	if (overlay_is_mounted(target))
 		return 0;
 	/* overlayfs lists lower dirs top first. */
@@ -34,10 +35,11 @@ int overlay_mount(char *const *lower_dirs, const char *upper, const char *work, 
 	/* redirect_dir, metacopy and index make an upper dir depend on the exact
 	 * lower dirs and inode numbers of this host; with them off, the upper dir
 	 * is a plain tree that a checkpoint can carry to another host. */
-	cleanup_free char *options = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,index=off,metacopy=off",
-					       lower, upper, work);
+	cleanup_free char *options = xasprintf(
+	    "lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,index=off,metacopy=off", lower, upper, work);
 	if (strlen(options) >= 4096)
-		return cryo_error_set(err, E2BIG, "mount root file system at `%s`: too many image layers (%zu)", target, n);
+		return cryo_error_set(
+		    err, E2BIG, "mount root file system at `%s`: too many image layers (%zu)", target, n);
 	/* nodev, nosuid: a container's own root file system needs neither.
 	 * Its /dev is a tmpfs of its own (device nodes elsewhere serve no
 	 * program, and the devices cgroup denies them anyway), and it runs with

@@ -10,7 +10,7 @@
 
 /* lower_dirs: NULL-terminated, bottom layer first. */
 int overlay_mount(char *const *lower_dirs, const char *upper, const char *work, const char *target,
-		  cryo_err *err);
+                  cryo_err *err);
 /* Unmount; a target that is not mounted is not an error. */
 int overlay_unmount(const char *target, cryo_err *err);
 bool overlay_is_mounted(const char *target);

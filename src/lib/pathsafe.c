@@ -145,7 +145,8 @@ static int beneath_error(cryo_err *err, int code, const char *rel)
 
 int pathsafe_open_in_root(int rootfd, const char *rel, int flags, cryo_err *err)
 {
-	int fd = openat2_resolve(rootfd, rel, flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+	int fd =
+	    openat2_resolve(rootfd, rel, flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
 	if (fd < 0)
 		return beneath_error(err, fd, rel);
 	return fd;

@@ -39,7 +39,7 @@ char *proc_find_executable(const char *name)
 		return access(name, X_OK) == 0 ? xstrdup(name) : NULL;
 	const char *path = getenv("PATH");
 	cleanup_free char *copy =
-		xstrdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	    xstrdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 	char *save = NULL;
 	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		char *candidate = xasprintf("%s/%s", dir, name);
@@ -91,7 +91,7 @@ static void capture_read(struct capture *c)
 /* Debug log: every external command, its extra environment, how it ended and
  * how long it took. */
 static void log_run(char *const argv[], const struct proc_opts *opts, const struct proc_result *res,
-		    int64_t duration_us)
+                    int64_t duration_us)
 {
 	if (!cryo_log_enabled(CRYO_LOG_DEBUG))
 		return;
@@ -102,14 +102,14 @@ static void log_run(char *const argv[], const struct proc_opts *opts, const stru
 		free(env);
 		env = next;
 	}
-	cleanup_free char *how = res->timed_out ? xasprintf("killed after its %d ms timeout", opts->timeout_ms)
-						: xasprintf("exit %d", res->status);
+	cleanup_free char *how = res->timed_out
+	                             ? xasprintf("killed after its %d ms timeout", opts->timeout_ms)
+	                             : xasprintf("exit %d", res->status);
 	cryo_debug("ran `%s`%s%s%s: %s in %.1f ms", cmd, *env ? " (with " : "", env, *env ? ")" : "", how,
-		   (double)duration_us / 1000.0);
+	           (double)duration_us / 1000.0);
 }
 
-int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_result *res,
-	     cryo_err *err)
+int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_result *res, cryo_err *err)
 {
 	struct proc_opts defaults = PROC_OPTS_INIT;
 	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};

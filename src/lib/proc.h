@@ -16,7 +16,10 @@ struct proc_opts {
 	/* Kill the child (SIGKILL) after this many milliseconds; 0 = no limit. */
 	int timeout_ms;
 };
-#define PROC_OPTS_INIT {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1}
+#define PROC_OPTS_INIT                                           \
+	{                                                        \
+		.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 \
+	}
 
 struct proc_result {
 	int status; /* exit code, or 128 + signal number */
@@ -26,10 +29,8 @@ struct proc_result {
 
 /* Run argv[0] (looked up in PATH) and wait for it. Returns 0 when it ran (whatever
  * its exit status, which is in res->status), negative when it could not be run. */
-int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_result *res,
-	     cryo_err *err);
+int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_result *res, cryo_err *err);
 void proc_result_free(struct proc_result *res);
-
 
 /* Find an executable in PATH (or check an explicit path). Returns an allocated path
  * or NULL. */

@@ -18,9 +18,9 @@ int registry_ref_parse(const char *ref, char **name, char **skopeo_ref, cryo_err
 {
 	/* skopeo's other transports (containers-transports(5)): local files
 	 * and daemons are not registries. */
-	static const char *const transports[] = {"oci:", "oci-archive:", "dir:", "docker-archive:",
-	                                         "docker-daemon:", "containers-storage:", "sif:",
-	                                         "tarball:", "ostree:", "atomic:", "docker:"};
+	static const char *const transports[] = {
+	    "oci:", "oci-archive:", "dir:",    "docker-archive:", "docker-daemon:", "containers-storage:",
+	    "sif:", "tarball:",     "ostree:", "atomic:",         "docker:"};
 	const char *rest = str_has_prefix(ref, REGISTRY_TRANSPORT) ? ref + strlen(REGISTRY_TRANSPORT) : ref;
 	bool other_transport = rest == ref && strstr(ref, "://");
 	for (size_t i = 0; rest == ref && i < ARRAY_SIZE(transports); i++)
@@ -97,7 +97,8 @@ static void add_transport_opts(char ***argv, const struct registry_opts *opts, b
 	if (!opts->tls_verify)
 		push_arg(argv, source ? "--src-tls-verify=false" : "--dest-tls-verify=false");
 	if (opts->authfile) {
-		cleanup_free char *a = xasprintf("%s=%s", source ? "--src-authfile" : "--dest-authfile", opts->authfile);
+		cleanup_free char *a =
+		    xasprintf("%s=%s", source ? "--src-authfile" : "--dest-authfile", opts->authfile);
 		push_arg(argv, a);
 	}
 }
@@ -129,15 +130,18 @@ int registry_push(struct cryo_engine *engine, const char *image_ref, const char 
 	    (r = image_get(engine, image_ref, &img, err)) < 0)
 		return r;
 	if (!img->checkpoint_layer)
-		return cryo_error_plain(err, ENOTSUP,
-		                        "%s: only checkpoint images can be pushed: cryo keeps an ordinary "
-		                        "image's layers unpacked, not as the blobs a registry holds (push the "
-		                        "OCI layout you loaded it from with skopeo)",
-		                        what);
+		return cryo_error_plain(
+		    err, ENOTSUP,
+		    "%s: only checkpoint images can be pushed: cryo keeps an ordinary "
+		    "image's layers unpacked, not as the blobs a registry holds (push the "
+		    "OCI layout you loaded it from with skopeo)",
+		    what);
 	cleanup_free char *layout = image_checkpoint_dir(engine, img->id);
 	if (strchr(layout, ':'))
-		return cryo_error_plain(err, EINVAL, "%s: the engine root `%s` has a `:`, which skopeo's oci: "
-		                        "transport cannot name", what, engine->root);
+		return cryo_error_plain(err, EINVAL,
+		                        "%s: the engine root `%s` has a `:`, which skopeo's oci: "
+		                        "transport cannot name",
+		                        what, engine->root);
 	cleanup_free char *src = xasprintf("oci:%s", layout);
 	cleanup_strv char **argv = xcalloc(1, sizeof(char *));
 	push_arg(&argv, SKOPEO);
@@ -160,8 +164,8 @@ bool registry_ref_names_registry(const char *ref)
 	return memchr(ref, '.', n) || memchr(ref, ':', n) || (n == 9 && strncmp(ref, "localhost", 9) == 0);
 }
 
-static int store_pulled(struct cryo_engine *engine, const char *layout, const char *name, bool checkpoint_only,
-                        char **id_out, bool *checkpoint, cryo_err *err)
+static int store_pulled(struct cryo_engine *engine, const char *layout, const char *name,
+                        bool checkpoint_only, char **id_out, bool *checkpoint, cryo_err *err)
 {
 	cleanup_oci_image struct oci_image *oci = NULL;
 	int r;
@@ -178,8 +182,8 @@ static int store_pulled(struct cryo_engine *engine, const char *layout, const ch
 	return image_load(engine, layout, name, id_out, err);
 }
 
-int registry_pull(struct cryo_engine *engine, const char *ref, const struct registry_opts *opts, char **id_out,
-                  char **name_out, bool *checkpoint, cryo_err *err)
+int registry_pull(struct cryo_engine *engine, const char *ref, const struct registry_opts *opts,
+                  char **id_out, char **name_out, bool *checkpoint, cryo_err *err)
 {
 	cleanup_free char *name = NULL, *skopeo_src = NULL, *scratch = NULL, *id = NULL;
 	cleanup_free char *what = xasprintf("pull `%s`", ref), *layout = NULL, *dst = NULL;
@@ -192,8 +196,10 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 	if ((r = make_scratch(engine, "registry-pull", &scratch, err)) < 0)
 		return cryo_error_wrap(err, "%s", what);
 	if (strchr(scratch, ':')) {
-		r = cryo_error_plain(err, EINVAL, "%s: the engine root `%s` has a `:`, which skopeo's oci: "
-		                     "transport cannot name", what, engine->root);
+		r = cryo_error_plain(err, EINVAL,
+		                     "%s: the engine root `%s` has a `:`, which skopeo's oci: "
+		                     "transport cannot name",
+		                     what, engine->root);
 		goto out;
 	}
 	layout = xasprintf("%s/layout", scratch);

@@ -49,7 +49,7 @@ int registry_push(struct cryo_engine *engine, const char *image_ref, const char 
 /* Pull `ref` into the store; *id_out and *name_out (allocated, may be NULL)
  * receive the image's ID and name, *checkpoint (may be NULL) whether it is a
  * checkpoint image. */
-int registry_pull(struct cryo_engine *engine, const char *ref, const struct registry_opts *opts, char **id_out,
-                  char **name_out, bool *checkpoint, cryo_err *err);
+int registry_pull(struct cryo_engine *engine, const char *ref, const struct registry_opts *opts,
+                  char **id_out, char **name_out, bool *checkpoint, cryo_err *err);
 
 #endif

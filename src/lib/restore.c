@@ -34,8 +34,8 @@ struct restore_run {
 	const struct restore_opts *opts;
 	struct restore_stats *stats;
 
-	char *dir;          /* the checkpoint directory restored from */
-	bool dir_is_import; /* an unpacked archive we own */
+	char *dir;                /* the checkpoint directory restored from */
+	bool dir_is_import;       /* an unpacked archive we own */
 	struct json_object *dump; /* config.dump */
 	struct container_config cfg;
 	struct extract_limits limits; /* for everything unpacked from an archive */
@@ -99,18 +99,22 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 		const char *key;
 		enum json_type type;
 	} fields[] = {
-	    {"command", json_type_array},     {"env", json_type_array},       {"workdir", json_type_string},
-	    {"user", json_type_string},       {"hostname", json_type_string}, {"network", json_type_string},
-	    {"mounts", json_type_array},      {"memory_limit", json_type_int}, {"pids_limit", json_type_int},
-	    {"auto_remove", json_type_boolean}, {"ip", json_type_string},   {"mac", json_type_string},
-	    {"ports", json_type_array},       {"terminal", json_type_boolean}, {"interactive", json_type_boolean},
-	    {"read_only", json_type_boolean}, {"labels", json_type_array},
+	    {"command", json_type_array},       {"env", json_type_array},
+	    {"workdir", json_type_string},      {"user", json_type_string},
+	    {"hostname", json_type_string},     {"network", json_type_string},
+	    {"mounts", json_type_array},        {"memory_limit", json_type_int},
+	    {"pids_limit", json_type_int},      {"auto_remove", json_type_boolean},
+	    {"ip", json_type_string},           {"mac", json_type_string},
+	    {"ports", json_type_array},         {"terminal", json_type_boolean},
+	    {"interactive", json_type_boolean}, {"read_only", json_type_boolean},
+	    {"labels", json_type_array},
 	};
 	struct json_object *v;
 	if (!json_object_is_type(cfg, json_type_object))
 		return cryo_error_plain(err, EINVAL, "`config` is not an object");
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
-		if (json_object_object_get_ex(cfg, fields[i].key, &v) && !json_object_is_type(v, fields[i].type))
+		if (json_object_object_get_ex(cfg, fields[i].key, &v) &&
+		    !json_object_is_type(v, fields[i].type))
 			return cryo_error_plain(err, EINVAL, "`%s` is not a %s", fields[i].key,
 			                        json_type_to_name(fields[i].type));
 	const char *lists[] = {"command", "env", "labels"};
@@ -118,23 +122,30 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 		if (json_object_object_get_ex(cfg, lists[i], &v))
 			for (size_t j = 0; j < json_object_array_length(v); j++)
 				if (!json_object_is_type(json_object_array_get_idx(v, j), json_type_string))
-					return cryo_error_plain(err, EINVAL, "`%s` holds a value that is not a string",
-					                        lists[i]);
+					return cryo_error_plain(
+					    err, EINVAL, "`%s` holds a value that is not a string", lists[i]);
 	if (json_object_object_get_ex(cfg, "mounts", &v))
 		for (size_t j = 0; j < json_object_array_length(v); j++) {
 			struct json_object *m = json_object_array_get_idx(v, j), *f;
 			const char *type = NULL;
 			if (!json_object_is_type(m, json_type_object) ||
-			    !json_object_object_get_ex(m, "type", &f) || !json_object_is_type(f, json_type_string) ||
-			    !json_object_object_get_ex(m, "source", &f) || !json_object_is_type(f, json_type_string) ||
-			    !json_object_object_get_ex(m, "destination", &f) || !json_object_is_type(f, json_type_string) ||
-			    (json_object_object_get_ex(m, "readonly", &f) && !json_object_is_type(f, json_type_boolean)))
-				return cryo_error_plain(err, EINVAL, "mount %zu: needs string type, source and destination",
-				                        j + 1);
+			    !json_object_object_get_ex(m, "type", &f) ||
+			    !json_object_is_type(f, json_type_string) ||
+			    !json_object_object_get_ex(m, "source", &f) ||
+			    !json_object_is_type(f, json_type_string) ||
+			    !json_object_object_get_ex(m, "destination", &f) ||
+			    !json_object_is_type(f, json_type_string) ||
+			    (json_object_object_get_ex(m, "readonly", &f) &&
+			     !json_object_is_type(f, json_type_boolean)))
+				return cryo_error_plain(
+				    err, EINVAL, "mount %zu: needs string type, source and destination",
+				    j + 1);
 			json_object_object_get_ex(m, "type", &f);
 			type = json_object_get_string(f);
-			if (strcmp(type, "volume") != 0 && strcmp(type, "bind") != 0 && strcmp(type, "tmpfs") != 0)
-				return cryo_error_plain(err, EINVAL, "mount %zu: unknown type `%s`", j + 1, type);
+			if (strcmp(type, "volume") != 0 && strcmp(type, "bind") != 0 &&
+			    strcmp(type, "tmpfs") != 0)
+				return cryo_error_plain(err, EINVAL, "mount %zu: unknown type `%s`", j + 1,
+				                        type);
 		}
 	return 0;
 }
@@ -213,9 +224,10 @@ static int policy_mounts(struct restore_run *run, cryo_err *err)
 		while (j < n_given && strcmp(given[j].destination, m->destination) != 0)
 			j++;
 		if (j < n_given && m->kind == MOUNT_TMPFS) {
-			r = cryo_error_plain(err, EINVAL,
-			                     "-v `%s`: `%s` is a tmpfs in the checkpoint, restored with its contents",
-			                     run->opts->volumes[j], m->destination);
+			r = cryo_error_plain(
+			    err, EINVAL,
+			    "-v `%s`: `%s` is a tmpfs in the checkpoint, restored with its contents",
+			    run->opts->volumes[j], m->destination);
 			goto out;
 		}
 		if (j < n_given) {
@@ -240,19 +252,21 @@ static int policy_mounts(struct restore_run *run, cryo_err *err)
 	}
 	for (size_t j = 0; j < n_given; j++)
 		if (!used[j]) {
-			r = cryo_error_plain(err, EINVAL,
-			                     "-v `%s`: the checkpoint has no mount at `%s` (a restored container has "
-			                     "the mounts it was checkpointed with)",
-			                     run->opts->volumes[j], given[j].destination);
+			r = cryo_error_plain(
+			    err, EINVAL,
+			    "-v `%s`: the checkpoint has no mount at `%s` (a restored container has "
+			    "the mounts it was checkpointed with)",
+			    run->opts->volumes[j], given[j].destination);
 			goto out;
 		}
 	if (unnamed) {
 		cleanup_free char *list = join_quoted(unnamed);
-		r = cryo_error_plain(err, EPERM,
-		                     "the checkpoint's container had host bind mounts at %s, and an archive cannot "
-		                     "choose host directories: name each again with -v HOSTDIR:DEST, or restore "
-		                     "with --ignore-bind-mounts (an empty read-only directory in its place)",
-		                     list);
+		r = cryo_error_plain(
+		    err, EPERM,
+		    "the checkpoint's container had host bind mounts at %s, and an archive cannot "
+		    "choose host directories: name each again with -v HOSTDIR:DEST, or restore "
+		    "with --ignore-bind-mounts (an empty read-only directory in its place)",
+		    list);
 	}
 out:
 	mounts_free(given, parsed);
@@ -270,16 +284,18 @@ static int policy_network(struct restore_run *run, cryo_err *err)
 		return 0;
 	}
 	if (strcmp(run->cfg.network, "host") == 0)
-		return cryo_error_plain(err, EPERM,
-		                        "the checkpoint's container used the host's network, which an archive "
-		                        "cannot grant: restore with --network host to allow it");
+		return cryo_error_plain(
+		    err, EPERM,
+		    "the checkpoint's container used the host's network, which an archive "
+		    "cannot grant: restore with --network host to allow it");
 	return 0;
 }
 
 /* Limits come from the command line, else the archive; an archive without
  * one gets the engine's (an archive cannot lift limits). */
 /* Adds a sentence to what the restore tells the user besides its result. */
-__attribute__((format(printf, 2, 3))) static void restore_notice(struct restore_run *run, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void restore_notice(struct restore_run *run, const char *fmt,
+                                                                 ...)
 {
 	size_t used = strlen(run->stats->notice);
 	if (used && used + 2 < sizeof(run->stats->notice)) {
@@ -296,7 +312,7 @@ __attribute__((format(printf, 2, 3))) static void restore_notice(struct restore_
  * this host can enforce it at all: without the controller no container here
  * is limited, and asking runc for the limit would only fail the restore. */
 static void policy_default_limit(struct restore_run *run, enum cgroup_mode mode, const char *controller,
-				 const char *key, int64_t *limit)
+                                 const char *key, int64_t *limit)
 {
 	if (*limit != 0)
 		return;
@@ -305,9 +321,9 @@ static void policy_default_limit(struct restore_run *run, enum cgroup_mode mode,
 		return;
 	}
 	restore_notice(run,
-		       "the archive sets no %s limit and this host's cgroups have no %s controller, so the "
-		       "default %s is not applied",
-		       controller, controller, key);
+	               "the archive sets no %s limit and this host's cgroups have no %s controller, so the "
+	               "default %s is not applied",
+	               controller, controller, key);
 }
 
 static void policy_limits(struct restore_run *run)
@@ -338,11 +354,12 @@ static int policy_volumes(struct restore_run *run, cryo_err *err)
 		if (!path_exists(tar) || state_volume_get(run->engine, m->source, &v, NULL) < 0)
 			continue;
 		volume_free(v);
-		return cryo_error_plain(err, EEXIST,
-		                        "volume `%s` already exists in this engine, and an import does not "
-		                        "overwrite it: restore into a new volume with -v NEWVOL:%s, or overwrite "
-		                        "it with --replace-volumes",
-		                        m->source, m->destination);
+		return cryo_error_plain(
+		    err, EEXIST,
+		    "volume `%s` already exists in this engine, and an import does not "
+		    "overwrite it: restore into a new volume with -v NEWVOL:%s, or overwrite "
+		    "it with --replace-volumes",
+		    m->source, m->destination);
 	}
 	return 0;
 }
@@ -373,8 +390,8 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 	run->dir = engine_path(run->engine, "tmp/import-%.12s", suffix);
 	run->dir_is_import = true;
 	/* claimed first: a killed restore's import is collected (scratch.h) */
-	if ((r = scratch_claim_path(run->engine, run->dir, err)) < 0 || (r = mkdir_p(run->dir, 0700, err)) < 0 ||
-	    (r = trust_import_keys(run->engine, &keys, err)) < 0)
+	if ((r = scratch_claim_path(run->engine, run->dir, err)) < 0 ||
+	    (r = mkdir_p(run->dir, 0700, err)) < 0 || (r = trust_import_keys(run->engine, &keys, err)) < 0)
 		return r;
 	const struct checkpoint_archive_read_opts ro = {
 	    .limits = &run->limits,
@@ -383,7 +400,8 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 	};
 	int64_t start = now_monotonic_us();
 	if (run->opts->import_stream)
-		r = checkpoint_archive_read_fd(run->opts->import_fd, run->opts->import_path, run->dir, &ro, NULL, err);
+		r = checkpoint_archive_read_fd(run->opts->import_fd, run->opts->import_path, run->dir, &ro,
+		                               NULL, err);
 	else
 		r = checkpoint_archive_read(run->opts->import_path, run->dir, &ro, NULL, err);
 	run->stats->import_duration = now_monotonic_us() - start;
@@ -417,7 +435,8 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 	if ((r = container_get_locked(engine, ref, &run->c, &run->lock, err)) < 0)
 		return r;
 	if (!run->c->checkpoint || !path_exists(run->c->checkpoint))
-		return cryo_error_set(err, ENOENT, "container `%s` has no checkpoint to restore", run->c->name);
+		return cryo_error_set(err, ENOENT, "container `%s` has no checkpoint to restore",
+		                      run->c->name);
 	run->dir = xstrdup(run->c->checkpoint);
 	if ((r = read_config_dump(run, err)) < 0)
 		return r;
@@ -429,9 +448,10 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 	}
 	if (!run->opts->name) {
 		if (container_is_active(run->c))
-			return cryo_error_set(err, EBUSY,
-					      "restore container `%s`: it is %s; stop it first, or restore a copy with --name",
-					      run->c->name, run->c->state);
+			return cryo_error_set(
+			    err, EBUSY,
+			    "restore container `%s`: it is %s; stop it first, or restore a copy with --name",
+			    run->c->name, run->c->state);
 		run->same_container = true;
 		run->upper_reused = strcmp(run->c->state, CONTAINER_CHECKPOINTED) == 0;
 		return 0;
@@ -453,11 +473,13 @@ static int restore_prepare_container(struct restore_run *run, cryo_err *err)
 		return 0;
 	/* A checkpoint image is never a root file system (container creation
 	 * refuses it, naming it). */
-	if (image_get(run->engine, image_id, &img, NULL) < 0 && image_get(run->engine, image_name, &img, NULL) < 0)
-		return cryo_error_set(err, ENOENT,
-				      "the checkpoint needs image `%s` (ID %.12s), which is not in this engine: "
-				      "import or load it first",
-				      image_name, image_id);
+	if (image_get(run->engine, image_id, &img, NULL) < 0 &&
+	    image_get(run->engine, image_name, &img, NULL) < 0)
+		return cryo_error_set(
+		    err, ENOENT,
+		    "the checkpoint needs image `%s` (ID %.12s), which is not in this engine: "
+		    "import or load it first",
+		    image_name, image_id);
 	const char *name = run->opts->name ? run->opts->name : dump_str(run, "name");
 	r = container_create_from_config(run->engine, name, img, &run->cfg, false, &run->c, err);
 	if (r == -EEXIST && !run->opts->name)
@@ -486,7 +508,8 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 	if ((r = rm_rf(fresh, err)) < 0 || (r = mkdir_p(fresh, 0755, err)) < 0)
 		return r;
 	if (!run->opts->ignore_rootfs && path_exists(tar) &&
-	    (r = rootfs_diff_apply(tar, path_exists(deleted) ? deleted : NULL, fresh, &run->limits, err)) < 0) {
+	    (r = rootfs_diff_apply(tar, path_exists(deleted) ? deleted : NULL, fresh, &run->limits, err)) <
+	        0) {
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");
 	}
@@ -535,7 +558,8 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 		const char *archived = run->archived_volumes ? run->archived_volumes[i] : m->source;
 		if (m->kind != MOUNT_VOLUME || !archived[0])
 			continue;
-		cleanup_free char *tar = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, archived);
+		cleanup_free char *tar =
+		    xasprintf("%s/" CHECKPOINT_VOLUMES_DIR "/%s.tar", run->dir, archived);
 		if (!path_exists(tar))
 			continue;
 		cleanup_free char *user = NULL;
@@ -543,10 +567,11 @@ static int restore_volumes(struct restore_run *run, cryo_err *err)
 		if (r < 0)
 			return r;
 		if (r > 0)
-			return cryo_error_set(err, EBUSY,
-					      "restore volume `%s`: container `%s` is using it; stop that container, or "
-					      "restore with --ignore-volumes to use the volume as it is",
-					      m->source, user);
+			return cryo_error_set(
+			    err, EBUSY,
+			    "restore volume `%s`: container `%s` is using it; stop that container, or "
+			    "restore with --ignore-volumes to use the volume as it is",
+			    m->source, user);
 		if ((r = volume_create(run->engine, m->source, true, err)) < 0)
 			return r;
 		cleanup_free char *data = volume_data_dir(run->engine, m->source);
@@ -583,9 +608,12 @@ static int checkpointed_network(struct restore_run *run, struct network_status *
 	    !json_object_is_type(ip, json_type_string) || !json_object_object_get_ex(st, "mac", &mac) ||
 	    !json_object_is_type(mac, json_type_string))
 		return cryo_error_plain(err, EINVAL, "`network_status` needs strings network, ip and mac");
-	const char *n = json_object_get_string(net), *i = json_object_get_string(ip), *m = json_object_get_string(mac);
-	if (!network_name_is_valid(n) || (*i && !network_ipv4_is_valid(i)) || (*m && !network_mac_is_valid(m)))
-		return cryo_error_plain(err, EINVAL, "`network_status` holds an invalid network name, IP or MAC address");
+	const char *n = json_object_get_string(net), *i = json_object_get_string(ip),
+	           *m = json_object_get_string(mac);
+	if (!network_name_is_valid(n) || (*i && !network_ipv4_is_valid(i)) ||
+	    (*m && !network_mac_is_valid(m)))
+		return cryo_error_plain(err, EINVAL,
+		                        "`network_status` holds an invalid network name, IP or MAC address");
 	out->network = xstrdup(n);
 	out->ip = xstrdup(i);
 	out->mac = xstrdup(m);
@@ -650,19 +678,23 @@ static int restore_network(struct restore_run *run, cryo_err *err)
 		if (!run->opts->ignore_static_mac && !mac && *was.mac)
 			mac = was.mac;
 		bool ip_used = false, mac_used = false;
-		network_address_in_use(run->engine, run->cfg.network, run->c->id, ip, mac, &ip_used, &mac_used, NULL);
+		network_address_in_use(run->engine, run->cfg.network, run->c->id, ip, mac, &ip_used,
+		                       &mac_used, NULL);
 		if (ip_used && ip == was.ip) {
-			cleanup_free char *text = xasprintf("the checkpointed IP address %s is in use: a new one was chosen", ip);
+			cleanup_free char *text =
+			    xasprintf("the checkpointed IP address %s is in use: a new one was chosen", ip);
 			add_notice(run, text);
 			ip = NULL;
 		}
 		if (mac_used && mac == was.mac) {
-			cleanup_free char *text = xasprintf("the checkpointed MAC address %s is in use: a new one was chosen", mac);
+			cleanup_free char *text =
+			    xasprintf("the checkpointed MAC address %s is in use: a new one was chosen", mac);
 			add_notice(run, text);
 			mac = NULL;
 		}
 	}
-	r = container_network_up(run->engine, run->c, &run->cfg, ip, mac, run->cfg.ports, run->cfg.n_ports, NULL, err);
+	r = container_network_up(run->engine, run->c, &run->cfg, ip, mac, run->cfg.ports, run->cfg.n_ports,
+	                         NULL, err);
 	network_status_free(&was);
 	if (r < 0)
 		return r;
@@ -722,12 +754,13 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	if ((r = rm_rf(work, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0)
 		return r;
 	struct runtime_restore_opts ro = {
-		.image_path = images,
-		.work_path = work,
-		.tcp_established = run->opts->tcp_established,
-		.file_locks = run->opts->file_locks,
+	    .image_path = images,
+	    .work_path = work,
+	    .tcp_established = run->opts->tcp_established,
+	    .file_locks = run->opts->file_locks,
 	};
-	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, run->cfg.auto_remove, &run->mon, err)) < 0)
+	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, run->cfg.auto_remove, &run->mon,
+	                       err)) < 0)
 		return r;
 	run->stats->runtime_restore_duration = run->mon.runtime_duration_us;
 	cleanup_free char *criu_stats = xasprintf("%s/stats-restore", work);
@@ -829,20 +862,24 @@ static int restore_progress(struct restore_run *run, const char *ref, const char
 	if (!phase)
 		return 0;
 	struct cryo_progress p = {
-		.operation = "restore",
-		.container = run->c ? run->c->name : run->opts->name ? run->opts->name : ref ? ref : "",
-		.phase = phase,
-		.elapsed_us = now_monotonic_us() - start,
+	    .operation = "restore",
+	    .container = run->c            ? run->c->name
+	                 : run->opts->name ? run->opts->name
+	                 : ref             ? ref
+	                                   : "",
+	    .phase = phase,
+	    .elapsed_us = now_monotonic_us() - start,
 	};
 	struct stat st;
-	if (strcmp(phase, "importing") == 0 && !run->opts->import_stream && stat(run->opts->import_path, &st) == 0)
+	if (strcmp(phase, "importing") == 0 && !run->opts->import_stream &&
+	    stat(run->opts->import_path, &st) == 0)
 		p.bytes = (uint64_t)st.st_size;
 	cryo_progress_report(&p);
 	return 0;
 }
 
 int restore_container(struct cryo_engine *engine, const char *ref, const struct restore_opts *opts,
-		      struct container **out, struct restore_stats *stats, cryo_err *err)
+                      struct container **out, struct restore_stats *stats, cryo_err *err)
 {
 	struct restore_run run = {.engine = engine, .opts = opts, .stats = stats, .lock = -1};
 	int64_t start = now_monotonic_us();
@@ -853,14 +890,11 @@ int restore_container(struct cryo_engine *engine, const char *ref, const struct 
 	if ((r = restore_progress(&run, ref, opts->import_path ? "importing" : NULL, start)) < 0 ||
 	    (r = restore_locate(&run, ref, err)) < 0 ||
 	    (r = restore_progress(&run, ref, "preparing", start)) < 0 ||
-	    (r = restore_prepare_container(&run, err)) < 0 ||
-	    (r = restore_rootfs(&run, err)) < 0 ||
-	    (r = restore_volumes(&run, err)) < 0 ||
-	    (r = restore_network(&run, err)) < 0 ||
+	    (r = restore_prepare_container(&run, err)) < 0 || (r = restore_rootfs(&run, err)) < 0 ||
+	    (r = restore_volumes(&run, err)) < 0 || (r = restore_network(&run, err)) < 0 ||
 	    (r = restore_bundle(&run, err)) < 0 ||
 	    (r = restore_progress(&run, ref, "restoring", start)) < 0 ||
-	    (r = restore_processes(&run, err)) < 0 ||
-	    (r = restore_commit(&run, err)) < 0)
+	    (r = restore_processes(&run, err)) < 0 || (r = restore_commit(&run, err)) < 0)
 		goto fail;
 	stats->restore_duration = now_monotonic_us() - start;
 	restore_progress(&run, ref, "done", start);
@@ -880,14 +914,17 @@ struct json_object *restore_stats_json(const struct restore_stats *s)
 {
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "restore_duration", json_object_new_int64(s->restore_duration));
-	json_object_object_add(o, "runtime_restore_duration", json_object_new_int64(s->runtime_restore_duration));
+	json_object_object_add(o, "runtime_restore_duration",
+	                       json_object_new_int64(s->runtime_restore_duration));
 	json_object_object_add(o, "import_duration", json_object_new_int64(s->import_duration));
 	json_object_object_add(o, "rootfs_apply_duration", json_object_new_int64(s->rootfs_apply_duration));
-	json_object_object_add(o, "volumes_restore_duration", json_object_new_int64(s->volumes_restore_duration));
+	json_object_object_add(o, "volumes_restore_duration",
+	                       json_object_new_int64(s->volumes_restore_duration));
 	if (s->have_criu_stats) {
 		json_object_object_add(o, "forking_time", json_object_new_int64(s->criu.forking_time));
 		json_object_object_add(o, "restore_time", json_object_new_int64(s->criu.restore_time));
-		json_object_object_add(o, "pages_restored", json_object_new_int64((int64_t)s->criu.pages_restored));
+		json_object_object_add(o, "pages_restored",
+		                       json_object_new_int64((int64_t)s->criu.pages_restored));
 	}
 	if (s->notice[0])
 		json_object_object_add(o, "notice", json_object_new_string(s->notice));

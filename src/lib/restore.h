@@ -21,8 +21,8 @@ struct restore_opts {
 	 * archive verifies. */
 	bool import_stream;
 	int import_fd;
-	const char *name;        /* a new container with this name (always new with import) */
-	bool keep;               /* keep the checkpoint files and logs after restoring */
+	const char *name; /* a new container with this name (always new with import) */
+	bool keep;        /* keep the checkpoint files and logs after restoring */
 	bool ignore_rootfs;
 	bool ignore_volumes;
 	bool tcp_established;
@@ -60,7 +60,7 @@ struct restore_stats {
 };
 
 int restore_container(struct cryo_engine *engine, const char *ref, const struct restore_opts *opts,
-		      struct container **out, struct restore_stats *stats, cryo_err *err);
+                      struct container **out, struct restore_stats *stats, cryo_err *err);
 
 struct json_object *restore_stats_json(const struct restore_stats *stats);
 

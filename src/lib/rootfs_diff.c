@@ -198,7 +198,8 @@ static int add_xattrs(struct tree_writer *w, int fd, int dirfd, const char *name
 		if (n < 0) {
 			if (errno == ENODATA)
 				continue; /* removed since listed */
-			return cryo_error_set(err, errno, "read extended attribute %s of `%s`", name, w->path.s);
+			return cryo_error_set(err, errno, "read extended attribute %s of `%s`", name,
+			                      w->path.s);
 		}
 		if (overlay_private) {
 			if (strcmp(name, OVERLAY_OPAQUE_XATTR) == 0) {
@@ -357,7 +358,8 @@ static int changed_error(struct tree_writer *w, mode_t was, const struct stat *n
 	               "`%s` changed while it was captured (it was a %s, it is now %s%s): something "
 	               "outside the frozen container writes to this tree; refusing a capture that could "
 	               "read what it did not check",
-	               w->path.s, type_name(was), now ? "a " : "", now ? type_name(now->st_mode) : "something else");
+	               w->path.s, type_name(was), now ? "a " : "",
+	               now ? type_name(now->st_mode) : "something else");
 	if (err && *err)
 		(*err)->errnum = EBUSY; /* the message says it all: no strerror appended */
 	return -EBUSY;
@@ -398,13 +400,14 @@ static int open_checked(struct tree_writer *w, int dirfd, const char *name, cons
 		close(fd);
 		return cryo_error_set(err, saved, "stat `%s`", w->path.s);
 	}
-	bool same = (now->st_mode & S_IFMT) == want->type && now->st_ino == want->ino && now->st_dev == want->dev;
+	bool same =
+	    (now->st_mode & S_IFMT) == want->type && now->st_ino == want->ino && now->st_dev == want->dev;
 	if (!same && want->from_listing && (now->st_mode & S_IFMT) == want->type) {
 		/* A mount point shows the covered inode in its directory: the
 		 * name must still lead to what was opened. */
 		struct stat again;
-		same = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) == 0 && again.st_ino == now->st_ino &&
-		       again.st_dev == now->st_dev;
+		same = fstatat(dirfd, name, &again, AT_SYMLINK_NOFOLLOW) == 0 &&
+		       again.st_ino == now->st_ino && again.st_dev == now->st_dev;
 	}
 	if (!same) {
 		close(fd);
@@ -494,8 +497,10 @@ static int defer_data(struct tree_writer *w, int fd, off_t size, cryo_err *err)
 	w->blob_end = base + size;
 	w->stats.bytes += (uint64_t)size;
 	if (cloned > 0) {
-		struct file_clone_range range = {
-		    .src_fd = fd, .src_offset = 0, .src_length = (uint64_t)cloned, .dest_offset = (uint64_t)base};
+		struct file_clone_range range = {.src_fd = fd,
+		                                 .src_offset = 0,
+		                                 .src_length = (uint64_t)cloned,
+		                                 .dest_offset = (uint64_t)base};
 		if (ioctl(w->blob, FICLONERANGE, &range) == 0) {
 			w->snap.cloned_bytes += (uint64_t)cloned;
 		} else if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY) {
@@ -723,10 +728,11 @@ static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 			close(cur);
 			cur = up;
 			if (fstat(cur, &st) < 0 || st.st_dev != parent->dev || st.st_ino != parent->ino) {
-				r = cryo_error_set(err, 0,
-				                   "directory `%s` was moved while it was captured: something "
-				                   "outside the frozen container writes to this tree",
-				                   w->path.s);
+				r = cryo_error_set(
+				    err, 0,
+				    "directory `%s` was moved while it was captured: something "
+				    "outside the frozen container writes to this tree",
+				    w->path.s);
 				if (err && *err)
 					(*err)->errnum = EBUSY;
 				r = -EBUSY;
@@ -768,7 +774,8 @@ static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 					goto out;
 				continue; /* gone since listed */
 			}
-			want = (struct expected){.type = st.st_mode & S_IFMT, .ino = st.st_ino, .dev = st.st_dev};
+			want = (struct expected){
+			    .type = st.st_mode & S_IFMT, .ino = st.st_ino, .dev = st.st_dev};
 			if (want.type != S_IFREG && want.type != S_IFDIR) {
 				r = write_unopened(w, cur, name, &st, err);
 				path_pop(&w->path, top->path_len);
@@ -796,7 +803,8 @@ static int tree_walk(struct tree_writer *w, int rootfd, cryo_err *err)
 			cap *= 2;
 			stack = xrealloc(stack, cap * sizeof(*stack));
 		}
-		stack[depth] = (struct walk_dir){.dev = now.st_dev, .ino = now.st_ino, .path_len = w->path.len};
+		stack[depth] =
+		    (struct walk_dir){.dev = now.st_dev, .ino = now.st_ino, .path_len = w->path.len};
 		depth++;
 		if ((r = read_entries(w, cur, &stack[depth - 1], err)) < 0)
 			goto out;
@@ -1105,8 +1113,10 @@ static int read_deleted_list(const char *deleted_json, const struct extract_limi
 	}
 	size_t n = json_object_array_length(list);
 	if (n > limits->max_entries) {
-		r = cryo_error_plain(err, EFBIG, "`%s`: %zu deleted paths, more than the %llu this engine accepts "
-		                     "(`import.max_entries`)", deleted_json, n, (unsigned long long)limits->max_entries);
+		r = cryo_error_plain(err, EFBIG,
+		                     "`%s`: %zu deleted paths, more than the %llu this engine accepts "
+		                     "(`import.max_entries`)",
+		                     deleted_json, n, (unsigned long long)limits->max_entries);
 		goto out;
 	}
 	rels = xcalloc(n + 1, sizeof(char *));

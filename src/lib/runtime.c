@@ -20,7 +20,8 @@ static char *runtime_error_message(const char *output)
 	char *last = NULL, *save = NULL;
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *msg = strstr(line, "msg=\"");
-		if (msg && strstr(line, "level=") && !strstr(line, "level=error") && !strstr(line, "level=fatal"))
+		if (msg && strstr(line, "level=") && !strstr(line, "level=error") &&
+		    !strstr(line, "level=fatal"))
 			continue;
 		if (msg) {
 			msg += 5;
@@ -62,7 +63,8 @@ static char *runtime_log_error(const char *log_path)
 		struct json_object *o = json_tokener_parse(line), *level, *msg;
 		if (!o)
 			continue;
-		if (json_object_object_get_ex(o, "level", &level) && json_object_object_get_ex(o, "msg", &msg)) {
+		if (json_object_object_get_ex(o, "level", &level) &&
+		    json_object_object_get_ex(o, "msg", &msg)) {
 			const char *l = json_object_get_string(level);
 			if (strcmp(l, "error") == 0 || strcmp(l, "fatal") == 0) {
 				free(last);
@@ -84,7 +86,7 @@ static void push_base_args(struct cryo_engine *engine, char ***argv)
 /* Run the runtime with captured output; a non-zero exit becomes an error
  * "runtime <verb> <id>: <runtime's message>". */
 static int runtime_run(struct cryo_engine *engine, char **argv, char *const *env, const char *verb,
-		       const char *id, struct proc_result *res_out, cryo_err *err)
+                       const char *id, struct proc_result *res_out, cryo_err *err)
 {
 	struct proc_opts opts = PROC_OPTS_INIT;
 	struct proc_result res;
@@ -97,11 +99,12 @@ static int runtime_run(struct cryo_engine *engine, char **argv, char *const *env
 		return cryo_error_wrap(err, "runtime %s `%s`", verb, id);
 	if (res.timed_out) {
 		proc_result_free(&res);
-		return cryo_error_set(err, ETIMEDOUT, "runtime %s `%s`: `%s` did not finish in %d s", verb, id,
-				      engine->runtime_path, RUNTIME_TIMEOUT_MS / 1000);
+		return cryo_error_set(err, ETIMEDOUT, "runtime %s `%s`: `%s` did not finish in %d s", verb,
+		                      id, engine->runtime_path, RUNTIME_TIMEOUT_MS / 1000);
 	}
 	if (res.status != 0) {
-		cleanup_free char *msg = runtime_error_message(res.errout && *res.errout ? res.errout : res.out);
+		cleanup_free char *msg =
+		    runtime_error_message(res.errout && *res.errout ? res.errout : res.out);
 		int code = strstr(msg, "does not exist") || strstr(msg, "not exist") ? ENOENT : 0;
 		proc_result_free(&res);
 		r = cryo_error_set(err, 0, "runtime %s `%s`: %s", verb, id, msg);
@@ -117,7 +120,7 @@ static int runtime_run(struct cryo_engine *engine, char **argv, char *const *env
 }
 
 static int runtime_simple(struct cryo_engine *engine, const char *verb, const char *id, const char *extra,
-			  cryo_err *err)
+                          cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	push_base_args(engine, &argv);
@@ -129,7 +132,7 @@ static int runtime_simple(struct cryo_engine *engine, const char *verb, const ch
 }
 
 int runtime_create(struct cryo_engine *engine, const char *id, const char *bundle, const char *pid_file,
-		   int in_fd, int out_fd, int err_fd, const char *console_socket, cryo_err *err)
+                   int in_fd, int out_fd, int err_fd, const char *console_socket, cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	cleanup_free char *log = engine_run_path(engine, "containers/%s/runtime-create.log", id);
@@ -164,7 +167,7 @@ int runtime_create(struct cryo_engine *engine, const char *id, const char *bundl
 		cleanup_free char *msg = runtime_log_error(log);
 		proc_result_free(&res);
 		return cryo_error_set(err, 0, "runtime create `%s`: %s", id,
-				      msg ? msg : "failed without an error message");
+		                      msg ? msg : "failed without an error message");
 	}
 	proc_result_free(&res);
 	return 0;
@@ -223,7 +226,8 @@ int runtime_state(struct cryo_engine *engine, const char *id, char **status, int
 	if (!o)
 		return cryo_error_set(err, 0, "runtime state `%s`: unreadable output", id);
 	if (status)
-		*status = xstrdup(json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v) : "unknown");
+		*status = xstrdup(json_object_object_get_ex(o, "status", &v) ? json_object_get_string(v)
+		                                                             : "unknown");
 	if (pid)
 		*pid = json_object_object_get_ex(o, "pid", &v) ? json_object_get_int(v) : 0;
 	json_object_put(o);
@@ -231,7 +235,7 @@ int runtime_state(struct cryo_engine *engine, const char *id, char **status, int
 }
 
 static void push_exec_args(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *o,
-			   char ***argv)
+                           char ***argv)
 {
 	push_base_args(engine, argv);
 	strv_push(argv, "exec");
@@ -254,8 +258,8 @@ static void push_exec_args(struct cryo_engine *engine, const char *id, const str
 		strv_push(argv, o->argv[i]);
 }
 
-int runtime_exec(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *o, int *exit_code,
-		 cryo_err *err)
+int runtime_exec(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *o,
+                 int *exit_code, cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	struct proc_opts opts = PROC_OPTS_INIT;
@@ -298,7 +302,7 @@ static int criu_failure(cryo_err *err, const char *log_path)
 }
 
 int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct runtime_checkpoint_opts *o,
-		       cryo_err *err)
+                       cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **env = NULL;
@@ -326,7 +330,7 @@ int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct 
 }
 
 int runtime_restore(struct cryo_engine *engine, const char *id, const struct runtime_restore_opts *o,
-		    cryo_err *err)
+                    cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **env = NULL;
@@ -374,7 +378,9 @@ int runtime_restore(struct cryo_engine *engine, const char *id, const struct run
 		bool timed_out = res.timed_out;
 		proc_result_free(&res);
 		cryo_error_set(err, timed_out ? ETIMEDOUT : 0, "runtime restore `%s`: %s", id,
-			       timed_out ? "did not finish in time" : msg ? msg : "failed without an error message");
+		               timed_out ? "did not finish in time"
+		               : msg     ? msg
+		                         : "failed without an error message");
 		cleanup_free char *criu_log = xasprintf("%s/restore.log", o->work_path);
 		return criu_failure(err, criu_log);
 	}

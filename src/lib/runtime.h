@@ -14,7 +14,7 @@
  * err_fd; or, with console_socket (a container whose spec asks for a
  * terminal), a pseudo-terminal whose master the runtime sends there. */
 int runtime_create(struct cryo_engine *engine, const char *id, const char *bundle, const char *pid_file,
-		   int in_fd, int out_fd, int err_fd, const char *console_socket, cryo_err *err);
+                   int in_fd, int out_fd, int err_fd, const char *console_socket, cryo_err *err);
 int runtime_start(struct cryo_engine *engine, const char *id, cryo_err *err);
 int runtime_kill(struct cryo_engine *engine, const char *id, int signal, cryo_err *err);
 /* Delete the runtime's record of the container; an unknown container is not an error. */
@@ -36,7 +36,7 @@ struct runtime_exec_opts {
 
 /* Run a process in the container with our stdio; *exit_code gets its status. */
 int runtime_exec(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *opts,
-		 int *exit_code, cryo_err *err);
+                 int *exit_code, cryo_err *err);
 
 struct runtime_checkpoint_opts {
 	const char *image_path; /* CRIU images */
@@ -46,7 +46,7 @@ struct runtime_checkpoint_opts {
 	bool file_locks;
 };
 int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct runtime_checkpoint_opts *opts,
-		       cryo_err *err);
+                       cryo_err *err);
 
 struct runtime_restore_opts {
 	const char *image_path;
@@ -55,10 +55,10 @@ struct runtime_restore_opts {
 	const char *pid_file;
 	bool tcp_established;
 	bool file_locks;
-	int in_fd, out_fd, err_fd; /* the restored container's stdio (in_fd -1: /dev/null) */
+	int in_fd, out_fd, err_fd;  /* the restored container's stdio (in_fd -1: /dev/null) */
 	const char *console_socket; /* a container with a terminal: where its new master goes */
 };
 int runtime_restore(struct cryo_engine *engine, const char *id, const struct runtime_restore_opts *opts,
-		    cryo_err *err);
+                    cryo_err *err);
 
 #endif

@@ -26,23 +26,25 @@ int extract_limits_check_name(const struct extract_limits *limits, const char *n
 	size_t len = strlen(name);
 	if (len > limits->max_name_length)
 		return cryo_error_plain(err, ENAMETOOLONG,
-		                      "name of %zu bytes, longer than the %llu this engine accepts "
-		                      "(`import.max_name_length`)",
-		                      len, (unsigned long long)limits->max_name_length);
+		                        "name of %zu bytes, longer than the %llu this engine accepts "
+		                        "(`import.max_name_length`)",
+		                        len, (unsigned long long)limits->max_name_length);
 	uint64_t depth = 0;
 	for (const char *p = name; *p;) {
 		const char *end = strchrnul(p, '/');
 		if (end - p > NAME_MAX)
-			return cryo_error_plain(err, ENAMETOOLONG, "a component longer than %d bytes", NAME_MAX);
+			return cryo_error_plain(err, ENAMETOOLONG, "a component longer than %d bytes",
+			                        NAME_MAX);
 		if (end > p)
 			depth++;
 		p = *end ? end + 1 : end;
 	}
 	if (depth > limits->max_path_depth)
 		return cryo_error_plain(err, ELOOP,
-		                      "%llu levels deep, deeper than the %llu this engine accepts "
-		                      "(`import.max_path_depth`)",
-		                      (unsigned long long)depth, (unsigned long long)limits->max_path_depth);
+		                        "%llu levels deep, deeper than the %llu this engine accepts "
+		                        "(`import.max_path_depth`)",
+		                        (unsigned long long)depth,
+		                        (unsigned long long)limits->max_path_depth);
 	return 0;
 }
 
@@ -89,11 +91,11 @@ char *safe_extract_clean_name(const char *name, const char **why)
 }
 
 enum walk_result {
-	WALK_OK,       /* every component checked is a real directory */
-	WALK_MISSING,  /* a component does not exist (yet) */
-	WALK_NOT_DIR,  /* a component is neither a directory nor a symlink */
-	WALK_SYMLINK,  /* a component is a symbolic link */
-	WALK_LAST_DIR, /* (with check_last) the last component is a directory */
+	WALK_OK,           /* every component checked is a real directory */
+	WALK_MISSING,      /* a component does not exist (yet) */
+	WALK_NOT_DIR,      /* a component is neither a directory nor a symlink */
+	WALK_SYMLINK,      /* a component is a symbolic link */
+	WALK_LAST_DIR,     /* (with check_last) the last component is a directory */
 	WALK_LAST_SPECIAL, /* (with check_last) the last component is not a regular file */
 };
 
@@ -232,19 +234,20 @@ static int check_limits(struct extract *x, struct archive_entry *entry, const ch
 {
 	if (++x->entries > x->limits.max_entries)
 		return cryo_error_plain(err, EFBIG,
-		                      "entry `%s`: more than the %llu entries this engine accepts "
-		                      "(`import.max_entries`)",
-		                      shown, (unsigned long long)x->limits.max_entries);
+		                        "entry `%s`: more than the %llu entries this engine accepts "
+		                        "(`import.max_entries`)",
+		                        shown, (unsigned long long)x->limits.max_entries);
 	if (extract_limits_check_name(&x->limits, shown, err) < 0)
 		return cryo_error_wrap(err, "entry `%s`", shown);
 	if (archive_entry_filetype(entry) == AE_IFREG && !archive_entry_hardlink(entry) &&
 	    archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
 		uint64_t size = (uint64_t)archive_entry_size(entry);
 		if (size > x->limits.max_total_size || x->total_size > x->limits.max_total_size - size)
-			return cryo_error_plain(err, EFBIG,
-			                      "entry `%s`: the files add up to more than the %llu bytes this "
-			                      "engine accepts (`import.max_total_size`)",
-			                      shown, (unsigned long long)x->limits.max_total_size);
+			return cryo_error_plain(
+			    err, EFBIG,
+			    "entry `%s`: the files add up to more than the %llu bytes this "
+			    "engine accepts (`import.max_total_size`)",
+			    shown, (unsigned long long)x->limits.max_total_size);
 		x->total_size += size;
 	}
 	return 0;
@@ -320,8 +323,9 @@ static int check_entry(struct extract *x, struct archive_entry *entry, cryo_err 
 			return cryo_error_set(err, EPERM, "entry `%s`: hard link to the root directory",
 			                      shown);
 		if (archive_entry_size_is_set(entry) && archive_entry_size(entry) != 0)
-			return cryo_error_plain(err, EPERM, "entry `%s`: a hard link entry carries %lld bytes of data",
-			                      shown, (long long)archive_entry_size(entry));
+			return cryo_error_plain(err, EPERM,
+			                        "entry `%s`: a hard link entry carries %lld bytes of data",
+			                        shown, (long long)archive_entry_size(entry));
 		cleanup_free char *where = NULL;
 		int r = walk_beneath(x->destfd, target, true, &where, err);
 		if (r < 0)
@@ -335,14 +339,15 @@ static int check_entry(struct extract *x, struct archive_entry *entry, cryo_err 
 				    shown, target, where);
 			/* libarchive may set a link's mode and times by name: through a
 			 * symbolic link, that reaches whatever it points at. */
-			return cryo_error_plain(err, EPERM,
-			                      "entry `%s`: hard link target `%s` is a symbolic link (only regular "
-			                      "files may be hard-linked)",
-			                      shown, target);
+			return cryo_error_plain(
+			    err, EPERM,
+			    "entry `%s`: hard link target `%s` is a symbolic link (only regular "
+			    "files may be hard-linked)",
+			    shown, target);
 		case WALK_LAST_SPECIAL:
 			return cryo_error_plain(err, EPERM,
-			                      "entry `%s`: hard link target `%s` is not a regular file", shown,
-			                      target);
+			                        "entry `%s`: hard link target `%s` is not a regular file",
+			                        shown, target);
 		case WALK_MISSING:
 		case WALK_NOT_DIR:
 			return cryo_error_set(err, ENOENT,
@@ -453,8 +458,10 @@ int safe_extract_tar_limited(const char *tar_path, const char *dest_dir, unsigne
 	if (archive_read_support_filter_gzip(x.in) != ARCHIVE_OK ||
 	    archive_read_support_filter_zstd(x.in) != ARCHIVE_OK ||
 	    archive_read_support_filter_xz(x.in) != ARCHIVE_OK)
-		return cryo_error_set(err, ENOTSUP, "extract `%s`: this libarchive decompresses gzip, zstd or xz only "
-		                      "through an external program", tar_path);
+		return cryo_error_set(err, ENOTSUP,
+		                      "extract `%s`: this libarchive decompresses gzip, zstd or xz only "
+		                      "through an external program",
+		                      tar_path);
 	if (archive_read_open_filename(x.in, tar_path, READ_BLOCK_SIZE) != ARCHIVE_OK)
 		return cryo_error_set(err, archive_errnum(x.in), "extract `%s`: %s", tar_path,
 		                      archive_error_string(x.in));

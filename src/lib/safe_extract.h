@@ -38,7 +38,7 @@ enum safe_extract_flags {
 
 /* What one archive from elsewhere may hold. */
 struct extract_limits {
-	uint64_t max_total_size;  /* bytes of regular file data, all entries together */
+	uint64_t max_total_size; /* bytes of regular file data, all entries together */
 	uint64_t max_entries;
 	uint64_t max_path_depth;  /* components of an entry's name */
 	uint64_t max_name_length; /* bytes of an entry's name */

@@ -252,7 +252,7 @@ struct dead_claim {
 };
 
 static void read_claims(struct cryo_engine *engine, struct claim_set *live, struct claim_set *dead,
-			struct dead_claim **dead_claims, size_t *n_dead)
+                        struct dead_claim **dead_claims, size_t *n_dead)
 {
 	cleanup_free char *dir = engine_path(engine, CLAIMS_DIR);
 	cleanup_dir DIR *d = opendir(dir);
@@ -307,8 +307,8 @@ static void list_scratch_dirs(struct cryo_engine *engine, char ***out)
 	static const struct {
 		const char *dir, *needle;
 	} places[] = {
-		{"checkpoints", ".new-"},
-		{"tmp", "import-"},
+	    {"checkpoints", ".new-"},
+	    {"tmp", "import-"},
 	};
 	char **found = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < ARRAY_SIZE(places); i++) {
@@ -318,8 +318,9 @@ static void list_scratch_dirs(struct cryo_engine *engine, char ***out)
 			continue;
 		struct dirent *de;
 		while ((de = readdir(d))) {
-			bool match = strcmp(places[i].dir, "tmp") == 0 ? str_has_prefix(de->d_name, places[i].needle)
-								       : strstr(de->d_name, places[i].needle) != NULL;
+			bool match = strcmp(places[i].dir, "tmp") == 0
+			                 ? str_has_prefix(de->d_name, places[i].needle)
+			                 : strstr(de->d_name, places[i].needle) != NULL;
 			if (!match)
 				continue;
 			cleanup_free char *path = xasprintf("%s/%s", dir, de->d_name);
@@ -360,8 +361,8 @@ static int remove_temp_files(const char *prefix, struct scratch_usage *removed, 
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		struct stat st;
-		if (!matches_temp(de->d_name, base) || fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode))
+		if (!matches_temp(de->d_name, base) ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (unlinkat(dirfd, de->d_name, 0) < 0) {
 			if (r == 0 && errno != ENOENT)

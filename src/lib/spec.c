@@ -27,7 +27,10 @@ static const char *const masked_paths[] = {"/proc/kcore", "/proc/keys", "/proc/t
 #define SPEC_EMPTY_DIR "empty"
 static const char *const readonly_paths[] = {"/proc/sys", "/proc/sysrq-trigger"};
 
-char *spec_cgroup_path(const char *id) { return xasprintf("/cryo/%s", id); }
+char *spec_cgroup_path(const char *id)
+{
+	return xasprintf("/cryo/%s", id);
+}
 
 static struct json_object *strv_json(char *const *strv)
 {
@@ -46,7 +49,7 @@ static struct json_object *const_strv_json(const char *const *strv, size_t n)
 }
 
 static void add_mount(struct json_object *mounts, const char *dest, const char *type, const char *source,
-		      const char *const *options, size_t n_options)
+                      const char *const *options, size_t n_options)
 {
 	struct json_object *m = json_object_new_object();
 	json_object_object_add(m, "destination", json_object_new_string(dest));
@@ -65,7 +68,8 @@ static int parse_user(const char *user, int64_t *uid, int64_t *gid, cryo_err *er
 	char *end;
 	long long u = strtoll(user, &end, 10);
 	if (end == user || u < 0 || (*end != '\0' && *end != ':'))
-		return cryo_error_set(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported", user);
+		return cryo_error_set(err, EINVAL, "user `%s`: only numeric uid[:gid] or root is supported",
+		                      user);
 	*uid = u;
 	*gid = u;
 	if (*end == ':') {
@@ -79,7 +83,7 @@ static int parse_user(const char *user, int64_t *uid, int64_t *gid, cryo_err *er
 }
 
 static struct json_object *process_json(const struct container_config *cfg, char *const *caps, int64_t uid,
-					int64_t gid)
+                                        int64_t gid)
 {
 	struct json_object *process = json_object_new_object();
 	struct json_object *juser = json_object_new_object();
@@ -135,7 +139,8 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 	static const char *const dev_opts[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
 	static const char *const shm_opts[] = {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"};
 	static const char *const sys_opts[] = {"nosuid", "noexec", "nodev", "ro"};
-	static const char *const pts_opts[] = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"};
+	static const char *const pts_opts[] = {"nosuid",        "noexec",    "newinstance",
+	                                       "ptmxmode=0666", "mode=0620", "gid=5"};
 	static const char *const sys_bind_opts[] = {"bind", "nosuid", "noexec", "nodev", "ro"};
 	bool host_net = cfg->network && strcmp(cfg->network, "host") == 0;
 
@@ -164,7 +169,7 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 			continue;
 		}
 		cleanup_free char *source =
-			m->kind == MOUNT_VOLUME ? volume_data_dir(engine, m->source) : xstrdup(m->source);
+		    m->kind == MOUNT_VOLUME ? volume_data_dir(engine, m->source) : xstrdup(m->source);
 		/* nodev, nosuid on volumes and bind mounts too, for the same
 		 * reasons as the root file system (overlay.c) */
 		const char *opts[] = {"rbind", m->readonly ? "ro" : "rw", "rprivate", "nosuid", "nodev"};
@@ -173,8 +178,8 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 	return mounts;
 }
 
-static struct json_object *linux_json(struct cryo_engine *engine, const char *id, const struct container_config *cfg,
-				      char *const *caps)
+static struct json_object *linux_json(struct cryo_engine *engine, const char *id,
+                                      const struct container_config *cfg, char *const *caps)
 {
 	struct json_object *lx = json_object_new_object();
 	struct json_object *ns = json_object_new_array();
@@ -216,7 +221,8 @@ static struct json_object *linux_json(struct cryo_engine *engine, const char *id
 	}
 	json_object_object_add(lx, "resources", res);
 	json_object_object_add(lx, "maskedPaths", const_strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
-	json_object_object_add(lx, "readonlyPaths", const_strv_json(readonly_paths, ARRAY_SIZE(readonly_paths)));
+	json_object_object_add(lx, "readonlyPaths",
+	                       const_strv_json(readonly_paths, ARRAY_SIZE(readonly_paths)));
 	json_object_object_add(lx, "seccomp", security_seccomp_profile(caps));
 	return lx;
 }
@@ -239,7 +245,8 @@ static int ensure_empty_dir(struct cryo_engine *engine, cryo_err *err)
 		return cryo_error_set(err, errno, "read `%s`", path);
 	for (struct dirent *de; (de = readdir(dir));)
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			return cryo_error_set(err, ENOTEMPTY, "`%s` masks /sys/firmware and must be empty, but holds `%s`",
+			return cryo_error_set(err, ENOTEMPTY,
+			                      "`%s` masks /sys/firmware and must be empty, but holds `%s`",
 			                      path, de->d_name);
 	if ((st.st_uid != 0 || st.st_gid != 0) && fchown(fd, 0, 0) < 0)
 		return cryo_error_set(err, errno, "chown `%s`", path);
@@ -249,7 +256,7 @@ static int ensure_empty_dir(struct cryo_engine *engine, cryo_err *err)
 }
 
 int spec_generate(struct cryo_engine *engine, const char *id, const struct container_config *cfg,
-		  const char *rootfs, struct json_object **out, cryo_err *err)
+                  const char *rootfs, struct json_object **out, cryo_err *err)
 {
 	int64_t uid, gid;
 	cleanup_strv char **caps = NULL;
@@ -288,6 +295,7 @@ int spec_write_criu_config(const char *bundle_dir, const char *text, cryo_err *e
 int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/config.json", bundle_dir);
-	const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text =
+	    json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	return write_file_atomic(path, text, strlen(text), 0600, err);
 }

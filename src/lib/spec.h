@@ -11,7 +11,7 @@
 /* Build the spec for container `id` whose root file system is mounted at
  * `rootfs`. */
 int spec_generate(struct cryo_engine *engine, const char *id, const struct container_config *cfg,
-		  const char *rootfs, struct json_object **out, cryo_err *err);
+                  const char *rootfs, struct json_object **out, cryo_err *err);
 
 /* Write it as BUNDLE/config.json. */
 int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err);

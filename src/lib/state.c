@@ -6,47 +6,46 @@
 
 /* Images and layers are written by image.c; the schema lives here so that the
  * whole database is declared in one place. */
-static const char schema_v1[] =
-	"CREATE TABLE IF NOT EXISTS meta ("
-	"  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS layers ("
-	"  id TEXT PRIMARY KEY,"          /* sha256 hex of the uncompressed layer tar */
-	"  size INTEGER NOT NULL,"        /* bytes unpacked */
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS images ("
-	"  id TEXT PRIMARY KEY,"          /* sha256 hex */
-	"  name TEXT UNIQUE,"             /* repo:tag, NULL when untagged */
-	"  created INTEGER NOT NULL,"
-	"  config TEXT NOT NULL,"         /* JSON: Env, Cmd, Entrypoint, WorkingDir, User */
-	"  layers TEXT NOT NULL,"         /* JSON array of layer ids, bottom first */
-	"  size INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS volumes ("
-	"  name TEXT PRIMARY KEY, created INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS containers ("
-	"  id TEXT PRIMARY KEY,"
-	"  name TEXT UNIQUE NOT NULL,"
-	"  image_id TEXT NOT NULL,"
-	"  image_name TEXT NOT NULL,"
-	"  config TEXT NOT NULL,"
-	"  state TEXT NOT NULL,"
-	"  pid INTEGER NOT NULL DEFAULT 0,"
-	"  monitor_pid INTEGER NOT NULL DEFAULT 0,"
-	"  exit_code INTEGER NOT NULL DEFAULT -1,"
-	"  created INTEGER NOT NULL,"
-	"  started INTEGER NOT NULL DEFAULT 0,"
-	"  finished INTEGER NOT NULL DEFAULT 0,"
-	"  checkpointed INTEGER NOT NULL DEFAULT 0,"
-	"  checkpoint TEXT);"
-	"CREATE TABLE IF NOT EXISTS container_volumes ("
-	"  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
-	"  volume TEXT NOT NULL,"
-	"  PRIMARY KEY (container_id, volume));"
-	"CREATE TABLE IF NOT EXISTS networks ("
-	"  name TEXT PRIMARY KEY,"
-	"  subnet TEXT NOT NULL,"
-	"  gateway TEXT NOT NULL,"
-	"  bridge TEXT NOT NULL UNIQUE,"
-	"  created INTEGER NOT NULL);";
+static const char schema_v1[] = "CREATE TABLE IF NOT EXISTS meta ("
+                                "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                                "CREATE TABLE IF NOT EXISTS layers ("
+                                "  id TEXT PRIMARY KEY,"   /* sha256 hex of the uncompressed layer tar */
+                                "  size INTEGER NOT NULL," /* bytes unpacked */
+                                "  created INTEGER NOT NULL);"
+                                "CREATE TABLE IF NOT EXISTS images ("
+                                "  id TEXT PRIMARY KEY," /* sha256 hex */
+                                "  name TEXT UNIQUE,"    /* repo:tag, NULL when untagged */
+                                "  created INTEGER NOT NULL,"
+                                "  config TEXT NOT NULL," /* JSON: Env, Cmd, Entrypoint, WorkingDir, User */
+                                "  layers TEXT NOT NULL," /* JSON array of layer ids, bottom first */
+                                "  size INTEGER NOT NULL);"
+                                "CREATE TABLE IF NOT EXISTS volumes ("
+                                "  name TEXT PRIMARY KEY, created INTEGER NOT NULL);"
+                                "CREATE TABLE IF NOT EXISTS containers ("
+                                "  id TEXT PRIMARY KEY,"
+                                "  name TEXT UNIQUE NOT NULL,"
+                                "  image_id TEXT NOT NULL,"
+                                "  image_name TEXT NOT NULL,"
+                                "  config TEXT NOT NULL,"
+                                "  state TEXT NOT NULL,"
+                                "  pid INTEGER NOT NULL DEFAULT 0,"
+                                "  monitor_pid INTEGER NOT NULL DEFAULT 0,"
+                                "  exit_code INTEGER NOT NULL DEFAULT -1,"
+                                "  created INTEGER NOT NULL,"
+                                "  started INTEGER NOT NULL DEFAULT 0,"
+                                "  finished INTEGER NOT NULL DEFAULT 0,"
+                                "  checkpointed INTEGER NOT NULL DEFAULT 0,"
+                                "  checkpoint TEXT);"
+                                "CREATE TABLE IF NOT EXISTS container_volumes ("
+                                "  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
+                                "  volume TEXT NOT NULL,"
+                                "  PRIMARY KEY (container_id, volume));"
+                                "CREATE TABLE IF NOT EXISTS networks ("
+                                "  name TEXT PRIMARY KEY,"
+                                "  subnet TEXT NOT NULL,"
+                                "  gateway TEXT NOT NULL,"
+                                "  bridge TEXT NOT NULL UNIQUE,"
+                                "  created INTEGER NOT NULL);";
 
 int state_error(struct cryo_engine *engine, cryo_err *err, const char *what)
 {
@@ -107,22 +106,24 @@ int state_open(struct cryo_engine *engine, cryo_err *err)
 	cleanup_free char *path = engine_path(engine, "state.db");
 	int version = 0, r;
 
-	if (sqlite3_open_v2(path, &engine->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &engine->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK)
 		return cryo_error_set(err, 0, "open database `%s`: %s", path,
-				      engine->db ? sqlite3_errmsg(engine->db) : "out of memory");
+		                      engine->db ? sqlite3_errmsg(engine->db) : "out of memory");
 	sqlite3_busy_timeout(engine->db, 30000);
-	if ((r = state_exec(engine, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-			    err)) < 0)
+	if ((r = state_exec(engine,
+	                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+	                    err)) < 0)
 		return cryo_error_wrap(err, "configure database `%s`", path);
 	if ((r = state_begin(engine, err)) < 0)
 		return r;
 	if ((r = state_exec(engine, schema_v1, err)) < 0 || (r = schema_version(engine, &version, err)) < 0)
 		goto fail;
 	if (version > CRYO_SCHEMA_VERSION) {
-		r = cryo_error_set(err, 0,
-				   "database `%s` has schema version %d, newer than this cryo understands (%d)",
-				   path, version, CRYO_SCHEMA_VERSION);
+		r = cryo_error_set(
+		    err, 0, "database `%s` has schema version %d, newer than this cryo understands (%d)",
+		    path, version, CRYO_SCHEMA_VERSION);
 		goto fail;
 	}
 	if (version == 0 &&
@@ -163,8 +164,8 @@ void container_list_free(struct container **list, size_t count)
 	free(list);
 }
 
-#define CONTAINER_COLUMNS                                                                          \
-	"id, name, image_id, image_name, config, state, pid, monitor_pid, exit_code, created, "    \
+#define CONTAINER_COLUMNS                                                                       \
+	"id, name, image_id, image_name, config, state, pid, monitor_pid, exit_code, created, " \
 	"started, finished, checkpointed, checkpoint"
 
 static struct container *container_from_row(sqlite3_stmt *st)
@@ -191,9 +192,9 @@ int state_container_insert(struct cryo_engine *engine, const struct container *c
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r = state_prepare(engine, &st,
-			      "INSERT INTO containers (" CONTAINER_COLUMNS
-			      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-			      err);
+	                      "INSERT INTO containers (" CONTAINER_COLUMNS
+	                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	                      err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
@@ -221,15 +222,14 @@ int state_container_insert(struct cryo_engine *engine, const struct container *c
 	return 0;
 }
 
-int state_container_get(struct cryo_engine *engine, const char *ref, struct container **out,
-			cryo_err *err)
+int state_container_get(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err)
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r;
 
 	/* An exact name or ID wins over a prefix. */
-	r = state_prepare(engine, &st, "SELECT " CONTAINER_COLUMNS " FROM containers WHERE name = ?1 OR id = ?1",
-			  err);
+	r = state_prepare(engine, &st,
+	                  "SELECT " CONTAINER_COLUMNS " FROM containers WHERE name = ?1 OR id = ?1", err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
@@ -240,9 +240,9 @@ int state_container_get(struct cryo_engine *engine, const char *ref, struct cont
 	sqlite3_finalize(st);
 	st = NULL;
 	if (strlen(ref) >= 3 && strspn(ref, "0123456789abcdef") == strlen(ref)) {
-		r = state_prepare(engine, &st,
-				  "SELECT " CONTAINER_COLUMNS " FROM containers WHERE substr(id, 1, length(?1)) = ?1",
-				  err);
+		r = state_prepare(
+		    engine, &st,
+		    "SELECT " CONTAINER_COLUMNS " FROM containers WHERE substr(id, 1, length(?1)) = ?1", err);
 		if (r < 0)
 			return r;
 		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
@@ -250,9 +250,9 @@ int state_container_get(struct cryo_engine *engine, const char *ref, struct cont
 			struct container *c = container_from_row(st);
 			if (sqlite3_step(st) == SQLITE_ROW) {
 				container_free(c);
-				return cryo_error_set(err, EINVAL,
-						      "container ID prefix `%s` is ambiguous: give more characters",
-						      ref);
+				return cryo_error_set(
+				    err, EINVAL,
+				    "container ID prefix `%s` is ambiguous: give more characters", ref);
 			}
 			*out = c;
 			return 0;
@@ -261,13 +261,13 @@ int state_container_get(struct cryo_engine *engine, const char *ref, struct cont
 	return cryo_error_set(err, ENOENT, "no such container `%s`", ref);
 }
 
-int state_container_list(struct cryo_engine *engine, struct container ***out, size_t *count,
-			 cryo_err *err)
+int state_container_list(struct cryo_engine *engine, struct container ***out, size_t *count, cryo_err *err)
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	struct container **list = NULL;
 	size_t n = 0;
-	int r = state_prepare(engine, &st, "SELECT " CONTAINER_COLUMNS " FROM containers ORDER BY created", err);
+	int r =
+	    state_prepare(engine, &st, "SELECT " CONTAINER_COLUMNS " FROM containers ORDER BY created", err);
 	if (r < 0)
 		return r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -287,10 +287,10 @@ int state_container_update(struct cryo_engine *engine, const struct container *c
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	int r = state_prepare(engine, &st,
-			      "UPDATE containers SET state = ?2, pid = ?3, monitor_pid = ?4, exit_code = ?5, "
-			      "started = ?6, finished = ?7, checkpointed = ?8, checkpoint = ?9, config = ?10 "
-			      "WHERE id = ?1",
-			      err);
+	                      "UPDATE containers SET state = ?2, pid = ?3, monitor_pid = ?4, exit_code = ?5, "
+	                      "started = ?6, finished = ?7, checkpointed = ?8, checkpoint = ?9, config = ?10 "
+	                      "WHERE id = ?1",
+	                      err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
@@ -326,7 +326,7 @@ int state_container_delete(struct cryo_engine *engine, const char *id, cryo_err 
 }
 
 int state_container_volumes_set(struct cryo_engine *engine, const char *id, char *const *volumes,
-				cryo_err *err)
+                                cryo_err *err)
 {
 	cleanup_stmt sqlite3_stmt *del = NULL, *ins = NULL;
 	int r = state_prepare(engine, &del, "DELETE FROM container_volumes WHERE container_id = ?1", err);
@@ -335,8 +335,9 @@ int state_container_volumes_set(struct cryo_engine *engine, const char *id, char
 	sqlite3_bind_text(del, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(del) != SQLITE_DONE)
 		return state_error(engine, err, "record container volumes");
-	r = state_prepare(engine, &ins, "INSERT OR IGNORE INTO container_volumes (container_id, volume) VALUES (?1, ?2)",
-			  err);
+	r = state_prepare(engine, &ins,
+	                  "INSERT OR IGNORE INTO container_volumes (container_id, volume) VALUES (?1, ?2)",
+	                  err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; volumes && volumes[i]; i++) {
@@ -427,10 +428,11 @@ int state_volume_users(struct cryo_engine *engine, const char *name, char ***nam
 {
 	cleanup_stmt sqlite3_stmt *st = NULL;
 	char **list = xcalloc(1, sizeof(char *));
-	int r = state_prepare(engine, &st,
-			      "SELECT c.name FROM container_volumes v JOIN containers c ON c.id = v.container_id "
-			      "WHERE v.volume = ?1 ORDER BY c.name",
-			      err);
+	int r =
+	    state_prepare(engine, &st,
+	                  "SELECT c.name FROM container_volumes v JOIN containers c ON c.id = v.container_id "
+	                  "WHERE v.volume = ?1 ORDER BY c.name",
+	                  err);
 	if (r < 0) {
 		strv_free(list);
 		return r;

@@ -46,9 +46,9 @@ struct container {
 	char *state;  /* "created", "running", "paused", "exited", "checkpointed" */
 	int pid;      /* the container's init on the host, 0 when not running */
 	int monitor_pid;
-	int exit_code; /* -1 when none recorded */
+	int exit_code;                                    /* -1 when none recorded */
 	int64_t created, started, finished, checkpointed; /* realtime microseconds, 0 = never */
-	char *checkpoint; /* engine-kept checkpoint directory, or NULL */
+	char *checkpoint;                                 /* engine-kept checkpoint directory, or NULL */
 };
 
 void container_free(struct container *c);
@@ -57,10 +57,8 @@ void container_freep(struct container **c);
 
 int state_container_insert(struct cryo_engine *engine, const struct container *c, cryo_err *err);
 /* Look up by exact name, exact ID, or unique ID prefix. -ENOENT when none. */
-int state_container_get(struct cryo_engine *engine, const char *ref, struct container **out,
-			cryo_err *err);
-int state_container_list(struct cryo_engine *engine, struct container ***out, size_t *count,
-			 cryo_err *err);
+int state_container_get(struct cryo_engine *engine, const char *ref, struct container **out, cryo_err *err);
+int state_container_list(struct cryo_engine *engine, struct container ***out, size_t *count, cryo_err *err);
 void container_list_free(struct container **list, size_t count);
 /* Write the mutable fields (state, pid, monitor_pid, exit_code, times, checkpoint, config). */
 int state_container_update(struct cryo_engine *engine, const struct container *c, cryo_err *err);
@@ -68,7 +66,7 @@ int state_container_delete(struct cryo_engine *engine, const char *id, cryo_err 
 
 /* Named volumes a container uses (for "volume in use" checks). */
 int state_container_volumes_set(struct cryo_engine *engine, const char *id, char *const *volumes,
-				cryo_err *err);
+                                cryo_err *err);
 
 /* ---- volumes ---- */
 

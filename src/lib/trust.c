@@ -50,7 +50,8 @@ int trust_unbase64(const char *text, unsigned char *out, size_t len)
 {
 	size_t n = strlen(text);
 	size_t want = 4 * ((len + 2) / 3);
-	if (n != want || strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != n)
+	if (n != want ||
+	    strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != n)
 		return -EINVAL;
 	cleanup_free unsigned char *buf = xmalloc(n);
 	int got = EVP_DecodeBlock(buf, (const unsigned char *)text, (int)n);
@@ -236,14 +237,13 @@ static int pem_public_key(const char *text, unsigned char pub[TRUST_KEY_LEN], cr
 	size_t len = TRUST_KEY_LEN;
 	if (!pkey)
 		return cryo_error_set(err, EINVAL, "not a valid PEM public key");
-	if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
-	    EVP_PKEY_get_raw_public_key(pkey, pub, &len) != 1 || len != TRUST_KEY_LEN)
+	if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 || EVP_PKEY_get_raw_public_key(pkey, pub, &len) != 1 ||
+	    len != TRUST_KEY_LEN)
 		return cryo_error_set(err, EINVAL, "the PEM public key is not an Ed25519 key");
 	return 0;
 }
 
-int trust_parse_public_key(const char *text, unsigned char pub[TRUST_KEY_LEN], char **comment,
-                           cryo_err *err)
+int trust_parse_public_key(const char *text, unsigned char pub[TRUST_KEY_LEN], char **comment, cryo_err *err)
 {
 	while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
 		text++;
@@ -401,7 +401,8 @@ int trust_add(struct cryo_engine *engine, const char *text, char **fingerprint, 
 
 	if ((r = trust_parse_public_key(text, pub, &comment, err)) < 0)
 		return cryo_error_wrap(err, "trust a key");
-	if ((r = lock_acquire(engine, TRUST_LOCK, &lock, err)) < 0 || (r = trust_list(engine, &keys, err)) < 0)
+	if ((r = lock_acquire(engine, TRUST_LOCK, &lock, err)) < 0 ||
+	    (r = trust_list(engine, &keys, err)) < 0)
 		return r;
 	if (!trusted_keys_contain(&keys, pub)) {
 		trusted_keys_push(&keys, pub, comment);
@@ -422,20 +423,24 @@ int trust_remove(struct cryo_engine *engine, const char *which, cryo_err *err)
 	size_t matched = 0;
 	int r;
 
-	if ((r = lock_acquire(engine, TRUST_LOCK, &lock, err)) < 0 || (r = trust_list(engine, &keys, err)) < 0)
+	if ((r = lock_acquire(engine, TRUST_LOCK, &lock, err)) < 0 ||
+	    (r = trust_list(engine, &keys, err)) < 0)
 		return r;
 	for (size_t i = 0; i < keys.n; i++) {
 		cleanup_free char *fp = trust_fingerprint(keys.keys[i].key);
-		if (strcmp(fp, which) == 0 || (keys.keys[i].comment[0] && strcmp(keys.keys[i].comment, which) == 0))
+		if (strcmp(fp, which) == 0 ||
+		    (keys.keys[i].comment[0] && strcmp(keys.keys[i].comment, which) == 0))
 			matched++;
 		else
 			trusted_keys_push(&kept, keys.keys[i].key, keys.keys[i].comment);
 	}
 	if (matched == 0)
-		r = cryo_error_set(err, ENOENT, "no trusted key has the fingerprint or comment `%s` (see `cryo trust ls`)",
+		r = cryo_error_set(err, ENOENT,
+		                   "no trusted key has the fingerprint or comment `%s` (see `cryo trust ls`)",
 		                   which);
 	else if (matched > 1 && !str_has_prefix(which, "SHA256:"))
-		r = cryo_error_set(err, EINVAL, "%zu trusted keys have the comment `%s`: name one by its fingerprint",
+		r = cryo_error_set(err, EINVAL,
+		                   "%zu trusted keys have the comment `%s`: name one by its fingerprint",
 		                   matched, which);
 	else
 		r = write_trusted(engine, &kept, err);

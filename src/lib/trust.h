@@ -49,8 +49,7 @@ char *trust_public_key_line(const unsigned char pub[TRUST_KEY_LEN], const char *
 char *trust_engine_comment(void);
 /* A key line or a PEM public key; *comment (may be NULL) gets the line's
  * comment, or "" when it has none. */
-int trust_parse_public_key(const char *text, unsigned char pub[TRUST_KEY_LEN], char **comment,
-                           cryo_err *err);
+int trust_parse_public_key(const char *text, unsigned char pub[TRUST_KEY_LEN], char **comment, cryo_err *err);
 char *trust_fingerprint(const unsigned char pub[TRUST_KEY_LEN]);
 
 /* Base64 (standard alphabet, padded) of raw bytes, and back: decoding fails

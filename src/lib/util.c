@@ -84,7 +84,10 @@ void strv_free(char **strv)
 	free(strv);
 }
 
-void strv_freep(char ***strv) { strv_free(*strv); }
+void strv_freep(char ***strv)
+{
+	strv_free(*strv);
+}
 
 void strv_push(char ***strv, const char *s)
 {
@@ -149,7 +152,8 @@ int read_file_bounded(const char *path, size_t max, char **out, size_t *len, cry
 			break;
 		size += (size_t)n;
 		if (size > max)
-			return cryo_error_set(err, EFBIG, "`%s` is larger than the %zu bytes allowed", path, max);
+			return cryo_error_set(err, EFBIG, "`%s` is larger than the %zu bytes allowed", path,
+			                      max);
 	}
 	if (!buf)
 		buf = xmalloc(1);

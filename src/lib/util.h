@@ -16,7 +16,10 @@
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
-static inline void freep(void *p) { free(*(void **)p); }
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
 static inline void closep(int *fd)
 {
 	if (*fd >= 0)
@@ -41,17 +44,17 @@ void strv_freep(char ***strv);
 #define cleanup_strv _cleanup_(strv_freep)
 
 /* Hand ownership out of a cleanup-scoped variable. */
-#define move_ptr(p)                                                                                \
-	({                                                                                         \
-		typeof(p) moved_ = (p);                                                            \
-		(p) = NULL;                                                                        \
-		moved_;                                                                            \
+#define move_ptr(p)                     \
+	({                              \
+		typeof(p) moved_ = (p); \
+		(p) = NULL;             \
+		moved_;                 \
 	})
-#define move_fd(fd)                                                                                \
-	({                                                                                         \
-		int moved_ = (fd);                                                                 \
-		(fd) = -1;                                                                         \
-		moved_;                                                                            \
+#define move_fd(fd)                \
+	({                         \
+		int moved_ = (fd); \
+		(fd) = -1;         \
+		moved_;            \
 	})
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

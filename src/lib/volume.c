@@ -18,9 +18,9 @@ int volume_create(struct cryo_engine *engine, const char *name, bool if_missing,
 
 	if (!name_is_valid(name))
 		return cryo_error_set(err, EINVAL,
-				      "invalid volume name `%s`: use letters, digits, `_`, `.` and `-`, "
-				      "starting with a letter or digit",
-				      name);
+		                      "invalid volume name `%s`: use letters, digits, `_`, `.` and `-`, "
+		                      "starting with a letter or digit",
+		                      name);
 	if ((r = state_begin(engine, err)) < 0)
 		return r;
 	r = state_volume_insert(engine, name, now_realtime_us(), err);
@@ -62,7 +62,9 @@ int volume_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 			free(list);
 			list = next;
 		}
-		return cryo_error_set(err, EBUSY, "remove volume `%s`: it is in use by container(s) %s; remove them first", name, list);
+		return cryo_error_set(
+		    err, EBUSY, "remove volume `%s`: it is in use by container(s) %s; remove them first",
+		    name, list);
 	}
 	if ((r = state_begin(engine, err)) < 0)
 		return r;

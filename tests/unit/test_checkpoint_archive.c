@@ -243,10 +243,10 @@ static void rewrite_replaces_target(void **state)
 {
 	struct fixture *f = *state;
 	put_text(f->dir, "manifest.json", "{\"stale\": true}");
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL),
-	                 0);
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, NULL),
-	                 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, NULL), 0);
 	assert_int_equal(filter_of(f->target), ARCHIVE_FILTER_ZSTD);
 	assert_int_equal(checkpoint_archive_read(f->target, f->dest, &insecure, NULL, NULL), 0);
 }
@@ -288,8 +288,8 @@ static void assert_read_fails(struct fixture *f, const char *needle)
 static void flipped_byte_detected(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL),
-	                 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
 	/* Negative control: the untouched archive reads fine. */
 	assert_int_equal(checkpoint_archive_read(f->target, f->dest, &insecure, NULL, NULL), 0);
 	assert_int_equal(rm_rf(f->dest, NULL), 0);
@@ -310,15 +310,15 @@ static void flipped_byte_detected(void **state)
 static void truncated_detected(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL),
-	                 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
 	struct stat st;
 	assert_int_equal(stat(f->target, &st), 0);
 	assert_int_equal(truncate(f->target, st.st_size / 2), 0);
 	assert_read_fails(f, "truncated");
 
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, NULL),
-	                 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, NULL), 0);
 	assert_int_equal(stat(f->target, &st), 0);
 	assert_int_equal(truncate(f->target, st.st_size - 100), 0);
 	assert_read_fails(f, "truncated");
@@ -339,13 +339,15 @@ static char *index_for(const struct item *items, size_t n)
 	int64_t total = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct item *it = &items[i];
-		if ((it->type != AE_IFREG && it->type != AE_IFDIR) || json_object_object_get_ex(names, it->name, NULL) ||
+		if ((it->type != AE_IFREG && it->type != AE_IFDIR) ||
+		    json_object_object_get_ex(names, it->name, NULL) ||
 		    strcmp(it->name, "manifest.json") == 0 || strcmp(it->name, "manifest.sig") == 0)
 			continue;
 		json_object_object_add(names, it->name, NULL);
 		struct json_object *e = json_object_new_object();
 		json_object_object_add(e, "name", json_object_new_string(it->name));
-		json_object_object_add(e, "type", json_object_new_string(it->type == AE_IFDIR ? "directory" : "file"));
+		json_object_object_add(e, "type",
+		                       json_object_new_string(it->type == AE_IFDIR ? "directory" : "file"));
 		if (it->type == AE_IFREG) {
 			int64_t size = it->data ? (int64_t)strlen(it->data) : 0;
 			json_object_object_add(e, "size", json_object_new_int64(size));
@@ -395,10 +397,12 @@ static void make_archive_with_index(struct fixture *f, const char *index, const 
 			} else {
 				struct json_object *ie;
 				assert_true(json_object_object_get_ex(entries, "index.json", &ie));
-				cleanup_free char *entry = xasprintf("\"index.json\":%s", json_object_to_json_string(ie));
+				cleanup_free char *entry =
+				    xasprintf("\"index.json\":%s", json_object_to_json_string(ie));
 				const char *at = strstr(manifest, "@INDEX@");
-				generated = at ? xasprintf("%.*s%s%s", (int)(at - manifest), manifest, entry, at + 7)
-				               : xstrdup(manifest);
+				generated =
+				    at ? xasprintf("%.*s%s%s", (int)(at - manifest), manifest, entry, at + 7)
+				       : xstrdup(manifest);
 			}
 			manifest_item.data = generated;
 		}
@@ -470,9 +474,10 @@ static void entry_not_in_manifest(void **state)
 	                             {AE_IFREG, "spec.dump", "{}", NULL}};
 	char sha[DIGEST_HEX_LEN + 1];
 	digest_buffer("{}", 2, sha);
-	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
-	                                        "\"config.dump\":{\"sha256\":\"%s\",\"size\":2}}}",
-	                                        sha);
+	cleanup_free char *manifest =
+	    xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
+	              "\"config.dump\":{\"sha256\":\"%s\",\"size\":2}}}",
+	              sha);
 	make_archive(f, items, 2, manifest);
 	assert_read_fails(f, "entry `spec.dump`: not listed in the manifest");
 }
@@ -483,10 +488,11 @@ static void manifest_entry_missing(void **state)
 	const struct item items[] = {{AE_IFREG, "config.dump", "{}", NULL}};
 	char sha[DIGEST_HEX_LEN + 1];
 	digest_buffer("{}", 2, sha);
-	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
-	                                        "\"config.dump\":{\"sha256\":\"%s\",\"size\":2},"
-	                                        "\"checkpoint/pages-1.img\":{\"sha256\":\"%s\",\"size\":2}}}",
-	                                        sha, sha);
+	cleanup_free char *manifest =
+	    xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
+	              "\"config.dump\":{\"sha256\":\"%s\",\"size\":2},"
+	              "\"checkpoint/pages-1.img\":{\"sha256\":\"%s\",\"size\":2}}}",
+	              sha, sha);
 	make_archive(f, items, 1, manifest);
 	assert_read_fails(
 	    f, "entry `checkpoint/pages-1.img`: listed in the manifest but missing from the archive");
@@ -498,9 +504,10 @@ static void wrong_size_in_manifest(void **state)
 	const struct item items[] = {{AE_IFREG, "config.dump", "{}", NULL}};
 	char sha[DIGEST_HEX_LEN + 1];
 	digest_buffer("{}", 2, sha);
-	cleanup_free char *manifest = xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
-	                                        "\"config.dump\":{\"sha256\":\"%s\",\"size\":3}}}",
-	                                        sha);
+	cleanup_free char *manifest =
+	    xasprintf("{\"format\":\"cryo-checkpoint\",\"version\":2,\"entries\":{@INDEX@,"
+	              "\"config.dump\":{\"sha256\":\"%s\",\"size\":3}}}",
+	              sha);
 	make_archive(f, items, 1, manifest);
 	assert_read_fails(f, "entry `config.dump`: size 2, the manifest says 3");
 }
@@ -614,14 +621,16 @@ static void failed_write_keeps_target(void **state)
 	/* nonexistent target directory */
 	cryo_err err = NULL;
 	cleanup_free char *nowhere = join(f->base, "missing/checkpoint.tar");
-	assert_true(checkpoint_archive_write(f->dir, nowhere, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, &err) < 0);
+	assert_true(checkpoint_archive_write(f->dir, nowhere, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, &err) <
+	            0);
 	assert_non_null(strstr(err->msg, "create temporary file"));
 	cryo_error_free(&err);
 
 	/* a failure half-way through: something outside the layout */
 	cleanup_free char *evil = join(f->dir, "checkpoint/zz-link");
 	assert_int_equal(symlink("/etc/passwd", evil), 0);
-	assert_true(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, &err) < 0);
+	assert_true(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, NULL, NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "`checkpoint/zz-link` does not belong in a checkpoint archive"));
 	cryo_error_free(&err);
 	assert_int_equal(count_temporaries(f->base), 0);
@@ -631,7 +640,8 @@ static void failed_write_keeps_target(void **state)
 	assert_int_equal(unlink(evil), 0);
 
 	put_text(f->dir, "unknown.txt", "x");
-	assert_true(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, &err) < 0);
+	assert_true(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, &err) < 0);
 	assert_non_null(strstr(err->msg, "`unknown.txt` does not belong in a checkpoint archive"));
 	cryo_error_free(&err);
 	assert_int_equal(count_temporaries(f->base), 0);
@@ -673,7 +683,6 @@ static void unwritable_directory(void **state)
 	assert_string_equal(text, "the previous archive");
 }
 
-
 /* ---- signatures ---- */
 
 static struct signing_key *new_key(struct fixture *f, const char *name, unsigned char pub[TRUST_KEY_LEN])
@@ -685,7 +694,8 @@ static struct signing_key *new_key(struct fixture *f, const char *name, unsigned
 static int read_with(struct fixture *f, const struct trusted_keys *keys, bool insecure_unsigned,
                      struct checkpoint_archive_info *info, cryo_err *err)
 {
-	const struct checkpoint_archive_read_opts opts = {.keys = keys, .insecure_unsigned = insecure_unsigned};
+	const struct checkpoint_archive_read_opts opts = {.keys = keys,
+	                                                  .insecure_unsigned = insecure_unsigned};
 	rm_rf(f->dest, NULL);
 	assert_int_equal(mkdir(f->dest, 0700), 0);
 	return checkpoint_archive_read(f->target, f->dest, &opts, info, err);
@@ -703,7 +713,8 @@ static void signed_archive_trust(void **state)
 	struct checkpoint_archive_info info;
 	cryo_err err = NULL;
 
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, key, NULL, NULL), 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_ZSTD, key, NULL, NULL), 0);
 	/* trusted: accepted */
 	assert_int_equal(read_with(f, &trusted, false, &info, &err), 0);
 	assert_int_equal(info.signature, CHECKPOINT_TRUSTED);
@@ -720,7 +731,8 @@ static void signed_archive_trust(void **state)
 	assert_int_equal(info.signature, CHECKPOINT_UNTRUSTED);
 
 	/* unsigned: refused, or accepted with insecure_unsigned */
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
 	assert_true(read_with(f, &trusted, false, &info, &err) < 0);
 	assert_non_null(strstr(err->msg, "not signed"));
 	assert_non_null(strstr(err->msg, "--insecure-unsigned"));
@@ -729,7 +741,8 @@ static void signed_archive_trust(void **state)
 	assert_int_equal(info.signature, CHECKPOINT_UNSIGNED);
 
 	/* tampered after signing: refused even with insecure_unsigned */
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, key, NULL, NULL), 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, key, NULL, NULL), 0);
 	cleanup_free char *data = NULL;
 	size_t len = 0;
 	assert_int_equal(read_file(f->target, &data, &len, NULL), 0);
@@ -787,7 +800,8 @@ static void forged_signature_refused(void **state)
 static void limits_refuse_before_writing(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
 	struct extract_limits ok;
 	extract_limits_from_config(NULL, &ok);
 	struct {
@@ -800,11 +814,13 @@ static void limits_refuse_before_writing(void **state)
 	    {{ok.max_total_size, ok.max_entries, ok.max_path_depth, 12}, "`import.max_name_length`"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		const struct checkpoint_archive_read_opts opts = {.limits = &cases[i].limits, .insecure_unsigned = true};
+		const struct checkpoint_archive_read_opts opts = {.limits = &cases[i].limits,
+		                                                  .insecure_unsigned = true};
 		cryo_err err = NULL;
 		assert_true(checkpoint_archive_read(f->target, f->dest, &opts, NULL, &err) < 0);
 		if (!strstr(err->msg, cases[i].needle) || !strstr(err->msg, "entry `index.json`: index"))
-			fail_msg("case %zu: `%s` does not mention %s in the index", i, err->msg, cases[i].needle);
+			fail_msg("case %zu: `%s` does not mention %s in the index", i, err->msg,
+			         cases[i].needle);
 		cryo_error_free(&err);
 		assert_int_equal(count_entries(f->dest), 0);
 	}
@@ -822,8 +838,9 @@ static void header_must_match_index(void **state)
 	assert_read_fails(f, "entry `config.dump`: its header says 7 bytes, the index 2");
 
 	/* Not in the index at all. */
-	make_archive_with_index(f, "{\"format\":\"cryo-checkpoint\",\"version\":2,\"total_size\":0,\"entries\":[]}",
-	                        items, 1, "");
+	make_archive_with_index(
+	    f, "{\"format\":\"cryo-checkpoint\",\"version\":2,\"total_size\":0,\"entries\":[]}", items, 1,
+	    "");
 	assert_read_fails(f, "entry `config.dump`: not listed in the archive's index");
 
 	/* In the index, never in the archive. */
@@ -851,7 +868,8 @@ static void compression_levels(void **state)
 	assert_int_equal(checkpoint_compression_parse_level("none", &c, &level), 0);
 	assert_int_equal(c, CHECKPOINT_COMPRESSION_NONE);
 	assert_int_equal(level, 0);
-	static const char *const bad[] = {"zstd:", "zstd:0", "zstd:20", "zstd:3x", "zstd:-1", "gzip:5", "zstd9"};
+	static const char *const bad[] = {"zstd:",   "zstd:0", "zstd:20", "zstd:3x",
+	                                  "zstd:-1", "gzip:5", "zstd9"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		if (checkpoint_compression_parse_level(bad[i], &c, &level) == 0)
 			fail_msg("accepted `%s`", bad[i]);
@@ -869,8 +887,8 @@ static void stream_roundtrip(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(p[0]);
-		int r = checkpoint_archive_write_fd(f->dir, p[1], "the pipe", CHECKPOINT_COMPRESSION_ZSTD, 3, NULL, NULL,
-		                                    NULL);
+		int r = checkpoint_archive_write_fd(f->dir, p[1], "the pipe", CHECKPOINT_COMPRESSION_ZSTD, 3,
+		                                    NULL, NULL, NULL);
 		_exit(r == 0 ? 0 : 1);
 	}
 	close(p[1]);
@@ -892,7 +910,8 @@ static void stream_roundtrip(void **state)
 static void stream_cut_short_refused(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
+	assert_int_equal(
+	    checkpoint_archive_write(f->dir, f->target, CHECKPOINT_COMPRESSION_NONE, NULL, NULL, NULL), 0);
 	cleanup_free char *data = NULL;
 	size_t len = 0;
 	assert_int_equal(read_file(f->target, &data, &len, NULL), 0);

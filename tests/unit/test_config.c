@@ -34,7 +34,8 @@ static void defaults_without_a_file(void **state)
 static void values_comments_and_sections(void **state)
 {
 	(void)state;
-	cleanup_free char *path = conf_file("# a comment\n\n[engine]\n  runtime = \"/opt/runc\"   # trailing\n");
+	cleanup_free char *path =
+	    conf_file("# a comment\n\n[engine]\n  runtime = \"/opt/runc\"   # trailing\n");
 	struct cryo_config *cfg = NULL;
 	cryo_err err = NULL;
 	assert_int_equal(config_load(path, &cfg, &err), 0);
@@ -65,12 +66,12 @@ static void wrong_type_and_bad_syntax(void **state)
 {
 	(void)state;
 	const char *bad[] = {
-		"[engine]\nruntime = runc\n",        /* strings are quoted */
-		"[engine]\nruntime = \"runc\n",      /* unterminated */
-		"[engine]\nruntime = \"a\" extra\n", /* junk after the value */
-		"[engine\nruntime = \"a\"\n",        /* bad section */
-		"engine.runtime\n",                  /* no '=' */
-		"[engine]\n = \"a\"\n",              /* no key */
+	    "[engine]\nruntime = runc\n",        /* strings are quoted */
+	    "[engine]\nruntime = \"runc\n",      /* unterminated */
+	    "[engine]\nruntime = \"a\" extra\n", /* junk after the value */
+	    "[engine\nruntime = \"a\"\n",        /* bad section */
+	    "engine.runtime\n",                  /* no '=' */
+	    "[engine]\n = \"a\"\n",              /* no key */
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		cleanup_free char *path = conf_file(bad[i]);
@@ -130,12 +131,12 @@ static void named_file_must_exist(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults_without_a_file),
-		cmocka_unit_test(values_comments_and_sections),
-		cmocka_unit_test(unknown_key_is_an_error_with_its_line),
-		cmocka_unit_test(wrong_type_and_bad_syntax),
-		cmocka_unit_test(criu_stepping_choices_and_origin),
-		cmocka_unit_test(named_file_must_exist),
+	    cmocka_unit_test(defaults_without_a_file),
+	    cmocka_unit_test(values_comments_and_sections),
+	    cmocka_unit_test(unknown_key_is_an_error_with_its_line),
+	    cmocka_unit_test(wrong_type_and_bad_syntax),
+	    cmocka_unit_test(criu_stepping_choices_and_origin),
+	    cmocka_unit_test(named_file_must_exist),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,7 +92,8 @@ static void test_hostile_framing(void **state)
 	/* a length past the end */
 	image_start(&img, CRIU_PSTREE_MAGIC);
 	put32(&img, 1000);
-	assert_fails(criu_image_pstree(img.buf, img.len, procs, &err), &err, "entry 1: 1000 bytes do not fit");
+	assert_fails(criu_image_pstree(img.buf, img.len, procs, &err), &err,
+	             "entry 1: 1000 bytes do not fit");
 	/* a length far past any entry (no allocation of 4 GiB) */
 	image_start(&img, CRIU_PSTREE_MAGIC);
 	put32(&img, 0xffffffffu);
@@ -198,7 +199,8 @@ static void test_mounts(void **state)
 	image_start(&img, CRIU_MNTS_MAGIC);
 	CryoMntEntry m = CRYO_MNT_ENTRY__INIT;
 	m.has_fstype = true, m.fstype = 17;
-	m.mountpoint = (char *)"./", m.root = (char *)"/", m.source = (char *)"overlay", m.options = (char *)"";
+	m.mountpoint = (char *)"./", m.root = (char *)"/", m.source = (char *)"overlay",
+	m.options = (char *)"";
 	image_add(&img, &m.base);
 	m.fstype = 200; /* beyond CRIU's list */
 	m.mountpoint = (char *)"./proc";
@@ -227,9 +229,9 @@ static void test_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pstree),         cmocka_unit_test(test_hostile_framing),
-	    cmocka_unit_test(test_core_and_ids),   cmocka_unit_test(test_files_and_fdinfo),
-	    cmocka_unit_test(test_mounts),         cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_pstree),       cmocka_unit_test(test_hostile_framing),
+	    cmocka_unit_test(test_core_and_ids), cmocka_unit_test(test_files_and_fdinfo),
+	    cmocka_unit_test(test_mounts),       cmocka_unit_test(test_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

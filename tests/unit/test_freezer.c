@@ -17,33 +17,38 @@
 #include "util.h"
 
 static const char hybrid_text[] = "12:freezer:/cryo/abc\n"
-				  "11:cpu,cpuacct:/cryo/abc\n"
-				  "1:name=systemd:/user.slice\n"
-				  "0::/cryo/abc\n";
+                                  "11:cpu,cpuacct:/cryo/abc\n"
+                                  "1:name=systemd:/user.slice\n"
+                                  "0::/cryo/abc\n";
 
 static void parse_v1_freezer(void **state)
 {
 	(void)state;
-	cleanup_free char *d = freezer_dir_from_proc_cgroup(hybrid_text, FREEZER_V1, CGROUP_MODE_HYBRID, "/sys/fs/cgroup");
+	cleanup_free char *d =
+	    freezer_dir_from_proc_cgroup(hybrid_text, FREEZER_V1, CGROUP_MODE_HYBRID, "/sys/fs/cgroup");
 	assert_string_equal(d, "/sys/fs/cgroup/freezer/cryo/abc");
 }
 
 static void parse_v2_hybrid_and_pure(void **state)
 {
 	(void)state;
-	cleanup_free char *h = freezer_dir_from_proc_cgroup(hybrid_text, FREEZER_V2, CGROUP_MODE_HYBRID, "/sys/fs/cgroup");
+	cleanup_free char *h =
+	    freezer_dir_from_proc_cgroup(hybrid_text, FREEZER_V2, CGROUP_MODE_HYBRID, "/sys/fs/cgroup");
 	assert_string_equal(h, "/sys/fs/cgroup/unified/cryo/abc");
-	cleanup_free char *p = freezer_dir_from_proc_cgroup("0::/machine/x\n", FREEZER_V2, CGROUP_MODE_V2, "/sys/fs/cgroup");
+	cleanup_free char *p =
+	    freezer_dir_from_proc_cgroup("0::/machine/x\n", FREEZER_V2, CGROUP_MODE_V2, "/sys/fs/cgroup");
 	assert_string_equal(p, "/sys/fs/cgroup/machine/x");
 }
 
 static void parse_missing(void **state)
 {
 	(void)state;
-	assert_null(freezer_dir_from_proc_cgroup("11:cpu:/x\n", FREEZER_V1, CGROUP_MODE_V1, "/sys/fs/cgroup"));
+	assert_null(
+	    freezer_dir_from_proc_cgroup("11:cpu:/x\n", FREEZER_V1, CGROUP_MODE_V1, "/sys/fs/cgroup"));
 	assert_null(freezer_dir_from_proc_cgroup("garbage", FREEZER_V2, CGROUP_MODE_V2, "/sys/fs/cgroup"));
 	/* a controller whose name merely contains "freezer" is not the freezer */
-	assert_null(freezer_dir_from_proc_cgroup("3:notfreezer:/x\n", FREEZER_V1, CGROUP_MODE_V1, "/sys/fs/cgroup"));
+	assert_null(
+	    freezer_dir_from_proc_cgroup("3:notfreezer:/x\n", FREEZER_V1, CGROUP_MODE_V1, "/sys/fs/cgroup"));
 }
 
 /* A child that increments a counter in shared memory as fast as it can. */
@@ -121,7 +126,8 @@ static void freeze_v2(void **state)
 	(void)state;
 	/* Hybrid hosts have the v2 hierarchy at /sys/fs/cgroup/unified. */
 	struct stat st;
-	freeze_real_cgroup(FREEZER_V2, stat("/sys/fs/cgroup/unified", &st) == 0 ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup");
+	freeze_real_cgroup(FREEZER_V2, stat("/sys/fs/cgroup/unified", &st) == 0 ? "/sys/fs/cgroup/unified"
+	                                                                        : "/sys/fs/cgroup");
 }
 
 static void freeze_missing_cgroup_fails(void **state)
@@ -144,7 +150,8 @@ static void cgroup_path_of_each_kind(void **state)
 	cleanup_free char *v2 = freezer_cgroup_from_proc_cgroup(hybrid_text, FREEZER_V2);
 	assert_string_equal(v2, "/cryo/abc");
 	/* a cgroup name may hold colons and shell syntax: the path is taken whole */
-	cleanup_free char *odd = freezer_cgroup_from_proc_cgroup("4:freezer:/cryo/abc/x'$(id)':y\n", FREEZER_V1);
+	cleanup_free char *odd =
+	    freezer_cgroup_from_proc_cgroup("4:freezer:/cryo/abc/x'$(id)':y\n", FREEZER_V1);
 	assert_string_equal(odd, "/cryo/abc/x'$(id)':y");
 	assert_null(freezer_cgroup_from_proc_cgroup("4:cpu:/x\n", FREEZER_V1));
 }
@@ -243,7 +250,8 @@ static void tasks_beneath_real_cgroup(void **state)
 	cleanup_free char *root_procs = xasprintf("%s/cgroup.procs", root);
 	assert_int_equal(write_file(root_procs, pidtxt, strlen(pidtxt), 0644, NULL), 0);
 	assert_int_equal(freezer_check_tasks_beneath(&f, init, &err), -EPERM);
-	assert_non_null(strstr(err->msg, "is in cgroup `/`, outside the container's cgroup `/cryo-unit-tasks`"));
+	assert_non_null(
+	    strstr(err->msg, "is in cgroup `/`, outside the container's cgroup `/cryo-unit-tasks`"));
 	cryo_error_free(&err);
 
 	kill_unit_container(NULL);
@@ -257,11 +265,16 @@ int main(void)
 {
 	shared_counter = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parse_v1_freezer),	cmocka_unit_test(parse_v2_hybrid_and_pure),
-		cmocka_unit_test(parse_missing),	cmocka_unit_test(freeze_v1),
-		cmocka_unit_test(freeze_v2),		cmocka_unit_test(freeze_missing_cgroup_fails),
-		cmocka_unit_test(cgroup_path_of_each_kind), cmocka_unit_test(cgroup_beneath),
-		cmocka_unit_test(freezer_for_the_containers_cgroup), cmocka_unit_test_teardown(tasks_beneath_real_cgroup, kill_unit_container),
+	    cmocka_unit_test(parse_v1_freezer),
+	    cmocka_unit_test(parse_v2_hybrid_and_pure),
+	    cmocka_unit_test(parse_missing),
+	    cmocka_unit_test(freeze_v1),
+	    cmocka_unit_test(freeze_v2),
+	    cmocka_unit_test(freeze_missing_cgroup_fails),
+	    cmocka_unit_test(cgroup_path_of_each_kind),
+	    cmocka_unit_test(cgroup_beneath),
+	    cmocka_unit_test(freezer_for_the_containers_cgroup),
+	    cmocka_unit_test_teardown(tasks_beneath_real_cgroup, kill_unit_container),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,10 +107,13 @@ static void expect_bad_registry_ref(const char *ref, const char *msg_part)
 static void registry_refs(void **state)
 {
 	(void)state;
-	static const char digest[] = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	static const char digest[] =
+	    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 	char ref[256], skopeo_ref[256];
-	expect_registry_ref("docker://localhost:5000/ck:1", "localhost:5000/ck:1", "docker://localhost:5000/ck:1");
-	expect_registry_ref("localhost:5000/ck", "localhost:5000/ck:latest", "docker://localhost:5000/ck:latest");
+	expect_registry_ref("docker://localhost:5000/ck:1", "localhost:5000/ck:1",
+	                    "docker://localhost:5000/ck:1");
+	expect_registry_ref("localhost:5000/ck", "localhost:5000/ck:latest",
+	                    "docker://localhost:5000/ck:latest");
 	snprintf(ref, sizeof(ref), "docker://reg.example/ck@%s", digest);
 	snprintf(skopeo_ref, sizeof(skopeo_ref), "docker://reg.example/ck@%s", digest);
 	expect_registry_ref(ref, "reg.example/ck:latest", skopeo_ref);
@@ -159,12 +162,9 @@ static void validators(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(ref_parse_valid),
-	    cmocka_unit_test(ref_parse_invalid),
-	    cmocka_unit_test(ref_parse_registry),
-	    cmocka_unit_test(registry_refs),
-	    cmocka_unit_test(length_limits),
-	    cmocka_unit_test(validators),
+	    cmocka_unit_test(ref_parse_valid),    cmocka_unit_test(ref_parse_invalid),
+	    cmocka_unit_test(ref_parse_registry), cmocka_unit_test(registry_refs),
+	    cmocka_unit_test(length_limits),      cmocka_unit_test(validators),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

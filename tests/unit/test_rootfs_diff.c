@@ -782,8 +782,8 @@ static char **tar_listing(const char *tar)
 	struct archive_entry *e;
 	char **lines = xcalloc(1, sizeof(char *));
 	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		char *line = xasprintf("%o %s %lld", (unsigned)archive_entry_filetype(e), archive_entry_pathname(e),
-		                       (long long)archive_entry_size(e));
+		char *line = xasprintf("%o %s %lld", (unsigned)archive_entry_filetype(e),
+		                       archive_entry_pathname(e), (long long)archive_entry_size(e));
 		strv_push(&lines, line);
 		free(line);
 	}
@@ -1075,7 +1075,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(too_deep_tree_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(special_files_recorded_not_opened, setup, teardown),
 	    cmocka_unit_test_setup_teardown(swaps_during_capture, setup, teardown),
-	    cmocka_unit_test_setup_teardown(snapshot_by_reflink_is_the_tree_when_taken, setup, teardown_loop_fs),
+	    cmocka_unit_test_setup_teardown(snapshot_by_reflink_is_the_tree_when_taken, setup,
+	                                    teardown_loop_fs),
 	    cmocka_unit_test_setup_teardown(snapshot_needs_reflinks, setup, teardown_loop_fs),
 	};
 	if (getenv("CMOCKA_FILTER")) /* run a subset while working on one */

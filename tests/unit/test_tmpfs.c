@@ -15,8 +15,16 @@ static void accepts_the_allowed_options(void **state)
 {
 	(void)state;
 	static const char *const good[] = {
-		"", "size=64m", "size=10%", "size=1048576", "nr_inodes=1k,mode=1777", "uid=1000,gid=1000",
-		"ro,noexec,nosuid,nodev", "rw,exec,noatime", "relatime,atime,size=2G", "mode=0700",
+	    "",
+	    "size=64m",
+	    "size=10%",
+	    "size=1048576",
+	    "nr_inodes=1k,mode=1777",
+	    "uid=1000,gid=1000",
+	    "ro,noexec,nosuid,nodev",
+	    "rw,exec,noatime",
+	    "relatime,atime,size=2G",
+	    "mode=0700",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
 		cleanup_error cryo_err err = NULL;
@@ -29,9 +37,10 @@ static void refuses_everything_else(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"suid", "dev", "size=", "size=1z", "size=-1", "size=1mm", "mode=", "mode=8", "mode=17777",
-		"uid=4294967296", "gid=x", ",", "size=1m,", ",size=1m", "size=1m,,ro", "nosymfollow", "x-foo=1",
-		"size=1m;reboot", "SIZE=1m", "size=99999999999999999999",
+	    "suid",        "dev",     "size=",          "size=1z",    "size=-1",
+	    "size=1mm",    "mode=",   "mode=8",         "mode=17777", "uid=4294967296",
+	    "gid=x",       ",",       "size=1m,",       ",size=1m",   "size=1m,,ro",
+	    "nosymfollow", "x-foo=1", "size=1m;reboot", "SIZE=1m",    "size=99999999999999999999",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		cleanup_error cryo_err err = NULL;
@@ -67,9 +76,9 @@ static void parse_splits_path_and_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(accepts_the_allowed_options),
-		cmocka_unit_test(refuses_everything_else),
-		cmocka_unit_test(parse_splits_path_and_options),
+	    cmocka_unit_test(accepts_the_allowed_options),
+	    cmocka_unit_test(refuses_everything_else),
+	    cmocka_unit_test(parse_splits_path_and_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,9 +52,9 @@ static void malformed_keys_refused(void **state)
 	    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDx",
 	    "cryo-ed25519",
 	    "cryo-ed25519 not-base64!",
-	    "cryo-ed25519 AAAA",                                           /* too short */
+	    "cryo-ed25519 AAAA",                                             /* too short */
 	    "cryo-ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", /* 33 bytes */
-	    "cryo-ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB= c", /* non-canonical padding bits */
+	    "cryo-ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB= c",   /* non-canonical padding bits */
 	    "cryo-ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= c\ncryo-ed25519 AAAA",
 	    "cryo-ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= bell\a",
 	    "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n",
@@ -66,8 +66,8 @@ static void malformed_keys_refused(void **state)
 		cryo_error_free(&err);
 	}
 	/* negative control: the all-zero key line is well-formed */
-	assert_int_equal(trust_parse_public_key("cryo-ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", pub, NULL,
-	                                        NULL),
+	assert_int_equal(trust_parse_public_key(
+	                     "cryo-ed25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", pub, NULL, NULL),
 	                 0);
 }
 

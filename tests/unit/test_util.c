@@ -154,14 +154,10 @@ static void rm_rf_any_depth(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(name_validation),
-		cmocka_unit_test(error_wrap_keeps_cause),
-		cmocka_unit_test(strv_ops),
-		cmocka_unit_test(random_ids_differ),
-		cmocka_unit_test(timestamp_format),
-		cmocka_unit_test(bounded_read),
-		cmocka_unit_test(shell_quoting),
-		cmocka_unit_test(rm_rf_any_depth),
+	    cmocka_unit_test(name_validation),  cmocka_unit_test(error_wrap_keeps_cause),
+	    cmocka_unit_test(strv_ops),         cmocka_unit_test(random_ids_differ),
+	    cmocka_unit_test(timestamp_format), cmocka_unit_test(bounded_read),
+	    cmocka_unit_test(shell_quoting),    cmocka_unit_test(rm_rf_any_depth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
