@@ -137,7 +137,7 @@ static int send_input(const struct attach_proxy_opts *o, const void *data, size_
 
 static int send_window_size(const struct attach_proxy_opts *o)
 {
-	unsigned short rows, cols;
+	unsigned short rows = 0, cols = 0;
 	if (attach_window_size(o->tty_fd, &rows, &cols) < 0)
 		return 0;
 	uint16_t payload[2] = {htons(rows), htons(cols)};

@@ -343,7 +343,7 @@ static int sorted_names(int dirfd, const char *name, char ***out, cryo_err *err)
 	if (errno)
 		return cryo_error_set(err, errno, "read directory `%s`", name);
 	size_t n = strv_len(names);
-	if (n > 1)
+	if (names && n > 1)
 		qsort(names, n, sizeof(char *), compare_names);
 	*out = names ? move_ptr(names) : xcalloc(1, sizeof(char *));
 	return 0;

@@ -346,7 +346,8 @@ static int choose_subnet(struct network **existing, char **subnet, cryo_err *err
 		cleanup_free char *cand = xasprintf(NETWORK_AUTO_PREFIX ".%d.0/24", n);
 		uint32_t addr;
 		int prefix;
-		parse_cidr(cand, &addr, &prefix);
+		if (parse_cidr(cand, &addr, &prefix) < 0)
+			continue; /* cannot happen: cand is made above */
 		bool used = host_routes_subnet(addr, prefix);
 		for (size_t i = 0; !used && existing[i]; i++) {
 			uint32_t a;
@@ -424,7 +425,10 @@ static int network_create_locked(struct cryo_engine *engine, const char *name, c
 		network_list_free(existing);
 		return r;
 	}
-	parse_cidr(subnet, &addr, &prefix);
+	if (parse_cidr(subnet, &addr, &prefix) < 0) {
+		network_list_free(existing);
+		return cryo_error_plain(err, EINVAL, "subnet `%s` is not an IPv4 CIDR block", subnet);
+	}
 	if (gateway_in) {
 		uint32_t g = ipv4_value(gateway_in);
 		if (!network_ipv4_is_valid(gateway_in) || (g & prefix_mask(prefix)) != addr || g == addr ||
