@@ -48,7 +48,7 @@ CRYO_PACKAGES=(
 	openssh-server openssh-client
 	# libFuzzer targets (fuzz/): clang and its sanitizer/fuzzer runtimes
 	clang libclang-rt-14-dev
-	# registries: skopeo is cryo's registry client (image push/pull); the
+	# registries: skopeo is cryo's registry client (image push/pull), and the
 	# tests start their own docker-registry on loopback (a random port, a
 	# throwaway config and storage: the package's own service is never used)
 	skopeo docker-registry
