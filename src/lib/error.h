@@ -52,6 +52,7 @@ static inline int cryo_error_negative_(int r)
 #define cryo_error_set(...) cryo_error_negative_(cryo_error_set(__VA_ARGS__))
 #define cryo_error_plain(...) cryo_error_negative_(cryo_error_plain(__VA_ARGS__))
 #define cryo_error_wrap(...) cryo_error_negative_(cryo_error_wrap(__VA_ARGS__))
+#define cryo_error_code(...) cryo_error_negative_(cryo_error_code(__VA_ARGS__))
 #endif
 
 #endif

@@ -114,7 +114,8 @@ static int claim_create(struct cryo_engine *engine, struct scratch_claim **out, 
 		if (flock(fd, LOCK_EX) < 0 || write_all(fd, owner, err, tmp) < 0 || rename(tmp, path) < 0) {
 			int saved = errno;
 			unlink(tmp);
-			return err && *err ? -saved : cryo_error_set(err, saved, "create claim `%s`", path);
+			return err && *err ? cryo_error_code(*err)
+			                   : cryo_error_set(err, saved, "create claim `%s`", path);
 		}
 	}
 	struct scratch_claim *c = xcalloc(1, sizeof(*c));

@@ -1,3 +1,4 @@
+#define CRYO_STATE_DEFINITIONS /* state.h: the function itself, not the analyzer's view of it */
 #include "state.h"
 
 #include <string.h>
