@@ -186,7 +186,7 @@ complete_words() {
 @test "bash completion knows system df, restore --all and --parallel" {
 	run complete_words system ""
 	[[ " $(paste -sd' ' <<<"$output") " == *" df "* ]]
-	run complete_words restore --a
+	run complete_words restore --al
 	[ "$output" = --all ]
 	run complete_words checkpoint --all --par
 	[ "$output" = --parallel ]
