@@ -228,19 +228,6 @@ static int write_layout(const char *layout, const char *archive, struct json_obj
 	return write_file(marker, layout_version, strlen(layout_version), 0600, err);
 }
 
-/* A directory under <root>/tmp for this process, claimed before it exists,
- * so that a killed cryo's is collected (scratch.h). */
-static int make_scratch(struct cryo_engine *engine, const char *what, char **out, cryo_err *err)
-{
-	cleanup_free char *suffix = random_id();
-	cleanup_free char *dir = engine_path(engine, "tmp/%s-%.12s", what, suffix);
-	int r;
-	if ((r = scratch_claim_path(engine, dir, err)) < 0 || (r = mkdir_p(dir, 0700, err)) < 0)
-		return r;
-	*out = move_ptr(dir);
-	return 0;
-}
-
 int checkpoint_image_create(struct cryo_engine *engine, const char *container_ref, const char *image_ref,
                             const struct checkpoint_opts *opts, struct checkpoint_stats *stats, char **id_out,
                             cryo_err *err)
@@ -256,7 +243,7 @@ int checkpoint_image_create(struct cryo_engine *engine, const char *container_re
 		return r;
 	if ((r = checkpoint_image_annotations(engine, c, &annotations, err)) < 0)
 		return r;
-	if ((r = make_scratch(engine, "checkpoint-image", &scratch, err)) < 0)
+	if ((r = scratch_make_dir(engine, "checkpoint-image", &scratch, err)) < 0)
 		goto out;
 	archive = xasprintf("%s/checkpoint.tar", scratch);
 	layout = xasprintf("%s/layout", scratch);
@@ -301,7 +288,7 @@ int checkpoint_image_restore(struct cryo_engine *engine, const char *image_ref,
 	 * (which takes it to create the container). */
 	cleanup_free char *dir = image_checkpoint_dir(engine, img->id);
 	cleanup_free char *blob = xasprintf("%s/blobs/sha256/%s", dir, img->checkpoint_layer);
-	if ((r = make_scratch(engine, "checkpoint-restore", &scratch, err)) < 0)
+	if ((r = scratch_make_dir(engine, "checkpoint-restore", &scratch, err)) < 0)
 		return r;
 	archive = xasprintf("%s/checkpoint.tar", scratch);
 	if (link(blob, archive) < 0) {

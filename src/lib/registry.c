@@ -103,18 +103,6 @@ static void add_transport_opts(char ***argv, const struct registry_opts *opts, b
 	}
 }
 
-/* A directory under <root>/tmp for this process, claimed before it exists. */
-static int make_scratch(struct cryo_engine *engine, const char *what, char **out, cryo_err *err)
-{
-	cleanup_free char *suffix = random_id();
-	cleanup_free char *dir = engine_path(engine, "tmp/%s-%.12s", what, suffix);
-	int r;
-	if ((r = scratch_claim_path(engine, dir, err)) < 0 || (r = mkdir_p(dir, 0700, err)) < 0)
-		return r;
-	*out = move_ptr(dir);
-	return 0;
-}
-
 int registry_push(struct cryo_engine *engine, const char *image_ref, const char *dest,
                   const struct registry_opts *opts, cryo_err *err)
 {
@@ -193,7 +181,7 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 
 	if ((r = registry_ref_parse(ref, &name, &skopeo_src, err)) < 0)
 		return r;
-	if ((r = make_scratch(engine, "registry-pull", &scratch, err)) < 0)
+	if ((r = scratch_make_dir(engine, "registry-pull", &scratch, err)) < 0)
 		return cryo_error_wrap(err, "%s", what);
 	if (strchr(scratch, ':')) {
 		r = cryo_error_plain(err, EINVAL,

@@ -141,6 +141,17 @@ int scratch_claim_path(struct cryo_engine *engine, const char *path, cryo_err *e
 	return claim_add(engine, 'p', path, err);
 }
 
+int scratch_make_dir(struct cryo_engine *engine, const char *what, char **out, cryo_err *err)
+{
+	cleanup_free char *suffix = random_id();
+	cleanup_free char *dir = engine_path(engine, "tmp/%s-%.12s", what, suffix);
+	int r;
+	if ((r = scratch_claim_path(engine, dir, err)) < 0 || (r = mkdir_p(dir, 0700, err)) < 0)
+		return r;
+	*out = move_ptr(dir);
+	return 0;
+}
+
 int scratch_claim_prefix(struct cryo_engine *engine, const char *prefix, cryo_err *err)
 {
 	return claim_add(engine, 'x', prefix, err);

@@ -39,6 +39,10 @@ struct scratch_usage {
 int scratch_claim_path(struct cryo_engine *engine, const char *path, cryo_err *err);
 int scratch_claim_prefix(struct cryo_engine *engine, const char *prefix, cryo_err *err);
 
+/* A new directory ROOT/tmp/WHAT-XXXXXXXXXXXX for this process, claimed before
+ * it exists, so that a killed cryo's is collected. */
+int scratch_make_dir(struct cryo_engine *engine, const char *what, char **out, cryo_err *err);
+
 /* Release this process's claim (the engine does it when it is closed): what
  * it named is gone or committed by now. NULL is fine. */
 void scratch_claim_release(struct scratch_claim *claim);
