@@ -186,7 +186,7 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	while ((c = cli_getopt(cli, argc, argv, "Re:c:kalh", longopts, &code)) != -1) {
 		switch (c) {
 		case 'R':
-			opts.leave_running = true;
+			opts.criu.leave_running = true;
 			break;
 		case 'e':
 			opts.export_path = optarg;
@@ -209,13 +209,13 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			opts.ignore_volumes = true;
 			break;
 		case OPT_TCP:
-			opts.tcp_established = true;
+			opts.criu.tcp_established = true;
 			break;
 		case OPT_SKIP_IN_FLIGHT:
-			opts.tcp_skip_in_flight = true;
+			opts.criu.tcp_skip_in_flight = true;
 			break;
 		case OPT_LOCKS:
-			opts.file_locks = true;
+			opts.criu.file_locks = true;
 			break;
 		case 'k':
 			opts.keep = true;

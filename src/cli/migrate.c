@@ -121,10 +121,10 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 			strv_push(&ssh_options, optarg);
 			break;
 		case OPT_TCP:
-			opts.tcp_established = true;
+			opts.criu.tcp_established = true;
 			break;
 		case OPT_LOCKS:
-			opts.file_locks = true;
+			opts.criu.file_locks = true;
 			break;
 		case OPT_NETWORK:
 			opts.network = optarg;

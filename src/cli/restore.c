@@ -278,10 +278,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			opts.ignore_volumes = true;
 			break;
 		case OPT_TCP:
-			opts.tcp_established = true;
+			opts.criu.tcp_established = true;
 			break;
 		case OPT_LOCKS:
-			opts.file_locks = true;
+			opts.criu.file_locks = true;
 			break;
 		case OPT_STATS:
 			print_stats = true;
@@ -307,7 +307,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			opts.network = optarg;
 			break;
 		case OPT_TCP_CLOSE:
-			opts.tcp_close = true;
+			opts.criu.tcp_close = true;
 			break;
 		case OPT_IGNORE_IP:
 			opts.ignore_static_ip = true;
@@ -381,7 +381,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	if (ref && opts.import_path)
 		return cli_usage_error(
 		    cli, "--import restores a new container: name it with --name, not an argument");
-	if (opts.tcp_established && opts.tcp_close)
+	if (opts.criu.tcp_established && opts.criu.tcp_close)
 		return cli_usage_error(cli, "--tcp-established and --tcp-close exclude each other");
 	if (pull_given && opts.import_path)
 		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");

@@ -161,7 +161,7 @@ static int write_config_dump(struct checkpoint_run *run, cryo_err *err)
 	json_object_object_add(o, "created", json_object_new_int64(run->c->created));
 	json_object_object_add(o, "checkpointed", json_object_new_int64(checkpointed));
 	add_checkpointctl_fields(run, o, checkpointed);
-	json_object_object_add(o, "leave_running", json_object_new_boolean(run->opts->leave_running));
+	json_object_object_add(o, "leave_running", json_object_new_boolean(run->opts->criu.leave_running));
 	json_object_object_add(o, "was_paused", json_object_new_boolean(run->was_paused));
 	json_object_object_add(o, "rootfs_included", json_object_new_boolean(!run->opts->ignore_rootfs));
 	for (size_t i = 0; i < run->cfg.n_mounts && !run->opts->ignore_volumes; i++)
@@ -288,16 +288,16 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
 	cleanup_free char *script = xasprintf("%s/freeze-hook", run->work_dir);
 	cleanup_free char *exe = realpath("/proc/self/exe", NULL);
-	bool wanted = run->opts->leave_running && !run->was_paused && !run->test_disable_freeze;
+	bool wanted = run->opts->criu.leave_running && !run->was_paused && !run->test_disable_freeze;
 	int r;
 
 	/* runc has no flag for CRIU's skip-in-flight, nor for its network lock:
 	 * the configuration file (CRIU reads `network-lock` there with
 	 * patches/criu/0001). */
 	run->stats->network_lock = checkpoint_needs_network_lock(run);
+	cleanup_free char *criu_lines = criu_opts_config_lines(&run->opts->criu);
 	cleanup_free char *options =
-	    xasprintf("%s%s", run->opts->tcp_skip_in_flight ? "skip-in-flight\n" : "",
-	              run->stats->network_lock ? "" : "network-lock skip\n");
+	    xasprintf("%s%s", criu_lines, run->stats->network_lock ? "" : "network-lock skip\n");
 	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
 		return spec_write_criu_config(bundle, options, err);
 	run->hook_params = xasprintf("%s/freeze-hook.json", run->work_dir);
@@ -342,7 +342,7 @@ static void checkpoint_disarm_freeze_hook(struct checkpoint_run *run)
  * capture that follows would not be consistent. */
 static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->opts->leave_running || run->test_disable_freeze)
+	if (!run->opts->criu.leave_running || run->test_disable_freeze)
 		return 0;
 	bool frozen = false;
 	if (run->freeze_in_hook) {
@@ -540,7 +540,7 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	/* The cgroup cryo created for the container, never one named by the
 	 * container (it can move itself into a sub-cgroup it made). */
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
-	if (run->opts->leave_running && !run->test_disable_freeze &&
+	if (run->opts->criu.leave_running && !run->test_disable_freeze &&
 	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
 		return r;
 	if ((r = checkpoint_open_snapshots(run, err)) < 0)
@@ -552,7 +552,8 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
  * memory dump and the file-system capture. A paused container is frozen already. */
 static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->opts->leave_running || run->was_paused || run->test_disable_freeze || run->freeze_in_hook)
+	if (!run->opts->criu.leave_running || run->was_paused || run->test_disable_freeze ||
+	    run->freeze_in_hook)
 		return 0;
 	int64_t start = now_monotonic_us();
 	int r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err);
@@ -592,15 +593,11 @@ static void reattach_monitor(struct checkpoint_run *run)
 static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 {
 	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
-	struct runtime_checkpoint_opts ro = {
-	    .image_path = images,
-	    .work_path = run->work_dir,
-	    .leave_running = run->opts->leave_running,
-	    .tcp_established = run->opts->tcp_established,
-	    .file_locks = run->opts->file_locks,
-	};
+	struct criu_opts ro = run->opts->criu;
+	ro.image_path = images;
+	ro.work_path = run->work_dir;
 	int r;
-	if (!run->opts->leave_running && (r = detach_monitor(run, err)) < 0)
+	if (!run->opts->criu.leave_running && (r = detach_monitor(run, err)) < 0)
 		return r;
 	int64_t start = now_monotonic_us();
 	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
@@ -929,9 +926,10 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 {
 	struct cryo_engine *engine = run->engine;
 	bool exporting = run->opts->export_path || run->opts->export_stream;
-	bool stopping = !run->opts->leave_running || run->handed_over;
-	bool keep_in_engine =
-	    run->handed_over ? run->opts->keep : !run->opts->leave_running || !exporting || run->opts->keep;
+	bool stopping = !run->opts->criu.leave_running || run->handed_over;
+	bool keep_in_engine = run->handed_over
+	                          ? run->opts->keep
+	                          : !run->opts->criu.leave_running || !exporting || run->opts->keep;
 	int r;
 
 	if (keep_in_engine) {
@@ -1045,7 +1043,7 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	if (!container_is_active(c))
 		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: it is %s, not running",
 		                      c->name, c->state);
-	if (opts->handoff && (!opts->leave_running || opts->export_path || opts->export_stream))
+	if (opts->handoff && (!opts->criu.leave_running || opts->export_path || opts->export_stream))
 		return cryo_error_set(
 		    err, EINVAL, "checkpoint container `%s`: a handoff needs a live checkpoint and no export",
 		    c->name);
@@ -1078,9 +1076,9 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 		goto fail;
 	checkpoint_thaw(&run);
 	checkpoint_progress(&run,
-	                    run.handed_over       ? "handed over"
-	                    : opts->leave_running ? "thawed"
-	                                          : "captured",
+	                    run.handed_over            ? "handed over"
+	                    : opts->criu.leave_running ? "thawed"
+	                                               : "captured",
 	                    start, run.stats->rootfs_diff_bytes);
 	if ((r = checkpoint_write_snapshots(&run, err)) < 0 ||
 	    (!run.handed_over && (r = checkpoint_write_stats(&run, err)) < 0) ||

@@ -1,7 +1,7 @@
 /* Checkpointing a container: memory and kernel state through the runtime and
  * CRIU, the root file system's changes, and its named volumes.
  *
- * A live checkpoint (leave_running) is consistent: the container's cgroup is
+ * A live checkpoint (criu.leave_running) is consistent: the container's cgroup is
  * frozen before the runtime's checkpoint and thawed only after the file system
  * and volumes are captured. Compression and archive writing happen after the
  * thaw, so the container is frozen only as long as consistency needs. */
@@ -14,11 +14,14 @@
 
 #include "checkpoint_archive.h"
 #include "criu.h"
+#include "criu_opts.h"
 #include "engine.h"
 #include "error.h"
 
 struct checkpoint_opts {
-	bool leave_running;
+	/* leave_running (a live checkpoint), tcp_established, tcp_skip_in_flight,
+	 * file_locks; the paths are the engine's. */
+	struct criu_opts criu;
 	const char *export_path; /* NULL: keep the checkpoint in the engine */
 	/* Export to a stream instead of a file (export_path NULL): the archive
 	 * is written to export_fd (stdout, a pipe) in one pass; export_what
@@ -29,9 +32,6 @@ struct checkpoint_opts {
 	enum checkpoint_compression compression;
 	bool ignore_rootfs;
 	bool ignore_volumes;
-	bool tcp_established;
-	bool tcp_skip_in_flight; /* CRIU's skip-in-flight: connections not yet accepted are dropped */
-	bool file_locks;
 	bool keep;            /* keep CRIU's logs and the engine copy even when exported */
 	const char *sign_key; /* sign the export with this Ed25519 PEM key; NULL: the engine's own */
 
@@ -42,7 +42,7 @@ struct checkpoint_opts {
 	 * frozen (it never runs here again) and left "checkpointed" with its
 	 * checkpoint kept when keep is set, "exited" without it otherwise.
 	 * Returning an error aborts the checkpoint: the container is thawed and
-	 * runs on. Needs leave_running, and no export. */
+	 * runs on. Needs criu.leave_running, and no export. */
 	int (*handoff)(void *data, const char *dir, const struct signing_key *key, cryo_err *err);
 	void *handoff_data;
 };

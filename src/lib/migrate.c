@@ -144,9 +144,9 @@ static char **restore_words(struct migrate_run *m)
 	                       "none",    "--print-stats", "--name", o->name ? o->name : m->source_name};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		strv_push(&w, fixed[i]);
-	if (o->tcp_established)
+	if (o->criu.tcp_established)
 		strv_push(&w, "--tcp-established");
-	if (o->file_locks)
+	if (o->criu.file_locks)
 		strv_push(&w, "--file-locks");
 	if (o->network) {
 		strv_push(&w, "--network");
@@ -378,14 +378,13 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 	};
 	build_command(&m);
 	struct checkpoint_opts co = {
-	    .leave_running = true,
+	    .criu = opts->criu,
 	    .compression = opts->compression,
-	    .tcp_established = opts->tcp_established,
-	    .file_locks = opts->file_locks,
 	    .keep = opts->keep,
 	    .handoff = migrate_handoff,
 	    .handoff_data = &m,
 	};
+	co.criu.leave_running = true;
 	struct checkpoint_stats cs;
 	cleanup_free char *name = xstrdup(c->name);
 	r = checkpoint_container(engine, c->id, &co, &cs, err);

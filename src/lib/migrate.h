@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "checkpoint_archive.h"
+#include "criu_opts.h"
 #include "engine.h"
 #include "error.h"
 
@@ -62,8 +63,9 @@ struct migrate_opts {
 	bool keep;                  /* keep it "checkpointed", its checkpoint kept for `cryo restore` */
 	enum checkpoint_compression compression;
 	int compression_level; /* zstd's level; 0: the default (1) */
-	bool tcp_established;
-	bool file_locks;
+	/* tcp_established, file_locks: for the dump here and the restore there
+	 * (the dump is always live: leave_running is the engine's). */
+	struct criu_opts criu;
 	/* Networking at the destination, as for `cryo restore`. */
 	const char *network;
 	bool ignore_static_ip;

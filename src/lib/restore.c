@@ -716,8 +716,8 @@ static char *restore_criu_config(const struct restore_run *run)
 	 * packet can arrive while its sockets are restored, so CRIU's network
 	 * lock (iptables rules set and removed: about 50 ms here) is skipped. */
 	bool isolated = run->cfg.network && strcmp(run->cfg.network, NETWORK_NONE) == 0;
-	cleanup_free char *opts = xasprintf("%s%s", run->opts->tcp_close ? "tcp-close\n" : "",
-	                                    isolated ? "network-lock skip\n" : "");
+	cleanup_free char *criu_lines = criu_opts_config_lines(&run->opts->criu);
+	cleanup_free char *opts = xasprintf("%s%s", criu_lines, isolated ? "network-lock skip\n" : "");
 	if (hostinfo_cgroup_mode(&mode, NULL) < 0 || mode != CGROUP_MODE_V2)
 		return move_ptr(opts);
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
@@ -753,12 +753,9 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	int r;
 	if ((r = rm_rf(work, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0)
 		return r;
-	struct runtime_restore_opts ro = {
-	    .image_path = images,
-	    .work_path = work,
-	    .tcp_established = run->opts->tcp_established,
-	    .file_locks = run->opts->file_locks,
-	};
+	struct runtime_restore_opts ro = {.criu = run->opts->criu};
+	ro.criu.image_path = images;
+	ro.criu.work_path = work;
 	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, run->cfg.auto_remove, &run->mon,
 	                       err)) < 0)
 		return r;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "criu.h"
+#include "criu_opts.h"
 #include "engine.h"
 #include "error.h"
 #include "state.h"
@@ -25,9 +26,8 @@ struct restore_opts {
 	bool keep;        /* keep the checkpoint files and logs after restoring */
 	bool ignore_rootfs;
 	bool ignore_volumes;
-	bool tcp_established;
-	bool tcp_close; /* CRIU's tcp-close: established connections come back closed */
-	bool file_locks;
+	/* tcp_established, tcp_close, file_locks; the paths are the engine's. */
+	struct criu_opts criu;
 
 	/* Networking (Podman's restore flags). The checkpointed IP and MAC are
 	 * asked for again when they are free on the network. */

@@ -301,8 +301,7 @@ static int criu_failure(cryo_err *err, const char *log_path)
 	return cryo_error_code(err ? *err : NULL);
 }
 
-int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct runtime_checkpoint_opts *o,
-                       cryo_err *err)
+int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct criu_opts *o, cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **env = NULL;
@@ -350,16 +349,16 @@ int runtime_restore(struct cryo_engine *engine, const char *id, const struct run
 	strv_push(&argv, "restore");
 	strv_push(&argv, "--detach");
 	strv_push(&argv, "--image-path");
-	strv_push(&argv, o->image_path);
+	strv_push(&argv, o->criu.image_path);
 	strv_push(&argv, "--work-path");
-	strv_push(&argv, o->work_path);
+	strv_push(&argv, o->criu.work_path);
 	strv_push(&argv, "--bundle");
 	strv_push(&argv, o->bundle);
 	strv_push(&argv, "--pid-file");
 	strv_push(&argv, o->pid_file);
-	if (o->tcp_established)
+	if (o->criu.tcp_established)
 		strv_push(&argv, "--tcp-established");
-	if (o->file_locks)
+	if (o->criu.file_locks)
 		strv_push(&argv, "--file-locks");
 	if (o->console_socket) {
 		strv_push(&argv, "--console-socket");
@@ -381,7 +380,7 @@ int runtime_restore(struct cryo_engine *engine, const char *id, const struct run
 		               timed_out ? "did not finish in time"
 		               : msg     ? msg
 		                         : "failed without an error message");
-		cleanup_free char *criu_log = xasprintf("%s/restore.log", o->work_path);
+		cleanup_free char *criu_log = xasprintf("%s/restore.log", o->criu.work_path);
 		return criu_failure(err, criu_log);
 	}
 	proc_result_free(&res);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "criu_opts.h"
 #include "engine.h"
 #include "error.h"
 
@@ -38,23 +39,16 @@ struct runtime_exec_opts {
 int runtime_exec(struct cryo_engine *engine, const char *id, const struct runtime_exec_opts *opts,
                  int *exit_code, cryo_err *err);
 
-struct runtime_checkpoint_opts {
-	const char *image_path; /* CRIU images */
-	const char *work_path;  /* CRIU logs (dump.log), stats */
-	bool leave_running;
-	bool tcp_established;
-	bool file_locks;
-};
-int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct runtime_checkpoint_opts *opts,
+/* runc checkpoint with criu's image_path, work_path (dump.log, stats),
+ * leave_running, tcp_established and file_locks. */
+int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct criu_opts *opts,
                        cryo_err *err);
 
 struct runtime_restore_opts {
-	const char *image_path;
-	const char *work_path; /* restore.log, stats-restore */
+	struct criu_opts
+	    criu; /* image_path, work_path (restore.log, stats-restore), tcp_established, file_locks */
 	const char *bundle;
 	const char *pid_file;
-	bool tcp_established;
-	bool file_locks;
 	int in_fd, out_fd, err_fd;  /* the restored container's stdio (in_fd -1: /dev/null) */
 	const char *console_socket; /* a container with a terminal: where its new master goes */
 };
