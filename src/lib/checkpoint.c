@@ -27,6 +27,18 @@
 #include "util.h"
 #include "volume.h"
 
+/* How a checkpoint keeps the container still from the dump to the end of the
+ * capture; decided once, before anything is touched
+ * (checkpoint_decide_freeze_mode). */
+enum freeze_mode {
+	FREEZE_NONE,          /* a stopping checkpoint: the dump ends the tasks, nothing to keep still */
+	FREEZE_PAUSED,        /* paused by the user: frozen already; checked, never thawed by cryo */
+	FREEZE_IN_HOOK,       /* CRIU's pre-dump action runs the freeze hook (freeze_hook.h) */
+	FREEZE_BEFORE_DUMP,   /* the spec names no CRIU configuration (an older cryo's container):
+	                       * frozen before the runtime starts */
+	FREEZE_TEST_DISABLED, /* a live checkpoint without cryo's freeze (CRYO_TEST_DISABLE_FREEZE) */
+};
+
 /* Everything one checkpoint run knows and owns. */
 struct checkpoint_run {
 	struct cryo_engine *engine;
@@ -35,19 +47,17 @@ struct checkpoint_run {
 	struct container *c;
 	struct container_config cfg;
 	bool was_paused;
-	bool test_disable_freeze, test_thaw_after_archive;
+	enum freeze_mode freeze_mode;
+	bool test_thaw_after_archive;
 
 	char *dir;       /* the checkpoint directory being built */
 	char *final_dir; /* where the engine keeps it */
 	char *work_dir;  /* CRIU's logs */
 
 	struct freezer freezer;
-	bool freeze_in_hook; /* CRIU's pre-dump hook freezes (see checkpoint_arm_freeze_hook) */
-	char *hook_params;   /* what the hook is told (JSON), never through the shell */
-	char *hook_error;    /* where the hook writes why it refused */
-	char *hook_stamp;    /* where the hook writes when it froze */
-	char *thawed_marker; /* tells the hook's watchdog that we thawed */
-	bool frozen_by_us;
+	struct freeze_hook hook; /* FREEZE_IN_HOOK */
+	char *thawed_marker;     /* tells the hook's watchdog that we thawed */
+	bool frozen_by_us;       /* frozen now by cryo or its hook: the thaw's business */
 	int64_t frozen_at;
 	bool monitor_detached;
 	int saved_monitor_pid;
@@ -221,23 +231,6 @@ static bool spec_names_criu_config(const char *bundle, const char *criu_conf)
 	return named;
 }
 
-/* The hook's parameters, as a file: CRIU runs the action script through
- * /bin/sh, so nothing that could carry shell syntax goes into the script. */
-static int write_hook_params(struct checkpoint_run *run, cryo_err *err)
-{
-	struct freeze_hook_params p = {
-	    .kind = run->freezer.kind,
-	    .dir = run->freezer.dir,
-	    .cgroup = run->freezer.cgroup,
-	    .init_pid = run->c->pid,
-	    .cryo_pid = getpid(),
-	    .stamp = run->hook_stamp,
-	    .error_file = run->hook_error,
-	    .thawed_marker = run->thawed_marker,
-	};
-	return freeze_hook_params_write(run->hook_params, &p, err);
-}
-
 /* Whether process pid's network namespace has no interface but the loopback
  * (/proc/PID/net/dev lists the interfaces of its namespace): nothing from
  * outside can send to it. False when it cannot be read. */
@@ -282,13 +275,35 @@ static bool checkpoint_needs_network_lock(struct checkpoint_run *run)
  * nothing runs between the dump and the file-system capture. Containers whose
  * spec does not hand runc a CRIU configuration (created by an older cryo) are
  * frozen before the runtime starts instead. */
+static enum freeze_mode checkpoint_decide_freeze_mode(struct checkpoint_run *run)
+{
+	if (!run->opts->criu.leave_running)
+		return FREEZE_NONE;
+	if (test_switch_on(CHECKPOINT_TEST_DISABLE_FREEZE))
+		return FREEZE_TEST_DISABLED;
+	if (run->was_paused)
+		return FREEZE_PAUSED;
+	cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
+	cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
+	cleanup_free char *exe = realpath("/proc/self/exe", NULL);
+	if (!exe || !spec_names_criu_config(bundle, criu_conf))
+		return FREEZE_BEFORE_DUMP;
+	run->hook.exe = move_ptr(exe);
+	return FREEZE_IN_HOOK;
+}
+
+/* Whether the container must be frozen from the dump to the end of the
+ * capture (and checked to be). */
+static bool freeze_mode_keeps_frozen(enum freeze_mode mode)
+{
+	return mode == FREEZE_PAUSED || mode == FREEZE_IN_HOOK || mode == FREEZE_BEFORE_DUMP;
+}
+
+/* The CRIU configuration for the dump: the options runc has no flag for, and
+ * for FREEZE_IN_HOOK the action script. */
 static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 {
 	cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
-	cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
-	cleanup_free char *script = xasprintf("%s/freeze-hook", run->work_dir);
-	cleanup_free char *exe = realpath("/proc/self/exe", NULL);
-	bool wanted = run->opts->criu.leave_running && !run->was_paused && !run->test_disable_freeze;
 	int r;
 
 	/* runc has no flag for CRIU's skip-in-flight, nor for its network lock:
@@ -298,32 +313,19 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	cleanup_free char *criu_lines = criu_opts_config_lines(&run->opts->criu);
 	cleanup_free char *options =
 	    xasprintf("%s%s", criu_lines, run->stats->network_lock ? "" : "network-lock skip\n");
-	if (!wanted || !exe || !spec_names_criu_config(bundle, criu_conf))
+	if (run->freeze_mode != FREEZE_IN_HOOK)
 		return spec_write_criu_config(bundle, options, err);
-	run->hook_params = xasprintf("%s/freeze-hook.json", run->work_dir);
-	run->hook_error = xasprintf("%s/freeze-hook.error", run->work_dir);
-	run->hook_stamp = xasprintf("%s/frozen-at", run->work_dir);
 	run->thawed_marker =
 	    engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
 	unlink(run->thawed_marker);
-	if ((r = write_hook_params(run, err)) < 0)
+	cleanup_free char *hook_line = NULL;
+	if ((r = freeze_hook_arm(&run->hook, run->work_dir, &run->freezer, run->c->pid, run->thawed_marker,
+	                         &hook_line, err)) < 0)
 		return r;
-	/* CRIU runs the script at every action, several inside its own frozen
-	 * time: only pre-dump may cost more than a shell's start. Every word is
-	 * quoted; none comes from the container. */
-	cleanup_free char *exe_word = shell_quote(exe);
-	cleanup_free char *params_word = shell_quote(run->hook_params);
-	cleanup_free char *text =
-	    xasprintf("#!/bin/sh\n"
-	              "# Written by cryo: freeze the container right before CRIU seizes it.\n"
-	              "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
-	              "exec %s " FREEZE_HOOK_COMMAND " %s\n",
-	              exe_word, params_word);
-	cleanup_free char *conf = xasprintf("%saction-script %s\n", options, script);
-	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0 ||
-	    (r = spec_write_criu_config(bundle, conf, err)) < 0)
+	cleanup_free char *conf = xasprintf("%s%s", options, hook_line);
+	if ((r = spec_write_criu_config(bundle, conf, err)) < 0)
 		return r;
-	run->freeze_in_hook = true;
+	run->hook.armed = true;
 	return 0;
 }
 
@@ -331,7 +333,7 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
  * must not freeze it. */
 static void checkpoint_disarm_freeze_hook(struct checkpoint_run *run)
 {
-	if (!run->freeze_in_hook)
+	if (!run->hook.armed)
 		return;
 	cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
 	spec_write_criu_config(bundle, "", NULL);
@@ -342,23 +344,20 @@ static void checkpoint_disarm_freeze_hook(struct checkpoint_run *run)
  * capture that follows would not be consistent. */
 static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->opts->criu.leave_running || run->test_disable_freeze)
+	if (!freeze_mode_keeps_frozen(run->freeze_mode))
 		return 0;
 	bool frozen = false;
-	if (run->freeze_in_hook) {
-		cleanup_free char *stamp = NULL;
-		long long frozen_at = 0, frozen_after = 0;
-		if (read_file(run->hook_stamp, &stamp, NULL, NULL) == 0 &&
-		    sscanf(stamp, "%lld %lld", &frozen_at, &frozen_after) == 2) {
-			run->frozen_by_us = true;
-			run->frozen_at = frozen_at;
-			run->stats->freeze_duration = frozen_after - frozen_at;
-		}
+	int64_t frozen_at = 0, frozen_after = 0;
+	if (run->freeze_mode == FREEZE_IN_HOOK &&
+	    freeze_hook_frozen_at(&run->hook, &frozen_at, &frozen_after)) {
+		run->frozen_by_us = true;
+		run->frozen_at = frozen_at;
+		run->stats->freeze_duration = frozen_after - frozen_at;
 	}
 	int r = freezer_is_frozen(&run->freezer, &frozen, err);
 	if (r < 0)
 		return r;
-	if (run->freeze_in_hook && (!run->frozen_by_us || !frozen))
+	if (run->freeze_mode == FREEZE_IN_HOOK && (!run->frozen_by_us || !frozen))
 		return cryo_error_set(
 		    err, EIO,
 		    "the container is not frozen after the runtime's checkpoint (freeze hook %s): "
@@ -540,7 +539,7 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	/* The cgroup cryo created for the container, never one named by the
 	 * container (it can move itself into a sub-cgroup it made). */
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
-	if (run->opts->criu.leave_running && !run->test_disable_freeze &&
+	if (freeze_mode_keeps_frozen(run->freeze_mode) &&
 	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
 		return r;
 	if ((r = checkpoint_open_snapshots(run, err)) < 0)
@@ -552,8 +551,7 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
  * memory dump and the file-system capture. A paused container is frozen already. */
 static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->opts->criu.leave_running || run->was_paused || run->test_disable_freeze ||
-	    run->freeze_in_hook)
+	if (run->freeze_mode != FREEZE_BEFORE_DUMP)
 		return 0;
 	int64_t start = now_monotonic_us();
 	int r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err);
@@ -602,8 +600,8 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	int64_t start = now_monotonic_us();
 	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
 	run->stats->runtime_checkpoint_duration = now_monotonic_us() - start;
-	cleanup_free char *refused = NULL;
-	if (r < 0 && run->hook_error && read_file(run->hook_error, &refused, NULL, NULL) == 0 && *refused) {
+	cleanup_free char *refused = r < 0 ? freeze_hook_refusal(&run->hook) : NULL;
+	if (refused) {
 		/* The hook's reason says more than CRIU's "pre-dump script failed". */
 		cryo_error_free(err);
 		return cryo_error_set(err, EPERM, "before the dump: %s", str_rstrip(refused));
@@ -969,7 +967,7 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 static void checkpoint_abort(struct checkpoint_run *run)
 {
 	/* The hook may have frozen the container before the dump failed. */
-	if (run->freeze_in_hook)
+	if (run->hook.armed)
 		run->frozen_by_us = true;
 	checkpoint_thaw(run);
 	/* Handed over: it is dead here, and runs elsewhere. */
@@ -992,9 +990,7 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 	free(run->captures);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
-	free(run->hook_params);
-	free(run->hook_error);
-	free(run->hook_stamp);
+	freeze_hook_release(&run->hook);
 	free(run->thawed_marker);
 	free(run->dir);
 	free(run->final_dir);
@@ -1050,7 +1046,7 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 
 	run.c = c;
 	run.was_paused = strcmp(c->state, CONTAINER_PAUSED) == 0;
-	run.test_disable_freeze = test_switch_on(CHECKPOINT_TEST_DISABLE_FREEZE);
+	run.freeze_mode = checkpoint_decide_freeze_mode(&run);
 	run.test_thaw_after_archive = test_switch_on(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 
 	if ((r = checkpoint_prepare(&run, err)) < 0 ||

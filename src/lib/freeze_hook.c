@@ -126,6 +126,79 @@ int freeze_hook_params_write(const char *path, const struct freeze_hook_params *
 	return r;
 }
 
+int freeze_hook_arm(struct freeze_hook *h, const char *work_dir, const struct freezer *f, pid_t init_pid,
+                    const char *thawed_marker, char **criu_config, cryo_err *err)
+{
+	h->params = xasprintf("%s/freeze-hook.json", work_dir);
+	h->error_file = xasprintf("%s/freeze-hook.error", work_dir);
+	h->stamp = xasprintf("%s/frozen-at", work_dir);
+	h->script = xasprintf("%s/freeze-hook", work_dir);
+	/* A file, not words of the script: CRIU runs the action script
+	 * through /bin/sh, so nothing that could carry shell syntax goes into
+	 * it. */
+	struct freeze_hook_params p = {
+	    .kind = f->kind,
+	    .dir = f->dir,
+	    .cgroup = f->cgroup,
+	    .init_pid = init_pid,
+	    .cryo_pid = getpid(),
+	    .stamp = h->stamp,
+	    .error_file = h->error_file,
+	    .thawed_marker = thawed_marker,
+	};
+	int r = freeze_hook_params_write(h->params, &p, err);
+	if (r < 0)
+		return r;
+	/* CRIU runs the script at every action, several inside its own frozen
+	 * time: only pre-dump may cost more than a shell's start. */
+	cleanup_free char *exe_word = shell_quote(h->exe);
+	cleanup_free char *params_word = shell_quote(h->params);
+	cleanup_free char *text =
+	    xasprintf("#!/bin/sh\n"
+	              "# Written by cryo: freeze the container right before CRIU seizes it.\n"
+	              "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-dump ] || exit 0\n"
+	              "exec %s " FREEZE_HOOK_COMMAND " %s\n",
+	              exe_word, params_word);
+	if ((r = write_file(h->script, text, strlen(text), 0700, err)) < 0)
+		return r;
+	*criu_config = xasprintf("action-script %s\n", h->script);
+	return 0;
+}
+
+bool freeze_hook_frozen_at(const struct freeze_hook *h, int64_t *start, int64_t *frozen)
+{
+	cleanup_free char *stamp = NULL;
+	long long s = 0, f = 0;
+	if (!h->stamp || read_file(h->stamp, &stamp, NULL, NULL) < 0 ||
+	    sscanf(stamp, "%lld %lld", &s, &f) != 2)
+		return false;
+	*start = s;
+	*frozen = f;
+	return true;
+}
+
+char *freeze_hook_refusal(const struct freeze_hook *h)
+{
+	char *refused = NULL;
+	if (!h->error_file || read_file(h->error_file, &refused, NULL, NULL) < 0)
+		return NULL;
+	if (!*refused) {
+		free(refused);
+		return NULL;
+	}
+	return refused;
+}
+
+void freeze_hook_release(struct freeze_hook *h)
+{
+	free(h->exe);
+	free(h->params);
+	free(h->error_file);
+	free(h->stamp);
+	free(h->script);
+	*h = (struct freeze_hook){0};
+}
+
 /* The parameters as read back; the strings point into json. */
 struct hook_params {
 	struct json_object *json;

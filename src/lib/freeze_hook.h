@@ -15,7 +15,9 @@
 #ifndef CRYO_FREEZE_HOOK_H
 #define CRYO_FREEZE_HOOK_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -33,6 +35,31 @@ struct freeze_hook_params {
 };
 
 int freeze_hook_params_write(const char *path, const struct freeze_hook_params *p, cryo_err *err);
+
+/* The checkpoint's side of one hook: the files it writes in the dump's work
+ * directory, and whether they are in place. */
+struct freeze_hook {
+	char *exe;        /* this program, which the script runs; set by the caller */
+	char *params;     /* freeze-hook.json: what the hook is told, never through the shell */
+	char *error_file; /* freeze-hook.error: why the hook refused */
+	char *stamp;      /* frozen-at: when the hook froze */
+	char *script;     /* freeze-hook: the action script CRIU runs */
+	bool armed;       /* the CRIU configuration names the script */
+};
+
+/* Write the parameters (for f, init_pid, this process and thawed_marker) and
+ * the action script into work_dir; *criu_config gets the CRIU configuration
+ * line that names the script, for the caller to write (spec.h) and then set
+ * h->armed. Every word of the script is quoted; none comes from the
+ * container. */
+int freeze_hook_arm(struct freeze_hook *h, const char *work_dir, const struct freezer *f, pid_t init_pid,
+                    const char *thawed_marker, char **criu_config, cryo_err *err);
+/* After the dump: whether the hook froze, and then when (its stamp: the
+ * monotonic start and end of the freeze, in microseconds). */
+bool freeze_hook_frozen_at(const struct freeze_hook *h, int64_t *start, int64_t *frozen);
+/* Why the hook refused to freeze (its error file), or NULL. */
+char *freeze_hook_refusal(const struct freeze_hook *h);
+void freeze_hook_release(struct freeze_hook *h);
 
 /* `cryo __freeze-hook PARAMS`: the program that links the engine dispatches
  * that command here. Returns the exit status. */
