@@ -12,6 +12,7 @@
 #include "container.h"
 #include "state.h"
 #include "show_progress.h"
+#include "signal_hold.h"
 #include "util.h"
 #include "workers.h"
 
@@ -121,18 +122,14 @@ static int checkpoint_all(struct cli *cli, struct cryo_engine *engine, char **na
 	if (workers > 1 && progress == CLI_PROGRESS_AUTO)
 		progress = CLI_PROGRESS_NONE;
 	cli_progress_start(progress);
-	sigset_t hold, previous;
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGTERM);
-	sigaddset(&hold, SIGHUP);
-	sigaddset(&hold, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &hold, &previous);
+	/* The workers inherit the hold; a signal ends cryo after the reports. */
+	struct signal_hold hold;
+	signal_hold_begin(&hold);
 	int r = cli_run_workers(cli, groups, workers, checkpoint_job, (void *)opts, checkpoint_report, &rep,
 	                        &failed, &err);
 	cli_groups_free(groups);
 	fflush(stdout);
-	sigprocmask(SIG_SETMASK, &previous, NULL);
+	signal_hold_end(&hold);
 	if (r < 0)
 		cli_fail(&err);
 	int code = cli_all_failed("checkpoint --all", failed, strv_len(names));
@@ -302,16 +299,10 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		optind = 0;
 	}
 	cli_progress_start(progress);
-	/* A Ctrl-C must not stop cryo inside a frozen window: hold termination
-	 * signals until the checkpoint has thawed the container (the runtime and
-	 * CRIU still get them, and a failing CRIU is cleaned up like any failure). */
-	sigset_t hold, previous;
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGTERM);
-	sigaddset(&hold, SIGHUP);
-	sigaddset(&hold, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &hold, &previous);
+	/* checkpoint_container holds termination signals in each frozen window;
+	 * held across the loop, a signal ends cryo after the last result is out. */
+	struct signal_hold hold;
+	signal_hold_begin(&hold);
 	for (int i = optind; i < argc; i++) {
 		cleanup_error cryo_err err = NULL;
 		struct checkpoint_stats stats;
@@ -339,6 +330,6 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 		}
 	}
 	fflush(stdout);
-	sigprocmask(SIG_SETMASK, &previous, NULL);
+	signal_hold_end(&hold);
 	return code;
 }

@@ -172,21 +172,11 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 		return EXIT_ENGINE;
 	}
 	cli_progress_start(progress);
-	/* As for a checkpoint: a Ctrl-C must not stop cryo inside the frozen
-	 * window (the destination's command is given the default mask). */
-	sigset_t hold, previous;
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGTERM);
-	sigaddset(&hold, SIGHUP);
-	sigaddset(&hold, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &hold, &previous);
 	/* A destination that goes away is an error of the transfer, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	struct migrate_stats stats;
 	int r = migrate_container(engine, argv[optind], &dest, &opts, &stats, &err);
 	migrate_destination_free(&dest);
-	sigprocmask(SIG_SETMASK, &previous, NULL);
 	if (r < 0)
 		return cli_fail(&err);
 	if (print_stats) {

@@ -18,6 +18,7 @@
 #include "overlay.h"
 #include "rootfs_diff.h"
 #include "scratch.h"
+#include "signal_hold.h"
 #include "runtime.h"
 #include "runtime_info.h"
 #include "spec.h"
@@ -1024,8 +1025,9 @@ static int checkpoint_progress(struct checkpoint_run *run, const char *phase, in
 	return 0;
 }
 
-int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,
-                         struct checkpoint_stats *stats, cryo_err *err)
+static int checkpoint_container_held(struct cryo_engine *engine, const char *ref,
+                                     const struct checkpoint_opts *opts, struct checkpoint_stats *stats,
+                                     cryo_err *err)
 {
 	cleanup_close int lock = -1;
 	cleanup_container struct container *c = NULL;
@@ -1092,6 +1094,17 @@ fail:
 	checkpoint_abort(&run);
 	checkpoint_run_release(&run);
 	return cryo_error_wrap(err, "checkpoint container `%s`", c->name);
+}
+
+int checkpoint_container(struct cryo_engine *engine, const char *ref, const struct checkpoint_opts *opts,
+                         struct checkpoint_stats *stats, cryo_err *err)
+{
+	/* A termination signal must not stop cryo inside the frozen window. */
+	struct signal_hold hold;
+	signal_hold_begin(&hold);
+	int r = checkpoint_container_held(engine, ref, opts, stats, err);
+	signal_hold_end(&hold);
+	return r;
 }
 
 struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)

@@ -4,7 +4,9 @@
  * A live checkpoint (criu.leave_running) is consistent: the container's cgroup is
  * frozen before the runtime's checkpoint and thawed only after the file system
  * and volumes are captured. Compression and archive writing happen after the
- * thaw, so the container is frozen only as long as consistency needs. */
+ * thaw, so the container is frozen only as long as consistency needs.
+ * checkpoint_container holds termination signals for its whole run
+ * (signal_hold.h): a Ctrl-C never leaves a container frozen. */
 #ifndef CRYO_CHECKPOINT_H
 #define CRYO_CHECKPOINT_H
 

@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "container.h"
+#include "signal_hold.h"
 #include "util.h"
 #include "test_hooks.h"
 
@@ -233,7 +234,7 @@ static int spawn_destination(struct migrate_run *m, pid_t *pid, int *in_w, int *
 		return cryo_error_set(err, e, "migrate to `%s`: fork", m->what);
 	}
 	if (child == 0) {
-		/* The caller holds termination signals inside the frozen window:
+		/* migrate_container holds termination signals (signal_hold.h):
 		 * the destination gets the default mask and dispositions. */
 		sigset_t none;
 		sigemptyset(&none);
@@ -337,8 +338,9 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	return 0;
 }
 
-int migrate_container(struct cryo_engine *engine, const char *ref, const struct migrate_destination *dest,
-                      const struct migrate_opts *opts, struct migrate_stats *stats, cryo_err *err)
+static int migrate_container_held(struct cryo_engine *engine, const char *ref,
+                                  const struct migrate_destination *dest, const struct migrate_opts *opts,
+                                  struct migrate_stats *stats, cryo_err *err)
 {
 	int64_t start = now_monotonic_us();
 	memset(stats, 0, sizeof(*stats));
@@ -402,6 +404,18 @@ int migrate_container(struct cryo_engine *engine, const char *ref, const struct 
 		return cryo_error_wrap(err, "migrated container `%s`, but removing the source", name);
 	stats->total = now_monotonic_us() - start;
 	return 0;
+}
+
+int migrate_container(struct cryo_engine *engine, const char *ref, const struct migrate_destination *dest,
+                      const struct migrate_opts *opts, struct migrate_stats *stats, cryo_err *err)
+{
+	/* As for a checkpoint: a termination signal must not stop cryo inside
+	 * the frozen window (the destination's command gets the default mask). */
+	struct signal_hold hold;
+	signal_hold_begin(&hold);
+	int r = migrate_container_held(engine, ref, dest, opts, stats, err);
+	signal_hold_end(&hold);
+	return r;
 }
 
 struct json_object *migrate_stats_json(const struct migrate_stats *s)

@@ -22,7 +22,10 @@
  * Commands at the destination are run as argv: for root: the program is
  * executed directly; for ssh: the ssh binary is executed directly and the
  * remote command line is built from single-quoted words (the remote sshd
- * hands it to a shell), never from unquoted text. */
+ * hands it to a shell), never from unquoted text.
+ *
+ * migrate_container holds termination signals for its whole run
+ * (signal_hold.h). */
 #ifndef CRYO_MIGRATE_H
 #define CRYO_MIGRATE_H
 
