@@ -85,19 +85,15 @@ static struct json_object *checkpoint_section(struct cryo_engine *engine, const 
 		json_object_object_add(cp, "criu_fault_injection", NULL);
 		return cp;
 	}
-	bool syscall = stepping.mode == CRIU_STEPPING_SYSCALL;
+	const char *fault = criu_stepping_fault(stepping.mode);
+	const char *warning = criu_stepping_warning(&stepping, have_bp ? bp : NULL);
 	json_object_object_add(cp, "criu_stepping",
 	                       json_object_new_string(criu_stepping_name(stepping.mode)));
 	json_object_object_add(cp, "criu_stepping_setting", json_object_new_string(stepping.setting));
 	json_object_object_add(cp, "criu_stepping_reason", json_object_new_string(stepping.reason));
-	json_object_object_add(cp, "criu_fault_injection",
-	                       syscall ? json_object_new_string(CRIU_FAULT_NO_BREAKPOINTS) : NULL);
-	if (!syscall && have_bp && bp->status == HWBP_NO_FIRE)
-		json_object_object_add(
-		    cp, "warning",
-		    json_object_new_string(
-		        "hardware breakpoints do not fire on this machine: every CRIU dump "
-		        "will hang (set criu.stepping to \"auto\" or \"syscall\")"));
+	json_object_object_add(cp, "criu_fault_injection", fault ? json_object_new_string(fault) : NULL);
+	if (warning)
+		json_object_object_add(cp, "warning", json_object_new_string(warning));
 	criu_stepping_choice_free(&stepping);
 	return cp;
 }

@@ -232,6 +232,19 @@ const char *criu_stepping_name(enum criu_stepping mode)
 	return mode == CRIU_STEPPING_SYSCALL ? "syscall" : "breakpoints";
 }
 
+const char *criu_stepping_fault(enum criu_stepping mode)
+{
+	return mode == CRIU_STEPPING_SYSCALL ? CRIU_FAULT_NO_BREAKPOINTS : NULL;
+}
+
+const char *criu_stepping_warning(const struct criu_stepping_choice *choice, const struct hwbp_result *bp)
+{
+	if (choice->mode != CRIU_STEPPING_BREAKPOINTS || !bp || bp->status != HWBP_NO_FIRE)
+		return NULL;
+	return "hardware breakpoints do not fire on this machine: every CRIU dump will hang (set "
+	       "criu.stepping to \"auto\" or \"syscall\")";
+}
+
 enum criu_stepping criu_stepping_for(const char *setting, enum hwbp_status probe)
 {
 	if (strcmp(setting, "syscall") == 0)
@@ -307,8 +320,11 @@ int criu_env(struct cryo_engine *engine, char ***env, cryo_err *err)
 
 	if ((r = criu_stepping_decide(engine, NULL, &stepping, err)) < 0)
 		return cryo_error_wrap(err, "CRIU environment");
-	if (stepping.mode == CRIU_STEPPING_SYSCALL)
-		strv_push(&entries, "CRIU_FAULT=" CRIU_FAULT_NO_BREAKPOINTS);
+	const char *fault = criu_stepping_fault(stepping.mode);
+	if (fault) {
+		cleanup_free char *entry = xasprintf("CRIU_FAULT=%s", fault);
+		strv_push(&entries, entry);
+	}
 	criu_stepping_choice_free(&stepping);
 
 	if ((r = criu_find(&criu, err)) < 0)

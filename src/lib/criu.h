@@ -91,6 +91,12 @@ enum criu_stepping criu_stepping_for(const char *setting, enum hwbp_status probe
 char *criu_stepping_reason(const char *setting, const char *origin, const struct hwbp_result *bp);
 /* "breakpoints", "syscall". */
 const char *criu_stepping_name(enum criu_stepping mode);
+/* CRIU_FAULT's value in every CRIU run's environment for a mode:
+ * CRIU_FAULT_NO_BREAKPOINTS for syscall, NULL (none) for breakpoints. */
+const char *criu_stepping_fault(enum criu_stepping mode);
+/* Why a choice will fail on this host, for the user, or NULL: breakpoints
+ * forced where the probe (bp; NULL: no answer) says they do not fire. */
+const char *criu_stepping_warning(const struct criu_stepping_choice *choice, const struct hwbp_result *bp);
 
 /* The extra "KEY=VALUE" environment entries for every CRIU run on this host
  * (a NULL-terminated vector, possibly empty; free with strv_free):

@@ -430,6 +430,28 @@ static void stepping_decisions(void **state)
 	assert_string_equal(criu_stepping_name(CRIU_STEPPING_BREAKPOINTS), "breakpoints");
 }
 
+/* CRIU_FAULT follows the mode alone; the warning only for breakpoints forced
+ * where the probe says they do not fire. */
+static void stepping_fault_and_warning(void **state)
+{
+	(void)state;
+	assert_string_equal(criu_stepping_fault(CRIU_STEPPING_SYSCALL), "130");
+	assert_null(criu_stepping_fault(CRIU_STEPPING_BREAKPOINTS));
+	struct hwbp_result no_fire = {HWBP_NO_FIRE, HWBP_SOURCE_PROBE};
+	struct hwbp_result fire = {HWBP_FIRE, HWBP_SOURCE_PROBE};
+	struct hwbp_result unknown = {HWBP_UNKNOWN, HWBP_SOURCE_PROBE};
+	struct criu_stepping_choice breakpoints = {.mode = CRIU_STEPPING_BREAKPOINTS,
+	                                           .setting = "breakpoints"};
+	struct criu_stepping_choice syscall = {.mode = CRIU_STEPPING_SYSCALL, .setting = "auto"};
+	const char *w = criu_stepping_warning(&breakpoints, &no_fire);
+	assert_non_null(w);
+	assert_non_null(strstr(w, "every CRIU dump will hang"));
+	assert_null(criu_stepping_warning(&breakpoints, &fire));
+	assert_null(criu_stepping_warning(&breakpoints, &unknown));
+	assert_null(criu_stepping_warning(&breakpoints, NULL));
+	assert_null(criu_stepping_warning(&syscall, &no_fire));
+}
+
 static void stepping_reasons(void **state)
 {
 	(void)state;
@@ -482,6 +504,7 @@ int main(void)
 	    cmocka_unit_test(cgroup_fake_root),
 	    cmocka_unit_test(hwbp_names),
 	    cmocka_unit_test(stepping_decisions),
+	    cmocka_unit_test(stepping_fault_and_warning),
 	    cmocka_unit_test(stepping_reasons),
 	    cmocka_unit_test(runtime_names),
 	};
