@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "container.h"
+#include "criu_flags.h"
 #include "state.h"
 #include "show_progress.h"
 #include "signal_hold.h"
@@ -34,10 +35,10 @@ static const char usage[] =
     "                          image whose one layer is the signed archive) for `cryo\n"
     "                          image push` and `cryo restore IMAGE`\n"
     "      --ignore-rootfs     do not capture the root file system's changes\n"
-    "      --ignore-volumes    do not capture named volumes\n"
-    "      --tcp-established   checkpoint established TCP connections\n"
-    "      --tcp-skip-in-flight  drop connections not yet accepted (CRIU's skip-in-flight)\n"
-    "      --file-locks        checkpoint file locks\n"
+    "      --ignore-volumes    do not capture named volumes\n" //
+    CLI_CRIU_HELP_TCP_ESTABLISHED("checkpoint")                //
+    CLI_CRIU_HELP_TCP_SKIP_IN_FLIGHT()                         //
+    CLI_CRIU_HELP_FILE_LOCKS("checkpoint")                     //
     "  -k, --keep              keep CRIU's logs and the engine's copy of the checkpoint\n"
     "      --sign KEYFILE      sign the export with this Ed25519 key (PEM) instead of the\n"
     "                          engine's own (`cryo key show`)\n"
@@ -141,11 +142,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	enum {
 		OPT_IGNORE_ROOTFS = 256,
 		OPT_IGNORE_VOLUMES,
-		OPT_TCP,
-		OPT_LOCKS,
 		OPT_STATS,
 		OPT_SIGN,
-		OPT_SKIP_IN_FLIGHT,
 		OPT_PROGRESS,
 		OPT_PARALLEL,
 		OPT_CREATE_IMAGE,
@@ -158,9 +156,9 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	    {"compress", required_argument, NULL, 'c'},
 	    {"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
 	    {"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
-	    {"tcp-established", no_argument, NULL, OPT_TCP},
-	    {"tcp-skip-in-flight", no_argument, NULL, OPT_SKIP_IN_FLIGHT},
-	    {"file-locks", no_argument, NULL, OPT_LOCKS},
+	    CLI_CRIU_ROW_TCP_ESTABLISHED,
+	    CLI_CRIU_ROW_TCP_SKIP_IN_FLIGHT,
+	    CLI_CRIU_ROW_FILE_LOCKS,
 	    {"keep", no_argument, NULL, 'k'},
 	    {"print-stats", no_argument, NULL, OPT_STATS},
 	    {"sign", required_argument, NULL, OPT_SIGN},
@@ -181,6 +179,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 
 	cli_getopt_reset();
 	while ((c = cli_getopt(cli, argc, argv, "Re:c:kalh", longopts, &code)) != -1) {
+		if (cli_criu_flag(c, &opts.criu))
+			continue;
 		switch (c) {
 		case 'R':
 			opts.criu.leave_running = true;
@@ -204,15 +204,6 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_IGNORE_VOLUMES:
 			opts.ignore_volumes = true;
-			break;
-		case OPT_TCP:
-			opts.criu.tcp_established = true;
-			break;
-		case OPT_SKIP_IN_FLIGHT:
-			opts.criu.tcp_skip_in_flight = true;
-			break;
-		case OPT_LOCKS:
-			opts.criu.file_locks = true;
 			break;
 		case 'k':
 			opts.keep = true;

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "criu_flags.h"
 #include "migrate.h"
 #include "show_progress.h"
 #include "util.h"
@@ -29,9 +30,9 @@ static const char usage[] =
     "                          in the remote PATH for ssh://)\n"
     "      --remote-root DIR   ssh://: the destination's --root\n"
     "      --remote-runroot DIR  the destination's --runroot\n"
-    "      --ssh-option OPT    ssh://: pass `-o OPT` to ssh; repeatable\n"
-    "      --tcp-established   migrate established TCP connections\n"
-    "      --file-locks        migrate file locks\n"
+    "      --ssh-option OPT    ssh://: pass `-o OPT` to ssh; repeatable\n" //
+    CLI_CRIU_HELP_TCP_ESTABLISHED("migrate")                               //
+    CLI_CRIU_HELP_FILE_LOCKS("migrate")                                    //
     "      --network NAME      the network at the destination (as for restore)\n"
     "      --ignore-static-ip  a new IP address at the destination\n"
     "      --ignore-static-mac a new MAC address at the destination\n"
@@ -50,8 +51,6 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 		OPT_REMOTE_ROOT,
 		OPT_REMOTE_RUNROOT,
 		OPT_SSH_OPTION,
-		OPT_TCP,
-		OPT_LOCKS,
 		OPT_NETWORK,
 		OPT_IGNORE_IP,
 		OPT_IGNORE_MAC,
@@ -67,8 +66,8 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 	    {"remote-root", required_argument, NULL, OPT_REMOTE_ROOT},
 	    {"remote-runroot", required_argument, NULL, OPT_REMOTE_RUNROOT},
 	    {"ssh-option", required_argument, NULL, OPT_SSH_OPTION},
-	    {"tcp-established", no_argument, NULL, OPT_TCP},
-	    {"file-locks", no_argument, NULL, OPT_LOCKS},
+	    CLI_CRIU_ROW_TCP_ESTABLISHED,
+	    CLI_CRIU_ROW_FILE_LOCKS,
 	    {"network", required_argument, NULL, OPT_NETWORK},
 	    {"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
 	    {"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
@@ -88,6 +87,8 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 
 	cli_getopt_reset();
 	while ((c = cli_getopt(cli, argc, argv, "n:kc:p:h", longopts, &code)) != -1) {
+		if (cli_criu_flag(c, &opts.criu))
+			continue;
 		switch (c) {
 		case 'n':
 			opts.name = optarg;
@@ -119,12 +120,6 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 			if (!ssh_options)
 				ssh_options = xcalloc(1, sizeof(char *));
 			strv_push(&ssh_options, optarg);
-			break;
-		case OPT_TCP:
-			opts.criu.tcp_established = true;
-			break;
-		case OPT_LOCKS:
-			opts.criu.file_locks = true;
 			break;
 		case OPT_NETWORK:
 			opts.network = optarg;

@@ -7,6 +7,7 @@
 #include "checkpoint_image.h"
 #include "cli.h"
 #include "container.h"
+#include "criu_flags.h"
 #include "image.h"
 #include "registry.h"
 #include "commands.h"
@@ -37,16 +38,16 @@ static const char usage[] =
     "  -n, --name NAME         restore as a new container with this name\n"
     "  -k, --keep              keep the checkpoint files and CRIU's logs\n"
     "      --ignore-rootfs     do not restore the root file system's changes\n"
-    "      --ignore-volumes    do not restore named volumes' contents\n"
-    "      --tcp-established   restore established TCP connections\n"
-    "      --tcp-close         restore established TCP connections closed\n"
+    "      --ignore-volumes    do not restore named volumes' contents\n" //
+    CLI_CRIU_HELP_TCP_ESTABLISHED("restore")                             //
+    CLI_CRIU_HELP_TCP_CLOSE()                                            //
     "      --network NAME      move it to another network (none, host or a bridge\n"
     "                          network; an archive's host network needs --network host)\n"
     "      --ignore-static-ip  a new IP address instead of the checkpointed one\n"
     "      --ignore-static-mac a new MAC address instead of the checkpointed one\n"
     "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports instead of\n"
-    "                          the checkpointed ones; repeatable\n"
-    "      --file-locks        restore file locks\n"
+    "                          the checkpointed ones; repeatable\n" //
+    CLI_CRIU_HELP_FILE_LOCKS("restore")                             //
     "      --print-stats       print statistics as JSON (times in microseconds)\n"
     "      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
     "                          the restore takes over half a second), json (one object per\n"
@@ -174,8 +175,6 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	enum {
 		OPT_IGNORE_ROOTFS = 256,
 		OPT_IGNORE_VOLUMES,
-		OPT_TCP,
-		OPT_LOCKS,
 		OPT_STATS,
 		OPT_INSECURE,
 		OPT_IGNORE_BINDS,
@@ -183,7 +182,6 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_NETWORK,
 		OPT_MEMORY,
 		OPT_PIDS,
-		OPT_TCP_CLOSE,
 		OPT_IGNORE_IP,
 		OPT_IGNORE_MAC,
 		OPT_PROGRESS,
@@ -197,8 +195,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	    {"keep", no_argument, NULL, 'k'},
 	    {"ignore-rootfs", no_argument, NULL, OPT_IGNORE_ROOTFS},
 	    {"ignore-volumes", no_argument, NULL, OPT_IGNORE_VOLUMES},
-	    {"tcp-established", no_argument, NULL, OPT_TCP},
-	    {"file-locks", no_argument, NULL, OPT_LOCKS},
+	    CLI_CRIU_ROW_TCP_ESTABLISHED,
+	    CLI_CRIU_ROW_FILE_LOCKS,
 	    {"print-stats", no_argument, NULL, OPT_STATS},
 	    {"insecure-unsigned", no_argument, NULL, OPT_INSECURE},
 	    {"volume", required_argument, NULL, 'v'},
@@ -207,7 +205,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	    {"network", required_argument, NULL, OPT_NETWORK},
 	    {"memory", required_argument, NULL, OPT_MEMORY},
 	    {"pids-limit", required_argument, NULL, OPT_PIDS},
-	    {"tcp-close", no_argument, NULL, OPT_TCP_CLOSE},
+	    CLI_CRIU_ROW_TCP_CLOSE,
 	    {"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
 	    {"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
 	    {"publish", required_argument, NULL, 'p'},
@@ -258,6 +256,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			}
 			continue;
 		}
+		if (cli_criu_flag(c, &opts.criu))
+			continue;
 		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES || c == OPT_MEMORY ||
 		    c == OPT_PIDS || c == OPT_INSECURE)
 			policy_given = true;
@@ -276,12 +276,6 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_IGNORE_VOLUMES:
 			opts.ignore_volumes = true;
-			break;
-		case OPT_TCP:
-			opts.criu.tcp_established = true;
-			break;
-		case OPT_LOCKS:
-			opts.criu.file_locks = true;
 			break;
 		case OPT_STATS:
 			print_stats = true;
@@ -305,9 +299,6 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_NETWORK:
 			opts.network = optarg;
-			break;
-		case OPT_TCP_CLOSE:
-			opts.criu.tcp_close = true;
 			break;
 		case OPT_IGNORE_IP:
 			opts.ignore_static_ip = true;
