@@ -307,6 +307,25 @@ start_tcp_container() {
 	[ ! -e "$TEST_DIR/k.tar.zst" ]
 }
 
+@test "SIGTERM inside the frozen window waits: the checkpoint finishes and prints, then cryo ends" {
+	start_counter
+	CRYO_TEST_FROZEN_DELAY_MS=3000 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+		checkpoint --leave-running --export "$TEST_DIR/i.tar.zst" src >"$TEST_DIR/out" 2>&1 &
+	local cryo_pid=$! rc=0
+	frozen() { [ "$(freezer_state cryo src)" = FROZEN ]; }
+	wait_for 20 frozen
+	# (SIGTERM: a background job of a script ignores SIGINT, as Ctrl-C is held the same way)
+	kill -TERM "$cryo_pid"
+	wait "$cryo_pid" || rc=$?
+	# held until the checkpoint was done and reported, then it ended cryo (128 + SIGTERM)
+	echo "exit status: $rc; output: $(cat "$TEST_DIR/out")"
+	[ "$rc" -eq 143 ]
+	[ "$(cat "$TEST_DIR/out")" = src ]
+	[ -s "$TEST_DIR/i.tar.zst" ]
+	[ "$(freezer_state cryo src)" = THAWED ]
+	assert_consistent_and_running cryo src
+}
+
 @test "a failed in-place restore keeps the container's newer files and volume data" {
 	cryo run -d --name keep -v kv:/data workload sh -c 'echo before > /marker; echo before > /data/f; sleep 1000' >/dev/null
 	wait_for 5 test -s "$ROOT/volumes/kv/_data/f"
