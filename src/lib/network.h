@@ -24,6 +24,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "state.h"
 
 #define NETWORK_NONE "none"
 #define NETWORK_HOST "host"
@@ -55,16 +56,7 @@ bool network_is_bridge(const char *network);
 /* "none", "host", or a valid network name. */
 bool network_name_is_valid(const char *network);
 
-struct network {
-	char *name;
-	char *subnet;  /* A.B.C.D/N */
-	char *gateway; /* A.B.C.D */
-	char *bridge;  /* the host's bridge interface */
-	int64_t created;
-};
-void network_free(struct network *n);
-void network_freep(struct network **n);
-#define cleanup_network __attribute__((cleanup(network_freep)))
+/* struct network, a network as recorded, is declared in state.h. */
 
 /* subnet, gateway: NULL to choose. */
 int network_create(struct cryo_engine *engine, const char *name, const char *subnet, const char *gateway,
