@@ -13,13 +13,6 @@
 #include "network.h"
 #include "state.h"
 
-/* Container states as stored and shown. */
-#define CONTAINER_CREATED "created"
-#define CONTAINER_RUNNING "running"
-#define CONTAINER_PAUSED "paused"
-#define CONTAINER_EXITED "exited"
-#define CONTAINER_CHECKPOINTED "checkpointed"
-
 enum mount_kind { MOUNT_VOLUME, MOUNT_BIND, MOUNT_TMPFS };
 
 struct container_mount {

@@ -145,6 +145,33 @@ fail:
 
 /* ---- containers ---- */
 
+const char *container_state_name(enum container_state state)
+{
+	switch (state) {
+	case CONTAINER_CREATED:
+		return "created";
+	case CONTAINER_RUNNING:
+		return "running";
+	case CONTAINER_PAUSED:
+		return "paused";
+	case CONTAINER_EXITED:
+		return "exited";
+	case CONTAINER_CHECKPOINTED:
+		return "checkpointed";
+	}
+	return "unknown";
+}
+
+int container_state_from_name(const char *name, enum container_state *out)
+{
+	for (enum container_state s = CONTAINER_CREATED; name && s <= CONTAINER_CHECKPOINTED; s++)
+		if (strcmp(name, container_state_name(s)) == 0) {
+			*out = s;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 void container_free(struct container *c)
 {
 	if (!c)
@@ -154,7 +181,6 @@ void container_free(struct container *c)
 	free(c->image_id);
 	free(c->image_name);
 	free(c->config);
-	free(c->state);
 	free(c->checkpoint);
 	free(c);
 }
@@ -176,15 +202,17 @@ void container_list_free(struct container **list, size_t count)
 	"id, name, image_id, image_name, config, state, pid, monitor_pid, exit_code, created, " \
 	"started, finished, checkpointed, checkpoint"
 
-static struct container *container_from_row(sqlite3_stmt *st)
+static int container_from_row(sqlite3_stmt *st, struct container **out, cryo_err *err)
 {
-	struct container *c = xcalloc(1, sizeof(*c));
+	cleanup_container struct container *c = xcalloc(1, sizeof(*c));
 	c->id = state_column_text(st, 0);
 	c->name = state_column_text(st, 1);
 	c->image_id = state_column_text(st, 2);
 	c->image_name = state_column_text(st, 3);
 	c->config = state_column_text(st, 4);
-	c->state = state_column_text(st, 5);
+	if (container_state_from_name((const char *)sqlite3_column_text(st, 5), &c->state) < 0)
+		return cryo_error_plain(err, EINVAL, "container `%s`: unknown state `%s` in the database",
+		                        c->name, (const char *)sqlite3_column_text(st, 5));
 	c->pid = sqlite3_column_int(st, 6);
 	c->monitor_pid = sqlite3_column_int(st, 7);
 	c->exit_code = sqlite3_column_int(st, 8);
@@ -193,7 +221,8 @@ static struct container *container_from_row(sqlite3_stmt *st)
 	c->finished = sqlite3_column_int64(st, 11);
 	c->checkpointed = sqlite3_column_int64(st, 12);
 	c->checkpoint = state_column_text(st, 13);
-	return c;
+	*out = move_ptr(c);
+	return 0;
 }
 
 int state_container_insert(struct cryo_engine *engine, const struct container *c, cryo_err *err)
@@ -210,7 +239,7 @@ int state_container_insert(struct cryo_engine *engine, const struct container *c
 	sqlite3_bind_text(st, 3, c->image_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, c->image_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, c->config, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, c->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, container_state_name(c->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, c->pid);
 	sqlite3_bind_int(st, 8, c->monitor_pid);
 	sqlite3_bind_int(st, 9, c->exit_code);
@@ -241,10 +270,8 @@ int state_container_get(struct cryo_engine *engine, const char *ref, struct cont
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*out = container_from_row(st);
-		return 0;
-	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		return container_from_row(st, out, err);
 	sqlite3_finalize(st);
 	st = NULL;
 	if (strlen(ref) >= 3 && strspn(ref, "0123456789abcdef") == strlen(ref)) {
@@ -255,14 +282,15 @@ int state_container_get(struct cryo_engine *engine, const char *ref, struct cont
 			return r;
 		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
-			struct container *c = container_from_row(st);
+			cleanup_container struct container *c = NULL;
+			if ((r = container_from_row(st, &c, err)) < 0)
+				return r;
 			if (sqlite3_step(st) == SQLITE_ROW) {
-				container_free(c);
 				return cryo_error_set(
 				    err, EINVAL,
 				    "container ID prefix `%s` is ambiguous: give more characters", ref);
 			}
-			*out = c;
+			*out = move_ptr(c);
 			return 0;
 		}
 	}
@@ -279,8 +307,13 @@ int state_container_list(struct cryo_engine *engine, struct container ***out, si
 	if (r < 0)
 		return r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct container *c = NULL;
+		if ((r = container_from_row(st, &c, err)) < 0) {
+			container_list_free(list, n);
+			return r;
+		}
 		list = xrealloc(list, (n + 1) * sizeof(*list));
-		list[n++] = container_from_row(st);
+		list[n++] = c;
 	}
 	if (r != SQLITE_DONE) {
 		container_list_free(list, n);
@@ -302,7 +335,7 @@ int state_container_update(struct cryo_engine *engine, const struct container *c
 	if (r < 0)
 		return r;
 	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, container_state_name(c->state), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, c->pid);
 	sqlite3_bind_int(st, 4, c->monitor_pid);
 	sqlite3_bind_int(st, 5, c->exit_code);

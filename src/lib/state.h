@@ -28,14 +28,27 @@ void state_rollback(struct cryo_engine *engine);
 
 /* ---- containers ---- */
 
+/* A container's state. The database stores it, and JSON and the CLI show it,
+ * by its name: "created", "running", "paused", "exited", "checkpointed". */
+enum container_state {
+	CONTAINER_CREATED,
+	CONTAINER_RUNNING,
+	CONTAINER_PAUSED,
+	CONTAINER_EXITED,
+	CONTAINER_CHECKPOINTED,
+};
+const char *container_state_name(enum container_state state);
+/* -EINVAL for a name that is no state. */
+int container_state_from_name(const char *name, enum container_state *out);
+
 struct container {
 	char *id;
 	char *name;
 	char *image_id;
 	char *image_name;
 	char *config; /* JSON: the container's configuration (container.h) */
-	char *state;  /* "created", "running", "paused", "exited", "checkpointed" */
-	int pid;      /* the container's init on the host, 0 when not running */
+	enum container_state state;
+	int pid; /* the container's init on the host, 0 when not running */
 	int monitor_pid;
 	int exit_code;                                    /* -1 when none recorded */
 	int64_t created, started, finished, checkpointed; /* realtime microseconds, 0 = never */
