@@ -11,7 +11,6 @@
 #include "layer.h"
 #include "lock.h"
 #include "oci_layout.h"
-#include "checkpoint_image.h"
 #include "state.h"
 #include "util.h"
 
