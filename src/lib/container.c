@@ -909,6 +909,23 @@ int container_mount_rootfs(struct cryo_engine *engine, const struct container *c
 	return mount_rootfs(engine, c, err);
 }
 
+void container_network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id)
+{
+	cleanup_strv char **ids = network_member_ids(engine, network, except_id);
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_container struct container *c = NULL;
+		if (state_container_get(engine, ids[i], &c, NULL) < 0 || !container_is_active(c))
+			continue;
+		struct container_config cfg = {0};
+		cleanup_free char *lines = NULL, *skipped = NULL;
+		cleanup_free char *rootfs = container_rootfs_dir(engine, ids[i]);
+		if (container_config_from_json(c->config, &cfg, NULL) == 0 &&
+		    network_hosts_lines(engine, ids[i], &lines, NULL) == 0)
+			container_write_managed_files(rootfs, &cfg, lines, &skipped, NULL);
+		container_config_free(&cfg);
+	}
+}
+
 int container_network_up(struct cryo_engine *engine, const struct container *c,
                          const struct container_config *cfg, const char *ip, const char *mac,
                          const struct port_mapping *ports, size_t n_ports, struct network_status *status,
@@ -943,7 +960,7 @@ int container_network_down(struct cryo_engine *engine, const struct container *c
 	bool attached = network_status_read(engine, c->id, &st, NULL) == 0;
 	int r = network_detach(engine, c->id, err);
 	if (r == 0 && attached && st.network[0])
-		network_refresh_hosts(engine, st.network, c->id);
+		container_network_refresh_hosts(engine, st.network, c->id);
 	network_status_free(&st);
 	return r;
 }
@@ -1010,7 +1027,7 @@ static int start_container(struct cryo_engine *engine, const char *ref, struct c
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
 	if (bridge)
-		network_refresh_hosts(engine, network, c->id);
+		container_network_refresh_hosts(engine, network, c->id);
 	if (out)
 		*out = move_ptr(c);
 	if (attach_fd)

@@ -88,6 +88,11 @@ int container_network_up(struct cryo_engine *engine, const struct container *c,
                          const struct container_config *cfg, const char *ip, const char *mac,
                          const struct port_mapping *ports, size_t n_ports, struct network_status *status,
                          cryo_err *err);
+/* Rewrite /etc/hosts of every running container of the network (through its
+ * mounted root file system, no symbolic link followed), after one joined or
+ * left, but except_id. Best effort: a container whose /etc cryo cannot write
+ * is skipped. */
+void container_network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id);
 /* Detach it (nothing to do when not attached); the network's other
  * containers forget its name. */
 int container_network_down(struct cryo_engine *engine, const struct container *c, cryo_err *err);

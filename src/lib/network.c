@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "cni.h"
-#include "container.h"
 #include "lock.h"
 #include "proc.h"
 #include "state.h"
@@ -1024,34 +1023,26 @@ int network_hosts_lines(struct cryo_engine *engine, const char *self_id, char **
 	return 0;
 }
 
-struct refresh_query {
-	struct cryo_engine *engine;
+struct members_query {
 	const char *network, *except_id;
+	char **ids;
 };
 
-static int refresh_one(const char *id, struct json_object *rec, void *data)
+static int member_add(const char *id, struct json_object *rec, void *data)
 {
-	struct refresh_query *q = data;
+	struct members_query *q = data;
 	const char *net = jstr(rec, "network");
-	if (!net || strcmp(net, q->network) != 0 || (q->except_id && strcmp(id, q->except_id) == 0))
-		return 0;
-	cleanup_container struct container *c = NULL;
-	if (state_container_get(q->engine, id, &c, NULL) < 0 || !container_is_active(c))
-		return 0;
-	struct container_config cfg = {0};
-	cleanup_free char *lines = NULL, *skipped = NULL;
-	cleanup_free char *rootfs = container_rootfs_dir(q->engine, id);
-	if (container_config_from_json(c->config, &cfg, NULL) == 0 &&
-	    network_hosts_lines(q->engine, id, &lines, NULL) == 0)
-		container_write_managed_files(rootfs, &cfg, lines, &skipped, NULL);
-	container_config_free(&cfg);
+	if (net && strcmp(net, q->network) == 0 && !(q->except_id && strcmp(id, q->except_id) == 0))
+		strv_push(&q->ids, id);
 	return 0;
 }
 
-void network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id)
+char **network_member_ids(struct cryo_engine *engine, const char *network, const char *except_id)
 {
-	struct refresh_query q = {.engine = engine, .network = network, .except_id = except_id};
-	for_each_record(engine, NULL, refresh_one, &q);
+	struct members_query q = {
+	    .network = network, .except_id = except_id, .ids = xcalloc(1, sizeof(char *))};
+	for_each_record(engine, NULL, member_add, &q);
+	return q.ids;
 }
 
 /* ---- removal and inspection ---- */
@@ -1065,25 +1056,14 @@ int network_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 {
 	cleanup_network struct network *net = NULL;
 	cleanup_close int lock = -1;
-	struct container **list = NULL;
-	size_t count = 0;
+	cleanup_free char *user = NULL;
 	int r;
 
 	if ((r = lock_acquire(engine, NETWORK_LOCK, &lock, err)) < 0 ||
 	    (r = network_lookup(engine, name, &net, err)) < 0)
 		return r;
-	if ((r = state_container_list(engine, &list, &count, err)) < 0)
+	if ((r = state_network_user(engine, name, &user, err)) < 0)
 		return r;
-	cleanup_free char *user = NULL;
-	for (size_t i = 0; i < count; i++) {
-		struct container_config cfg = {0};
-		if (!user && container_config_from_json(list[i]->config, &cfg, NULL) == 0 && cfg.network &&
-		    strcmp(cfg.network, name) == 0)
-			user = xstrdup(list[i]->name);
-		container_config_free(&cfg);
-		container_free(list[i]);
-	}
-	free(list);
 	if (user)
 		return cryo_error_plain(
 		    err, EBUSY, "remove network `%s`: container `%s` uses it; remove the container first",

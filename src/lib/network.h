@@ -126,9 +126,8 @@ int network_address_in_use(struct cryo_engine *engine, const char *network, cons
 /* /etc/hosts lines for the container `self_id` (its own address) and every
  * other attached container of its network. */
 int network_hosts_lines(struct cryo_engine *engine, const char *self_id, char **out, cryo_err *err);
-/* Rewrite /etc/hosts of every running container of the network (through its
- * mounted root file system, no symbolic link followed), after one joined or
- * left. Best effort: a container whose /etc cryo cannot write is skipped. */
-void network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id);
+/* IDs of the containers attached to the network (from their records), but
+ * except_id (NULL for none). NULL-terminated, maybe empty, allocated. */
+char **network_member_ids(struct cryo_engine *engine, const char *network, const char *except_id);
 
 #endif

@@ -803,7 +803,7 @@ static int restore_commit(struct restore_run *run, cryo_err *err)
 	if (r < 0)
 		return r;
 	if (run->network_attached) /* the network's other containers learn its name */
-		network_refresh_hosts(run->engine, run->cfg.network, run->c->id);
+		container_network_refresh_hosts(run->engine, run->cfg.network, run->c->id);
 	replaced_commit(run);
 	if (run->same_container && !run->opts->keep)
 		rm_rf(run->dir, NULL);

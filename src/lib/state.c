@@ -812,3 +812,21 @@ int state_network_delete(struct cryo_engine *engine, const char *name, cryo_err 
 		return state_error(engine, err, "remove network");
 	return 0;
 }
+
+int state_network_user(struct cryo_engine *engine, const char *network, char **name, cryo_err *err)
+{
+	cleanup_stmt sqlite3_stmt *st = NULL;
+	/* A configuration that is not JSON names no network. */
+	int r = state_prepare(engine, &st,
+	                      "SELECT name FROM containers WHERE CASE WHEN json_valid(config) THEN "
+	                      "json_extract(config, '$.network') END = ?1 ORDER BY created LIMIT 1",
+	                      err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, network, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return state_error(engine, err, "find the containers of a network");
+	*name = r == SQLITE_ROW ? state_column_text(st, 0) : NULL;
+	return 0;
+}

@@ -154,5 +154,8 @@ int state_network_list(struct cryo_engine *engine, struct network ***out, size_t
 int state_network_insert(struct cryo_engine *engine, const char *name, const char *subnet,
                          const char *gateway, const char *bridge, int64_t created, cryo_err *err);
 int state_network_delete(struct cryo_engine *engine, const char *name, cryo_err *err);
+/* *name: the oldest container whose configuration (container.h) names the
+ * network, or NULL when none does. */
+int state_network_user(struct cryo_engine *engine, const char *network, char **name, cryo_err *err);
 
 #endif

@@ -177,6 +177,43 @@ static void networks(void **state)
 		network_free(list[i]);
 	free(list);
 
+	/* The oldest container configured for the network uses it; a
+	 * configuration that is not JSON names none. */
+	cleanup_free char *user = NULL;
+	assert_int_equal(state_network_user(engine, "app", &user, &err), 0);
+	assert_null(user);
+	struct container c = {.id = "c1",
+	                      .name = "broken",
+	                      .image_id = "i",
+	                      .image_name = "i",
+	                      .config = "{not json",
+	                      .created = 1};
+	assert_int_equal(state_container_insert(engine, &c, &err), 0);
+	c = (struct container){.id = "c2",
+	                       .name = "second",
+	                       .image_id = "i",
+	                       .image_name = "i",
+	                       .config = "{\"network\":\"app\"}",
+	                       .created = 3};
+	assert_int_equal(state_container_insert(engine, &c, &err), 0);
+	c = (struct container){.id = "c3",
+	                       .name = "first",
+	                       .image_id = "i",
+	                       .image_name = "i",
+	                       .config = "{\"network\":\"app\"}",
+	                       .created = 2};
+	assert_int_equal(state_container_insert(engine, &c, &err), 0);
+	c = (struct container){.id = "c4",
+	                       .name = "other",
+	                       .image_id = "i",
+	                       .image_name = "i",
+	                       .config = "{\"network\":\"back\"}",
+	                       .created = 0};
+	assert_int_equal(state_container_insert(engine, &c, &err), 0);
+	assert_int_equal(state_network_user(engine, "app", &user, &err), 0);
+	assert_non_null(user);
+	assert_string_equal(user, "first");
+
 	assert_int_equal(state_network_delete(engine, "app", &err), 0);
 	struct network *gone = NULL;
 	assert_int_equal(state_network_get(engine, "app", &gone, &err), -ENOENT);
