@@ -242,7 +242,7 @@ static const char *json_plain(struct json_object *obj)
 static int image_from_row(const struct image_row *row, struct image **out, cryo_err *err)
 {
 	cleanup_image struct image *img = xcalloc(1, sizeof(*img));
-	img->id = xstrdup(row->id);
+	img->id = row->id ? xstrdup(row->id) : NULL;
 	img->name = row->name ? xstrdup(row->name) : NULL;
 	img->created = row->created;
 	img->size = row->size;
