@@ -695,7 +695,7 @@ static int add_layer(struct cryo_engine *engine, struct image_add *add, const ch
 
 	if ((r = state_layer_size(engine, id, &known, &size, err)) < 0)
 		return r;
-	for (size_t i = 0; !known && i < n; i++)
+	for (size_t i = 0; !known && add->layers && add->layers[i]; i++)
 		if (strcmp(add->layers[i], id) == 0) {
 			known = true;
 			size = add->sizes[i];
