@@ -56,7 +56,7 @@ int cmd_attach(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	if (!container_is_active(ct)) {
 		cryo_error_plain(&err, EINVAL, "attach to container `%s`: it is %s, not running", ct->name,
-		                 ct->state);
+		                 container_state_name(ct->state));
 		return cli_fail(&err);
 	}
 	if (container_config_from_json(ct->config, &cfg, &err) < 0)

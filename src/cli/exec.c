@@ -85,9 +85,9 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
 		return EXIT_ENGINE;
 	if (container_get(engine, argv[optind], &ct, &err) < 0)
 		return cli_fail(&err);
-	if (strcmp(ct->state, CONTAINER_RUNNING) != 0) {
+	if (ct->state != CONTAINER_RUNNING) {
 		cryo_error_set(&err, EINVAL, "exec in container `%s`: it is %s, not running", ct->name,
-		               ct->state);
+		               container_state_name(ct->state));
 		return cli_fail(&err);
 	}
 	cleanup_free char *user = NULL;

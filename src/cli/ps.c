@@ -9,13 +9,13 @@
 
 static char *status_text(const struct container *c)
 {
-	if (strcmp(c->state, CONTAINER_EXITED) == 0)
+	if (c->state == CONTAINER_EXITED)
 		return xasprintf("Exited (%d)", c->exit_code);
-	if (strcmp(c->state, CONTAINER_RUNNING) == 0)
+	if (c->state == CONTAINER_RUNNING)
 		return xstrdup("Up");
-	if (strcmp(c->state, CONTAINER_PAUSED) == 0)
+	if (c->state == CONTAINER_PAUSED)
 		return xstrdup("Paused");
-	if (strcmp(c->state, CONTAINER_CHECKPOINTED) == 0)
+	if (c->state == CONTAINER_CHECKPOINTED)
 		return xstrdup("Checkpointed");
 	return xstrdup("Created");
 }

@@ -723,7 +723,7 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 	cleanup_free char *cgroup = spec_cgroup_path(other->id);
 	if ((r = freezer_for_cgroup(cgroup, &n->freezer, err)) < 0)
 		return r;
-	if (strcmp(other->state, CONTAINER_PAUSED) == 0)
+	if (other->state == CONTAINER_PAUSED)
 		return 0; /* frozen already, and stays so */
 	/* A watchdog thaws it should this cryo die before it does: started
 	 * first, so that no moment exists where it is frozen and unwatched. */
@@ -943,8 +943,7 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 	}
 	run->c->checkpointed = now_realtime_us();
 	if (stopping) {
-		free(run->c->state);
-		run->c->state = xstrdup(keep_in_engine ? CONTAINER_CHECKPOINTED : CONTAINER_EXITED);
+		run->c->state = keep_in_engine ? CONTAINER_CHECKPOINTED : CONTAINER_EXITED;
 		run->c->pid = 0;
 		run->c->monitor_pid = 0;
 		run->monitor_detached = false;
@@ -1040,14 +1039,14 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 		return r;
 	if (!container_is_active(c))
 		return cryo_error_set(err, EINVAL, "checkpoint container `%s`: it is %s, not running",
-		                      c->name, c->state);
+		                      c->name, container_state_name(c->state));
 	if (opts->handoff && (!opts->criu.leave_running || opts->export_path || opts->export_stream))
 		return cryo_error_set(
 		    err, EINVAL, "checkpoint container `%s`: a handoff needs a live checkpoint and no export",
 		    c->name);
 
 	run.c = c;
-	run.was_paused = strcmp(c->state, CONTAINER_PAUSED) == 0;
+	run.was_paused = c->state == CONTAINER_PAUSED;
 	run.freeze_mode = checkpoint_decide_freeze_mode(&run);
 	run.test_thaw_after_archive = test_switch_on(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 

@@ -24,12 +24,8 @@
 #include "checkpoint.h"
 #include "engine.h"
 #include "error.h"
+#include "image.h" /* the CKI_ annotation names */
 #include "restore.h"
-
-#define CKI_PODMAN "io.podman.annotations.checkpoint."
-#define CKI_PODMAN_NAME CKI_PODMAN "name"
-#define CKI_CRIO_NAME "io.kubernetes.cri-o.annotations.checkpoint.name"
-#define CKI_CRIU "org.criu.checkpoint."
 
 #define CHECKPOINT_IMAGE_LAYER_MEDIA_TYPE "application/vnd.oci.image.layer.v1.tar"
 

@@ -44,7 +44,7 @@ char *container_bundle_dir(struct cryo_engine *engine, const char *id)
 
 bool container_is_active(const struct container *c)
 {
-	return strcmp(c->state, CONTAINER_RUNNING) == 0 || strcmp(c->state, CONTAINER_PAUSED) == 0;
+	return c->state == CONTAINER_RUNNING || c->state == CONTAINER_PAUSED;
 }
 
 /* ---- configuration ---- */
@@ -762,7 +762,7 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	c->image_id = xstrdup(img->id);
 	c->image_name = xstrdup(img->name ? img->name : img->id);
 	c->config = xstrdup(json_object_to_json_string_ext(cfg_json, JSON_C_TO_STRING_PLAIN));
-	c->state = xstrdup(CONTAINER_CREATED);
+	c->state = CONTAINER_CREATED;
 	c->exit_code = -1;
 	c->created = now_realtime_us();
 
@@ -825,8 +825,7 @@ static bool monitor_alive(int pid)
 static int mark_exited(struct cryo_engine *engine, struct container *c, int exit_code, int64_t finished,
                        cryo_err *err)
 {
-	free(c->state);
-	c->state = xstrdup(CONTAINER_EXITED);
+	c->state = CONTAINER_EXITED;
 	c->exit_code = exit_code;
 	c->pid = 0;
 	c->monitor_pid = 0;
@@ -910,6 +909,23 @@ int container_mount_rootfs(struct cryo_engine *engine, const struct container *c
 	return mount_rootfs(engine, c, err);
 }
 
+void container_network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id)
+{
+	cleanup_strv char **ids = network_member_ids(engine, network, except_id);
+	for (size_t i = 0; ids[i]; i++) {
+		cleanup_container struct container *c = NULL;
+		if (state_container_get(engine, ids[i], &c, NULL) < 0 || !container_is_active(c))
+			continue;
+		struct container_config cfg = {0};
+		cleanup_free char *lines = NULL, *skipped = NULL;
+		cleanup_free char *rootfs = container_rootfs_dir(engine, ids[i]);
+		if (container_config_from_json(c->config, &cfg, NULL) == 0 &&
+		    network_hosts_lines(engine, ids[i], &lines, NULL) == 0)
+			container_write_managed_files(rootfs, &cfg, lines, &skipped, NULL);
+		container_config_free(&cfg);
+	}
+}
+
 int container_network_up(struct cryo_engine *engine, const struct container *c,
                          const struct container_config *cfg, const char *ip, const char *mac,
                          const struct port_mapping *ports, size_t n_ports, struct network_status *status,
@@ -944,7 +960,7 @@ int container_network_down(struct cryo_engine *engine, const struct container *c
 	bool attached = network_status_read(engine, c->id, &st, NULL) == 0;
 	int r = network_detach(engine, c->id, err);
 	if (r == 0 && attached && st.network[0])
-		network_refresh_hosts(engine, st.network, c->id);
+		container_network_refresh_hosts(engine, st.network, c->id);
 	network_status_free(&st);
 	return r;
 }
@@ -962,8 +978,9 @@ static int start_container(struct cryo_engine *engine, const char *ref, struct c
 	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
 	if (container_is_active(c))
-		return cryo_error_set(err, EBUSY, "container `%s` is already %s", c->name, c->state);
-	if (strcmp(c->state, CONTAINER_CHECKPOINTED) == 0)
+		return cryo_error_set(err, EBUSY, "container `%s` is already %s", c->name,
+		                      container_state_name(c->state));
+	if (c->state == CONTAINER_CHECKPOINTED)
 		return cryo_error_set(
 		    err, EINVAL, "container `%s` is checkpointed: use `cryo restore %s` to bring it back",
 		    c->name, c->name);
@@ -988,8 +1005,7 @@ static int start_container(struct cryo_engine *engine, const char *ref, struct c
 		network_detach(engine, c->id, NULL);
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
-	free(c->state);
-	c->state = xstrdup(CONTAINER_RUNNING);
+	c->state = CONTAINER_RUNNING;
 	c->pid = mon.container_pid;
 	c->monitor_pid = mon.monitor_pid;
 	c->exit_code = -1;
@@ -1011,7 +1027,7 @@ static int start_container(struct cryo_engine *engine, const char *ref, struct c
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
 	if (bridge)
-		network_refresh_hosts(engine, network, c->id);
+		container_network_refresh_hosts(engine, network, c->id);
 	if (out)
 		*out = move_ptr(c);
 	if (attach_fd)
@@ -1066,7 +1082,7 @@ static int signal_container(struct cryo_engine *engine, const struct container *
 	int r = runtime_kill(engine, c->id, sig, err);
 	if (r < 0)
 		return r;
-	if (strcmp(c->state, CONTAINER_PAUSED) == 0)
+	if (c->state == CONTAINER_PAUSED)
 		runtime_resume(engine, c->id, NULL);
 	return 0;
 }
@@ -1108,7 +1124,7 @@ int container_kill(struct cryo_engine *engine, const char *ref, int sig, cryo_er
 		return r;
 	if (!container_is_active(c))
 		return cryo_error_set(err, EINVAL, "container `%s` is not running (it is %s)", c->name,
-		                      c->state);
+		                      container_state_name(c->state));
 	if ((r = signal_container(engine, c, sig, err)) < 0)
 		return cryo_error_wrap(err, "kill container `%s`", c->name);
 	return 0;
@@ -1122,15 +1138,15 @@ static int set_paused(struct cryo_engine *engine, const char *ref, bool pause, c
 
 	if ((r = container_get_locked(engine, ref, &c, &lock, err)) < 0)
 		return r;
-	const char *want = pause ? CONTAINER_RUNNING : CONTAINER_PAUSED;
-	if (strcmp(c->state, want) != 0)
+	enum container_state want = pause ? CONTAINER_RUNNING : CONTAINER_PAUSED;
+	if (c->state != want)
 		return cryo_error_set(err, EINVAL, "%s container `%s`: it is %s, not %s",
-		                      pause ? "pause" : "unpause", c->name, c->state, want);
+		                      pause ? "pause" : "unpause", c->name, container_state_name(c->state),
+		                      container_state_name(want));
 	r = pause ? runtime_pause(engine, c->id, err) : runtime_resume(engine, c->id, err);
 	if (r < 0)
 		return cryo_error_wrap(err, "%s container `%s`", pause ? "pause" : "unpause", c->name);
-	free(c->state);
-	c->state = xstrdup(pause ? CONTAINER_PAUSED : CONTAINER_RUNNING);
+	c->state = pause ? CONTAINER_PAUSED : CONTAINER_RUNNING;
 	return state_container_update(engine, c, err);
 }
 
@@ -1156,7 +1172,7 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 		if (!force)
 			return cryo_error_set(err, EBUSY,
 			                      "remove container `%s`: it is %s; stop it first or use `rm -f`",
-			                      c->name, c->state);
+			                      c->name, container_state_name(c->state));
 		signal_container(engine, c, SIGKILL, NULL);
 		r = wait_inactive(engine, c->id, 30 * 1000000LL, NULL, err);
 		if (r == -ETIMEDOUT)
@@ -1231,13 +1247,11 @@ struct json_object *container_inspect_json(struct cryo_engine *engine, const str
 	json_object_object_add(o, "ImageName", json_object_new_string(c->image_name));
 	json_object_object_add(o, "Created", timestamp_json(c->created));
 
-	json_object_object_add(st, "Status", json_object_new_string(c->state));
-	json_object_object_add(st, "Running",
-	                       json_object_new_boolean(strcmp(c->state, CONTAINER_RUNNING) == 0));
-	json_object_object_add(st, "Paused",
-	                       json_object_new_boolean(strcmp(c->state, CONTAINER_PAUSED) == 0));
+	json_object_object_add(st, "Status", json_object_new_string(container_state_name(c->state)));
+	json_object_object_add(st, "Running", json_object_new_boolean(c->state == CONTAINER_RUNNING));
+	json_object_object_add(st, "Paused", json_object_new_boolean(c->state == CONTAINER_PAUSED));
 	json_object_object_add(st, "Checkpointed",
-	                       json_object_new_boolean(strcmp(c->state, CONTAINER_CHECKPOINTED) == 0));
+	                       json_object_new_boolean(c->state == CONTAINER_CHECKPOINTED));
 	json_object_object_add(st, "Pid", json_object_new_int(c->pid));
 	json_object_object_add(st, "MonitorPid", json_object_new_int(c->monitor_pid));
 	json_object_object_add(st, "ExitCode", json_object_new_int(c->exit_code < 0 ? 0 : c->exit_code));

@@ -10,50 +10,9 @@
 
 #include "engine.h"
 #include "error.h"
+#include "container_config.h"
 #include "network.h"
 #include "state.h"
-
-/* Container states as stored and shown. */
-#define CONTAINER_CREATED "created"
-#define CONTAINER_RUNNING "running"
-#define CONTAINER_PAUSED "paused"
-#define CONTAINER_EXITED "exited"
-#define CONTAINER_CHECKPOINTED "checkpointed"
-
-enum mount_kind { MOUNT_VOLUME, MOUNT_BIND, MOUNT_TMPFS };
-
-struct container_mount {
-	enum mount_kind kind;
-	char *source;      /* volume name, absolute host path, or a tmpfs's options ("" for none) */
-	char *destination; /* absolute path in the container */
-	bool readonly;
-};
-
-/* What the user asked for, resolved against the image. Stored as JSON in the
- * containers table and carried in checkpoint archives. */
-struct container_config {
-	char **command; /* argv: entrypoint + cmd */
-	char **env;     /* KEY=VALUE */
-	char *workdir;
-	char *user; /* "uid[:gid]" (names given to -u are resolved at create) */
-	char *hostname;
-	char *network;              /* "none", "host", or a bridge network's name (network.h) */
-	char *ip;                   /* requested IPv4 address on a bridge network, or NULL */
-	char *mac;                  /* requested MAC address, or NULL */
-	struct port_mapping *ports; /* published ports (-p) */
-	size_t n_ports;
-	struct container_mount *mounts;
-	size_t n_mounts;
-	int64_t memory_limit; /* bytes, 0 = none */
-	int64_t pids_limit;   /* 0 = none */
-	bool auto_remove;
-	char **cap_add; /* normalised capability names (security.h), NULL-terminated */
-	char **cap_drop;
-	bool terminal;    /* -t: the init's stdio is a pseudo-terminal the monitor owns */
-	bool interactive; /* -i: the monitor keeps the init's stdin open for `attach` */
-	bool read_only;   /* --read-only: the root file system is mounted read-only */
-	char **labels;    /* --label KEY=VALUE, NULL-terminated (may be NULL) */
-};
 
 void container_config_free(struct container_config *cfg);
 struct json_object *container_config_to_json(const struct container_config *cfg);
@@ -129,6 +88,11 @@ int container_network_up(struct cryo_engine *engine, const struct container *c,
                          const struct container_config *cfg, const char *ip, const char *mac,
                          const struct port_mapping *ports, size_t n_ports, struct network_status *status,
                          cryo_err *err);
+/* Rewrite /etc/hosts of every running container of the network (through its
+ * mounted root file system, no symbolic link followed), after one joined or
+ * left, but except_id. Best effort: a container whose /etc cryo cannot write
+ * is skipped. */
+void container_network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id);
 /* Detach it (nothing to do when not attached); the network's other
  * containers forget its name. */
 int container_network_down(struct cryo_engine *engine, const struct container *c, cryo_err *err);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base.h"
 #include "log.h"
-#include "util.h"
 
 static int code_of(int errnum)
 {

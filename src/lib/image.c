@@ -11,7 +11,6 @@
 #include "layer.h"
 #include "lock.h"
 #include "oci_layout.h"
-#include "checkpoint_image.h"
 #include "state.h"
 #include "util.h"
 
@@ -27,7 +26,6 @@ static int keep_code(cryo_err *err, int code)
 
 #define IMAGE_NAME_MAX 128
 #define TMP_PREFIX "image-"
-#define IMAGE_COLUMNS "id, name, created, config, layers, size"
 /* The key of a checkpoint image's entry in its stored configuration:
  * {"layer": "<sha256 hex of the layer blob>"}. */
 #define IMAGE_CHECKPOINT_KEY "Checkpoint"
@@ -241,15 +239,15 @@ static const char *json_plain(struct json_object *obj)
 	return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-static int image_from_row(sqlite3_stmt *st, struct image **out, cryo_err *err)
+static int image_from_row(const struct image_row *row, struct image **out, cryo_err *err)
 {
 	cleanup_image struct image *img = xcalloc(1, sizeof(*img));
-	img->id = state_column_text(st, 0);
-	img->name = state_column_text(st, 1);
-	img->created = sqlite3_column_int64(st, 2);
-	img->size = (uint64_t)sqlite3_column_int64(st, 5);
+	img->id = row->id ? xstrdup(row->id) : NULL;
+	img->name = row->name ? xstrdup(row->name) : NULL;
+	img->created = row->created;
+	img->size = row->size;
 
-	struct json_object *config = json_tokener_parse((const char *)sqlite3_column_text(st, 3));
+	struct json_object *config = json_tokener_parse(row->config);
 	struct json_object *checkpoint = NULL, *layer = NULL;
 	image_config_from_json(config, &img->config);
 	if (config && json_object_object_get_ex(config, IMAGE_CHECKPOINT_KEY, &checkpoint) &&
@@ -258,7 +256,7 @@ static int image_from_row(sqlite3_stmt *st, struct image **out, cryo_err *err)
 		img->checkpoint_layer = xstrdup(json_object_get_string(layer));
 	json_object_put(config);
 
-	struct json_object *layers = json_tokener_parse((const char *)sqlite3_column_text(st, 4));
+	struct json_object *layers = json_tokener_parse(row->layers);
 	if (!layers || !json_object_is_type(layers, json_type_array)) {
 		json_object_put(layers);
 		return fail_with(err, EINVAL, "image %s: corrupt layer list in the database", img->id);
@@ -273,25 +271,16 @@ static int image_from_row(sqlite3_stmt *st, struct image **out, cryo_err *err)
 
 /* ---- lookups ---- */
 
-static int get_by(struct cryo_engine *engine, const char *where, const char *arg, struct image **out,
+static int get_by(struct cryo_engine *engine, enum image_match match, const char *arg, struct image **out,
                   bool *ambiguous, cryo_err *err)
 {
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	cleanup_free char *sql = xasprintf("SELECT " IMAGE_COLUMNS " FROM images WHERE %s LIMIT 2", where);
-	int r = state_prepare(engine, &st, sql, err);
-	if (r < 0)
+	struct image_row *row = NULL;
+	int r = state_image_find(engine, match, arg, &row, ambiguous, err);
+	if (r <= 0)
 		return r;
-	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE)
-		return 0;
-	if (r != SQLITE_ROW)
-		return state_error(engine, err, "look up image");
-	if ((r = image_from_row(st, out, err)) < 0)
-		return r;
-	if (ambiguous)
-		*ambiguous = sqlite3_step(st) == SQLITE_ROW;
-	return 1;
+	r = image_from_row(row, out, err);
+	image_row_free(row);
+	return r < 0 ? r : 1;
 }
 
 int image_get(struct cryo_engine *engine, const char *ref, struct image **out, cryo_err *err)
@@ -302,7 +291,7 @@ int image_get(struct cryo_engine *engine, const char *ref, struct image **out, c
 	int r;
 
 	if (full_name(ref, &name, NULL) == 0) {
-		if ((r = get_by(engine, "name = ?1", name, &img, NULL, err)) < 0)
+		if ((r = get_by(engine, IMAGE_MATCH_NAME, name, &img, NULL, err)) < 0)
 			return r;
 		if (r > 0) {
 			*out = move_ptr(img);
@@ -312,7 +301,7 @@ int image_get(struct cryo_engine *engine, const char *ref, struct image **out, c
 	const char *hex = str_has_prefix(ref, "sha256:") ? ref + strlen("sha256:") : ref;
 	size_t n = strlen(hex);
 	if (n >= 3 && n <= DIGEST_HEX_LEN && strspn(hex, "0123456789abcdef") == n) {
-		if ((r = get_by(engine, "substr(id, 1, length(?1)) = ?1", hex, &img, &ambiguous, err)) < 0)
+		if ((r = get_by(engine, IMAGE_MATCH_ID_PREFIX, hex, &img, &ambiguous, err)) < 0)
 			return r;
 		if (r > 0 && ambiguous)
 			return fail_with(err, EINVAL,
@@ -327,27 +316,23 @@ int image_get(struct cryo_engine *engine, const char *ref, struct image **out, c
 
 int image_list(struct cryo_engine *engine, struct image ***out, size_t *count, cryo_err *err)
 {
-	cleanup_stmt sqlite3_stmt *st = NULL;
+	struct image_row **rows = NULL;
 	struct image **list = NULL;
 	size_t n = 0;
-	int r =
-	    state_prepare(engine, &st, "SELECT " IMAGE_COLUMNS " FROM images ORDER BY created DESC, id", err);
+	int r = state_image_list(engine, &rows, &n, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	for (size_t i = 0; i < n; i++) {
 		struct image *img = NULL;
-		int e = image_from_row(st, &img, err);
-		if (e < 0) {
-			image_list_free(list, n);
-			return e;
+		if ((r = image_from_row(rows[i], &img, err)) < 0) {
+			image_list_free(list, i);
+			image_row_list_free(rows, n);
+			return r;
 		}
-		list = xrealloc(list, (n + 1) * sizeof(*list));
-		list[n++] = img;
+		list = xrealloc(list, (i + 1) * sizeof(*list));
+		list[i] = img;
 	}
-	if (r != SQLITE_DONE) {
-		image_list_free(list, n);
-		return state_error(engine, err, "list images");
-	}
+	image_row_list_free(rows, n);
 	*out = list;
 	*count = n;
 	return 0;
@@ -361,47 +346,6 @@ char *image_layer_path(struct cryo_engine *engine, const char *layer_id)
 static char *image_mount_path(struct cryo_engine *engine, const char *id)
 {
 	return engine_path(engine, "images/%s/mnt", id);
-}
-
-/* Names of the containers using an image (NULL-terminated, maybe empty). */
-static int image_users(struct cryo_engine *engine, const char *id, char ***out, cryo_err *err)
-{
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r =
-	    state_prepare(engine, &st, "SELECT name FROM containers WHERE image_id = ?1 ORDER BY name", err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	char **names = xcalloc(1, sizeof(char *));
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		strv_push(&names, (const char *)sqlite3_column_text(st, 0));
-	if (r != SQLITE_DONE) {
-		strv_free(names);
-		return state_error(engine, err, "list the containers of an image");
-	}
-	*out = names;
-	return 0;
-}
-
-static int row_exists(struct cryo_engine *engine, const char *sql, const char *arg, bool *exists,
-                      cryo_err *err)
-{
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = state_prepare(engine, &st, sql, err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		return state_error(engine, err, "query the image store");
-	*exists = r == SQLITE_ROW;
-	return 0;
-}
-
-static int layer_in_use(struct cryo_engine *engine, const char *layer_id, bool *used, cryo_err *err)
-{
-	return row_exists(engine, "SELECT 1 FROM images, json_each(images.layers) WHERE json_each.value = ?1",
-	                  layer_id, used, err);
 }
 
 /* ---- mounts ---- */
@@ -561,11 +505,10 @@ int image_unmount(struct cryo_engine *engine, const char *ref, cryo_err *err)
 static int delete_image_locked(struct cryo_engine *engine, const struct image *img, cryo_err *err)
 {
 	cleanup_strv char **users = NULL, **orphans = xcalloc(1, sizeof(char *));
-	cleanup_stmt sqlite3_stmt *del_image = NULL, *del_layer = NULL;
 	const char *shown = img->name ? img->name : img->id;
 	int r;
 
-	if ((r = image_users(engine, img->id, &users, err)) < 0)
+	if ((r = state_image_users(engine, img->id, &users, err)) < 0)
 		return r;
 	if (users[0]) {
 		cleanup_free char *list = xstrdup("");
@@ -582,28 +525,18 @@ static int delete_image_locked(struct cryo_engine *engine, const struct image *i
 
 	if ((r = state_begin(engine, err)) < 0)
 		return r;
-	if ((r = state_prepare(engine, &del_image, "DELETE FROM images WHERE id = ?1", err)) < 0 ||
-	    (r = state_prepare(engine, &del_layer, "DELETE FROM layers WHERE id = ?1", err)) < 0)
+	if ((r = state_image_delete(engine, img->id, err)) < 0)
 		goto fail;
-	sqlite3_bind_text(del_image, 1, img->id, -1, SQLITE_STATIC);
-	if (sqlite3_step(del_image) != SQLITE_DONE) {
-		r = state_error(engine, err, "delete image");
-		goto fail;
-	}
 	for (size_t i = 0; img->layers[i]; i++) {
 		bool used = false;
-		if ((r = layer_in_use(engine, img->layers[i], &used, err)) < 0)
+		if ((r = state_layer_in_use(engine, img->layers[i], &used, err)) < 0)
 			goto fail;
 		for (size_t j = 0; !used && orphans[j]; j++)
 			used = strcmp(orphans[j], img->layers[i]) == 0;
 		if (used)
 			continue;
-		sqlite3_reset(del_layer);
-		sqlite3_bind_text(del_layer, 1, img->layers[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(del_layer) != SQLITE_DONE) {
-			r = state_error(engine, err, "delete layer");
+		if ((r = state_layer_delete(engine, img->layers[i], err)) < 0)
 			goto fail;
-		}
 		strv_push(&orphans, img->layers[i]);
 	}
 	if ((r = state_commit(engine, err)) < 0)
@@ -632,12 +565,13 @@ fail:
 static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 {
 	static const struct {
-		const char *dir, *sql;
+		const char *dir;
+		int (*recorded)(struct cryo_engine *, const char *, bool *, cryo_err *);
 	} areas[] = {
 	    {"tmp", NULL},
-	    {"layers", "SELECT 1 FROM layers WHERE id = ?1"},
-	    {"images", "SELECT 1 FROM images WHERE id = ?1"},
-	    {CHECKPOINT_IMAGE_STORE_DIR, "SELECT 1 FROM images WHERE id = ?1"},
+	    {"layers", state_layer_exists},
+	    {"images", state_image_exists},
+	    {CHECKPOINT_IMAGE_STORE_DIR, state_image_exists},
 	};
 	for (size_t a = 0; a < ARRAY_SIZE(areas); a++) {
 		cleanup_free char *path = engine_path(engine, "%s", areas[a].dir);
@@ -650,9 +584,9 @@ static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 			int r;
 			if (de->d_name[0] == '.')
 				continue;
-			if (!areas[a].sql)
+			if (!areas[a].recorded)
 				keep = !str_has_prefix(de->d_name, TMP_PREFIX);
-			else if ((r = row_exists(engine, areas[a].sql, de->d_name, &keep, err)) < 0)
+			else if ((r = areas[a].recorded(engine, de->d_name, &keep, err)) < 0)
 				return r;
 			if (keep)
 				continue;
@@ -673,22 +607,14 @@ static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
  * used them: delete those no container uses any more. */
 static int prune_locked(struct cryo_engine *engine, cryo_err *err)
 {
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	cleanup_strv char **ids = xcalloc(1, sizeof(char *));
-	int r = state_prepare(engine, &st,
-	                      "SELECT id FROM images WHERE name IS NULL AND "
-	                      "id NOT IN (SELECT image_id FROM containers)",
-	                      err);
+	cleanup_strv char **ids = NULL;
+	int r = state_image_unused_untagged(engine, &ids, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		strv_push(&ids, (const char *)sqlite3_column_text(st, 0));
-	if (r != SQLITE_DONE)
-		return state_error(engine, err, "list untagged images");
 	for (size_t i = 0; ids[i]; i++) {
 		cleanup_image struct image *img = NULL;
 		bool found = false;
-		if ((r = get_by(engine, "id = ?1", ids[i], &img, NULL, err)) < 0)
+		if ((r = get_by(engine, IMAGE_MATCH_ID, ids[i], &img, NULL, err)) < 0)
 			return r;
 		found = r > 0;
 		if (found && (r = delete_image_locked(engine, img, err)) < 0)
@@ -755,21 +681,6 @@ static void image_add_clear(struct image_add *add)
 	image_config_clear(&add->config);
 }
 
-static int layer_size(struct cryo_engine *engine, const char *id, bool *known, uint64_t *size, cryo_err *err)
-{
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = state_prepare(engine, &st, "SELECT size FROM layers WHERE id = ?1", err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
-		return state_error(engine, err, "look up layer");
-	*known = r == SQLITE_ROW;
-	*size = *known ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-	return 0;
-}
-
 /* Add layer `id` from `archive` (whose bytes must have that sha256) to the
  * image being added, unpacking it unless the store already has it. */
 static int add_layer(struct cryo_engine *engine, struct image_add *add, const char *archive, const char *id,
@@ -782,9 +693,9 @@ static int add_layer(struct cryo_engine *engine, struct image_add *add, const ch
 	bool known = false;
 	int r;
 
-	if ((r = layer_size(engine, id, &known, &size, err)) < 0)
+	if ((r = state_layer_size(engine, id, &known, &size, err)) < 0)
 		return r;
-	for (size_t i = 0; !known && i < n; i++)
+	for (size_t i = 0; !known && add->layers && add->layers[i]; i++)
 		if (strcmp(add->layers[i], id) == 0) {
 			known = true;
 			size = add->sizes[i];
@@ -832,53 +743,27 @@ static uint64_t image_add_size(const struct image_add *add)
 	return total;
 }
 
-static int exec_bound(struct cryo_engine *engine, const char *sql, const char *a1, const char *a2,
-                      cryo_err *err)
-{
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = state_prepare(engine, &st, sql, err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, a1, -1, SQLITE_STATIC);
-	if (a2)
-		sqlite3_bind_text(st, 2, a2, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return state_error(engine, err, "update the image store");
-	return 0;
-}
-
 /* The image row, its layer rows and the name move, in one transaction. An
  * image with this ID may exist already (the same OCI image loaded again): it
  * keeps its row and takes the name, unless it already has another one. */
 static int record_image(struct cryo_engine *engine, struct image_add *add, cryo_err *err)
 {
-	cleanup_stmt sqlite3_stmt *layer = NULL, *img = NULL;
 	cleanup_image struct image *existing = NULL;
 	int r;
 
 	if ((r = state_begin(engine, err)) < 0)
 		return r;
-	if ((r = get_by(engine, "id = ?1", add->id, &existing, NULL, err)) < 0)
+	if ((r = get_by(engine, IMAGE_MATCH_ID, add->id, &existing, NULL, err)) < 0)
 		goto fail;
 	if (existing && existing->name && add->name && strcmp(existing->name, add->name) != 0) {
 		r = fail_with(err, EEXIST, "this image is already stored as `%s` (ID %.12s); remove it first",
 		              existing->name, add->id);
 		goto fail;
 	}
-	if ((r = state_prepare(engine, &layer,
-	                       "INSERT OR IGNORE INTO layers (id, size, created) VALUES (?1, ?2, ?3)", err)) <
-	    0)
-		goto fail;
-	for (size_t i = 0; add->layers[i]; i++) {
-		sqlite3_reset(layer);
-		sqlite3_bind_text(layer, 1, add->layers[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(layer, 2, (sqlite3_int64)add->sizes[i]);
-		sqlite3_bind_int64(layer, 3, now_realtime_us());
-		if (sqlite3_step(layer) != SQLITE_DONE) {
-			r = state_error(engine, err, "record layer");
+	for (size_t i = 0; add->layers[i]; i++)
+		if ((r = state_layer_insert(engine, add->layers[i], add->sizes[i], now_realtime_us(), err)) <
+		    0)
 			goto fail;
-		}
-	}
 	if (!existing) {
 		struct json_object *config = image_config_to_json(&add->config);
 		struct json_object *layers = strv_to_json(add->layers);
@@ -887,30 +772,15 @@ static int record_image(struct cryo_engine *engine, struct image_add *add, cryo_
 			json_object_object_add(ck, "layer", json_object_new_string(add->checkpoint_layer));
 			json_object_object_add(config, IMAGE_CHECKPOINT_KEY, ck);
 		}
-		if ((r = state_prepare(engine, &img,
-		                       "INSERT INTO images (id, name, created, config, layers, size) "
-		                       "VALUES (?1, NULL, ?2, ?3, ?4, ?5)",
-		                       err)) == 0) {
-			sqlite3_bind_text(img, 1, add->id, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(img, 2, add->created);
-			sqlite3_bind_text(img, 3, json_plain(config), -1, SQLITE_TRANSIENT);
-			sqlite3_bind_text(img, 4, json_plain(layers), -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(img, 5,
-			                   (sqlite3_int64)(add->checkpoint_layer ? add->checkpoint_size
-			                                                         : image_add_size(add)));
-			if (sqlite3_step(img) != SQLITE_DONE)
-				r = state_error(engine, err, "record image");
-		}
+		r = state_image_insert(engine, add->id, add->created, json_plain(config), json_plain(layers),
+		                       add->checkpoint_layer ? add->checkpoint_size : image_add_size(add),
+		                       err);
 		json_object_put(config);
 		json_object_put(layers);
 		if (r < 0)
 			goto fail;
 	}
-	if (add->name &&
-	    ((r = exec_bound(engine, "UPDATE images SET name = NULL WHERE name = ?1 AND id != ?2", add->name,
-	                     add->id, err)) < 0 ||
-	     (r = exec_bound(engine, "UPDATE images SET name = ?2 WHERE id = ?1", add->id, add->name, err)) <
-	         0))
+	if (add->name && (r = state_image_take_name(engine, add->id, add->name, err)) < 0)
 		goto fail;
 	return state_commit(engine, err);
 fail:
@@ -1240,7 +1110,7 @@ int image_add_checkpoint(struct cryo_engine *engine, const char *layout, const c
 	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
 	    (r = sweep_leftovers(engine, err)) < 0 || (r = add_checkpoint_locked(layout, &add, err)) < 0)
 		goto out;
-	if ((r = get_by(engine, "id = ?1", add.id, &existing, NULL, err)) < 0)
+	if ((r = get_by(engine, IMAGE_MATCH_ID, add.id, &existing, NULL, err)) < 0)
 		goto out;
 	final = image_checkpoint_dir(engine, add.id);
 	bool moved = false;

@@ -101,6 +101,13 @@ char *image_checkpoint_dir(struct cryo_engine *engine, const char *id);
 int image_add_checkpoint(struct cryo_engine *engine, const char *layout, const char *ref, char **id_out,
                          cryo_err *err);
 
+/* The manifest annotations of checkpoint images (checkpoint_image.h): Podman's,
+ * CRI-O's, and checkpointctl's. */
+#define CKI_PODMAN "io.podman.annotations.checkpoint."
+#define CKI_PODMAN_NAME CKI_PODMAN "name"
+#define CKI_CRIO_NAME "io.kubernetes.cri-o.annotations.checkpoint.name"
+#define CKI_CRIU "org.criu.checkpoint."
+
 /* Is this OCI manifest annotation set the one of a checkpoint image? */
 bool image_annotations_are_checkpoint(struct json_object *annotations);
 

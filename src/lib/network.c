@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "cni.h"
-#include "container.h"
 #include "lock.h"
 #include "proc.h"
 #include "state.h"
@@ -270,66 +269,16 @@ static bool interface_exists(const char *name)
 	return path_exists(p);
 }
 
-/* ---- the networks table ---- */
-
-void network_free(struct network *n)
-{
-	if (!n)
-		return;
-	free(n->name);
-	free(n->subnet);
-	free(n->gateway);
-	free(n->bridge);
-	free(n);
-}
-
-void network_freep(struct network **n)
-{
-	network_free(*n);
-}
-
-#define NETWORK_COLUMNS "name, subnet, gateway, bridge, created"
-
-static struct network *network_from_row(sqlite3_stmt *st)
-{
-	struct network *n = xcalloc(1, sizeof(*n));
-	n->name = state_column_text(st, 0);
-	n->subnet = state_column_text(st, 1);
-	n->gateway = state_column_text(st, 2);
-	n->bridge = state_column_text(st, 3);
-	n->created = sqlite3_column_int64(st, 4);
-	return n;
-}
+/* ---- the networks table (state.c) ---- */
 
 static int network_lookup(struct cryo_engine *engine, const char *name, struct network **out, cryo_err *err)
 {
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = state_prepare(engine, &st, "SELECT " NETWORK_COLUMNS " FROM networks WHERE name = ?1", err);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return cryo_error_plain(err, ENOENT, "no such network `%s`", name);
-	*out = network_from_row(st);
-	return 0;
+	return state_network_get(engine, name, out, err);
 }
 
 int network_list(struct cryo_engine *engine, struct network ***out, size_t *count, cryo_err *err)
 {
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	int r = state_prepare(engine, &st, "SELECT " NETWORK_COLUMNS " FROM networks ORDER BY name", err);
-	if (r < 0)
-		return r;
-	struct network **list = xcalloc(1, sizeof(*list));
-	size_t n = 0;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		list = xrealloc(list, (n + 2) * sizeof(*list));
-		list[n++] = network_from_row(st);
-		list[n] = NULL;
-	}
-	*out = list;
-	*count = n;
-	return 0;
+	return state_network_list(engine, out, count, err);
 }
 
 static void network_list_free(struct network **list)
@@ -445,19 +394,9 @@ static int network_create_locked(struct cryo_engine *engine, const char *name, c
 	bridge = choose_bridge(existing);
 	network_list_free(existing);
 
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	if ((r = state_prepare(engine, &st,
-	                       "INSERT INTO networks (" NETWORK_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)",
-	                       err)) < 0)
-		return r;
 	int64_t created = now_realtime_us();
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, subnet, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, gateway, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, bridge, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, created);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return state_error(engine, err, "insert network");
+	if ((r = state_network_insert(engine, name, subnet, gateway, bridge, created, err)) < 0)
+		return r;
 	if (out) {
 		struct network *n = xcalloc(1, sizeof(*n));
 		n->name = xstrdup(name);
@@ -1084,34 +1023,26 @@ int network_hosts_lines(struct cryo_engine *engine, const char *self_id, char **
 	return 0;
 }
 
-struct refresh_query {
-	struct cryo_engine *engine;
+struct members_query {
 	const char *network, *except_id;
+	char **ids;
 };
 
-static int refresh_one(const char *id, struct json_object *rec, void *data)
+static int member_add(const char *id, struct json_object *rec, void *data)
 {
-	struct refresh_query *q = data;
+	struct members_query *q = data;
 	const char *net = jstr(rec, "network");
-	if (!net || strcmp(net, q->network) != 0 || (q->except_id && strcmp(id, q->except_id) == 0))
-		return 0;
-	cleanup_container struct container *c = NULL;
-	if (state_container_get(q->engine, id, &c, NULL) < 0 || !container_is_active(c))
-		return 0;
-	struct container_config cfg = {0};
-	cleanup_free char *lines = NULL, *skipped = NULL;
-	cleanup_free char *rootfs = container_rootfs_dir(q->engine, id);
-	if (container_config_from_json(c->config, &cfg, NULL) == 0 &&
-	    network_hosts_lines(q->engine, id, &lines, NULL) == 0)
-		container_write_managed_files(rootfs, &cfg, lines, &skipped, NULL);
-	container_config_free(&cfg);
+	if (net && strcmp(net, q->network) == 0 && !(q->except_id && strcmp(id, q->except_id) == 0))
+		strv_push(&q->ids, id);
 	return 0;
 }
 
-void network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id)
+char **network_member_ids(struct cryo_engine *engine, const char *network, const char *except_id)
 {
-	struct refresh_query q = {.engine = engine, .network = network, .except_id = except_id};
-	for_each_record(engine, NULL, refresh_one, &q);
+	struct members_query q = {
+	    .network = network, .except_id = except_id, .ids = xcalloc(1, sizeof(char *))};
+	for_each_record(engine, NULL, member_add, &q);
+	return q.ids;
 }
 
 /* ---- removal and inspection ---- */
@@ -1125,35 +1056,20 @@ int network_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 {
 	cleanup_network struct network *net = NULL;
 	cleanup_close int lock = -1;
-	struct container **list = NULL;
-	size_t count = 0;
+	cleanup_free char *user = NULL;
 	int r;
 
 	if ((r = lock_acquire(engine, NETWORK_LOCK, &lock, err)) < 0 ||
 	    (r = network_lookup(engine, name, &net, err)) < 0)
 		return r;
-	if ((r = state_container_list(engine, &list, &count, err)) < 0)
+	if ((r = state_network_user(engine, name, &user, err)) < 0)
 		return r;
-	cleanup_free char *user = NULL;
-	for (size_t i = 0; i < count; i++) {
-		struct container_config cfg = {0};
-		if (!user && container_config_from_json(list[i]->config, &cfg, NULL) == 0 && cfg.network &&
-		    strcmp(cfg.network, name) == 0)
-			user = xstrdup(list[i]->name);
-		container_config_free(&cfg);
-		container_free(list[i]);
-	}
-	free(list);
 	if (user)
 		return cryo_error_plain(
 		    err, EBUSY, "remove network `%s`: container `%s` uses it; remove the container first",
 		    name, user);
-	cleanup_stmt sqlite3_stmt *st = NULL;
-	if ((r = state_prepare(engine, &st, "DELETE FROM networks WHERE name = ?1", err)) < 0)
+	if ((r = state_network_delete(engine, name, err)) < 0)
 		return r;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return state_error(engine, err, "remove network");
 	/* The bridge the plugin made, and the (empty) IPAM store. */
 	if (interface_exists(net->bridge)) {
 		char *const argv[] = {"ip", "link", "delete", net->bridge, NULL};

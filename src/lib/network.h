@@ -24,6 +24,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "state.h"
 
 #define NETWORK_NONE "none"
 #define NETWORK_HOST "host"
@@ -55,16 +56,7 @@ bool network_is_bridge(const char *network);
 /* "none", "host", or a valid network name. */
 bool network_name_is_valid(const char *network);
 
-struct network {
-	char *name;
-	char *subnet;  /* A.B.C.D/N */
-	char *gateway; /* A.B.C.D */
-	char *bridge;  /* the host's bridge interface */
-	int64_t created;
-};
-void network_free(struct network *n);
-void network_freep(struct network **n);
-#define cleanup_network __attribute__((cleanup(network_freep)))
+/* struct network, a network as recorded, is declared in state.h. */
 
 /* subnet, gateway: NULL to choose. */
 int network_create(struct cryo_engine *engine, const char *name, const char *subnet, const char *gateway,
@@ -134,9 +126,8 @@ int network_address_in_use(struct cryo_engine *engine, const char *network, cons
 /* /etc/hosts lines for the container `self_id` (its own address) and every
  * other attached container of its network. */
 int network_hosts_lines(struct cryo_engine *engine, const char *self_id, char **out, cryo_err *err);
-/* Rewrite /etc/hosts of every running container of the network (through its
- * mounted root file system, no symbolic link followed), after one joined or
- * left. Best effort: a container whose /etc cryo cannot write is skipped. */
-void network_refresh_hosts(struct cryo_engine *engine, const char *network, const char *except_id);
+/* IDs of the containers attached to the network (from their records), but
+ * except_id (NULL for none). NULL-terminated, maybe empty, allocated. */
+char **network_member_ids(struct cryo_engine *engine, const char *network, const char *except_id);
 
 #endif

@@ -451,9 +451,9 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 			return cryo_error_set(
 			    err, EBUSY,
 			    "restore container `%s`: it is %s; stop it first, or restore a copy with --name",
-			    run->c->name, run->c->state);
+			    run->c->name, container_state_name(run->c->state));
 		run->same_container = true;
-		run->upper_reused = strcmp(run->c->state, CONTAINER_CHECKPOINTED) == 0;
+		run->upper_reused = run->c->state == CONTAINER_CHECKPOINTED;
 		return 0;
 	}
 	container_free(run->c);
@@ -781,8 +781,7 @@ static int restore_commit(struct restore_run *run, cryo_err *err)
 			freezer_thaw(&f, NULL);
 		freezer_release(&f);
 	}
-	free(run->c->state);
-	run->c->state = xstrdup(CONTAINER_RUNNING);
+	run->c->state = CONTAINER_RUNNING;
 	run->c->pid = run->mon.container_pid;
 	run->c->monitor_pid = run->mon.monitor_pid;
 	run->c->exit_code = -1;
@@ -801,7 +800,7 @@ static int restore_commit(struct restore_run *run, cryo_err *err)
 	if (r < 0)
 		return r;
 	if (run->network_attached) /* the network's other containers learn its name */
-		network_refresh_hosts(run->engine, run->cfg.network, run->c->id);
+		container_network_refresh_hosts(run->engine, run->cfg.network, run->c->id);
 	replaced_commit(run);
 	if (run->same_container && !run->opts->keep)
 		rm_rf(run->dir, NULL);

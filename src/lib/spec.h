@@ -4,7 +4,7 @@
 
 #include <json-c/json.h>
 
-#include "container.h"
+#include "container_config.h"
 #include "engine.h"
 #include "error.h"
 

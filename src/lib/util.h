@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "base.h"
 #include "error.h"
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -56,17 +57,6 @@ void strv_freep(char ***strv);
 		(fd) = -1;         \
 		moved_;            \
 	})
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Allocation failure is not an error the engine can recover from. */
-_Noreturn void oom(void);
-void *xmalloc(size_t size);
-void *xcalloc(size_t n, size_t size);
-void *xrealloc(void *p, size_t size);
-char *xstrdup(const char *s);
-char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* NULL-terminated string vectors. */
 size_t strv_len(char *const *strv);
