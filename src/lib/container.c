@@ -8,6 +8,7 @@
 
 #include "attach.h"
 #include "image.h"
+#include "layout.h"
 #include "lock.h"
 #include "monitor.h"
 #include "overlay.h"
@@ -23,19 +24,19 @@
 
 char *container_dir(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s", id);
+	return layout_container_dir(engine->root, id);
 }
 char *container_upper_dir(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s/upper", id);
+	return layout_container_upper(engine->root, id);
 }
 char *container_rootfs_dir(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s/rootfs", id);
+	return layout_container_rootfs(engine->root, id);
 }
 char *container_log_path(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s/ctr.log", id);
+	return layout_container_log(engine->root, id);
 }
 char *container_bundle_dir(struct cryo_engine *engine, const char *id)
 {
@@ -695,7 +696,7 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	cleanup_free char *id = random_id();
 	cleanup_free char *dir = container_dir(engine, id);
 	cleanup_free char *upper = container_upper_dir(engine, id);
-	cleanup_free char *work = engine_path(engine, "containers/%s/work", id);
+	cleanup_free char *work = layout_container_work(engine->root, id);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, id);
 	struct json_object *spec = NULL;
 	struct json_object *cfg_json = NULL;
@@ -893,7 +894,7 @@ static int mount_rootfs(struct cryo_engine *engine, const struct container *c, c
 	cleanup_image struct image *img = NULL;
 	cleanup_strv char **lowers = NULL;
 	cleanup_free char *upper = container_upper_dir(engine, c->id);
-	cleanup_free char *work = engine_path(engine, "containers/%s/work", c->id);
+	cleanup_free char *work = layout_container_work(engine->root, c->id);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 	int r = image_get(engine, c->image_id, &img, err);
 	if (r < 0)
@@ -1180,8 +1181,8 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 		return cryo_error_wrap(err, "remove container `%s`", c->name);
 	}
 	cleanup_free char *dir = container_dir(engine, c->id);
-	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", c->id);
-	cleanup_free char *lock_path = engine_run_path(engine, "locks/%s", c->id);
+	cleanup_free char *run_dir = layout_run_container_dir(engine->runroot, c->id);
+	cleanup_free char *lock_path = layout_lock_file(engine->runroot, c->id);
 	rm_rf(run_dir, NULL);
 	unlink(lock_path);
 	if ((r = rm_rf(dir, err)) < 0)

@@ -1,8 +1,8 @@
 #include "engine.h"
 
-#include <stdarg.h>
 #include <string.h>
 
+#include "layout.h"
 #include "proc.h"
 #include "state.h"
 #include "util.h"
@@ -31,7 +31,7 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 
 	engine->root = absolute(opts && opts->root ? opts->root : CRYO_DEFAULT_ROOT);
 	engine->runroot = absolute(opts && opts->runroot ? opts->runroot : CRYO_DEFAULT_RUNROOT);
-	engine->runtime_root = xasprintf("%s/runtime", engine->runroot);
+	engine->runtime_root = layout_runtime_root(engine->runroot);
 
 	engine->runtime_path = proc_find_executable(runtime);
 	if (!engine->runtime_path) {
@@ -40,16 +40,13 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 		                   runtime);
 		goto fail;
 	}
-	const char *dirs[] = {"",         "/containers",  "/layers", "/images",
-	                      "/volumes", "/checkpoints", "/tmp",    "/checkpoint-images"};
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		cleanup_free char *d = xasprintf("%s%s", engine->root, dirs[i]);
+	for (size_t i = 0; layout_root_dirs[i]; i++) {
+		cleanup_free char *d = layout_dir(engine->root, layout_root_dirs[i]);
 		if ((r = mkdir_p(d, 0700, err)) < 0)
 			goto fail;
 	}
-	const char *rundirs[] = {"", "/runtime", "/locks", "/containers"};
-	for (size_t i = 0; i < ARRAY_SIZE(rundirs); i++) {
-		cleanup_free char *d = xasprintf("%s%s", engine->runroot, rundirs[i]);
+	for (size_t i = 0; layout_runroot_dirs[i]; i++) {
+		cleanup_free char *d = layout_dir(engine->runroot, layout_runroot_dirs[i]);
 		if ((r = mkdir_p(d, 0700, err)) < 0)
 			goto fail;
 	}
@@ -86,33 +83,4 @@ void cryo_engine_closep(struct cryo_engine **engine)
 {
 	cryo_engine_close(*engine);
 	*engine = NULL;
-}
-
-static char *vpath(const char *base, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static char *vpath(const char *base, const char *fmt, va_list ap)
-{
-	char *rel;
-	if (vasprintf(&rel, fmt, ap) < 0)
-		oom();
-	char *p = xasprintf("%s/%s", base, rel);
-	free(rel);
-	return p;
-}
-
-char *engine_path(const struct cryo_engine *engine, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *p = vpath(engine->root, fmt, ap);
-	va_end(ap);
-	return p;
-}
-
-char *engine_run_path(const struct cryo_engine *engine, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *p = vpath(engine->runroot, fmt, ap);
-	va_end(ap);
-	return p;
 }

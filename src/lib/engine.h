@@ -39,10 +39,4 @@ void cryo_engine_close(struct cryo_engine *engine);
 void cryo_engine_closep(struct cryo_engine **engine);
 #define cleanup_engine __attribute__((cleanup(cryo_engine_closep)))
 
-/* Allocated path below the engine root / runroot. */
-char *engine_path(const struct cryo_engine *engine, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-char *engine_run_path(const struct cryo_engine *engine, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 #endif

@@ -18,6 +18,7 @@
 #include "attach.h"
 #include "console.h"
 #include "container.h"
+#include "layout.h"
 #include "log.h"
 #include "network.h"
 #include "state.h"
@@ -249,7 +250,7 @@ static void record_exit(struct cryo_engine *engine, const char *id, int status, 
                         struct monitor_io *io, const char *network_generation)
 {
 	int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	cleanup_free char *path = engine_run_path(engine, "containers/%s/exit", id);
+	cleanup_free char *path = layout_exit_file(engine->runroot, id);
 	cleanup_free char *text =
 	    xasprintf("%d %d %lld\n", exit_code, (int)getpid(), (long long)now_realtime_us());
 	write_file_atomic(path, text, strlen(text), 0600, NULL);
@@ -290,7 +291,7 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 	struct monitor_io io = {
 	    .out = -1, .err = -1, .master = -1, .stdin_w = -1, .listen_fd = -1, .log_fd = -1};
 	cleanup_error cryo_err err = NULL;
-	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", id);
+	cleanup_free char *run_dir = layout_run_container_dir(engine->runroot, id);
 	cleanup_free char *pid_file = xasprintf("%s/pid", run_dir);
 	cleanup_free char *log_path = container_log_path(engine, id);
 	cleanup_free char *bundle = container_bundle_dir(engine, id);
@@ -403,7 +404,7 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
                   cryo_err *err)
 {
 	int sync_pipe[2];
-	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", id);
+	cleanup_free char *run_dir = layout_run_container_dir(engine->runroot, id);
 	int r;
 
 	if ((r = mkdir_p(run_dir, 0700, err)) < 0)
@@ -422,7 +423,7 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 	}
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
 		return cryo_error_set(err, errno, "start monitor for `%s`: pipe", id);
-	cleanup_free char *exit_file = engine_run_path(engine, "containers/%s/exit", id);
+	cleanup_free char *exit_file = layout_exit_file(engine->runroot, id);
 	unlink(exit_file);
 	fflush(NULL);
 	pid_t child = fork();
@@ -488,7 +489,7 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 int monitor_read_exit(struct cryo_engine *engine, const char *id, int *exit_code, int *monitor_pid,
                       int64_t *finished_us)
 {
-	cleanup_free char *path = engine_run_path(engine, "containers/%s/exit", id);
+	cleanup_free char *path = layout_exit_file(engine->runroot, id);
 	cleanup_free char *text = NULL;
 	long long finished = 0;
 	if (read_file(path, &text, NULL, NULL) < 0)

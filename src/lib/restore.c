@@ -11,6 +11,7 @@
 #include "freezer.h"
 #include "hostinfo.h"
 #include "image.h"
+#include "layout.h"
 #include "lock.h"
 #include "monitor.h"
 #include "network.h"
@@ -26,7 +27,6 @@
 /* config.dump is a few KiB; a huge one is not a checkpoint's. */
 #define CONFIG_DUMP_MAX (4 << 20)
 /* Where an ignored bind mount points instead: empty, read-only. */
-#define EMPTY_BIND_DIR "empty"
 
 /* Everything one restore run knows and owns. */
 struct restore_run {
@@ -191,7 +191,7 @@ static void mounts_free(struct container_mount *m, size_t n)
 
 static int empty_bind_source(struct restore_run *run, char **out, cryo_err *err)
 {
-	cleanup_free char *dir = engine_path(run->engine, EMPTY_BIND_DIR);
+	cleanup_free char *dir = layout_empty_dir(run->engine->root);
 	if (mkdir(dir, 0555) < 0 && errno != EEXIST)
 		return cryo_error_set(err, errno, "create `%s`", dir);
 	*out = move_ptr(dir);
@@ -387,7 +387,7 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 	cleanup_free char *suffix = random_id();
 	int r;
 
-	run->dir = engine_path(run->engine, "tmp/import-%.12s", suffix);
+	run->dir = layout_import_dir(run->engine->root, suffix);
 	run->dir_is_import = true;
 	/* claimed first: a killed restore's import is collected (scratch.h) */
 	if ((r = scratch_claim_path(run->engine, run->dir, err)) < 0 ||
@@ -749,7 +749,7 @@ static int restore_bundle(struct restore_run *run, cryo_err *err)
 static int restore_processes(struct restore_run *run, cryo_err *err)
 {
 	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
-	cleanup_free char *work = engine_run_path(run->engine, "containers/%s/restore-work", run->c->id);
+	cleanup_free char *work = layout_restore_work(run->engine->runroot, run->c->id);
 	int r;
 	if ((r = rm_rf(work, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0)
 		return r;
@@ -840,7 +840,7 @@ static void restore_run_release(struct restore_run *run)
 		rm_rf(run->dir, NULL);
 	} else if (run->dir_is_import) {
 		/* kept on purpose: out of the leftover collector's way (scratch.h) */
-		cleanup_free char *kept = engine_path(run->engine, "tmp/kept-%s", run->c->id);
+		cleanup_free char *kept = layout_kept_import(run->engine->root, run->c->id);
 		rm_rf(kept, NULL);
 		rename(run->dir, kept);
 	}
