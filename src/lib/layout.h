@@ -28,6 +28,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#define CRYO_DEFAULT_ROOT "/var/lib/cryo"
+#define CRYO_DEFAULT_RUNROOT "/run/cryo"
+
 /* One path element: not empty, not `.` or `..`, no `/`. */
 bool layout_is_element(const char *name);
 

@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "container.h"
+#include "layout.h"
 #include "util.h"
 #include "test_hooks.h"
 

@@ -1,9 +1,10 @@
-#include "engine.h"
+#include "engine_open.h"
 
 #include <string.h>
 
 #include "layout.h"
 #include "proc.h"
+#include "scratch.h"
 #include "state.h"
 #include "util.h"
 
@@ -20,10 +21,12 @@ static char *absolute(const char *path)
 int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *opts, cryo_err *err)
 {
 	struct cryo_engine *engine = xcalloc(1, sizeof(*engine));
+	engine->leftovers_removed = xcalloc(1, sizeof(*engine->leftovers_removed));
 	const char *runtime;
 	int r;
 
 	if ((r = config_load(opts ? opts->config : NULL, &engine->config, err)) < 0) {
+		free(engine->leftovers_removed);
 		free(engine);
 		return r;
 	}
@@ -55,7 +58,7 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 	/* What killed commands left (staging, imports, temporary exports): gone
 	 * before this command adds its own. A failure here is no reason to
 	 * refuse the command; `cryo system prune` reports it. */
-	scratch_collect(engine, &engine->leftovers_removed, NULL);
+	scratch_collect(engine, engine->leftovers_removed, NULL);
 	*out = engine;
 	return 0;
 fail:
@@ -75,6 +78,7 @@ void cryo_engine_close(struct cryo_engine *engine)
 	free(engine->runroot);
 	free(engine->runtime_path);
 	free(engine->runtime_root);
+	free(engine->leftovers_removed);
 	config_free(engine->config);
 	free(engine);
 }
