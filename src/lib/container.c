@@ -43,6 +43,22 @@ char *container_bundle_dir(struct cryo_engine *engine, const char *id)
 	return container_dir(engine, id);
 }
 
+void container_monitor_opts(struct cryo_engine *engine, const char *id, bool auto_remove,
+                            struct monitor_opts *out)
+{
+	*out = (struct monitor_opts){.auto_remove = auto_remove};
+	cleanup_container struct container *c = NULL;
+	if (state_container_get(engine, id, &c, NULL) != 0)
+		return;
+	struct container_config cfg;
+	if (container_config_from_json(c->config, &cfg, NULL) != 0)
+		return;
+	out->terminal = cfg.terminal;
+	out->interactive = cfg.interactive;
+	out->read_only = cfg.read_only;
+	container_config_free(&cfg);
+}
+
 bool container_is_active(const struct container *c)
 {
 	return strcmp(c->state, CONTAINER_RUNNING) == 0 || strcmp(c->state, CONTAINER_PAUSED) == 0;
@@ -983,7 +999,9 @@ static int start_container(struct cryo_engine *engine, const char *ref, struct c
 		network_detach(engine, c->id, NULL);
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
-	if ((r = monitor_start(engine, c->id, MONITOR_CREATE, NULL, auto_remove, &mon, err)) < 0) {
+	struct monitor_opts mon_opts;
+	container_monitor_opts(engine, c->id, auto_remove, &mon_opts);
+	if ((r = monitor_start(engine, c->id, MONITOR_CREATE, NULL, &mon_opts, &mon, err)) < 0) {
 		cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 		overlay_unmount(rootfs, NULL);
 		network_detach(engine, c->id, NULL);

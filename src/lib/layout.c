@@ -210,6 +210,10 @@ char *layout_exit_file(const char *runroot, const char *id)
 {
 	return below(runroot, CONTAINERS, id, "exit");
 }
+char *layout_pid_file(const char *runroot, const char *id)
+{
+	return below(runroot, CONTAINERS, id, "pid");
+}
 char *layout_runtime_log(const char *runroot, const char *id, const char *op)
 {
 	if (!layout_is_element(op))

@@ -96,6 +96,8 @@ char *layout_netns(const char *runroot, const char *id);
 char *layout_run_container_dir(const char *runroot, const char *id);
 /* The monitor's record of the container's exit (monitor.h). */
 char *layout_exit_file(const char *runroot, const char *id);
+/* The runtime's pid file for the container's init. */
+char *layout_pid_file(const char *runroot, const char *id);
 /* The runtime's log of one operation: "create" or "restore". */
 char *layout_runtime_log(const char *runroot, const char *id, const char *op);
 char *layout_checkpoint_work(const char *runroot, const char *id);

@@ -759,8 +759,9 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	    .tcp_established = run->opts->tcp_established,
 	    .file_locks = run->opts->file_locks,
 	};
-	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, run->cfg.auto_remove, &run->mon,
-	                       err)) < 0)
+	struct monitor_opts mon_opts;
+	container_monitor_opts(run->engine, run->c->id, run->cfg.auto_remove, &mon_opts);
+	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, &mon_opts, &run->mon, err)) < 0)
 		return r;
 	run->stats->runtime_restore_duration = run->mon.runtime_duration_us;
 	cleanup_free char *criu_stats = xasprintf("%s/stats-restore", work);
