@@ -9,6 +9,8 @@
 int lock_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err *err)
 {
 	cleanup_free char *path = layout_lock_file(engine->runroot, name);
+	if (!path)
+		return cryo_error_set(err, EINVAL, "lock `%s`: not a lock name", name);
 	cleanup_close int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lfd < 0)
 		return cryo_error_set(err, errno, "open lock `%s`", path);
@@ -23,6 +25,8 @@ int lock_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err
 int lock_try_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err *err)
 {
 	cleanup_free char *path = layout_lock_file(engine->runroot, name);
+	if (!path)
+		return cryo_error_set(err, EINVAL, "lock `%s`: not a lock name", name);
 	cleanup_close int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lfd < 0)
 		return cryo_error_set(err, errno, "open lock `%s`", path);

@@ -26,7 +26,6 @@
 
 /* config.dump is a few KiB; a huge one is not a checkpoint's. */
 #define CONFIG_DUMP_MAX (4 << 20)
-/* Where an ignored bind mount points instead: empty, read-only. */
 
 /* Everything one restore run knows and owns. */
 struct restore_run {
@@ -189,6 +188,7 @@ static void mounts_free(struct container_mount *m, size_t n)
 	free(m);
 }
 
+/* Where an ignored bind mount points instead: empty, read-only. */
 static int empty_bind_source(struct restore_run *run, char **out, cryo_err *err)
 {
 	cleanup_free char *dir = layout_empty_dir(run->engine->root);

@@ -23,8 +23,8 @@ static const char *const masked_paths[] = {"/proc/kcore", "/proc/keys", "/proc/t
  * directory with a read-only tmpfs, and CRIU archives every tmpfs with tar
  * inside its frozen time (about 16 ms each here, bench/criu-floor-results.md),
  * empty or not. A read-only bind of an empty directory of the engine's, made
- * like that tmpfs (mode 1777, root's), hides the same and costs CRIU nothing
- * (runc declares bind mounts external). */
+ * like that tmpfs (mode 1777, root's; layout_empty_dir()), hides the same and
+ * costs CRIU nothing (runc declares bind mounts external). */
 static const char *const readonly_paths[] = {"/proc/sys", "/proc/sysrq-trigger"};
 
 char *spec_cgroup_path(const char *id)
