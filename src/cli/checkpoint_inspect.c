@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "engine.h"
+#include "layout.h"
 #include "state.h"
 #include "trust.h"
 #include "util.h"
@@ -239,7 +240,7 @@ static int inspect(struct cli *cli, const char *what, const struct checkpoint_in
 		r = state_container_get(engine, what, &c, err);
 		if (r == -ENOENT && strchr(what, '/'))
 			r = cryo_error_plain(err, ENOENT, "no checkpoint archive `%s` (no such file)", what);
-		cleanup_free char *dir = r == 0 ? engine_path(engine, "checkpoints/%s", c->id) : NULL;
+		cleanup_free char *dir = r == 0 ? layout_checkpoint_dir(engine->root, c->id) : NULL;
 		if (r == 0 && !path_exists(dir))
 			r = cryo_error_plain(
 			    err, ENOENT,

@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
-#include "engine.h"
+#include "engine_open.h"
 #include "error.h"
 
 /* Podman's exit codes. */

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "digest.h"
 #include "image.h"
+#include "layout.h"
 #include "registry.h"
 #include "util.h"
 
@@ -364,7 +365,7 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
 	json_object_object_add(config, "WorkingDir", json_object_new_string(img->config.workdir));
 	json_object_object_add(config, "User", json_object_new_string(img->config.user));
 	json_object_object_add(o, "config", config);
-	cleanup_free char *mnt = engine_path(engine, "images/%s/mnt", img->id);
+	cleanup_free char *mnt = layout_image_mnt(engine->root, img->id);
 	json_object_object_add(o, "mountpoint",
 	                       image_is_mounted(engine, img->id) ? json_object_new_string(mnt) : NULL);
 	cli_print_json(o);

@@ -172,7 +172,7 @@ static struct json_object *build_info(struct cryo_engine *engine)
 	struct scratch_usage in_use = {0};
 	scratch_in_use(engine, &in_use, NULL);
 	json_object_object_add(store, "leftovers_removed_bytes",
-	                       json_object_new_int64((int64_t)engine->leftovers_removed.bytes));
+	                       json_object_new_int64((int64_t)engine->leftovers_removed->bytes));
 	json_object_object_add(store, "scratch_in_use_bytes", json_object_new_int64((int64_t)in_use.bytes));
 	json_object_object_add(info, "store", store);
 	return info;

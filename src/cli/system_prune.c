@@ -37,7 +37,7 @@ int cmd_system_prune(struct cli *cli, int argc, char **argv)
 	if (cli_engine(cli, &engine) < 0)
 		return EXIT_ENGINE;
 
-	struct scratch_usage removed = engine->leftovers_removed, again = {0}, in_use = {0};
+	struct scratch_usage removed = *engine->leftovers_removed, again = {0}, in_use = {0};
 	int r = scratch_collect(engine, &again, &err);
 	removed.entries += again.entries;
 	removed.bytes += again.bytes;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "layout.h"
 #include "util.h"
 
 int attach_reader_next(struct attach_reader *r, char *type, const unsigned char **payload, size_t *len)
@@ -73,7 +74,7 @@ int attach_write_frame(int fd, char type, const void *payload, size_t len)
 
 int attach_connect(struct cryo_engine *engine, const char *id, cryo_err *err)
 {
-	cleanup_free char *dir = engine_run_path(engine, "containers/%s", id);
+	cleanup_free char *dir = layout_run_container_dir(engine->runroot, id);
 	return console_connect(dir, ATTACH_SOCKET, err);
 }
 

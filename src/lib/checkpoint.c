@@ -13,6 +13,7 @@
 #include "container.h"
 #include "freeze_hook.h"
 #include "freezer.h"
+#include "layout.h"
 #include "progress.h"
 #include "lock.h"
 #include "overlay.h"
@@ -316,8 +317,7 @@ static int checkpoint_arm_freeze_hook(struct checkpoint_run *run, cryo_err *err)
 	    xasprintf("%s%s", criu_lines, run->stats->network_lock ? "" : "network-lock skip\n");
 	if (run->freeze_mode != FREEZE_IN_HOOK)
 		return spec_write_criu_config(bundle, options, err);
-	run->thawed_marker =
-	    engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
+	run->thawed_marker = layout_thawed_marker(run->engine->runroot, run->c->id, getpid());
 	unlink(run->thawed_marker);
 	cleanup_free char *hook_line = NULL;
 	if ((r = freeze_hook_arm(&run->hook, run->work_dir, &run->freezer, run->c->pid, run->thawed_marker,
@@ -515,9 +515,9 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	if ((r = container_config_from_json(run->c->config, &run->cfg, err)) < 0)
 		return r;
 	cleanup_free char *suffix = random_id();
-	run->dir = engine_path(engine, "checkpoints/%s.new-%.8s", run->c->id, suffix);
-	run->final_dir = engine_path(engine, "checkpoints/%s", run->c->id);
-	run->work_dir = engine_run_path(engine, "containers/%s/checkpoint-work", run->c->id);
+	run->dir = layout_checkpoint_staging(engine->root, run->c->id, suffix);
+	run->final_dir = layout_checkpoint_dir(engine->root, run->c->id);
+	run->work_dir = layout_checkpoint_work(engine->runroot, run->c->id);
 	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
 	cleanup_free char *volumes = xasprintf("%s/" CHECKPOINT_VOLUMES_DIR, run->dir);
 	/* Claimed before they exist: should this cryo be killed, the next
@@ -727,8 +727,8 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 		return 0; /* frozen already, and stays so */
 	/* A watchdog thaws it should this cryo die before it does: started
 	 * first, so that no moment exists where it is frozen and unwatched. */
-	n->thawed_marker = engine_run_path(run->engine, "containers/%s/neighbour-thawed-%d-%zu", run->c->id,
-	                                   (int)getpid(), run->n_neighbours);
+	n->thawed_marker =
+	    layout_neighbour_thawed_marker(run->engine->runroot, run->c->id, getpid(), run->n_neighbours);
 	unlink(n->thawed_marker);
 	freeze_watchdog_start(&n->freezer, 1, getpid(), 0, n->thawed_marker);
 	n->frozen_by_us = true; /* from here on, thaw_neighbours thaws it (and tells the watchdog) */

@@ -8,6 +8,7 @@
 
 #include "attach.h"
 #include "image.h"
+#include "layout.h"
 #include "lock.h"
 #include "monitor.h"
 #include "overlay.h"
@@ -23,23 +24,39 @@
 
 char *container_dir(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s", id);
+	return layout_container_dir(engine->root, id);
 }
 char *container_upper_dir(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s/upper", id);
+	return layout_container_upper(engine->root, id);
 }
 char *container_rootfs_dir(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s/rootfs", id);
+	return layout_container_rootfs(engine->root, id);
 }
 char *container_log_path(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s/ctr.log", id);
+	return layout_container_log(engine->root, id);
 }
 char *container_bundle_dir(struct cryo_engine *engine, const char *id)
 {
 	return container_dir(engine, id);
+}
+
+void container_monitor_opts(struct cryo_engine *engine, const char *id, bool auto_remove,
+                            struct monitor_opts *out)
+{
+	*out = (struct monitor_opts){.auto_remove = auto_remove};
+	cleanup_container struct container *c = NULL;
+	if (state_container_get(engine, id, &c, NULL) != 0)
+		return;
+	struct container_config cfg;
+	if (container_config_from_json(c->config, &cfg, NULL) != 0)
+		return;
+	out->terminal = cfg.terminal;
+	out->interactive = cfg.interactive;
+	out->read_only = cfg.read_only;
+	container_config_free(&cfg);
 }
 
 bool container_is_active(const struct container *c)
@@ -695,7 +712,7 @@ int container_create_from_config(struct cryo_engine *engine, const char *name, c
 	cleanup_free char *id = random_id();
 	cleanup_free char *dir = container_dir(engine, id);
 	cleanup_free char *upper = container_upper_dir(engine, id);
-	cleanup_free char *work = engine_path(engine, "containers/%s/work", id);
+	cleanup_free char *work = layout_container_work(engine->root, id);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, id);
 	struct json_object *spec = NULL;
 	struct json_object *cfg_json = NULL;
@@ -892,7 +909,7 @@ static int mount_rootfs(struct cryo_engine *engine, const struct container *c, c
 	cleanup_image struct image *img = NULL;
 	cleanup_strv char **lowers = NULL;
 	cleanup_free char *upper = container_upper_dir(engine, c->id);
-	cleanup_free char *work = engine_path(engine, "containers/%s/work", c->id);
+	cleanup_free char *work = layout_container_work(engine->root, c->id);
 	cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 	int r = image_get(engine, c->image_id, &img, err);
 	if (r < 0)
@@ -999,7 +1016,9 @@ static int start_container(struct cryo_engine *engine, const char *ref, struct c
 		network_detach(engine, c->id, NULL);
 		return cryo_error_wrap(err, "start container `%s`", c->name);
 	}
-	if ((r = monitor_start(engine, c->id, MONITOR_CREATE, NULL, auto_remove, &mon, err)) < 0) {
+	struct monitor_opts mon_opts;
+	container_monitor_opts(engine, c->id, auto_remove, &mon_opts);
+	if ((r = monitor_start(engine, c->id, MONITOR_CREATE, NULL, &mon_opts, &mon, err)) < 0) {
 		cleanup_free char *rootfs = container_rootfs_dir(engine, c->id);
 		overlay_unmount(rootfs, NULL);
 		network_detach(engine, c->id, NULL);
@@ -1196,8 +1215,8 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 		return cryo_error_wrap(err, "remove container `%s`", c->name);
 	}
 	cleanup_free char *dir = container_dir(engine, c->id);
-	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", c->id);
-	cleanup_free char *lock_path = engine_run_path(engine, "locks/%s", c->id);
+	cleanup_free char *run_dir = layout_run_container_dir(engine->runroot, c->id);
+	cleanup_free char *lock_path = layout_lock_file(engine->runroot, c->id);
 	rm_rf(run_dir, NULL);
 	unlink(lock_path);
 	if ((r = rm_rf(dir, err)) < 0)

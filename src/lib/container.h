@@ -129,7 +129,13 @@ int container_get_locked(struct cryo_engine *engine, const char *ref, struct con
 int container_resolve_user(struct cryo_engine *engine, const struct container *c, const char *user,
                            char **out, cryo_err *err);
 
-/* The container's files. */
+/* What the monitor (monitor.h) takes from container `id`'s configuration:
+ * its stdio and read-only root; all false when it cannot be read. */
+struct monitor_opts;
+void container_monitor_opts(struct cryo_engine *engine, const char *id, bool auto_remove,
+                            struct monitor_opts *out);
+
+/* The container's files (layout.h, from the engine). */
 char *container_dir(struct cryo_engine *engine, const char *id);
 char *container_upper_dir(struct cryo_engine *engine, const char *id);
 char *container_rootfs_dir(struct cryo_engine *engine, const char *id);

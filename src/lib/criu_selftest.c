@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "hwbp.h"
+#include "layout.h"
 #include "proc.h"
 #include "util.h"
 
@@ -378,7 +379,7 @@ int criu_selftest_run(struct cryo_engine *engine, int timeout_ms, struct criu_se
 	    (r = criu_stepping_decide(engine, NULL, &s.stepping, err)) < 0)
 		goto out;
 
-	s.dir = engine_path(engine, "tmp/system-check-XXXXXX");
+	s.dir = layout_tmp(engine->root, "system-check-XXXXXX");
 	if (!mkdtemp(s.dir)) {
 		r = cryo_error_set(err, errno, "create a directory from template `%s`", s.dir);
 		goto out;

@@ -9,6 +9,7 @@
 
 #include "container.h"
 #include "image.h"
+#include "layout.h"
 #include "state.h"
 #include "util.h"
 
@@ -128,7 +129,7 @@ static void containers_usage(struct cryo_engine *engine, struct usage_walk *w, s
 {
 	for (size_t i = 0; i < n_cts; i++) {
 		cleanup_free char *dir = container_dir(engine, cts[i]->id);
-		cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", cts[i]->id);
+		cleanup_free char *run_dir = layout_run_container_dir(engine->runroot, cts[i]->id);
 		uint64_t bytes = tree_usage(w, dir) + tree_usage(w, run_dir);
 		bool active = container_is_active(cts[i]);
 		out->total++;
@@ -149,7 +150,7 @@ static int volumes_usage(struct cryo_engine *engine, struct usage_walk *w, struc
 		return r;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		cleanup_strv char **users = NULL;
-		cleanup_free char *dir = engine_path(engine, "volumes/%s", vols[i]->name);
+		cleanup_free char *dir = layout_volume_dir(engine->root, vols[i]->name);
 		if ((r = state_volume_users(engine, vols[i]->name, &users, err)) < 0)
 			break;
 		uint64_t bytes = tree_usage(w, dir);
@@ -171,7 +172,7 @@ static int volumes_usage(struct cryo_engine *engine, struct usage_walk *w, struc
 static void checkpoints_usage(struct cryo_engine *engine, struct usage_walk *w, struct container **cts,
                               size_t n_cts, struct disk_usage_kind *out)
 {
-	cleanup_free char *dir = engine_path(engine, "checkpoints");
+	cleanup_free char *dir = layout_checkpoints_dir(engine->root);
 	cleanup_dir DIR *d = opendir(dir);
 	struct dirent *de;
 	if (!d)

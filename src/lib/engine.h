@@ -1,5 +1,7 @@
-/* The engine: where its files live, its database, and how it runs the runtime
- * and CRIU on this machine. Every engine operation takes a struct cryo_engine. */
+/* The engine handle every engine operation takes: where its files live (the
+ * two roots; layout.h spells the paths below them), its database, the OCI
+ * runtime and the configuration. A plain record: opening and closing it
+ * (engine_open.h) sit above the modules that use it (state.h, scratch.h). */
 #ifndef CRYO_ENGINE_H
 #define CRYO_ENGINE_H
 
@@ -8,18 +10,9 @@
 
 #include "config.h"
 #include "error.h"
-#include "scratch.h"
 
-#define CRYO_DEFAULT_ROOT "/var/lib/cryo"
-#define CRYO_DEFAULT_RUNROOT "/run/cryo"
-#define CRYO_DEFAULT_RUNTIME "runc"
-
-struct cryo_engine_opts {
-	const char *root;    /* persistent state: images, containers, volumes, db */
-	const char *runroot; /* per-boot state: runtime state, locks, probe caches */
-	const char *runtime; /* OCI runtime name or path; NULL: the configuration's engine.runtime */
-	const char *config;  /* configuration file; NULL: CRYO_DEFAULT_CONFIG if present */
-};
+struct scratch_claim;
+struct scratch_usage;
 
 struct cryo_engine {
 	char *root;
@@ -29,20 +22,8 @@ struct cryo_engine {
 	char *runtime_root; /* the runtime's --root, under runroot */
 	struct cryo_config *config;
 	struct scratch_claim *claim; /* this process's scratch (scratch.h), NULL until it has some */
-	struct scratch_usage leftovers_removed; /* what dead commands had left, removed when this opened */
+	struct scratch_usage *leftovers_removed; /* what dead commands had left, removed when this
+	                                            opened (never NULL once open) */
 };
-
-/* Open the engine: its directories, its database, and the garbage dead
- * commands left removed (scratch.h). */
-int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *opts, cryo_err *err);
-void cryo_engine_close(struct cryo_engine *engine);
-void cryo_engine_closep(struct cryo_engine **engine);
-#define cleanup_engine __attribute__((cleanup(cryo_engine_closep)))
-
-/* Allocated path below the engine root / runroot. */
-char *engine_path(const struct cryo_engine *engine, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-char *engine_run_path(const struct cryo_engine *engine, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 #endif

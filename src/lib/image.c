@@ -9,6 +9,7 @@
 
 #include "digest.h"
 #include "layer.h"
+#include "layout.h"
 #include "lock.h"
 #include "oci_layout.h"
 #include "state.h"
@@ -29,7 +30,6 @@ static int keep_code(cryo_err *err, int code)
 /* The key of a checkpoint image's entry in its stored configuration:
  * {"layer": "<sha256 hex of the layer blob>"}. */
 #define IMAGE_CHECKPOINT_KEY "Checkpoint"
-#define CHECKPOINT_IMAGE_STORE_DIR "checkpoint-images"
 
 /* ---- names ---- */
 
@@ -340,19 +340,14 @@ int image_list(struct cryo_engine *engine, struct image ***out, size_t *count, c
 
 char *image_layer_path(struct cryo_engine *engine, const char *layer_id)
 {
-	return engine_path(engine, "layers/%s", layer_id);
-}
-
-static char *image_mount_path(struct cryo_engine *engine, const char *id)
-{
-	return engine_path(engine, "images/%s/mnt", id);
+	return layout_layer_dir(engine->root, layer_id);
 }
 
 /* ---- mounts ---- */
 
 bool image_is_mounted(struct cryo_engine *engine, const char *id)
 {
-	cleanup_free char *mnt = image_mount_path(engine, id);
+	cleanup_free char *mnt = layout_image_mnt(engine->root, id);
 	struct statx stx;
 	if (statx(AT_FDCWD, mnt, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
 		return false;
@@ -363,8 +358,8 @@ bool image_is_mounted(struct cryo_engine *engine, const char *id)
 /* Unmount (when mounted) and remove <root>/images/<id>. */
 static int image_unmount_dir(struct cryo_engine *engine, const char *id, cryo_err *err)
 {
-	cleanup_free char *mnt = image_mount_path(engine, id);
-	cleanup_free char *dir = engine_path(engine, "images/%s", id);
+	cleanup_free char *mnt = layout_image_mnt(engine->root, id);
+	cleanup_free char *dir = layout_image_dir(engine->root, id);
 	while (image_is_mounted(engine, id)) {
 		if (umount2(mnt, UMOUNT_NOFOLLOW) < 0)
 			return cryo_error_set(err, errno, "unmount image at `%s`", mnt);
@@ -441,7 +436,7 @@ static int mount_layers(struct cryo_engine *engine, const struct image *img, con
 	if (strlen(data) >= 4096)
 		return fail_with(err, E2BIG, "image %s has too many layers (%zu) for one overlay mount",
 		                 img->id, n);
-	cleanup_free char *layers_dir = engine_path(engine, "layers");
+	cleanup_free char *layers_dir = layout_layers_dir(engine->root);
 	cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cwd < 0 || chdir(layers_dir) < 0)
 		return cryo_error_set(err, errno, "enter `%s`", layers_dir);
@@ -460,7 +455,7 @@ static int mount_locked(struct cryo_engine *engine, const struct image *img, cha
 	int rc = image_require_rootfs(img, err);
 	if (rc < 0)
 		return rc;
-	cleanup_free char *mnt = image_mount_path(engine, img->id);
+	cleanup_free char *mnt = layout_image_mnt(engine->root, img->id);
 	int r;
 	if (!image_is_mounted(engine, img->id)) {
 		if ((r = mkdir_p(mnt, 0700, err)) < 0 || (r = mount_layers(engine, img, mnt, err)) < 0)
@@ -565,16 +560,16 @@ fail:
 static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 {
 	static const struct {
-		const char *dir;
+		char *(*dir)(const char *root);
 		int (*recorded)(struct cryo_engine *, const char *, bool *, cryo_err *);
 	} areas[] = {
-	    {"tmp", NULL},
-	    {"layers", state_layer_exists},
-	    {"images", state_image_exists},
-	    {CHECKPOINT_IMAGE_STORE_DIR, state_image_exists},
+	    {layout_tmp_dir, NULL},
+	    {layout_layers_dir, state_layer_exists},
+	    {layout_images_dir, state_image_exists},
+	    {layout_checkpoint_images_dir, state_image_exists},
 	};
 	for (size_t a = 0; a < ARRAY_SIZE(areas); a++) {
-		cleanup_free char *path = engine_path(engine, "%s", areas[a].dir);
+		cleanup_free char *path = areas[a].dir(engine->root);
 		cleanup_dir DIR *d = opendir(path);
 		struct dirent *de;
 		if (!d)
@@ -687,7 +682,7 @@ static int add_layer(struct cryo_engine *engine, struct image_add *add, const ch
                      bool require_entries, cryo_err *err)
 {
 	cleanup_free char *final = image_layer_path(engine, id);
-	cleanup_free char *tmp = engine_path(engine, "tmp/" TMP_PREFIX "layer-XXXXXX");
+	cleanup_free char *tmp = layout_tmp(engine->root, TMP_PREFIX "layer-XXXXXX");
 	size_t n = strv_len(add->layers);
 	uint64_t size = 0;
 	bool known = false;
@@ -1019,7 +1014,7 @@ int image_load(struct cryo_engine *engine, const char *path, const char *ref, ch
 		goto out;
 	const char *dir = path;
 	if (S_ISREG(st.st_mode)) {
-		tmp = engine_path(engine, "tmp/" TMP_PREFIX "load-XXXXXX");
+		tmp = layout_tmp(engine->root, TMP_PREFIX "load-XXXXXX");
 		if (!mkdtemp(tmp)) {
 			r = cryo_error_set(err, errno, "create directory `%s`", tmp);
 			free(tmp);
@@ -1045,7 +1040,7 @@ out:
 
 char *image_checkpoint_dir(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, CHECKPOINT_IMAGE_STORE_DIR "/%s", id);
+	return layout_checkpoint_image_dir(engine->root, id);
 }
 
 int image_require_rootfs(const struct image *img, cryo_err *err)

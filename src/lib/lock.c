@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include "layout.h"
 #include "util.h"
 
 int lock_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err *err)
 {
-	cleanup_free char *path = engine_run_path(engine, "locks/%s", name);
+	cleanup_free char *path = layout_lock_file(engine->runroot, name);
+	if (!path)
+		return cryo_error_set(err, EINVAL, "lock `%s`: not a lock name", name);
 	cleanup_close int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lfd < 0)
 		return cryo_error_set(err, errno, "open lock `%s`", path);
@@ -21,7 +24,9 @@ int lock_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err
 
 int lock_try_acquire(struct cryo_engine *engine, const char *name, int *fd, cryo_err *err)
 {
-	cleanup_free char *path = engine_run_path(engine, "locks/%s", name);
+	cleanup_free char *path = layout_lock_file(engine->runroot, name);
+	if (!path)
+		return cryo_error_set(err, EINVAL, "lock `%s`: not a lock name", name);
 	cleanup_close int lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lfd < 0)
 		return cryo_error_set(err, errno, "open lock `%s`", path);

@@ -12,6 +12,7 @@
 
 #include "checkpoint.h"
 #include "container.h"
+#include "layout.h"
 #include "signal_hold.h"
 #include "util.h"
 #include "test_hooks.h"

@@ -17,7 +17,8 @@
 
 #include "attach.h"
 #include "console.h"
-#include "container.h"
+#include "layout.h"
+#include "layout.h"
 #include "log.h"
 #include "network.h"
 #include "state.h"
@@ -57,13 +58,6 @@ static int read_pid_file(const char *path)
 }
 
 #define MONITOR_MAX_CLIENTS 16
-
-struct monitor_flags {
-	bool auto_remove; /* `cryo rm -f` the container after it exits */
-	bool terminal;    /* the init gets a pseudo-terminal (the spec's process.terminal) */
-	bool interactive; /* keep the init's stdin open for attached clients */
-	bool read_only;   /* the root file system is read-only (--read-only) */
-};
 
 /* CRIU restores the container's mounts but not its root's flags (the root is
  * the runtime's, passed to CRIU as is): a read-only root comes back
@@ -249,7 +243,7 @@ static void record_exit(struct cryo_engine *engine, const char *id, int status, 
                         struct monitor_io *io, const char *network_generation)
 {
 	int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	cleanup_free char *path = engine_run_path(engine, "containers/%s/exit", id);
+	cleanup_free char *path = layout_exit_file(engine->runroot, id);
 	cleanup_free char *text =
 	    xasprintf("%d %d %lld\n", exit_code, (int)getpid(), (long long)now_realtime_us());
 	write_file_atomic(path, text, strlen(text), 0600, NULL);
@@ -259,7 +253,7 @@ static void record_exit(struct cryo_engine *engine, const char *id, int status, 
 
 	/* Errors here are not fatal: the next start or rm tries again. */
 	runtime_delete(engine, id, true, NULL);
-	cleanup_free char *rootfs = container_rootfs_dir(engine, id);
+	cleanup_free char *rootfs = layout_container_rootfs(engine->root, id);
 	overlay_unmount(rootfs, NULL);
 	/* Only the attachment this container ran with: after a stopping
 	 * checkpoint, an in-place restore may have attached it anew. */
@@ -284,16 +278,16 @@ static void record_exit(struct cryo_engine *engine, const char *id, int status, 
 
 static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, enum monitor_mode mode,
                                    const struct runtime_restore_opts *restore_in,
-                                   const struct monitor_flags *flags, int sync_fd)
+                                   const struct monitor_opts *flags, int sync_fd)
 {
 	int out_pipe[2], err_pipe[2], in_pipe[2] = {-1, -1};
 	struct monitor_io io = {
 	    .out = -1, .err = -1, .master = -1, .stdin_w = -1, .listen_fd = -1, .log_fd = -1};
 	cleanup_error cryo_err err = NULL;
-	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", id);
-	cleanup_free char *pid_file = xasprintf("%s/pid", run_dir);
-	cleanup_free char *log_path = container_log_path(engine, id);
-	cleanup_free char *bundle = container_bundle_dir(engine, id);
+	cleanup_free char *run_dir = layout_run_container_dir(engine->runroot, id);
+	cleanup_free char *pid_file = layout_pid_file(engine->runroot, id);
+	cleanup_free char *log_path = layout_container_log(engine->root, id);
+	cleanup_free char *bundle = layout_container_dir(engine->root, id);
 	cleanup_free char *console_socket = NULL;
 	int console_listen_fd = -1;
 
@@ -399,30 +393,18 @@ static _Noreturn void monitor_main(struct cryo_engine *engine, const char *id, e
 }
 
 int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode mode,
-                  const struct runtime_restore_opts *restore, bool auto_remove, struct monitor_result *result,
-                  cryo_err *err)
+                  const struct runtime_restore_opts *restore, const struct monitor_opts *opts,
+                  struct monitor_result *result, cryo_err *err)
 {
 	int sync_pipe[2];
-	cleanup_free char *run_dir = engine_run_path(engine, "containers/%s", id);
+	cleanup_free char *run_dir = layout_run_container_dir(engine->runroot, id);
 	int r;
 
 	if ((r = mkdir_p(run_dir, 0700, err)) < 0)
 		return r;
-	/* How the container's stdio is set up is part of its configuration. */
-	struct monitor_flags flags = {.auto_remove = auto_remove};
-	cleanup_container struct container *c = NULL;
-	if (state_container_get(engine, id, &c, NULL) == 0) {
-		struct container_config cfg;
-		if (container_config_from_json(c->config, &cfg, NULL) == 0) {
-			flags.terminal = cfg.terminal;
-			flags.interactive = cfg.interactive;
-			flags.read_only = cfg.read_only;
-			container_config_free(&cfg);
-		}
-	}
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0)
 		return cryo_error_set(err, errno, "start monitor for `%s`: pipe", id);
-	cleanup_free char *exit_file = engine_run_path(engine, "containers/%s/exit", id);
+	cleanup_free char *exit_file = layout_exit_file(engine->runroot, id);
 	unlink(exit_file);
 	fflush(NULL);
 	pid_t child = fork();
@@ -447,7 +429,7 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 			if (fd != sync_pipe[1])
 				close(fd);
 		engine->db = NULL; /* the parent's connection; never used here */
-		monitor_main(engine, id, mode, restore, &flags, sync_pipe[1]);
+		monitor_main(engine, id, mode, restore, opts, sync_pipe[1]);
 	}
 	close(sync_pipe[1]);
 	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
@@ -488,7 +470,7 @@ int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode 
 int monitor_read_exit(struct cryo_engine *engine, const char *id, int *exit_code, int *monitor_pid,
                       int64_t *finished_us)
 {
-	cleanup_free char *path = engine_run_path(engine, "containers/%s/exit", id);
+	cleanup_free char *path = layout_exit_file(engine->runroot, id);
 	cleanup_free char *text = NULL;
 	long long finished = 0;
 	if (read_file(path, &text, NULL, NULL) < 0)

@@ -27,13 +27,21 @@ struct monitor_result {
 	int64_t runtime_duration_us; /* how long the runtime's create/restore took */
 };
 
+/* What the monitor takes from the container's configuration (read by
+ * container_monitor_opts(), container.h). */
+struct monitor_opts {
+	bool auto_remove; /* `cryo rm -f` the container after it exits */
+	bool terminal;    /* the init gets a pseudo-terminal (the spec's process.terminal) */
+	bool interactive; /* keep the init's stdin open for attached clients */
+	bool read_only;   /* the root file system is read-only (--read-only) */
+};
+
 /* Start the monitor for container `id` and wait until the runtime has created
  * or restored the container. For MONITOR_RESTORE, `restore` gives the images
- * (its fds and pid_file are filled in by the monitor). With auto_remove, the
- * monitor removes the container (`cryo rm -f`) after it exits. */
+ * (its fds and pid_file are filled in by the monitor). */
 int monitor_start(struct cryo_engine *engine, const char *id, enum monitor_mode mode,
-                  const struct runtime_restore_opts *restore, bool auto_remove, struct monitor_result *result,
-                  cryo_err *err);
+                  const struct runtime_restore_opts *restore, const struct monitor_opts *opts,
+                  struct monitor_result *result, cryo_err *err);
 
 /* The exit file the monitor writes: parse it. Returns 0 when present. */
 int monitor_read_exit(struct cryo_engine *engine, const char *id, int *exit_code, int *monitor_pid,

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cni.h"
+#include "layout.h"
 #include "lock.h"
 #include "proc.h"
 #include "state.h"
@@ -17,7 +18,6 @@
 /* Held while ports, addresses and networks are chosen, so that two cryo
  * commands never pick the same. */
 #define NETWORK_LOCK "networks"
-#define NETWORK_RECORD "network.json"
 /* network.json is written by cryo; a huge one is not. */
 #define NETWORK_RECORD_MAX (1 << 20)
 
@@ -459,12 +459,12 @@ int network_check_address(const struct network *net, const char *ip, cryo_err *e
 
 char *network_netns_path(struct cryo_engine *engine, const char *id)
 {
-	return engine_run_path(engine, "netns/%s", id);
+	return layout_netns(engine->runroot, id);
 }
 
 static char *record_path(struct cryo_engine *engine, const char *id)
 {
-	return engine_path(engine, "containers/%s/" NETWORK_RECORD, id);
+	return layout_container_network_record(engine->root, id);
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -538,7 +538,7 @@ struct json_object *network_status_to_json(const struct network_status *s)
 static int for_each_record(struct cryo_engine *engine, const char *self_id,
                            int (*fn)(const char *id, struct json_object *rec, void *data), void *data)
 {
-	cleanup_free char *dir = engine_path(engine, "containers");
+	cleanup_free char *dir = layout_containers_dir(engine->root);
 	cleanup_dir DIR *d = opendir(dir);
 	if (!d)
 		return 0;
@@ -546,8 +546,8 @@ static int for_each_record(struct cryo_engine *engine, const char *self_id,
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || (self_id && strcmp(de->d_name, self_id) == 0))
 			continue;
-		cleanup_free char *path = xasprintf("%s/%s/" NETWORK_RECORD, dir, de->d_name);
-		struct json_object *rec = record_read(path);
+		cleanup_free char *path = layout_container_network_record(engine->root, de->d_name);
+		struct json_object *rec = path ? record_read(path) : NULL;
 		if (!rec)
 			continue;
 		int r = fn(de->d_name, rec, data);
@@ -680,7 +680,7 @@ static struct json_object *plugin_bridge(struct cryo_engine *engine, const struc
 	json_object_object_add(def, "dst", json_object_new_string("0.0.0.0/0"));
 	json_object_array_add(routes, def);
 	json_object_object_add(ipam, "routes", routes);
-	cleanup_free char *data_dir = engine_path(engine, "networks/ipam");
+	cleanup_free char *data_dir = layout_ipam_dir(engine->root);
 	json_object_object_add(ipam, "dataDir", json_object_new_string(data_dir));
 	json_object_object_add(p, "ipam", ipam);
 	return p;
@@ -831,8 +831,8 @@ int network_attach(struct cryo_engine *engine, const char *id, const struct netw
 	cleanup_close int lock = -1;
 	cleanup_free char *netns = network_netns_path(engine, id);
 	cleanup_free char *path = record_path(engine, id);
-	cleanup_free char *netns_dir = engine_run_path(engine, "netns");
-	cleanup_free char *ipam_dir = engine_path(engine, "networks/ipam");
+	cleanup_free char *netns_dir = layout_netns_dir(engine->runroot);
+	cleanup_free char *ipam_dir = layout_ipam_dir(engine->root);
 	struct json_object *rec = NULL, *plugins = NULL, *rc = NULL, *result = NULL;
 	int r;
 
@@ -1082,7 +1082,7 @@ int network_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 			                     res.errout ? str_rstrip(res.errout) : "ip link delete failed");
 		proc_result_free(&res);
 	}
-	cleanup_free char *ipam = engine_path(engine, "networks/ipam/%s", name);
+	cleanup_free char *ipam = layout_ipam_network(engine->root, name);
 	rm_rf(ipam, NULL);
 	return r;
 }

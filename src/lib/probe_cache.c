@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "hostinfo.h"
+#include "layout.h"
 #include "lock.h"
 #include "util.h"
 
@@ -79,7 +80,7 @@ struct json_object *probe_cache_get(struct cryo_engine *engine, const char *name
 {
 	cleanup_error cryo_err err = NULL;
 	cleanup_free char *boot_id = NULL;
-	cleanup_free char *file = engine_run_path(engine, PROBE_CACHE_FILE);
+	cleanup_free char *file = layout_probe_cache(engine->runroot);
 	if (hostinfo_boot_id(&boot_id, &err) < 0)
 		return NULL; /* without a boot ID nothing cached can be trusted */
 	return probe_cache_get_at(file, boot_id, name, key);
@@ -89,7 +90,7 @@ int probe_cache_put(struct cryo_engine *engine, const char *name, const char *ke
                     cryo_err *err)
 {
 	cleanup_free char *boot_id = NULL;
-	cleanup_free char *file = engine_run_path(engine, PROBE_CACHE_FILE);
+	cleanup_free char *file = layout_probe_cache(engine->runroot);
 	cleanup_close int lock_fd = -1;
 	int r;
 	if ((r = hostinfo_boot_id(&boot_id, err)) < 0)

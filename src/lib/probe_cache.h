@@ -20,8 +20,6 @@
 #include "engine.h"
 #include "error.h"
 
-#define PROBE_CACHE_FILE "host-probe.json"
-
 /* "PATH:MTIME_NS:SIZE" of a file, or NULL when it cannot be stat'ed. */
 char *probe_cache_fingerprint(const char *path);
 

@@ -11,6 +11,7 @@
 #include "freezer.h"
 #include "hostinfo.h"
 #include "image.h"
+#include "layout.h"
 #include "lock.h"
 #include "monitor.h"
 #include "network.h"
@@ -25,8 +26,6 @@
 
 /* config.dump is a few KiB; a huge one is not a checkpoint's. */
 #define CONFIG_DUMP_MAX (4 << 20)
-/* Where an ignored bind mount points instead: empty, read-only. */
-#define EMPTY_BIND_DIR "empty"
 
 /* Everything one restore run knows and owns. */
 struct restore_run {
@@ -189,9 +188,10 @@ static void mounts_free(struct container_mount *m, size_t n)
 	free(m);
 }
 
+/* Where an ignored bind mount points instead: empty, read-only. */
 static int empty_bind_source(struct restore_run *run, char **out, cryo_err *err)
 {
-	cleanup_free char *dir = engine_path(run->engine, EMPTY_BIND_DIR);
+	cleanup_free char *dir = layout_empty_dir(run->engine->root);
 	if (mkdir(dir, 0555) < 0 && errno != EEXIST)
 		return cryo_error_set(err, errno, "create `%s`", dir);
 	*out = move_ptr(dir);
@@ -387,7 +387,7 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 	cleanup_free char *suffix = random_id();
 	int r;
 
-	run->dir = engine_path(run->engine, "tmp/import-%.12s", suffix);
+	run->dir = layout_import_dir(run->engine->root, suffix);
 	run->dir_is_import = true;
 	/* claimed first: a killed restore's import is collected (scratch.h) */
 	if ((r = scratch_claim_path(run->engine, run->dir, err)) < 0 ||
@@ -749,15 +749,16 @@ static int restore_bundle(struct restore_run *run, cryo_err *err)
 static int restore_processes(struct restore_run *run, cryo_err *err)
 {
 	cleanup_free char *images = xasprintf("%s/" CHECKPOINT_IMAGES_DIR, run->dir);
-	cleanup_free char *work = engine_run_path(run->engine, "containers/%s/restore-work", run->c->id);
+	cleanup_free char *work = layout_restore_work(run->engine->runroot, run->c->id);
 	int r;
 	if ((r = rm_rf(work, err)) < 0 || (r = mkdir_p(work, 0700, err)) < 0)
 		return r;
 	struct runtime_restore_opts ro = {.criu = run->opts->criu};
 	ro.criu.image_path = images;
 	ro.criu.work_path = work;
-	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, run->cfg.auto_remove, &run->mon,
-	                       err)) < 0)
+	struct monitor_opts mon_opts;
+	container_monitor_opts(run->engine, run->c->id, run->cfg.auto_remove, &mon_opts);
+	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, &mon_opts, &run->mon, err)) < 0)
 		return r;
 	run->stats->runtime_restore_duration = run->mon.runtime_duration_us;
 	cleanup_free char *criu_stats = xasprintf("%s/stats-restore", work);
@@ -836,7 +837,7 @@ static void restore_run_release(struct restore_run *run)
 		rm_rf(run->dir, NULL);
 	} else if (run->dir_is_import) {
 		/* kept on purpose: out of the leftover collector's way (scratch.h) */
-		cleanup_free char *kept = engine_path(run->engine, "tmp/kept-%s", run->c->id);
+		cleanup_free char *kept = layout_kept_import(run->engine->root, run->c->id);
 		rm_rf(kept, NULL);
 		rename(run->dir, kept);
 	}

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "criu.h"
+#include "layout.h"
 #include "proc.h"
 #include "util.h"
 
@@ -135,7 +136,7 @@ int runtime_create(struct cryo_engine *engine, const char *id, const char *bundl
                    int in_fd, int out_fd, int err_fd, const char *console_socket, cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
-	cleanup_free char *log = engine_run_path(engine, "containers/%s/runtime-create.log", id);
+	cleanup_free char *log = layout_runtime_log(engine->runroot, id, "create");
 	struct proc_opts opts = PROC_OPTS_INIT;
 	struct proc_result res;
 
@@ -333,7 +334,7 @@ int runtime_restore(struct cryo_engine *engine, const char *id, const struct run
 {
 	cleanup_strv char **argv = NULL;
 	cleanup_strv char **env = NULL;
-	cleanup_free char *log = engine_run_path(engine, "containers/%s/runtime-restore.log", id);
+	cleanup_free char *log = layout_runtime_log(engine->runroot, id, "restore");
 	struct proc_opts opts = PROC_OPTS_INIT;
 	struct proc_result res;
 	int r;

@@ -12,10 +12,10 @@
 
 #include "engine.h"
 #include "hostinfo.h"
+#include "layout.h"
 #include "pathsafe.h"
 #include "util.h"
 
-#define CLAIMS_DIR "claims"
 #define CLAIM_SUFFIX ".claim"
 /* A claim file being set up (the fallback without O_TMPFILE) older than
  * this, with its lock free, was abandoned half-made. */
@@ -87,7 +87,7 @@ static int write_all(int fd, const char *text, cryo_err *err, const char *path)
 /* Create this process's claim: locked before anyone can see it. */
 static int claim_create(struct cryo_engine *engine, struct scratch_claim **out, cryo_err *err)
 {
-	cleanup_free char *dir = engine_path(engine, CLAIMS_DIR);
+	cleanup_free char *dir = layout_claims_dir(engine->root);
 	cleanup_free char *suffix = random_id();
 	cleanup_free char *path = xasprintf("%s/%d-%.16s" CLAIM_SUFFIX, dir, (int)getpid(), suffix);
 	cleanup_free char *owner = owner_line();
@@ -144,7 +144,8 @@ int scratch_claim_path(struct cryo_engine *engine, const char *path, cryo_err *e
 int scratch_make_dir(struct cryo_engine *engine, const char *what, char **out, cryo_err *err)
 {
 	cleanup_free char *suffix = random_id();
-	cleanup_free char *dir = engine_path(engine, "tmp/%s-%.12s", what, suffix);
+	cleanup_free char *name = xasprintf("%s-%.12s", what, suffix);
+	cleanup_free char *dir = layout_tmp(engine->root, name);
 	int r;
 	if ((r = scratch_claim_path(engine, dir, err)) < 0 || (r = mkdir_p(dir, 0700, err)) < 0)
 		return r;
@@ -266,7 +267,7 @@ struct dead_claim {
 static void read_claims(struct cryo_engine *engine, struct claim_set *live, struct claim_set *dead,
                         struct dead_claim **dead_claims, size_t *n_dead)
 {
-	cleanup_free char *dir = engine_path(engine, CLAIMS_DIR);
+	cleanup_free char *dir = layout_claims_dir(engine->root);
 	cleanup_dir DIR *d = opendir(dir);
 	if (!d)
 		return;
@@ -317,23 +318,21 @@ static void read_claims(struct cryo_engine *engine, struct claim_set *live, stru
 static void list_scratch_dirs(struct cryo_engine *engine, char ***out)
 {
 	static const struct {
-		const char *dir, *needle;
+		char *(*dir)(const char *root);
+		bool (*is_scratch)(const char *name);
 	} places[] = {
-	    {"checkpoints", ".new-"},
-	    {"tmp", "import-"},
+	    {layout_checkpoints_dir, layout_is_checkpoint_staging},
+	    {layout_tmp_dir, layout_is_import},
 	};
 	char **found = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < ARRAY_SIZE(places); i++) {
-		cleanup_free char *dir = engine_path(engine, "%s", places[i].dir);
+		cleanup_free char *dir = places[i].dir(engine->root);
 		cleanup_dir DIR *d = opendir(dir);
 		if (!d)
 			continue;
 		struct dirent *de;
 		while ((de = readdir(d))) {
-			bool match = strcmp(places[i].dir, "tmp") == 0
-			                 ? str_has_prefix(de->d_name, places[i].needle)
-			                 : strstr(de->d_name, places[i].needle) != NULL;
-			if (!match)
+			if (!places[i].is_scratch(de->d_name))
 				continue;
 			cleanup_free char *path = xasprintf("%s/%s", dir, de->d_name);
 			strv_push(&found, path);

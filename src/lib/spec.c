@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "network.h"
 #include "security.h"
 #include "util.h"
@@ -22,9 +23,8 @@ static const char *const masked_paths[] = {"/proc/kcore", "/proc/keys", "/proc/t
  * directory with a read-only tmpfs, and CRIU archives every tmpfs with tar
  * inside its frozen time (about 16 ms each here, bench/criu-floor-results.md),
  * empty or not. A read-only bind of an empty directory of the engine's, made
- * like that tmpfs (mode 1777, root's), hides the same and costs CRIU nothing
- * (runc declares bind mounts external). */
-#define SPEC_EMPTY_DIR "empty"
+ * like that tmpfs (mode 1777, root's; layout_empty_dir()), hides the same and
+ * costs CRIU nothing (runc declares bind mounts external). */
 static const char *const readonly_paths[] = {"/proc/sys", "/proc/sysrq-trigger"};
 
 char *spec_cgroup_path(const char *id)
@@ -159,7 +159,7 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 		add_mount(mounts, "/sys", "sysfs", "sysfs", sys_opts, ARRAY_SIZE(sys_opts));
 
 	static const char *const mask_opts[] = {"rbind", "ro", "rprivate", "nosuid", "nodev", "noexec"};
-	cleanup_free char *empty = engine_path(engine, SPEC_EMPTY_DIR);
+	cleanup_free char *empty = layout_empty_dir(engine->root);
 	add_mount(mounts, "/sys/firmware", "bind", empty, mask_opts, ARRAY_SIZE(mask_opts));
 
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
@@ -231,7 +231,7 @@ static struct json_object *linux_json(struct cryo_engine *engine, const char *id
  * have changed it (it must stay empty, root's, mode 1777 like runc's tmpfs). */
 static int ensure_empty_dir(struct cryo_engine *engine, cryo_err *err)
 {
-	cleanup_free char *path = engine_path(engine, SPEC_EMPTY_DIR);
+	cleanup_free char *path = layout_empty_dir(engine->root);
 	if (mkdir(path, 01777) < 0 && errno != EEXIST)
 		return cryo_error_set(err, errno, "create `%s`", path);
 	cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -279,7 +279,7 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	/* runc hands this file to CRIU (its `org.criu.config` annotation); cryo
 	 * writes it before each checkpoint (checkpoint.c). */
 	struct json_object *annotations = json_object_new_object();
-	cleanup_free char *criu_conf = engine_path(engine, "containers/%s/" SPEC_CRIU_CONFIG, id);
+	cleanup_free char *criu_conf = layout_container_criu_config(engine->root, id);
 	json_object_object_add(annotations, "org.criu.config", json_object_new_string(criu_conf));
 	json_object_object_add(spec, "annotations", annotations);
 	*out = spec;

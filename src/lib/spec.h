@@ -7,6 +7,7 @@
 #include "container_config.h"
 #include "engine.h"
 #include "error.h"
+#include "layout.h"
 
 /* Build the spec for container `id` whose root file system is mounted at
  * `rootfs`. */
@@ -18,7 +19,7 @@ int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err);
 
 /* CRIU's configuration file for a container, in its bundle. The spec names
  * it in the `org.criu.config` annotation, which runc hands to CRIU. */
-#define SPEC_CRIU_CONFIG "criu.conf"
+#define SPEC_CRIU_CONFIG LAYOUT_CRIU_CONFIG
 /* Write it (text: CRIU configuration lines, "" for none). */
 int spec_write_criu_config(const char *bundle_dir, const char *text, cryo_err *err);
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <string.h>
 
+#include "layout.h"
 #include "util.h"
 
 /* The whole database, declared in one place. */
@@ -111,7 +112,7 @@ static int schema_version(struct cryo_engine *engine, int *version, cryo_err *er
 
 int state_open(struct cryo_engine *engine, cryo_err *err)
 {
-	cleanup_free char *path = engine_path(engine, "state.db");
+	cleanup_free char *path = layout_db_file(engine->root);
 	int version = 0, r;
 
 	if (sqlite3_open_v2(path, &engine->db,

@@ -7,12 +7,10 @@
 #include <sys/stat.h>
 
 #include "digest.h"
+#include "layout.h"
 #include "lock.h"
 #include "util.h"
 
-#define ENGINE_KEY_DIR "keys"
-#define ENGINE_KEY_FILE "keys/engine.key"
-#define TRUSTED_KEYS_FILE "trusted-keys"
 #define TRUST_LOCK "trusted-keys"
 /* A key file or a trusted-keys file is small; a huge one is not ours. */
 #define KEY_FILE_MAX (64 << 10)
@@ -206,8 +204,8 @@ static int generate_engine_key(const char *path, cryo_err *err)
 
 int trust_engine_key(struct cryo_engine *engine, struct signing_key **out, cryo_err *err)
 {
-	cleanup_free char *dir = engine_path(engine, ENGINE_KEY_DIR);
-	cleanup_free char *path = engine_path(engine, ENGINE_KEY_FILE);
+	cleanup_free char *dir = layout_keys_dir(engine->root);
+	cleanup_free char *path = layout_engine_key(engine->root);
 	int r;
 
 	if ((r = mkdir_p(dir, 0700, err)) < 0)
@@ -312,7 +310,7 @@ static void trusted_keys_push(struct trusted_keys *keys, const unsigned char pub
 
 int trust_list(struct cryo_engine *engine, struct trusted_keys *out, cryo_err *err)
 {
-	cleanup_free char *path = engine_path(engine, TRUSTED_KEYS_FILE);
+	cleanup_free char *path = layout_trusted_keys(engine->root);
 	cleanup_free char *text = NULL;
 	memset(out, 0, sizeof(*out));
 	int r = read_file_bounded(path, TRUSTED_KEYS_MAX, &text, NULL, err);
@@ -363,7 +361,7 @@ int trust_known_keys(struct cryo_engine *engine, struct trusted_keys *out, cryo_
 	int r = trust_list(engine, out, err);
 	if (r < 0)
 		return r;
-	cleanup_free char *path = engine_path(engine, ENGINE_KEY_FILE);
+	cleanup_free char *path = layout_engine_key(engine->root);
 	if (!path_exists(path))
 		return 0;
 	struct signing_key *own = NULL;
@@ -380,7 +378,7 @@ int trust_known_keys(struct cryo_engine *engine, struct trusted_keys *out, cryo_
 
 static int write_trusted(struct cryo_engine *engine, const struct trusted_keys *keys, cryo_err *err)
 {
-	cleanup_free char *path = engine_path(engine, TRUSTED_KEYS_FILE);
+	cleanup_free char *path = layout_trusted_keys(engine->root);
 	cleanup_free char *text = xstrdup("");
 	for (size_t i = 0; i < keys->n; i++) {
 		cleanup_free char *line = trust_public_key_line(keys->keys[i].key, keys->keys[i].comment);

@@ -2,17 +2,18 @@
 
 #include <string.h>
 
+#include "layout.h"
 #include "state.h"
 #include "util.h"
 
 char *volume_data_dir(struct cryo_engine *engine, const char *name)
 {
-	return engine_path(engine, "volumes/%s/_data", name);
+	return layout_volume_data(engine->root, name);
 }
 
 int volume_create(struct cryo_engine *engine, const char *name, bool if_missing, cryo_err *err)
 {
-	cleanup_free char *dir = engine_path(engine, "volumes/%s", name);
+	cleanup_free char *dir = layout_volume_dir(engine->root, name);
 	cleanup_free char *data = volume_data_dir(engine, name);
 	int r;
 
@@ -72,7 +73,7 @@ int volume_remove(struct cryo_engine *engine, const char *name, cryo_err *err)
 		state_rollback(engine);
 		return r;
 	}
-	cleanup_free char *dir = engine_path(engine, "volumes/%s", name);
+	cleanup_free char *dir = layout_volume_dir(engine->root, name);
 	if ((r = rm_rf(dir, err)) < 0)
 		return cryo_error_wrap(err, "remove volume `%s` data", name);
 	return 0;

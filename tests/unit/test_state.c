@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "layout.h"
 #include "state.h"
 #include "testutil.h"
 #include "util.h"
@@ -45,9 +46,9 @@ static int open_db(void **state)
 static int close_db(void **state)
 {
 	struct cryo_engine *engine = *state;
-	cleanup_free char *db = engine_path(engine, "state.db");
-	cleanup_free char *wal = engine_path(engine, "state.db-wal");
-	cleanup_free char *shm = engine_path(engine, "state.db-shm");
+	cleanup_free char *db = layout_db_file(engine->root);
+	cleanup_free char *wal = xasprintf("%s-wal", db);
+	cleanup_free char *shm = xasprintf("%s-shm", db);
 	sqlite3_close(engine->db);
 	unlink(db);
 	unlink(wal);

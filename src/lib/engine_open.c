@@ -1,9 +1,10 @@
-#include "engine.h"
+#include "engine_open.h"
 
-#include <stdarg.h>
 #include <string.h>
 
+#include "layout.h"
 #include "proc.h"
+#include "scratch.h"
 #include "state.h"
 #include "util.h"
 
@@ -20,10 +21,12 @@ static char *absolute(const char *path)
 int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *opts, cryo_err *err)
 {
 	struct cryo_engine *engine = xcalloc(1, sizeof(*engine));
+	engine->leftovers_removed = xcalloc(1, sizeof(*engine->leftovers_removed));
 	const char *runtime;
 	int r;
 
 	if ((r = config_load(opts ? opts->config : NULL, &engine->config, err)) < 0) {
+		free(engine->leftovers_removed);
 		free(engine);
 		return r;
 	}
@@ -31,7 +34,7 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 
 	engine->root = absolute(opts && opts->root ? opts->root : CRYO_DEFAULT_ROOT);
 	engine->runroot = absolute(opts && opts->runroot ? opts->runroot : CRYO_DEFAULT_RUNROOT);
-	engine->runtime_root = xasprintf("%s/runtime", engine->runroot);
+	engine->runtime_root = layout_runtime_root(engine->runroot);
 
 	engine->runtime_path = proc_find_executable(runtime);
 	if (!engine->runtime_path) {
@@ -40,16 +43,13 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 		                   runtime);
 		goto fail;
 	}
-	const char *dirs[] = {"",         "/containers",  "/layers", "/images",
-	                      "/volumes", "/checkpoints", "/tmp",    "/checkpoint-images"};
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		cleanup_free char *d = xasprintf("%s%s", engine->root, dirs[i]);
+	for (size_t i = 0; layout_root_dirs[i]; i++) {
+		cleanup_free char *d = layout_dir(engine->root, layout_root_dirs[i]);
 		if ((r = mkdir_p(d, 0700, err)) < 0)
 			goto fail;
 	}
-	const char *rundirs[] = {"", "/runtime", "/locks", "/containers"};
-	for (size_t i = 0; i < ARRAY_SIZE(rundirs); i++) {
-		cleanup_free char *d = xasprintf("%s%s", engine->runroot, rundirs[i]);
+	for (size_t i = 0; layout_runroot_dirs[i]; i++) {
+		cleanup_free char *d = layout_dir(engine->runroot, layout_runroot_dirs[i]);
 		if ((r = mkdir_p(d, 0700, err)) < 0)
 			goto fail;
 	}
@@ -58,7 +58,7 @@ int cryo_engine_open(struct cryo_engine **out, const struct cryo_engine_opts *op
 	/* What killed commands left (staging, imports, temporary exports): gone
 	 * before this command adds its own. A failure here is no reason to
 	 * refuse the command; `cryo system prune` reports it. */
-	scratch_collect(engine, &engine->leftovers_removed, NULL);
+	scratch_collect(engine, engine->leftovers_removed, NULL);
 	*out = engine;
 	return 0;
 fail:
@@ -78,6 +78,7 @@ void cryo_engine_close(struct cryo_engine *engine)
 	free(engine->runroot);
 	free(engine->runtime_path);
 	free(engine->runtime_root);
+	free(engine->leftovers_removed);
 	config_free(engine->config);
 	free(engine);
 }
@@ -86,33 +87,4 @@ void cryo_engine_closep(struct cryo_engine **engine)
 {
 	cryo_engine_close(*engine);
 	*engine = NULL;
-}
-
-static char *vpath(const char *base, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static char *vpath(const char *base, const char *fmt, va_list ap)
-{
-	char *rel;
-	if (vasprintf(&rel, fmt, ap) < 0)
-		oom();
-	char *p = xasprintf("%s/%s", base, rel);
-	free(rel);
-	return p;
-}
-
-char *engine_path(const struct cryo_engine *engine, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *p = vpath(engine->root, fmt, ap);
-	va_end(ap);
-	return p;
-}
-
-char *engine_run_path(const struct cryo_engine *engine, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *p = vpath(engine->runroot, fmt, ap);
-	va_end(ap);
-	return p;
 }
