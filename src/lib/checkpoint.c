@@ -540,26 +540,35 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	/* The cgroup cryo created for the container, never one named by the
 	 * container (it can move itself into a sub-cgroup it made). */
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
-	if (run->opts->leave_running && !run->test_disable_freeze &&
-	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
+	if (!run->test_disable_freeze && (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
 		return r;
 	if ((r = checkpoint_open_snapshots(run, err)) < 0)
 		return r;
 	return checkpoint_arm_freeze_hook(run, err);
 }
 
-/* Step 2 (live checkpoint): freeze the cgroup, so nothing runs between the
- * memory dump and the file-system capture. A paused container is frozen already. */
+/* Step 2: freeze the cgroup, so nothing runs between the memory dump and the
+ * file-system capture. A paused container is frozen already. A stopping
+ * checkpoint freezes here, before the capture that precedes its dump (and a
+ * watchdog thaws it should this cryo die); its freeze ends with its tasks, so
+ * it has no frozen window. */
 static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!run->opts->leave_running || run->was_paused || run->test_disable_freeze || run->freeze_in_hook)
+	if (run->was_paused || run->test_disable_freeze || run->freeze_in_hook)
 		return 0;
+	if (!run->opts->leave_running) {
+		run->thawed_marker =
+		    engine_run_path(run->engine, "containers/%s/thawed-%d", run->c->id, (int)getpid());
+		unlink(run->thawed_marker);
+		freeze_watchdog_start(&run->freezer, 1, getpid(), 0, run->thawed_marker);
+	}
 	int64_t start = now_monotonic_us();
+	run->frozen_by_us = true; /* thawed on failure, even half frozen */
 	int r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err);
 	if (r < 0)
 		return r;
-	run->frozen_by_us = true;
-	run->frozen_at = start;
+	if (run->opts->leave_running)
+		run->frozen_at = start;
 	run->stats->freeze_duration = now_monotonic_us() - start;
 	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
 		return cryo_error_wrap(err, "before the dump");
@@ -633,9 +642,13 @@ static int checkpoint_capture_rootfs(struct checkpoint_run *run, cryo_err *err)
 	struct rootfs_diff_stats ds = {0};
 	struct capture_snapshot *snap = find_snapshot(run, NULL);
 	int64_t start = now_monotonic_us();
-	int r =
-	    snap ? capture_snapshot_take(snap, err)
-	         : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
+	int r = test_switch_on(CHECKPOINT_TEST_FAIL_ROOTFS_CAPTURE)
+	            ? cryo_error_plain(
+	                  err, EIO,
+	                  "failed by the test switch " TEST_HOOK_NAME(CHECKPOINT_TEST_FAIL_ROOTFS_CAPTURE))
+	        : snap ? capture_snapshot_take(snap, err)
+	               : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds,
+	                                     err);
 	run->stats->rootfs_capture_duration = now_monotonic_us() - start;
 	run->stats->rootfs_diff_bytes = ds.bytes;
 	if (snap && r == 0)
@@ -667,6 +680,29 @@ static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
 	}
 	run->stats->volumes_capture_duration = now_monotonic_us() - start;
 	return 0;
+}
+
+static int checkpoint_freeze_volume_users(struct checkpoint_run *run, cryo_err *err);
+static int checkpoint_check_volume_users(struct checkpoint_run *run, cryo_err *err);
+static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err);
+static void thaw_neighbours(struct checkpoint_run *run);
+
+/* Steps 4 and 5: the root file system's changes and the volumes, with every
+ * other running user of a volume frozen meanwhile. A stopping checkpoint
+ * captures before its dump ends the container's tasks, tars included: once
+ * they are gone, nothing about the file systems may fail. */
+static int checkpoint_capture(struct checkpoint_run *run, cryo_err *err)
+{
+	int r;
+	if ((r = checkpoint_capture_rootfs(run, err)) < 0 ||
+	    (r = checkpoint_freeze_volume_users(run, err)) < 0 ||
+	    (r = checkpoint_capture_volumes(run, err)) < 0 ||
+	    (r = checkpoint_check_volume_users(run, err)) < 0)
+		return r;
+	if (run->opts->leave_running)
+		return 0;
+	thaw_neighbours(run); /* the volumes are captured */
+	return checkpoint_write_snapshots(run, err);
 }
 
 /* The running (or paused) containers other than this one that use volume
@@ -1055,14 +1091,15 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	run.test_disable_freeze = test_switch_on(CHECKPOINT_TEST_DISABLE_FREEZE);
 	run.test_thaw_after_archive = test_switch_on(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 
-	if ((r = checkpoint_prepare(&run, err)) < 0 ||
+	/* A stopping checkpoint's dump ends the container's tasks: it captures
+	 * the file systems first (frozen, so still consistent), so that a failed
+	 * capture leaves the container running. */
+	if ((r = checkpoint_prepare(&run, err)) < 0 || (r = checkpoint_freeze(&run, err)) < 0 ||
+	    (!opts->leave_running && (r = checkpoint_capture(&run, err)) < 0) ||
 	    (r = checkpoint_progress(&run, "dumping", start, 0)) < 0 ||
-	    (r = checkpoint_freeze(&run, err)) < 0 || (r = checkpoint_dump(&run, err)) < 0 ||
+	    (r = checkpoint_dump(&run, err)) < 0 ||
 	    (r = checkpoint_progress(&run, "capturing", start, CHECKPOINT_PROGRESS_IMAGES)) < 0 ||
-	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
-	    (r = checkpoint_freeze_volume_users(&run, err)) < 0 ||
-	    (r = checkpoint_capture_volumes(&run, err)) < 0 ||
-	    (r = checkpoint_check_volume_users(&run, err)) < 0)
+	    (opts->leave_running && (r = checkpoint_capture(&run, err)) < 0))
 		goto fail;
 	test_delay_in_frozen_window();
 	/* A handoff streams the archive while the container is still frozen:
