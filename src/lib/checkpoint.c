@@ -53,6 +53,7 @@ struct checkpoint_run {
 	int saved_monitor_pid;
 	bool exported;
 	bool handed_over;                /* the handoff succeeded: the container runs elsewhere */
+	bool tasks_ended;                /* a stopping dump succeeded: only the checkpoint holds it */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
 
 	/* Reflink snapshots of the root file system's changes and of the
@@ -622,6 +623,7 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	}
 	if (r < 0)
 		return r;
+	run->tasks_ended = !run->opts->leave_running;
 	if ((r = checkpoint_check_frozen(run, err)) < 0)
 		return r;
 	/* Frozen in the hook: the dump's start-up (runc, CRIU's probing) ran before. */
@@ -1020,6 +1022,27 @@ static void checkpoint_abort(struct checkpoint_run *run)
 		unlink(run->opts->export_path);
 }
 
+/* On failure after a stopping dump: the container's tasks have ended and the
+ * checkpoint directory holds all of it (the file systems were captured
+ * before the dump). What failed (its statistics, the export) must not lose
+ * it: it is kept in the engine as after a successful checkpoint, and the
+ * error says so. */
+static int checkpoint_keep_stopped(struct checkpoint_run *run, cryo_err *err)
+{
+	cleanup_error cryo_err keep_err = NULL;
+	checkpoint_thaw(run); /* its cgroup is gone: this tells the watchdog */
+	if (checkpoint_commit(run, &keep_err) < 0)
+		return cryo_error_wrap(
+		    err,
+		    "the container's processes were dumped and have ended, but its "
+		    "checkpoint could not be kept in the engine (%s): CRIU's images are in `%s`",
+		    keep_err->msg, run->dir);
+	return cryo_error_wrap(err,
+	                       "the container was checkpointed and stopped all the same, its checkpoint "
+	                       "kept in the engine (`cryo restore %s` runs it again); what failed",
+	                       run->c->name);
+}
+
 static void checkpoint_run_release(struct checkpoint_run *run)
 {
 	release_neighbours(run);
@@ -1132,7 +1155,10 @@ int checkpoint_container(struct cryo_engine *engine, const char *ref, const stru
 	checkpoint_run_release(&run);
 	return 0;
 fail:
-	checkpoint_abort(&run);
+	if (run.tasks_ended)
+		checkpoint_keep_stopped(&run, err);
+	else
+		checkpoint_abort(&run);
 	checkpoint_run_release(&run);
 	return cryo_error_wrap(err, "checkpoint container `%s`", c->name);
 }

@@ -289,6 +289,21 @@ start_tcp_container() {
 	assert_container_status src checkpointed
 }
 
+@test "a stopping checkpoint whose export fails keeps the checkpoint in the engine, and the restore runs" {
+	start_counter
+	# a file system too small for the archive: the export fails after the dump
+	mkdir "$TEST_DIR/full"
+	mount -t tmpfs -o size=16k tmpfs "$TEST_DIR/full"
+	run cryo checkpoint --export "$TEST_DIR/full/c.tar.zst" src
+	assert_status 125
+	assert_output_contains "export checkpoint"
+	assert_output_contains "kept in the engine"
+	assert_container_status src checkpointed
+	assert_no_file_matching "$TEST_DIR/full/*"
+	cryo restore src
+	assert_consistent_and_running cryo src
+}
+
 @test "an unwritable export target fails before touching the container, leaving no archive" {
 	start_counter
 	mkdir "$TEST_DIR/ro"
