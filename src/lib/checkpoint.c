@@ -996,6 +996,9 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 		 * address when it is free). */
 		container_network_down(engine, run->c, NULL);
 	}
+	if (test_switch_on(CHECKPOINT_TEST_FAIL_RECORD))
+		return cryo_error_plain(err, EIO, "record container `%s`: failed by the test switch %s",
+		                        run->c->name, TEST_HOOK_NAME(CHECKPOINT_TEST_FAIL_RECORD));
 	if ((r = state_container_update(engine, run->c, err)) < 0)
 		return r;
 	checkpoint_disarm_freeze_hook(run);
