@@ -33,7 +33,9 @@
  * capture; decided once, before anything is touched
  * (checkpoint_decide_freeze_mode). */
 enum freeze_mode {
-	FREEZE_NONE,          /* a stopping checkpoint: the dump ends the tasks, nothing to keep still */
+	FREEZE_STOPPING,      /* a stopping checkpoint: frozen before the capture that precedes its
+	                       * dump (a watchdog thaws it should cryo die); the dump ends the
+	                       * tasks, so it has no frozen window */
 	FREEZE_PAUSED,        /* paused by the user: frozen already; checked, never thawed by cryo */
 	FREEZE_IN_HOOK,       /* CRIU's pre-dump action runs the freeze hook (freeze_hook.h) */
 	FREEZE_BEFORE_DUMP,   /* the spec names no CRIU configuration (an older cryo's container):
@@ -65,6 +67,7 @@ struct checkpoint_run {
 	int saved_monitor_pid;
 	bool exported;
 	bool handed_over;                /* the handoff succeeded: the container runs elsewhere */
+	bool tasks_ended;                /* a stopping dump succeeded: only the checkpoint holds it */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
 
 	/* Reflink snapshots of the root file system's changes and of the
@@ -280,7 +283,7 @@ static bool checkpoint_needs_network_lock(struct checkpoint_run *run)
 static enum freeze_mode checkpoint_decide_freeze_mode(struct checkpoint_run *run)
 {
 	if (!run->opts->criu.leave_running)
-		return FREEZE_NONE;
+		return run->was_paused ? FREEZE_PAUSED : FREEZE_STOPPING;
 	if (test_switch_on(CHECKPOINT_TEST_DISABLE_FREEZE))
 		return FREEZE_TEST_DISABLED;
 	if (run->was_paused)
@@ -345,7 +348,8 @@ static void checkpoint_disarm_freeze_hook(struct checkpoint_run *run)
  * capture that follows would not be consistent. */
 static int checkpoint_check_frozen(struct checkpoint_run *run, cryo_err *err)
 {
-	if (!freeze_mode_keeps_frozen(run->freeze_mode))
+	/* A stopping dump ended the tasks: nothing is left to be frozen. */
+	if (!freeze_mode_keeps_frozen(run->freeze_mode) || !run->opts->criu.leave_running)
 		return 0;
 	bool frozen = false;
 	int64_t frozen_at = 0, frozen_after = 0;
@@ -540,7 +544,7 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	/* The cgroup cryo created for the container, never one named by the
 	 * container (it can move itself into a sub-cgroup it made). */
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
-	if (freeze_mode_keeps_frozen(run->freeze_mode) &&
+	if (run->freeze_mode != FREEZE_TEST_DISABLED &&
 	    (r = freezer_for_cgroup(cgroup, &run->freezer, err)) < 0)
 		return r;
 	if ((r = checkpoint_open_snapshots(run, err)) < 0)
@@ -548,18 +552,27 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	return checkpoint_arm_freeze_hook(run, err);
 }
 
-/* Step 2 (live checkpoint): freeze the cgroup, so nothing runs between the
- * memory dump and the file-system capture. A paused container is frozen already. */
+/* Step 2: freeze the cgroup, so nothing runs between the memory dump and the
+ * file-system capture. A paused container is frozen already. A stopping
+ * checkpoint freezes here, before the capture that precedes its dump (and a
+ * watchdog thaws it should this cryo die); its freeze ends with its tasks, so
+ * it has no frozen window. */
 static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 {
-	if (run->freeze_mode != FREEZE_BEFORE_DUMP)
+	if (run->freeze_mode != FREEZE_BEFORE_DUMP && run->freeze_mode != FREEZE_STOPPING)
 		return 0;
+	if (run->freeze_mode == FREEZE_STOPPING) {
+		run->thawed_marker = layout_thawed_marker(run->engine->runroot, run->c->id, getpid());
+		unlink(run->thawed_marker);
+		freeze_watchdog_start(&run->freezer, 1, getpid(), 0, run->thawed_marker);
+	}
 	int64_t start = now_monotonic_us();
+	run->frozen_by_us = true; /* thawed on failure, even half frozen */
 	int r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err);
 	if (r < 0)
 		return r;
-	run->frozen_by_us = true;
-	run->frozen_at = start;
+	if (run->opts->criu.leave_running)
+		run->frozen_at = start;
 	run->stats->freeze_duration = now_monotonic_us() - start;
 	if ((r = freezer_check_tasks_beneath(&run->freezer, run->c->pid, err)) < 0)
 		return cryo_error_wrap(err, "before the dump");
@@ -609,6 +622,7 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	}
 	if (r < 0)
 		return r;
+	run->tasks_ended = !run->opts->criu.leave_running;
 	if ((r = checkpoint_check_frozen(run, err)) < 0)
 		return r;
 	/* Frozen in the hook: the dump's start-up (runc, CRIU's probing) ran before. */
@@ -629,9 +643,13 @@ static int checkpoint_capture_rootfs(struct checkpoint_run *run, cryo_err *err)
 	struct rootfs_diff_stats ds = {0};
 	struct capture_snapshot *snap = find_snapshot(run, NULL);
 	int64_t start = now_monotonic_us();
-	int r =
-	    snap ? capture_snapshot_take(snap, err)
-	         : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds, err);
+	int r = test_switch_on(CHECKPOINT_TEST_FAIL_ROOTFS_CAPTURE)
+	            ? cryo_error_plain(
+	                  err, EIO,
+	                  "failed by the test switch " TEST_HOOK_NAME(CHECKPOINT_TEST_FAIL_ROOTFS_CAPTURE))
+	        : snap ? capture_snapshot_take(snap, err)
+	               : rootfs_diff_capture(upper, (char *const *)container_managed_files, tar, deleted, &ds,
+	                                     err);
 	run->stats->rootfs_capture_duration = now_monotonic_us() - start;
 	run->stats->rootfs_diff_bytes = ds.bytes;
 	if (snap && r == 0)
@@ -663,6 +681,29 @@ static int checkpoint_capture_volumes(struct checkpoint_run *run, cryo_err *err)
 	}
 	run->stats->volumes_capture_duration = now_monotonic_us() - start;
 	return 0;
+}
+
+static int checkpoint_freeze_volume_users(struct checkpoint_run *run, cryo_err *err);
+static int checkpoint_check_volume_users(struct checkpoint_run *run, cryo_err *err);
+static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err);
+static void thaw_neighbours(struct checkpoint_run *run);
+
+/* Steps 4 and 5: the root file system's changes and the volumes, with every
+ * other running user of a volume frozen meanwhile. A stopping checkpoint
+ * captures before its dump ends the container's tasks, tars included: once
+ * they are gone, nothing about the file systems may fail. */
+static int checkpoint_capture(struct checkpoint_run *run, cryo_err *err)
+{
+	int r;
+	if ((r = checkpoint_capture_rootfs(run, err)) < 0 ||
+	    (r = checkpoint_freeze_volume_users(run, err)) < 0 ||
+	    (r = checkpoint_capture_volumes(run, err)) < 0 ||
+	    (r = checkpoint_check_volume_users(run, err)) < 0)
+		return r;
+	if (run->opts->criu.leave_running)
+		return 0;
+	thaw_neighbours(run); /* the volumes are captured */
+	return checkpoint_write_snapshots(run, err);
 }
 
 /* The running (or paused) containers other than this one that use volume
@@ -954,6 +995,9 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 		 * address when it is free). */
 		container_network_down(engine, run->c, NULL);
 	}
+	if (test_switch_on(CHECKPOINT_TEST_FAIL_RECORD))
+		return cryo_error_plain(err, EIO, "record container `%s`: failed by the test switch %s",
+		                        run->c->name, TEST_HOOK_NAME(CHECKPOINT_TEST_FAIL_RECORD));
 	if ((r = state_container_update(engine, run->c, err)) < 0)
 		return r;
 	checkpoint_disarm_freeze_hook(run);
@@ -978,6 +1022,27 @@ static void checkpoint_abort(struct checkpoint_run *run)
 		rm_rf(run->dir, NULL);
 	if (run->exported && run->opts->export_path && !run->opts->export_stream)
 		unlink(run->opts->export_path);
+}
+
+/* On failure after a stopping dump: the container's tasks have ended and the
+ * checkpoint directory holds all of it (the file systems were captured
+ * before the dump). What failed (its statistics, the export) must not lose
+ * it: it is kept in the engine as after a successful checkpoint, and the
+ * error says so. */
+static int checkpoint_keep_stopped(struct checkpoint_run *run, cryo_err *err)
+{
+	cleanup_error cryo_err keep_err = NULL;
+	checkpoint_thaw(run); /* its cgroup is gone: this tells the watchdog */
+	if (checkpoint_commit(run, &keep_err) < 0)
+		return cryo_error_wrap(
+		    err,
+		    "the container's processes were dumped and have ended, but its "
+		    "checkpoint could not be kept in the engine (%s): CRIU's images are in `%s`",
+		    keep_err->msg, run->dir);
+	return cryo_error_wrap(err,
+	                       "the container was checkpointed and stopped all the same, its checkpoint "
+	                       "kept in the engine (`cryo restore %s` runs it again); what failed",
+	                       run->c->name);
 }
 
 static void checkpoint_run_release(struct checkpoint_run *run)
@@ -1050,14 +1115,15 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 	run.freeze_mode = checkpoint_decide_freeze_mode(&run);
 	run.test_thaw_after_archive = test_switch_on(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 
-	if ((r = checkpoint_prepare(&run, err)) < 0 ||
+	/* A stopping checkpoint's dump ends the container's tasks: it captures
+	 * the file systems first (frozen, so still consistent), so that a failed
+	 * capture leaves the container running. */
+	if ((r = checkpoint_prepare(&run, err)) < 0 || (r = checkpoint_freeze(&run, err)) < 0 ||
+	    (!opts->criu.leave_running && (r = checkpoint_capture(&run, err)) < 0) ||
 	    (r = checkpoint_progress(&run, "dumping", start, 0)) < 0 ||
-	    (r = checkpoint_freeze(&run, err)) < 0 || (r = checkpoint_dump(&run, err)) < 0 ||
+	    (r = checkpoint_dump(&run, err)) < 0 ||
 	    (r = checkpoint_progress(&run, "capturing", start, CHECKPOINT_PROGRESS_IMAGES)) < 0 ||
-	    (r = checkpoint_capture_rootfs(&run, err)) < 0 ||
-	    (r = checkpoint_freeze_volume_users(&run, err)) < 0 ||
-	    (r = checkpoint_capture_volumes(&run, err)) < 0 ||
-	    (r = checkpoint_check_volume_users(&run, err)) < 0)
+	    (opts->criu.leave_running && (r = checkpoint_capture(&run, err)) < 0))
 		goto fail;
 	test_delay_in_frozen_window();
 	/* A handoff streams the archive while the container is still frozen:
@@ -1090,7 +1156,10 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 	checkpoint_run_release(&run);
 	return 0;
 fail:
-	checkpoint_abort(&run);
+	if (run.tasks_ended)
+		checkpoint_keep_stopped(&run, err);
+	else
+		checkpoint_abort(&run);
 	checkpoint_run_release(&run);
 	return cryo_error_wrap(err, "checkpoint container `%s`", c->name);
 }

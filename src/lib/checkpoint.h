@@ -93,6 +93,13 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
 /*   CRYO_TEST_FROZEN_DELAY_MS=N     wait N ms inside the frozen window (to test
  *                                   that a killed cryo leaves no frozen container). */
 #define CHECKPOINT_TEST_FROZEN_DELAY_MS "CRYO_TEST_FROZEN_DELAY_MS"
+/*   CRYO_TEST_FAIL_ROOTFS_CAPTURE=1 the capture of the root file system's
+ *                                   changes fails (nothing may be lost then). */
+#define CHECKPOINT_TEST_FAIL_ROOTFS_CAPTURE "CRYO_TEST_FAIL_ROOTFS_CAPTURE"
+/*   CRYO_TEST_FAIL_RECORD=1         recording the result in the engine's state
+ *                                   fails (after a handoff: migrate must say
+ *                                   that the container moved all the same). */
+#define CHECKPOINT_TEST_FAIL_RECORD "CRYO_TEST_FAIL_RECORD"
 
 /* The freeze itself happens in CRIU's pre-dump action script (freeze_hook.h). */
 

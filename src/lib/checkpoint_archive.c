@@ -320,16 +320,21 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int sorted_names(int dirfd, const char *name, char ***out, cryo_err *err)
+/* The entries of directory dirfd (name: for messages), sorted; NULL (err
+ * set) when it cannot be read. */
+static char **sorted_names(int dirfd, const char *name, cryo_err *err)
 {
 	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return cryo_error_set(err, errno, "read directory `%s`", name);
+	if (fd < 0) {
+		cryo_error_set(err, errno, "read directory `%s`", name);
+		return NULL;
+	}
 	cleanup_dir DIR *dir = fdopendir(fd);
 	if (!dir) {
 		int saved = errno;
 		close(fd);
-		return cryo_error_set(err, saved, "read directory `%s`", name);
+		cryo_error_set(err, saved, "read directory `%s`", name);
+		return NULL;
 	}
 	rewinddir(dir);
 	cleanup_strv char **names = NULL;
@@ -340,13 +345,14 @@ static int sorted_names(int dirfd, const char *name, char ***out, cryo_err *err)
 			strv_push(&names, de->d_name);
 		errno = 0;
 	}
-	if (errno)
-		return cryo_error_set(err, errno, "read directory `%s`", name);
+	if (errno) {
+		cryo_error_set(err, errno, "read directory `%s`", name);
+		return NULL;
+	}
 	size_t n = strv_len(names);
 	if (names && n > 1)
 		qsort(names, n, sizeof(char *), compare_names);
-	*out = names ? move_ptr(names) : xcalloc(1, sizeof(char *));
-	return 0;
+	return names ? move_ptr(names) : xcalloc(1, sizeof(char *));
 }
 
 static bool is_generated(const char *name)
@@ -365,8 +371,8 @@ static void plan_push(struct ckpt_writer *w, const char *name, bool dir, int64_t
  * order: a directory's entry, then its contents. */
 static int plan_tree(struct ckpt_writer *w, int fd, const char *prefix, cryo_err *err)
 {
-	cleanup_strv char **names = NULL;
-	if (sorted_names(fd, prefix[0] ? prefix : ".", &names, err) < 0)
+	cleanup_strv char **names = sorted_names(fd, prefix[0] ? prefix : ".", err);
+	if (!names)
 		return -EIO;
 	for (size_t i = 0; names[i]; i++) {
 		cleanup_free char *child =

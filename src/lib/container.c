@@ -231,19 +231,24 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 	return 0;
 }
 
+/* Clean: the one spelling of an absolute path, `/` or `/`-separated names
+ * none of which is empty, `.` or `..` (no `//`, no trailing `/`). Paths are
+ * compared as strings (two mounts at one destination), and `//` must not pass
+ * for anything but the root. */
 static bool path_is_clean_absolute(const char *p)
 {
 	if (p[0] != '/')
 		return false;
-	for (const char *s = p; *s;) {
-		while (*s == '/')
-			s++;
+	if (p[1] == '\0')
+		return true;
+	for (const char *s = p + 1;; s++) {
 		const char *e = strchrnul(s, '/');
-		if ((e - s == 2 && strncmp(s, "..", 2) == 0) || (e - s == 1 && *s == '.'))
+		if (e == s || (e - s == 2 && strncmp(s, "..", 2) == 0) || (e - s == 1 && *s == '.'))
 			return false;
+		if (*e == '\0')
+			return true;
 		s = e;
 	}
-	return true;
 }
 
 int container_mount_parse(const char *arg, struct container_mount *out, cryo_err *err)
@@ -270,17 +275,18 @@ int container_mount_parse(const char *arg, struct container_mount *out, cryo_err
 			    err, EINVAL, "malformed volume `%s`: option `%s` is not ro or rw", arg, parts[2]);
 	}
 	if (!path_is_clean_absolute(parts[1]) || strcmp(parts[1], "/") == 0)
-		return cryo_error_set(
-		    err, EINVAL,
-		    "malformed volume `%s`: destination `%s` must be an absolute path below / without `..`",
-		    arg, parts[1]);
+		return cryo_error_set(err, EINVAL,
+		                      "malformed volume `%s`: destination `%s` must be a clean absolute path "
+		                      "below / (no `.`, `..`, `//` or trailing `/`)",
+		                      arg, parts[1]);
 	enum mount_kind kind;
 	if (parts[0][0] == '/') {
 		struct stat st;
 		if (!path_is_clean_absolute(parts[0]))
 			return cryo_error_set(err, EINVAL,
-			                      "malformed volume `%s`: source `%s` must not contain `..`", arg,
-			                      parts[0]);
+			                      "malformed volume `%s`: source `%s` must be a clean absolute "
+			                      "path (no `.`, `..`, `//` or trailing `/`)",
+			                      arg, parts[0]);
 		if (stat(parts[0], &st) < 0)
 			return cryo_error_set(err, errno, "volume `%s`: host path `%s`", arg, parts[0]);
 		kind = MOUNT_BIND;
@@ -375,9 +381,10 @@ int container_tmpfs_parse(const char *arg, struct container_mount *out, cryo_err
 	cleanup_free char *dest = colon ? xstrndup(arg, (size_t)(colon - arg)) : xstrdup(arg);
 	const char *options = colon ? colon + 1 : "";
 	if (!path_is_clean_absolute(dest) || strcmp(dest, "/") == 0)
-		return cryo_error_set(
-		    err, EINVAL, "malformed --tmpfs `%s`: `%s` must be an absolute path below / without `..`",
-		    arg, dest);
+		return cryo_error_set(err, EINVAL,
+		                      "malformed --tmpfs `%s`: `%s` must be a clean absolute path below / "
+		                      "(no `.`, `..`, `//` or trailing `/`)",
+		                      arg, dest);
 	if (container_tmpfs_options_validate(options, err) < 0)
 		return cryo_error_wrap(err, "--tmpfs `%s`", arg);
 	*out = (struct container_mount){
@@ -436,17 +443,18 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		const struct container_mount *m = &cfg->mounts[i];
 		if (!path_is_clean_absolute(m->destination) || strcmp(m->destination, "/") == 0)
-			return cryo_error_plain(
-			    err, EINVAL,
-			    "mount destination `%s` must be an absolute path below / without `..`",
-			    m->destination);
+			return cryo_error_plain(err, EINVAL,
+			                        "mount destination `%s` must be a clean absolute path below "
+			                        "/ (no `.`, `..`, `//` or trailing `/`)",
+			                        m->destination);
 		if (m->kind == MOUNT_VOLUME && !name_is_valid(m->source))
 			return cryo_error_plain(err, EINVAL, "invalid volume name `%s` (mounted at `%s`)",
 			                        m->source, m->destination);
 		if (m->kind == MOUNT_BIND && !path_is_clean_absolute(m->source))
-			return cryo_error_plain(
-			    err, EINVAL, "bind mount source `%s` must be an absolute path without `..`",
-			    m->source);
+			return cryo_error_plain(err, EINVAL,
+			                        "bind mount source `%s` must be a clean absolute path (no "
+			                        "`.`, `..`, `//` or trailing `/`)",
+			                        m->source);
 		if (m->kind == MOUNT_TMPFS && container_tmpfs_options_validate(m->source, err) < 0)
 			return cryo_error_wrap(err, "tmpfs at `%s`", m->destination);
 		for (size_t j = 0; j < i; j++)
@@ -1193,7 +1201,10 @@ int container_remove(struct cryo_engine *engine, const char *ref, bool force, cr
 			                      "remove container `%s`: it is %s; stop it first or use `rm -f`",
 			                      c->name, container_state_name(c->state));
 		signal_container(engine, c, SIGKILL, NULL);
-		r = wait_inactive(engine, c->id, 30 * 1000000LL, NULL, err);
+		/* Without a monitor (a checkpoint or migration that could not
+		 * record its end, and holds no lock now) nobody records the exit:
+		 * the runtime's forced delete below ends what is left. */
+		r = c->monitor_pid > 0 ? wait_inactive(engine, c->id, 30 * 1000000LL, NULL, err) : 0;
 		if (r == -ETIMEDOUT)
 			return cryo_error_set(err, ETIMEDOUT,
 			                      "remove container `%s`: still running 30 s after SIGKILL",

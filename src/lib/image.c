@@ -683,7 +683,7 @@ static int add_layer(struct cryo_engine *engine, struct image_add *add, const ch
 {
 	cleanup_free char *final = image_layer_path(engine, id);
 	cleanup_free char *tmp = layout_tmp(engine->root, TMP_PREFIX "layer-XXXXXX");
-	size_t n = strv_len(add->layers);
+	size_t n = add->layers ? strv_len(add->layers) : 0;
 	uint64_t size = 0;
 	bool known = false;
 	int r;

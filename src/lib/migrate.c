@@ -119,6 +119,7 @@ struct migrate_run {
 	char **argv; /* the destination's command */
 	char *what;  /* the destination, for messages */
 	bool test_no_rollback;
+	bool handed_over; /* the destination reported the container running */
 };
 
 /* The destination's `cryo restore --import -` command, as argv. */
@@ -322,8 +323,10 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	cleanup_free char *dest_err = read_memfd(errout);
 	cleanup_free char *dest_out = read_memfd(out);
 	str_rstrip(dest_err);
-	if (m->test_no_rollback)
+	if (m->test_no_rollback) {
+		m->handed_over = true;
 		return 0;
+	}
 	if (status != 0) {
 		const char *why = status == 127 ? "could not be run" : status > 128 ? "was killed" : "failed";
 		if (m->dest->kind == MIGRATE_SSH && status == 255 && !*dest_err)
@@ -336,6 +339,7 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	 * must never run again, whatever else looks wrong (a report we cannot
 	 * read leaves the id unknown, not the container running twice). */
 	parse_report(m, dest_out);
+	m->handed_over = true;
 	return 0;
 }
 
@@ -392,6 +396,18 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	cleanup_free char *name = xstrdup(c->name);
 	r = checkpoint_container(engine, c->id, &co, &cs, err);
 	strv_free(m.argv);
+	if (r < 0 && m.handed_over) {
+		/* Moved all the same: only this engine's record of it failed. */
+		r = cryo_error_wrap(
+		    err,
+		    "migrated container `%s`: it runs at `%s`%s%s%s, and nothing of it runs here "
+		    "any more; but its record here could not be updated (it may still say "
+		    "running: `cryo rm -f %s` removes it)",
+		    name, m.what, stats->dest_name[0] ? " as `" : "", stats->dest_name,
+		    stats->dest_name[0] ? "`" : "", name);
+		free(m.what);
+		return r;
+	}
 	if (r < 0) {
 		free(m.what);
 		return cryo_error_wrap(err, "migrate container `%s`", name);

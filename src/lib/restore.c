@@ -458,6 +458,7 @@ static int restore_locate(struct restore_run *run, const char *ref, cryo_err *er
 	}
 	container_free(run->c);
 	run->c = NULL;
+	run->same_container = false; /* a copy (said again: &run->c went to container_get_locked) */
 	return 0;
 }
 

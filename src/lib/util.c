@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/random.h>
@@ -156,7 +157,11 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 int mkdir_p(const char *path, mode_t mode, cryo_err *err)
 {
-	cleanup_free char *copy = xstrdup(path);
+	/* On the stack: the kernel refuses a longer path anyway. */
+	char copy[PATH_MAX];
+	if (strlen(path) >= sizeof(copy))
+		return cryo_error_set(err, ENAMETOOLONG, "create directory `%s`", path);
+	strcpy(copy, path);
 	for (char *p = copy + 1; *p; p++) {
 		if (*p != '/')
 			continue;

@@ -269,6 +269,41 @@ start_tcp_container() {
 	[ "$(freezer_state cryo tcp)" = FROZEN ]
 }
 
+@test "a stopping checkpoint whose capture fails leaves the container running, its process and files intact" {
+	start_counter
+	cryo exec src sh -c 'echo kept > /marker'
+	pid=$(cryo inspect src | jq -r '.[0].State.Pid')
+	run env CRYO_TEST_FAIL_ROOTFS_CAPTURE=1 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" checkpoint src
+	assert_status 125
+	assert_output_contains "capture root file system changes"
+	assert_output_contains "CRYO_TEST_FAIL_ROOTFS_CAPTURE"
+	assert_container_status src running
+	assert_equal "$(cryo inspect src | jq -r '.[0].State.Pid')" "$pid" "the container's init"
+	kill -0 "$pid"
+	assert_freezer_state cryo src THAWED
+	assert_equal "$(cryo exec src cat /marker)" kept "/marker in the container"
+	assert_consistent_and_running cryo src
+	assert_equal "$(ls -A "$ROOT/checkpoints")" "" "checkpoints left behind"
+	# negative control: without the switch the same checkpoint stops it
+	cryo checkpoint src
+	assert_container_status src checkpointed
+}
+
+@test "a stopping checkpoint whose export fails keeps the checkpoint in the engine, and the restore runs" {
+	start_counter
+	# a file system too small for the archive: the export fails after the dump
+	mkdir "$TEST_DIR/full"
+	mount -t tmpfs -o size=16k tmpfs "$TEST_DIR/full"
+	run cryo checkpoint --export "$TEST_DIR/full/c.tar.zst" src
+	assert_status 125
+	assert_output_contains "export checkpoint"
+	assert_output_contains "kept in the engine"
+	assert_container_status src checkpointed
+	assert_no_file_matching "$TEST_DIR/full/*"
+	cryo restore src
+	assert_consistent_and_running cryo src
+}
+
 @test "an unwritable export target fails before touching the container, leaving no archive" {
 	start_counter
 	mkdir "$TEST_DIR/ro"

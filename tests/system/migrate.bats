@@ -188,6 +188,24 @@ migrate2() { # [options...] container: migrate to engine 2
 	is_running cryo src
 }
 
+@test "migrate whose source record cannot be updated after the handoff says it migrated, and how to clean up" {
+	prepare_destination
+	start_counter
+	export CRYO_TEST_FAIL_RECORD=1
+	run migrate2 src
+	unset CRYO_TEST_FAIL_RECORD
+	assert_status 125
+	assert_output_contains "migrated container \`src\`: it runs at \`root:$ROOT2\` as \`src\`"
+	assert_output_contains "cryo rm -f src"
+	assert_output_lacks "migrate container"
+	is_running cryo2 src
+	# nothing of it runs here; the stale record goes as the message says
+	cryo rm -f src
+	run cryo ps -a -q
+	assert_equal "$output" "" "containers left at the source"
+	is_running cryo2 src
+}
+
 @test "migrate --keep-source keeps the source stopped, not running and not restorable" {
 	prepare_destination
 	start_counter

@@ -73,12 +73,43 @@ static void parse_splits_path_and_options(void **state)
 	}
 }
 
+/* A mount destination (and a bind mount's source) must be clean: the one
+ * spelling of its path, so that `/data`, `/data/` and `//data` cannot be
+ * taken for three places and `//` for anything but the root. */
+static void destinations_must_be_clean(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {"//",   "//a", "/a/",   "/a//b", "/a/./b", "/.",
+	                                  "/a/.", "/..", "/a/..", "a/b",   "/a/b/",  "///"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct container_mount m = {0};
+		cleanup_error cryo_err e = NULL;
+		if (container_tmpfs_parse(bad[i], &m, &e) == 0)
+			fail_msg("tmpfs at `%s` accepted", bad[i]);
+		cleanup_free char *vol = xasprintf("v:%s", bad[i]);
+		cleanup_error cryo_err e2 = NULL;
+		if (container_mount_parse(vol, &m, &e2) == 0)
+			fail_msg("volume `%s` accepted", vol);
+	}
+	static const char *const good[] = {"/a", "/a/b", "/a.b/..c/...", "/a b"};
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		struct container_mount m = {0};
+		cleanup_error cryo_err e = NULL;
+		if (container_tmpfs_parse(good[i], &m, &e) != 0)
+			fail_msg("tmpfs at `%s` refused: %s", good[i], e ? e->msg : "?");
+		assert_string_equal(m.destination, good[i]);
+		free(m.source);
+		free(m.destination);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(accepts_the_allowed_options),
 	    cmocka_unit_test(refuses_everything_else),
 	    cmocka_unit_test(parse_splits_path_and_options),
+	    cmocka_unit_test(destinations_must_be_clean),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
