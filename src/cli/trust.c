@@ -1,5 +1,5 @@
 /* cryo key show, cryo trust add / ls / rm: the keys that sign and verify
- * checkpoint archives (src/lib/trust.h, docs/trust.md). */
+ * checkpoint archives (src/lib/checkpoint/trust.h, docs/trust.md). */
 #include <stdio.h>
 #include <string.h>
 
