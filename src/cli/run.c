@@ -267,6 +267,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	struct cryo_engine *engine;
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *c = NULL;
+	/* Declared before the first goto: its cleanup runs at `out`. */
+	cleanup_close int sock = -1;
 	bool detach = false;
 	const char *detach_keys = NULL;
 	int code = parse_create(cli, argc, argv, true, &o, &detach, &detach_keys);
@@ -285,7 +287,6 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	bool session = !detach && (o.interactive || o.terminal);
-	cleanup_close int sock = -1;
 	if ((session ? container_start_attached(engine, c->id, NULL, &sock, &err)
 	             : container_start(engine, c->id, NULL, &err)) < 0) {
 		code = cli_fail(&err);

@@ -168,7 +168,7 @@ static void test_files_and_fdinfo(void **state)
 	odd.type = 9999, odd.id = 5;
 	image_add(&img, &odd.base);
 
-	struct json_object *files = json_object_new_object(), *o, *v;
+	struct json_object *files = json_object_new_object(), *o = NULL, *v = NULL;
 	cryo_err err = NULL;
 	assert_int_equal(criu_image_files(img.buf, img.len, files, &err), 0);
 	assert_true(json_object_object_get_ex(files, "3", &o) && json_object_object_get_ex(o, "path", &v));
