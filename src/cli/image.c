@@ -7,25 +7,10 @@
 #include "commands.h"
 #include "digest.h"
 #include "image.h"
-#include "layout.h"
 #include "registry.h"
 #include "util.h"
 
 #define SHORT_ID_LEN 12
-
-/* "repo:tag" -> repository and tag; "<none>" for an untagged image. */
-static void split_name(const struct image *img, char **repo, char **tag)
-{
-	/* The tag follows the last `:`: one before a `/` is a registry's port. */
-	const char *colon = img->name ? strrchr(img->name, ':') : NULL;
-	if (!colon) {
-		*repo = xstrdup("<none>");
-		*tag = xstrdup("<none>");
-		return;
-	}
-	*repo = xstrndup(img->name, (size_t)(colon - img->name));
-	*tag = xstrdup(colon + 1);
-}
 
 /* Podman's SI sizes: "5.12 MB", "912 kB", "0 B". */
 static char *human_size(uint64_t bytes)
@@ -60,32 +45,6 @@ static char *human_age(int64_t created_us)
 	return xasprintf("%lld second%s ago", (long long)s, s == 1 ? "" : "s");
 }
 
-static struct json_object *strv_json(char *const *v)
-{
-	if (!v)
-		return NULL;
-	struct json_object *a = json_object_new_array();
-	for (size_t i = 0; v[i]; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
-static struct json_object *image_summary_json(const struct image *img)
-{
-	cleanup_free char *repo = NULL, *tag = NULL;
-	cleanup_free char *created = format_timestamp(img->created);
-	struct json_object *o = json_object_new_object();
-	split_name(img, &repo, &tag);
-	json_object_object_add(o, "id", json_object_new_string(img->id));
-	json_object_object_add(o, "name", img->name ? json_object_new_string(img->name) : NULL);
-	json_object_object_add(o, "repository", img->name ? json_object_new_string(repo) : NULL);
-	json_object_object_add(o, "tag", img->name ? json_object_new_string(tag) : NULL);
-	json_object_object_add(o, "created", json_object_new_string(created));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)img->size));
-	json_object_object_add(o, "checkpoint", json_object_new_boolean(img->checkpoint_layer != NULL));
-	return o;
-}
-
 #define COLUMNS 6
 
 static void print_row(const char *const *row, const size_t *widths, size_t columns)
@@ -117,7 +76,7 @@ static void print_table(struct image **list, size_t n, bool no_trunc)
 		widths[c] = strlen(headers[c]);
 	for (size_t i = 0; i < n; i++) {
 		char **row = cells + i * COLUMNS;
-		split_name(list[i], &row[0], &row[1]);
+		image_name_split(list[i], &row[0], &row[1]);
 		row[2] = no_trunc ? xasprintf("sha256:%s", list[i]->id) : xstrndup(list[i]->id, SHORT_ID_LEN);
 		row[3] = human_age(list[i]->created);
 		row[4] = human_size(list[i]->size);
@@ -186,9 +145,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 
 	if (strcmp(format, "json") == 0) {
-		struct json_object *a = json_object_new_array();
-		for (size_t i = 0; i < n; i++)
-			json_object_array_add(a, image_summary_json(list[i]));
+		struct json_object *a = image_list_json(list, n);
 		cli_print_json(a);
 		json_object_put(a);
 	} else if (quiet) {
@@ -356,18 +313,7 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
 	if (image_get(engine, argv[optind], &img, &err) < 0)
 		return cli_fail(&err);
 
-	struct json_object *o = image_summary_json(img);
-	struct json_object *config = json_object_new_object();
-	json_object_object_add(o, "layers", strv_json(img->layers));
-	json_object_object_add(config, "Env", strv_json(img->config.env));
-	json_object_object_add(config, "Cmd", strv_json(img->config.cmd));
-	json_object_object_add(config, "Entrypoint", strv_json(img->config.entrypoint));
-	json_object_object_add(config, "WorkingDir", json_object_new_string(img->config.workdir));
-	json_object_object_add(config, "User", json_object_new_string(img->config.user));
-	json_object_object_add(o, "config", config);
-	cleanup_free char *mnt = layout_image_mnt(engine->root, img->id);
-	json_object_object_add(o, "mountpoint",
-	                       image_is_mounted(engine, img->id) ? json_object_new_string(mnt) : NULL);
+	struct json_object *o = image_inspect_json(engine, img);
 	cli_print_json(o);
 	json_object_put(o);
 	return 0;

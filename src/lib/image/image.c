@@ -1135,3 +1135,51 @@ out:
 	image_add_clear(&add);
 	return r;
 }
+
+void image_name_split(const struct image *img, char **repository, char **tag)
+{
+	/* The tag follows the last `:`: one before a `/` is a registry's port. */
+	const char *colon = img->name ? strrchr(img->name, ':') : NULL;
+	if (!colon) {
+		*repository = xstrdup("<none>");
+		*tag = xstrdup("<none>");
+		return;
+	}
+	*repository = xstrndup(img->name, (size_t)(colon - img->name));
+	*tag = xstrdup(colon + 1);
+}
+
+static struct json_object *image_summary_json(const struct image *img)
+{
+	cleanup_free char *repository = NULL, *tag = NULL;
+	cleanup_free char *created = format_timestamp(img->created);
+	struct json_object *o = json_object_new_object();
+	image_name_split(img, &repository, &tag);
+	json_object_object_add(o, "id", json_object_new_string(img->id));
+	json_object_object_add(o, "name", img->name ? json_object_new_string(img->name) : NULL);
+	json_object_object_add(o, "repository", img->name ? json_object_new_string(repository) : NULL);
+	json_object_object_add(o, "tag", img->name ? json_object_new_string(tag) : NULL);
+	json_object_object_add(o, "created", json_object_new_string(created));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)img->size));
+	json_object_object_add(o, "checkpoint", json_object_new_boolean(img->checkpoint_layer != NULL));
+	return o;
+}
+
+struct json_object *image_inspect_json(struct cryo_engine *engine, const struct image *img)
+{
+	struct json_object *o = image_summary_json(img);
+	json_object_object_add(o, "layers", strv_to_json(img->layers));
+	json_object_object_add(o, "config", image_config_to_json(&img->config));
+	cleanup_free char *mnt = layout_image_mnt(engine->root, img->id);
+	json_object_object_add(o, "mountpoint",
+	                       image_is_mounted(engine, img->id) ? json_object_new_string(mnt) : NULL);
+	return o;
+}
+
+struct json_object *image_list_json(struct image *const *list, size_t count)
+{
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; i < count; i++)
+		json_object_array_add(a, image_summary_json(list[i]));
+	return a;
+}

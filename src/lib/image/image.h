@@ -147,4 +147,18 @@ int image_unmount(struct cryo_engine *engine, const char *ref, cryo_err *err);
 /* Is the image mounted (at image_mount's path)? */
 bool image_is_mounted(struct cryo_engine *engine, const char *id);
 
+/* "repository:tag" split at the tag's `:` (the last one: one before a `/` is
+ * a registry's port); both "<none>" for an untagged image. Both allocated. */
+void image_name_split(const struct image *img, char **repository, char **tag);
+
+/* The JSON output of images (`cryo images --format json`, `cryo image
+ * inspect`), built here only. The summary: id, name, repository, tag (null
+ * when untagged), created (RFC 3339), size, checkpoint (a checkpoint image?).
+ * The inspect object adds layers (IDs, bottom first), config (Env, Cmd,
+ * Entrypoint, WorkingDir, User) and mountpoint (null unless mounted). The
+ * caller owns (json_object_put) what they return. */
+/* An array of image_list's images' summaries, in their order. */
+struct json_object *image_list_json(struct image *const *list, size_t count);
+struct json_object *image_inspect_json(struct cryo_engine *engine, const struct image *img);
+
 #endif
