@@ -31,8 +31,6 @@ static void format_size(uint64_t bytes, char *buf, size_t size)
 		snprintf(buf, size, "%.4g%s", v, units[u]);
 }
 
-static const char *const kind_names[] = {"Images", "Containers", "Local Volumes", "Checkpoints"};
-
 int cmd_system_df(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -72,32 +70,22 @@ int cmd_system_df(struct cli *cli, int argc, char **argv)
 	if (disk_usage_get(engine, &du, &err) < 0)
 		return cli_fail(&err);
 
-	const struct disk_usage_kind *kinds[] = {&du.images, &du.containers, &du.volumes, &du.checkpoints};
 	if (json) {
-		struct json_object *list = json_object_new_array();
-		for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
-			struct json_object *o = json_object_new_object();
-			json_object_object_add(o, "Type", json_object_new_string(kind_names[i]));
-			json_object_object_add(o, "Total", json_object_new_int64((int64_t)kinds[i]->total));
-			json_object_object_add(o, "Active", json_object_new_int64((int64_t)kinds[i]->active));
-			json_object_object_add(o, "Size", json_object_new_int64((int64_t)kinds[i]->size));
-			json_object_object_add(o, "Reclaimable",
-			                       json_object_new_int64((int64_t)kinds[i]->reclaimable));
-			json_object_array_add(list, o);
-		}
+		struct json_object *list = disk_usage_json(&du);
 		cli_print_json(list);
 		json_object_put(list);
 		return 0;
 	}
 	printf("%-15s %-11s %-11s %-11s %s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
-	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+	for (size_t i = 0; i < DISK_USAGE_KINDS; i++) {
+		const char *name;
+		const struct disk_usage_kind *kind = disk_usage_kind_at(&du, i, &name);
 		char size[32], reclaimable[32];
-		format_size(kinds[i]->size, size, sizeof(size));
-		format_size(kinds[i]->reclaimable, reclaimable, sizeof(reclaimable));
-		unsigned percent =
-		    kinds[i]->size ? (unsigned)(kinds[i]->reclaimable * 100 / kinds[i]->size) : 0;
-		printf("%-15s %-11" PRIu64 " %-11" PRIu64 " %-11s %s (%u%%)\n", kind_names[i],
-		       kinds[i]->total, kinds[i]->active, size, reclaimable, percent);
+		format_size(kind->size, size, sizeof(size));
+		format_size(kind->reclaimable, reclaimable, sizeof(reclaimable));
+		unsigned percent = kind->size ? (unsigned)(kind->reclaimable * 100 / kind->size) : 0;
+		printf("%-15s %-11" PRIu64 " %-11" PRIu64 " %-11s %s (%u%%)\n", name, kind->total,
+		       kind->active, size, reclaimable, percent);
 	}
 	return 0;
 }

@@ -218,3 +218,32 @@ out:
 	container_list_free(cts, n_cts);
 	return r;
 }
+
+const struct disk_usage_kind *disk_usage_kind_at(const struct disk_usage *du, size_t i, const char **name)
+{
+	static const char *const names[DISK_USAGE_KINDS] = {"Images", "Containers", "Local Volumes",
+	                                                    "Checkpoints"};
+	const struct disk_usage_kind *kinds[DISK_USAGE_KINDS] = {&du->images, &du->containers, &du->volumes,
+	                                                         &du->checkpoints};
+	if (i >= DISK_USAGE_KINDS)
+		return NULL;
+	*name = names[i];
+	return kinds[i];
+}
+
+struct json_object *disk_usage_json(const struct disk_usage *du)
+{
+	struct json_object *list = json_object_new_array();
+	for (size_t i = 0; i < DISK_USAGE_KINDS; i++) {
+		const char *name;
+		const struct disk_usage_kind *kind = disk_usage_kind_at(du, i, &name);
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "Type", json_object_new_string(name));
+		json_object_object_add(o, "Total", json_object_new_int64((int64_t)kind->total));
+		json_object_object_add(o, "Active", json_object_new_int64((int64_t)kind->active));
+		json_object_object_add(o, "Size", json_object_new_int64((int64_t)kind->size));
+		json_object_object_add(o, "Reclaimable", json_object_new_int64((int64_t)kind->reclaimable));
+		json_object_array_add(list, o);
+	}
+	return list;
+}

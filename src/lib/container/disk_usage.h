@@ -16,7 +16,10 @@
 #ifndef CRYO_DISK_USAGE_H
 #define CRYO_DISK_USAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <json-c/json.h>
 
 #include "engine.h"
 #include "error.h"
@@ -33,5 +36,16 @@ struct disk_usage {
 };
 
 int disk_usage_get(struct cryo_engine *engine, struct disk_usage *out, cryo_err *err);
+
+/* The kinds in the order `cryo system df` shows them (i < DISK_USAGE_KINDS),
+ * *name receiving the kind's name there: "Images", "Containers", "Local
+ * Volumes", "Checkpoints". */
+#define DISK_USAGE_KINDS 4
+const struct disk_usage_kind *disk_usage_kind_at(const struct disk_usage *du, size_t i, const char **name);
+
+/* `cryo system df --format json`, built here only: an array of one object per
+ * kind, in that order: {Type, Total, Active, Size, Reclaimable}, sizes in
+ * bytes. The caller owns it (json_object_put). */
+struct json_object *disk_usage_json(const struct disk_usage *du);
 
 #endif
