@@ -159,12 +159,45 @@ static void validators(void **state)
 	assert_false(image_tag_is_valid(""));
 }
 
+/* The JSON of `cryo images --format json`: keys, order, nulls of an untagged
+ * image, the tag split at the last `:` (a registry port is no tag). */
+static void list_json(void **state)
+{
+	(void)state;
+	char *layers[] = {"l1", NULL};
+	struct image tagged = {.id = "aa",
+	                       .name = "localhost:5000/team/app:v1",
+	                       .created = 1000000,
+	                       .layers = layers,
+	                       .size = 42};
+	struct image untagged = {
+	    .id = "bb", .created = 0, .layers = layers, .size = 0, .checkpoint_layer = "cc"};
+	struct image *list[] = {&tagged, &untagged};
+	struct json_object *a = image_list_json(list, 2);
+	assert_string_equal(
+	    json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "[{\"id\":\"aa\",\"name\":\"localhost:5000/team/app:v1\","
+	    "\"repository\":\"localhost:5000/team/app\",\"tag\":\"v1\","
+	    "\"created\":\"1970-01-01T00:00:01.000000Z\",\"size\":42,\"checkpoint\":false},"
+	    "{\"id\":\"bb\",\"name\":null,\"repository\":null,\"tag\":null,"
+	    "\"created\":\"1970-01-01T00:00:00.000000Z\",\"size\":0,\"checkpoint\":true}]");
+	json_object_put(a);
+
+	char *repository, *tag;
+	image_name_split(&untagged, &repository, &tag);
+	assert_string_equal(repository, "<none>");
+	assert_string_equal(tag, "<none>");
+	free(repository);
+	free(tag);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(ref_parse_valid),    cmocka_unit_test(ref_parse_invalid),
 	    cmocka_unit_test(ref_parse_registry), cmocka_unit_test(registry_refs),
 	    cmocka_unit_test(length_limits),      cmocka_unit_test(validators),
+	    cmocka_unit_test(list_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
