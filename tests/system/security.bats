@@ -434,7 +434,12 @@ leftovers() {
 		wait_for 60 no_runtime_checkpoint
 		thawed() { [ "$(freezer_state src)" = THAWED ]; }
 		wait_for 10 thawed
-		wait_for 5 ticking
+		# On failure, show the container's tasks: a stopped or traced task
+		# (state T/t) and a stalled writer call for different fixes.
+		wait_for 5 ticking || {
+			ps -eo pid,ppid,stat,wchan:32,args | grep -v ' ps -eo' >&2
+			false
+		}
 	done
 	assert_running_thawed src
 	# the next command collects what the killed ones left
