@@ -103,13 +103,47 @@ static void destinations_must_be_clean(void **state)
 	}
 }
 
+/* Configurations stored by an older cryo (and archives it wrote) may spell
+ * a mount path with `//`, `.` or a trailing `/`, which it accepted: they are
+ * read in their clean spelling and still restore. `..` is still refused. */
+static void stored_paths_are_tidied(void **state)
+{
+	(void)state;
+	static const char *json = "{\"command\":[\"sh\"],\"mounts\":["
+	                          "{\"type\":\"volume\",\"source\":\"v\",\"destination\":\"/data/\"},"
+	                          "{\"type\":\"bind\",\"source\":\"/srv//x/\",\"destination\":\"//b/./c\"}]}";
+	struct container_config cfg = {0};
+	cryo_err err = NULL;
+	assert_int_equal(container_config_from_json(json, &cfg, &err), 0);
+	assert_string_equal(cfg.mounts[0].destination, "/data");
+	assert_string_equal(cfg.mounts[0].source, "v");
+	assert_string_equal(cfg.mounts[1].destination, "/b/c");
+	assert_string_equal(cfg.mounts[1].source, "/srv/x");
+	if (container_config_validate(&cfg, &err) != 0)
+		fail_msg("tidied configuration refused: %s", err->msg);
+	container_config_free(&cfg);
+
+	static const char *const refused[] = {"/a/../b", "//", "/./", "/.."};
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		cleanup_free char *bad =
+		    xasprintf("{\"command\":[\"sh\"],\"mounts\":[{\"type\":\"volume\",\"source\":\"v\","
+		              "\"destination\":\"%s\"}]}",
+		              refused[i]);
+		cleanup_error cryo_err e = NULL;
+		assert_int_equal(container_config_from_json(bad, &cfg, &e), 0);
+		if (container_config_validate(&cfg, &e) == 0)
+			fail_msg("stored destination `%s` accepted as `%s`", refused[i],
+			         cfg.mounts[0].destination);
+		container_config_free(&cfg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(accepts_the_allowed_options),
-	    cmocka_unit_test(refuses_everything_else),
-	    cmocka_unit_test(parse_splits_path_and_options),
-	    cmocka_unit_test(destinations_must_be_clean),
+	    cmocka_unit_test(accepts_the_allowed_options),   cmocka_unit_test(refuses_everything_else),
+	    cmocka_unit_test(parse_splits_path_and_options), cmocka_unit_test(destinations_must_be_clean),
+	    cmocka_unit_test(stored_paths_are_tidied),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,6 +159,33 @@ static const char *json_str(struct json_object *o, const char *key, const char *
 	return fallback;
 }
 
+/* A stored path (a configuration written by an older cryo, which accepted
+ * them, or an archive) in its one clean spelling: empty and `.` components
+ * and a trailing `/` dropped, in place. `..` stays, for the validation to
+ * refuse; a relative path is left as it is. */
+static void path_tidy(char *p)
+{
+	if (p[0] != '/')
+		return;
+	char *out = p;
+	for (const char *s = p; *s;) {
+		while (*s == '/')
+			s++;
+		const char *e = strchrnul(s, '/');
+		if (e == s || (e - s == 1 && *s == '.')) {
+			s = e;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, s, (size_t)(e - s));
+		out += e - s;
+		s = e;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
 int container_config_from_json(const char *json, struct container_config *cfg, cryo_err *err)
 {
 	struct json_object *o = json_tokener_parse(json ? json : ""), *v;
@@ -195,6 +222,9 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 			                                                   : MOUNT_BIND;
 			cfg->mounts[i].source = xstrdup(json_str(m, "source", ""));
 			cfg->mounts[i].destination = xstrdup(json_str(m, "destination", ""));
+			path_tidy(cfg->mounts[i].destination);
+			if (cfg->mounts[i].kind == MOUNT_BIND)
+				path_tidy(cfg->mounts[i].source);
 			cfg->mounts[i].readonly =
 			    json_object_object_get_ex(m, "readonly", &ro) && json_object_get_boolean(ro);
 		}
