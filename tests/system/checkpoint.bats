@@ -299,9 +299,23 @@ start_tcp_container() {
 	assert_output_contains "export checkpoint"
 	assert_output_contains "kept in the engine"
 	assert_container_status src checkpointed
-	assert_no_file_matching "$TEST_DIR/full/*"
+	# the export's temporary file is hidden (.NAME.tmp-*): ls -A sees it
+	assert_equal "$(ls -A "$TEST_DIR/full")" "" "files left in the export directory"
 	cryo restore src
 	assert_consistent_and_running cryo src
+}
+
+@test "a stopping checkpoint whose record fails after its dump keeps the checkpoint's files and names them" {
+	start_counter
+	id=$(cryo inspect src | jq -r '.[0].Id')
+	CRYO_TEST_FAIL_RECORD=1 run cryo checkpoint src
+	assert_status 125
+	assert_output_contains "failed by the test switch"
+	assert_output_contains "CRIU's images are in \`$ROOT/checkpoints/$id\`"
+	# the second try to keep it must not have removed what the first kept
+	assert_equal "$(ls "$ROOT/checkpoints/$id")" "$(printf '%s\n' checkpoint config.dump deleted.files rootfs-diff.tar spec.dump stats-dump stats-dump.json volumes)" \
+		"files of the kept checkpoint"
+	assert_equal "$(find "$ROOT/checkpoints/$id/checkpoint" -name 'pages-*.img' | wc -l)" 1 "CRIU's page images"
 }
 
 @test "an unwritable export target fails before touching the container, leaving no archive" {

@@ -68,6 +68,7 @@ struct checkpoint_run {
 	bool exported;
 	bool handed_over;                /* the handoff succeeded: the container runs elsewhere */
 	bool tasks_ended;                /* a stopping dump succeeded: only the checkpoint holds it */
+	bool files_kept;                 /* the checkpoint directory is at final_dir */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
 
 	/* Reflink snapshots of the root file system's changes and of the
@@ -972,14 +973,17 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
 	                          : !run->opts->criu.leave_running || !exporting || run->opts->keep;
 	int r;
 
-	if (keep_in_engine) {
+	/* Called again by checkpoint_keep_stopped when a later step failed:
+	 * the files it kept the first time are the checkpoint. */
+	if (keep_in_engine && !run->files_kept) {
 		if ((r = rm_rf(run->final_dir, err)) < 0)
 			return r;
 		if (rename(run->dir, run->final_dir) < 0)
 			return cryo_error_set(err, errno, "keep checkpoint at `%s`", run->final_dir);
+		run->files_kept = true;
 		free(run->c->checkpoint);
 		run->c->checkpoint = xstrdup(run->final_dir);
-	} else {
+	} else if (!keep_in_engine) {
 		rm_rf(run->dir, NULL);
 	}
 	run->c->checkpointed = now_realtime_us();
@@ -1038,7 +1042,7 @@ static int checkpoint_keep_stopped(struct checkpoint_run *run, cryo_err *err)
 		    err,
 		    "the container's processes were dumped and have ended, but its "
 		    "checkpoint could not be kept in the engine (%s): CRIU's images are in `%s`",
-		    keep_err->msg, run->dir);
+		    keep_err->msg, run->files_kept ? run->final_dir : run->dir);
 	return cryo_error_wrap(err,
 	                       "the container was checkpointed and stopped all the same, its checkpoint "
 	                       "kept in the engine (`cryo restore %s` runs it again); what failed",
