@@ -364,6 +364,28 @@ checkpoint_under_swaps() { # container
 	assert_running_thawed b
 }
 
+@test "cryo killed in the frozen window of a container frozen before the dump (no hook): it is thawed" {
+	cryo run -d --name a workload sleep 1000 >/dev/null
+	# an older cryo's container: its spec names no CRIU configuration, so
+	# cryo freezes it itself before the runtime starts, not in CRIU's hook
+	bundle=$ROOT/containers/$(ctr_id a)
+	jq 'del(.annotations["org.criu.config"])' "$bundle/config.json" >"$bundle/config.json.new"
+	mv "$bundle/config.json.new" "$bundle/config.json"
+	CRYO_TEST_FROZEN_DELAY_MS=5000 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" \
+		checkpoint --leave-running --export "$TEST_DIR/k.tar" a >/dev/null 2>&1 &
+	cryo_pid=$!
+	a_frozen() { [ "$(freezer_state a)" = FROZEN ]; }
+	wait_for 60 a_frozen
+	# past the dump, inside the frozen window's delay
+	wait_for 60 no_runtime_checkpoint
+	a_frozen || { echo "a thawed before cryo was killed" >&2; false; }
+	kill -9 "$cryo_pid"
+	wait "$cryo_pid" || true
+	a_thawed() { [ "$(freezer_state a)" = THAWED ]; }
+	wait_for 10 a_thawed
+	assert_running_thawed a
+}
+
 @test "a neighbour busy with its own operation makes the checkpoint refuse, naming it" {
 	cryo run -d --name a -v shared:/data workload sleep 1000 >/dev/null
 	cryo run -d --name b -v shared:/data workload sleep 1000 >/dev/null

@@ -553,6 +553,17 @@ static int checkpoint_prepare(struct checkpoint_run *run, cryo_err *err)
 	return checkpoint_arm_freeze_hook(run, err);
 }
 
+/* Before cryo freezes f itself: a watchdog that thaws it should this cryo
+ * die first (freeze_hook.h), started before the freeze so that no moment
+ * exists where it is frozen and unwatched. Returns marker, the file that
+ * tells the watchdog we thawed. */
+static char *watch_freeze(struct freezer *f, char *marker)
+{
+	unlink(marker);
+	freeze_watchdog_start(f, 1, getpid(), 0, marker);
+	return marker;
+}
+
 /* Step 2: freeze the cgroup, so nothing runs between the memory dump and the
  * file-system capture. A paused container is frozen already. A stopping
  * checkpoint freezes here, before the capture that precedes its dump (and a
@@ -562,11 +573,8 @@ static int checkpoint_freeze(struct checkpoint_run *run, cryo_err *err)
 {
 	if (run->freeze_mode != FREEZE_BEFORE_DUMP && run->freeze_mode != FREEZE_STOPPING)
 		return 0;
-	if (run->freeze_mode == FREEZE_STOPPING) {
-		run->thawed_marker = layout_thawed_marker(run->engine->runroot, run->c->id, getpid());
-		unlink(run->thawed_marker);
-		freeze_watchdog_start(&run->freezer, 1, getpid(), 0, run->thawed_marker);
-	}
+	run->thawed_marker =
+	    watch_freeze(&run->freezer, layout_thawed_marker(run->engine->runroot, run->c->id, getpid()));
 	int64_t start = now_monotonic_us();
 	run->frozen_by_us = true; /* thawed on failure, even half frozen */
 	int r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err);
@@ -770,9 +778,8 @@ static int take_neighbour(struct checkpoint_run *run, const char *volume, const 
 	/* A watchdog thaws it should this cryo die before it does: started
 	 * first, so that no moment exists where it is frozen and unwatched. */
 	n->thawed_marker =
-	    layout_neighbour_thawed_marker(run->engine->runroot, run->c->id, getpid(), run->n_neighbours);
-	unlink(n->thawed_marker);
-	freeze_watchdog_start(&n->freezer, 1, getpid(), 0, n->thawed_marker);
+	    watch_freeze(&n->freezer, layout_neighbour_thawed_marker(run->engine->runroot, run->c->id,
+	                                                             getpid(), run->n_neighbours));
 	n->frozen_by_us = true; /* from here on, thaw_neighbours thaws it (and tells the watchdog) */
 	if ((r = freezer_freeze(&n->freezer, FREEZER_TIMEOUT_US, err)) < 0)
 		return cryo_error_wrap(err, "volume `%s` is also used by running container `%s`: freeze it",
