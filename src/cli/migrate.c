@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "criu_flags.h"
 #include "migrate.h"
+#include "signal_hold.h"
 #include "show_progress.h"
 #include "util.h"
 
@@ -170,16 +171,25 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 	/* A destination that goes away is an error of the transfer, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	struct migrate_stats stats;
+	/* The library holds termination signals for the migration; held here
+	 * across the report too, so that a Ctrl-C pressed meanwhile still lets
+	 * the user read where the container went (or why it is in both places). */
+	struct signal_hold hold;
+	signal_hold_begin(&hold);
 	int r = migrate_container(engine, argv[optind], &dest, &opts, &stats, &err);
 	migrate_destination_free(&dest);
-	if (r < 0)
-		return cli_fail(&err);
-	if (print_stats) {
+	if (r < 0) {
+		r = cli_fail(&err);
+	} else if (print_stats) {
 		struct json_object *o = migrate_stats_json(&stats);
 		cli_print_json(o);
 		json_object_put(o);
+		r = 0;
 	} else {
 		printf("%s\n", stats.dest_id[0] ? stats.dest_id : "(the destination did not report its id)");
+		r = 0;
 	}
-	return 0;
+	fflush(stdout);
+	signal_hold_end(&hold);
+	return r;
 }
