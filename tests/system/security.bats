@@ -459,7 +459,7 @@ leftovers() {
 		# On failure, show the container's tasks: a stopped or traced task
 		# (state T/t) and a stalled writer call for different fixes.
 		wait_for 5 ticking || {
-			ps -eo pid,ppid,stat,wchan:32,args | grep -v ' ps -eo' >&2
+			ps -o pid,ppid,stat,wchan:32,args -p "$(paste -sd, "$(freezer_cgroup_dir "$(cryo inspect src | jq -r '.[0].State.Pid')")/cgroup.procs")" >&2
 			false
 		}
 	done
