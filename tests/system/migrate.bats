@@ -324,6 +324,30 @@ migrate2() { # [options...] container: migrate to engine 2
 	assert_destination_clean
 }
 
+@test "SIGTERM during a migration waits: the container moves, cryo says where, then ends" {
+	prepare_destination
+	start_counter
+	cat >"$TEST_DIR/slow-cryo" <<-WRAP
+	#!/bin/bash
+	CRYO_TEST_IMPORT_STALL_MS=2000 exec "$CRYO" "\$@"
+	WRAP
+	chmod +x "$TEST_DIR/slow-cryo"
+	"$CRYO" --root "$ROOT" --runroot "$RUNROOT" migrate --remote-cryo "$TEST_DIR/slow-cryo" \
+		--remote-runroot "$RUN2" src "root:$ROOT2" >"$TEST_DIR/out" 2>"$TEST_DIR/err" 3>&- &
+	pid=$!
+	import_started() { [ -n "$(ls -A "$ROOT2/tmp" 2>/dev/null)" ]; }
+	wait_for 30 import_started
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	cat "$TEST_DIR/err"
+	assert_equal "$rc" 143 "exit status (the SIGTERM, delivered once cryo is done)"
+	assert_equal "$(cat "$TEST_DIR/out")" "$(cryo2 inspect src | jq -r '.[0].Id')" "the destination's id on stdout"
+	is_running cryo2 src
+	run cryo ps -a -q
+	assert_equal "$output" "" "containers left at the source"
+}
+
 @test "migrate with a stream corrupted on the way: refused by the destination, the source runs on" {
 	prepare_destination
 	start_counter
