@@ -66,7 +66,7 @@ assert_nothing_left() {
 # index or manifest).
 repack_podman() {
 	local names
-	mapfile -t names < <(ls -A "$1" | grep -vx config.dump)
+	mapfile -t names < <(find "$1" -mindepth 1 -maxdepth 1 ! -name config.dump -printf '%f\n')
 	tar -C "$1" -cf "$2" config.dump "${names[@]}"
 }
 
@@ -102,7 +102,7 @@ assert_refused() { # expected-text
 	[ "$first" -ge "$before" ]
 	wait_for 10 counter_above counter "$first"
 	run cryo logs counter
-	! grep -q VIOLATION <<<"$output"
+	[ "$(grep -c VIOLATION <<<"$output")" -eq 0 ]
 	run cryo ps --format json
 	[ "$(jq -r '.[0].Name' <<<"$output")" = counter ]
 }
@@ -123,7 +123,7 @@ assert_refused() { # expected-text
 	[ "$b" -ge "$a" ]
 	wait_for 10 counter_above copy "$b"
 	run cryo logs copy
-	! grep -q VIOLATION <<<"$output"
+	[ "$(grep -c VIOLATION <<<"$output")" -eq 0 ]
 	cryo stop counter >/dev/null
 	[ "$(cryo inspect counter | jq -r '.[0].State.Status')" = exited ]
 	cryo rm -f counter copy >/dev/null

@@ -1003,9 +1003,9 @@ static bool looks_like_podman(const char *name)
 static bool podman_layout_has(const char *name, bool dir)
 {
 	static const char *const dirs[] = {"artifacts", "checkpoint", "volumes"};
-	static const char *const files[] = {"config.dump",   "spec.dump",   "network.status",
+	static const char *const files[] = {"config.dump",     "spec.dump",     "network.status",
 	                                    "rootfs-diff.tar", "deleted.files", "devshm-checkpoint.tar",
-	                                    "stats-dump",    "ctr.log"};
+	                                    "stats-dump",      "ctr.log"};
 	for (size_t i = 0; dir && i < ARRAY_SIZE(dirs); i++)
 		if (strcmp(name, dirs[i]) == 0)
 			return true;
@@ -1044,20 +1044,18 @@ static int read_podman_entry(struct ckpt_reader *r, const char *name, struct arc
 	int64_t size = archive_entry_size(entry);
 	if (size < 0 || (uint64_t)size > r->limits.max_total_size ||
 	    r->podman_total > r->limits.max_total_size - (uint64_t)size)
-		return cryo_error_plain(
-		    err, EFBIG,
-		    "the files add up to more than this engine accepts (%llu bytes, "
-		    "`import.max_total_size` in the engine configuration)",
-		    (unsigned long long)r->limits.max_total_size);
+		return cryo_error_plain(err, EFBIG,
+		                        "the files add up to more than this engine accepts (%llu bytes, "
+		                        "`import.max_total_size` in the engine configuration)",
+		                        (unsigned long long)r->limits.max_total_size);
 	r->podman_total += (uint64_t)size;
 	struct statvfs vfs;
 	if (fstatvfs(r->destfd, &vfs) < 0)
 		return cryo_error_set(err, errno, "free space of the destination");
 	if ((uint64_t)size > (uint64_t)vfs.f_bavail * vfs.f_frsize)
-		return cryo_error_plain(err, ENOSPC,
-		                        "needs %lld bytes, but the engine's file system has only %llu free",
-		                        (long long)size,
-		                        (unsigned long long)((uint64_t)vfs.f_bavail * vfs.f_frsize));
+		return cryo_error_plain(
+		    err, ENOSPC, "needs %lld bytes, but the engine's file system has only %llu free",
+		    (long long)size, (unsigned long long)((uint64_t)vfs.f_bavail * vfs.f_frsize));
 	cleanup_close int parent = open_parent(r->destfd, name, err);
 	if (parent < 0)
 		return parent;

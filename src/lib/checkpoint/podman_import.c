@@ -13,15 +13,15 @@
 
 /* Podman 4.3.1's default capabilities: cryo's defaults and CAP_MKNOD. */
 static const char *const podman_caps[] = {
-    "CAP_AUDIT_WRITE", "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",     "CAP_FSETID",
-    "CAP_KILL",        "CAP_MKNOD",  "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP",
-    "CAP_SETGID",      "CAP_SETPCAP", "CAP_SETUID",      "CAP_SYS_CHROOT",
+    "CAP_AUDIT_WRITE", "CAP_CHOWN",   "CAP_DAC_OVERRIDE",     "CAP_FOWNER",     "CAP_FSETID",
+    "CAP_KILL",        "CAP_MKNOD",   "CAP_NET_BIND_SERVICE", "CAP_NET_RAW",    "CAP_SETFCAP",
+    "CAP_SETGID",      "CAP_SETPCAP", "CAP_SETUID",           "CAP_SYS_CHROOT",
 };
 /* The mounts cryo makes itself in Podman's layout (spec.c). */
 static const struct {
 	const char *destination, *type;
 } own_mounts[] = {
-    {"/proc", "proc"},     {"/dev", "tmpfs"},  {"/dev/pts", "devpts"},
+    {"/proc", "proc"},         {"/dev", "tmpfs"}, {"/dev/pts", "devpts"},
     {"/dev/mqueue", "mqueue"}, {"/sys", "sysfs"}, {"/sys/fs/cgroup", "cgroup"},
 };
 
@@ -36,7 +36,8 @@ void podman_import_free(struct podman_import *p)
 }
 
 /* dir/file parsed (*out NULL when optional and absent). */
-static int read_json(const char *dir, const char *file, bool optional, struct json_object **out, cryo_err *err)
+static int read_json(const char *dir, const char *file, bool optional, struct json_object **out,
+                     cryo_err *err)
 {
 	cleanup_free char *path = xasprintf("%s/%s", dir, file);
 	cleanup_free char *text = NULL;
@@ -149,13 +150,15 @@ static int read_config_dump(struct json_object *c, struct podman_import *out, cr
 		return cryo_error_plain(err, ENOTSUP,
 		                        "the container was made from a root file system directory "
 		                        "(`--rootfs`), not an image: cryo restores containers of images");
-	if (!(v = get(c, "rootfsImageName", json_type_string)) || !text_is_plain(json_object_get_string(v), 512))
+	if (!(v = get(c, "rootfsImageName", json_type_string)) ||
+	    !text_is_plain(json_object_get_string(v), 512))
 		return cryo_error_plain(err, EINVAL, "`rootfsImageName` is not an image name");
 	out->image_name = xstrdup(json_object_get_string(v));
 	v = get(c, "rootfsImageID", json_type_string);
 	out->image_id = xstrdup(v ? json_object_get_string(v) : "");
 	if (*out->image_id && !is_hex(out->image_id, 64))
-		return cryo_error_plain(err, EINVAL, "`rootfsImageID` is not a 64-digit hexadecimal image ID");
+		return cryo_error_plain(err, EINVAL,
+		                        "`rootfsImageID` is not a 64-digit hexadecimal image ID");
 	if ((v = get(c, "privileged", json_type_boolean)) && json_object_get_boolean(v))
 		return cryo_error_plain(err, EPERM,
 		                        "the container is privileged (`--privileged`), which an archive "
@@ -177,7 +180,8 @@ static int read_caps(struct json_object *process, struct container_config *cfg, 
 	cleanup_strv char **bounding = NULL;
 	for (size_t s = 0; s < ARRAY_SIZE(sets); s++) {
 		struct json_object *a;
-		if (!caps || !json_object_object_get_ex(caps, sets[s], &a) || json_object_is_type(a, json_type_null))
+		if (!caps || !json_object_object_get_ex(caps, sets[s], &a) ||
+		    json_object_is_type(a, json_type_null))
 			continue;
 		if (!json_object_is_type(a, json_type_array))
 			return cryo_error_plain(err, EINVAL, "capabilities `%s` is not a list", sets[s]);
@@ -258,7 +262,8 @@ static int read_linux(struct json_object *spec, struct container_config *cfg, cr
 	for (size_t i = 0; ns && i < json_object_array_length(ns); i++) {
 		struct json_object *n = json_object_array_get_idx(ns, i), *t;
 		if (!json_object_is_type(n, json_type_object) || !(t = get(n, "type", json_type_string)))
-			return cryo_error_plain(err, EINVAL, "`linux.namespaces` holds an entry without a type");
+			return cryo_error_plain(err, EINVAL,
+			                        "`linux.namespaces` holds an entry without a type");
 		const char *type = json_object_get_string(t);
 		size_t k = 0;
 		while (k < ARRAY_SIZE(wanted) && strcmp(wanted[k], type) != 0)
@@ -283,8 +288,9 @@ static int read_linux(struct json_object *spec, struct container_config *cfg, cr
 			                        "archive cannot grant",
 			                        wanted[k]);
 	if ((v = get(lx, "devices", json_type_array)) && json_object_array_length(v) > 0)
-		return cryo_error_plain(err, EPERM, "the container was given devices (`--device`), which an "
-		                                    "archive cannot grant");
+		return cryo_error_plain(err, EPERM,
+		                        "the container was given devices (`--device`), which an "
+		                        "archive cannot grant");
 	struct json_object *res = get(lx, "resources", json_type_object), *lim;
 	if ((v = get(res, "memory", json_type_object)) && (lim = get(v, "limit", json_type_int)))
 		cfg->memory_limit = json_object_get_int64(lim) > 0 ? json_object_get_int64(lim) : 0;
@@ -302,21 +308,23 @@ static int read_mounts(struct json_object *spec, struct container_config *cfg, c
 	cfg->engine_files = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
 		struct json_object *m = json_object_array_get_idx(mounts, i), *d, *t;
-		if (!json_object_is_type(m, json_type_object) || !(d = get(m, "destination", json_type_string)) ||
-		    !(t = get(m, "type", json_type_string)))
+		if (!json_object_is_type(m, json_type_object) ||
+		    !(d = get(m, "destination", json_type_string)) || !(t = get(m, "type", json_type_string)))
 			return cryo_error_plain(err, EINVAL, "mount %zu: needs a string destination and type",
 			                        i + 1);
 		const char *dest = json_object_get_string(d), *type = json_object_get_string(t);
 		if (!path_is_clean(dest) || strlen(dest) != (size_t)json_object_get_string_len(d))
-			return cryo_error_plain(err, EINVAL,
-			                        "mount %zu: destination `%.256s` is not a clean absolute path "
-			                        "(no `.`, `..`, `//` or trailing `/`)",
-			                        i + 1, text_is_plain(dest, 4096) ? dest : "?");
+			return cryo_error_plain(
+			    err, EINVAL,
+			    "mount %zu: destination `%.256s` is not a clean absolute path "
+			    "(no `.`, `..`, `//` or trailing `/`)",
+			    i + 1, text_is_plain(dest, 4096) ? dest : "?");
 		if (!text_is_plain(type, 32))
 			return cryo_error_plain(err, EINVAL, "mount %zu at `%s`: invalid type", i + 1, dest);
 		bool own = false;
 		for (size_t k = 0; k < ARRAY_SIZE(own_mounts) && !own; k++)
-			own = strcmp(own_mounts[k].destination, dest) == 0 && strcmp(own_mounts[k].type, type) == 0;
+			own = strcmp(own_mounts[k].destination, dest) == 0 &&
+			      strcmp(own_mounts[k].type, type) == 0;
 		if (own)
 			continue;
 		if (strcmp(type, "bind") == 0 && spec_engine_file_name(dest)) {

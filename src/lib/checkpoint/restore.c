@@ -544,7 +544,8 @@ static int podman_root_mode(struct restore_run *run, const char *upper, cryo_err
 		(void)id;
 		struct json_object *p, *m;
 		if (json_object_object_get_ex(f, "path", &p) && json_object_object_get_ex(f, "mode", &m) &&
-		    (strcmp(json_object_get_string(p), "/") == 0 || strcmp(json_object_get_string(p), ".") == 0) &&
+		    (strcmp(json_object_get_string(p), "/") == 0 ||
+		     strcmp(json_object_get_string(p), ".") == 0) &&
 		    S_ISDIR((mode_t)json_object_get_int64(m)))
 			mode = json_object_get_int64(m) & 0777;
 	}

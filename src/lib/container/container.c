@@ -509,14 +509,16 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 	for (size_t i = 0; cfg->engine_files && cfg->engine_files[i]; i++) {
 		const char *dest = cfg->engine_files[i];
 		if (!spec_engine_file_name(dest))
-			return cryo_error_plain(err, EINVAL,
-			                        "engine file `%s` is not one of the files the engine provides "
-			                        "(/etc/hosts, /etc/hostname, /etc/resolv.conf, "
-			                        "/run/.containerenv, /dev/shm)",
-			                        dest);
+			return cryo_error_plain(
+			    err, EINVAL,
+			    "engine file `%s` is not one of the files the engine provides "
+			    "(/etc/hosts, /etc/hostname, /etc/resolv.conf, "
+			    "/run/.containerenv, /dev/shm)",
+			    dest);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->engine_files[j], dest) == 0)
-				return cryo_error_plain(err, EINVAL, "engine file `%s` is listed twice", dest);
+				return cryo_error_plain(err, EINVAL, "engine file `%s` is listed twice",
+				                        dest);
 	}
 	return 0;
 }

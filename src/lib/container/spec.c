@@ -32,10 +32,10 @@ static const char *const readonly_paths[] = {"/proc/sys", "/proc/sysrq-trigger"}
  * Podman's defaults: /sys/firmware as a masked path (a tmpfs) rather than
  * cryo's bind of an empty directory. */
 static const char *const podman_masked_paths[] = {
-    "/proc/acpi",       "/proc/kcore",       "/proc/keys",    "/proc/latency_stats",
+    "/proc/acpi",       "/proc/kcore",       "/proc/keys",        "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
     "/sys/firmware",    "/sys/fs/selinux",   "/sys/dev/block"};
-static const char *const podman_readonly_paths[] = {"/proc/asound", "/proc/bus",  "/proc/fs",
+static const char *const podman_readonly_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
                                                     "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
 
 /* Each destination the engine can provide, and its file's name in the
@@ -105,7 +105,8 @@ static int ensure_engine_files(struct cryo_engine *engine, const char *id, const
 		return cryo_error_set(err, errno, "open `%s`", cdir);
 	if (mkdirat(cfd, SPEC_ENGINE_FILES_DIR, 0755) < 0 && errno != EEXIST)
 		return cryo_error_set(err, errno, "create `%s/" SPEC_ENGINE_FILES_DIR "`", cdir);
-	cleanup_close int dfd = openat(cfd, SPEC_ENGINE_FILES_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_close int dfd =
+	    openat(cfd, SPEC_ENGINE_FILES_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return cryo_error_set(err, errno, "open `%s/" SPEC_ENGINE_FILES_DIR "`", cdir);
 	for (size_t i = 0; cfg->engine_files && cfg->engine_files[i]; i++) {
@@ -240,7 +241,8 @@ static void add_tmpfs(struct json_object *mounts, const struct container_mount *
 	add_mount(mounts, m->destination, "tmpfs", "tmpfs", (const char *const *)opts, strv_len(opts));
 }
 
-static void user_mounts(struct json_object *mounts, struct cryo_engine *engine, const struct container_config *cfg);
+static void user_mounts(struct json_object *mounts, struct cryo_engine *engine,
+                        const struct container_config *cfg);
 
 /* Podman's layout after /proc and /dev: devpts, mqueue, sysfs, the cgroup
  * file system (runc binds the container's own cgroups there) and the
@@ -269,7 +271,8 @@ static void podman_mounts(struct json_object *mounts, struct cryo_engine *engine
 	}
 }
 
-static struct json_object *mounts_json(struct cryo_engine *engine, const char *id, const struct container_config *cfg)
+static struct json_object *mounts_json(struct cryo_engine *engine, const char *id,
+                                       const struct container_config *cfg)
 {
 	struct json_object *mounts = json_object_new_array();
 	static const char *const proc_opts[] = {"nosuid", "noexec", "nodev"};
@@ -308,7 +311,8 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const char *i
 }
 
 /* The volumes, bind mounts and tmpfs the container was given. */
-static void user_mounts(struct json_object *mounts, struct cryo_engine *engine, const struct container_config *cfg)
+static void user_mounts(struct json_object *mounts, struct cryo_engine *engine,
+                        const struct container_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		const struct container_mount *m = &cfg->mounts[i];
@@ -370,8 +374,9 @@ static struct json_object *linux_json(struct cryo_engine *engine, const char *id
 	if (has_engine_files(cfg)) {
 		json_object_object_add(lx, "maskedPaths",
 		                       const_strv_json(podman_masked_paths, ARRAY_SIZE(podman_masked_paths)));
-		json_object_object_add(lx, "readonlyPaths",
-		                       const_strv_json(podman_readonly_paths, ARRAY_SIZE(podman_readonly_paths)));
+		json_object_object_add(
+		    lx, "readonlyPaths",
+		    const_strv_json(podman_readonly_paths, ARRAY_SIZE(podman_readonly_paths)));
 	} else {
 		json_object_object_add(lx, "maskedPaths",
 		                       const_strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
