@@ -8,18 +8,23 @@ load workload
 load podman
 bats_require_minimum_version 1.5.0
 
-# One Podman export of the counter (`--network none`, checkpointed and
-# stopped) for the whole file, uncompressed so that the tests can take it
-# apart: $BATS_FILE_TMPDIR/counter.tar.
+# Podman exports of the counter (`--network none`, checkpointed and stopped)
+# for the whole file, uncompressed so that the tests can take them apart:
+# $BATS_FILE_TMPDIR/counter.tar counts in its root file system,
+# $BATS_FILE_TMPDIR/volume.tar in the named volume `podvol` at /data.
 setup_file() {
 	setup_engine
 	setup_podman
 	podman_import_workload
 	podman run -d --network none --name counter localhost/workload:latest \
 		/usr/local/bin/counter --file /state/counter --stats /state/stats >/dev/null
-	counted() { [ "$(podman exec counter cat /state/counter 2>/dev/null | tr -d '\n' | sed 's/^0*//')" -gt 1000 ]; }
-	wait_for 10 counted
+	podman run -d --network none --name vcounter -v podvol:/data localhost/workload:latest \
+		/usr/local/bin/counter --file /data/counter --stats /data/stats >/dev/null
+	counted() { [ "$(podman exec "$1" cat "$2" 2>/dev/null | tr -d '\n' | sed 's/^0*//')" -gt 1000 ]; }
+	wait_for 10 counted counter /state/counter
+	wait_for 10 counted vcounter /data/counter
 	podman container checkpoint --compress none --export "$BATS_FILE_TMPDIR/counter.tar" counter >/dev/null
+	podman container checkpoint --compress none --export "$BATS_FILE_TMPDIR/volume.tar" vcounter >/dev/null
 	podman inspect --format '{{.Id}}' counter >"$BATS_FILE_TMPDIR/podman-id"
 	teardown_podman
 	teardown_engine
@@ -40,8 +45,8 @@ import_podman_image() {
 }
 
 # The counter value the container's workload last wrote (read inside it).
-counter_value() { # container
-	cryo exec "$1" cat /state/counter | tr -d ' \n' | sed 's/^0*//;s/^$/0/'
+counter_value() { # container [file]
+	cryo exec "$1" cat "${2:-/state/counter}" | tr -d ' \n' | sed 's/^0*//;s/^$/0/'
 }
 
 # The value the export's root file system diff holds: where counting stopped.
@@ -49,9 +54,9 @@ archived_value() { # archive
 	tar -xOf "$1" rootfs-diff.tar | tar -xOf - state/counter | tr -d ' \n' | sed 's/^0*//;s/^$/0/'
 }
 
-counter_above() { # container value
+counter_above() { # container value [file]
 	local v
-	v=$(counter_value "$1") && [ "$v" -gt "$2" ]
+	v=$(counter_value "$1" "${3:-}") && [ "$v" -gt "$2" ]
 }
 
 # Nothing was restored and nothing is left over.
@@ -130,6 +135,25 @@ assert_refused() { # expected-text
 	assert_nothing_left
 }
 
+@test "a Podman export's named volume becomes a volume of this engine with its data; an existing one is not overwritten" {
+	import_podman_image
+	before=$(tar -xOf "$BATS_FILE_TMPDIR/volume.tar" volumes/podvol.tar | tar -xOf - ./counter | tr -d ' \n' | sed 's/^0*//')
+	run cryo restore --import "$BATS_FILE_TMPDIR/volume.tar" --insecure-unsigned
+	[ "$status" -eq 0 ]
+	run cryo volume ls --format json
+	[ "$(jq -r '.[].Name' <<<"$output")" = podvol ]
+	first=$(counter_value vcounter /data/counter)
+	[ "$first" -ge "$before" ]
+	wait_for 10 counter_above vcounter "$first" /data/counter
+	run cryo logs vcounter
+	[ "$(grep -c VIOLATION <<<"$output")" -eq 0 ]
+	# a second copy would overwrite podvol's data under the first: refused
+	run cryo restore --import "$BATS_FILE_TMPDIR/volume.tar" --insecure-unsigned --name second
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"volume \`podvol\` already exists in this engine"* ]]
+	[ "$(cryo ps -a -q | wc -l)" -eq 1 ]
+}
+
 @test "a Podman export is unsigned: refused without --insecure-unsigned, before anything is written" {
 	import_podman_image
 	run cryo restore --import "$TEST_DIR/counter.tar"
@@ -174,6 +198,8 @@ assert_refused() { # expected-text
 	assert_refused '`name` is not a valid container name'
 	tamper config.dump '.rootfsImageName = 5'
 	assert_refused '`rootfsImageName` is not an image name'
+	tamper config.dump '.namedVolumes = [{volumeName: "../../etc", dest: "/data", options: []}]'
+	assert_refused 'invalid volume name'
 	tamper network.status '{"podman": {"interfaces": {}}}'
 	assert_refused 'was on a Podman network'
 	tamper config.dump .

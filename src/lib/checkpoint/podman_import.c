@@ -2,6 +2,7 @@
 
 #include <json-c/json.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <string.h>
 
 #include "container.h"
@@ -135,6 +136,62 @@ static char **string_list(struct json_object *a, const char *what, cryo_err *err
 	return v;
 }
 
+/* config.dump's namedVolumes: [{"volumeName","dest","options"}], as volume
+ * mounts of cryo's (their bind mounts in spec.dump are matched to them by
+ * destination in read_mounts()). */
+static int read_named_volumes(struct json_object *c, struct container_config *cfg, cryo_err *err)
+{
+	struct json_object *vols;
+	if (!json_object_object_get_ex(c, "namedVolumes", &vols) || json_object_is_type(vols, json_type_null))
+		return 0;
+	if (!json_object_is_type(vols, json_type_array))
+		return cryo_error_plain(err, EINVAL, "`namedVolumes` is not a list");
+	size_t n = json_object_array_length(vols);
+	if (n > 256)
+		return cryo_error_plain(err, EINVAL, "`namedVolumes`: more than 256 volumes");
+	cfg->mounts = xcalloc(n + 1, sizeof(*cfg->mounts));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(vols, i), *name, *dest, *opts;
+		if (!json_object_is_type(v, json_type_object) ||
+		    !(name = get(v, "volumeName", json_type_string)) ||
+		    !(dest = get(v, "dest", json_type_string)))
+			return cryo_error_plain(err, EINVAL,
+			                        "`namedVolumes` entry %zu: needs volumeName and dest", i + 1);
+		if (!name_is_valid(json_object_get_string(name)))
+			return cryo_error_plain(err, EINVAL, "`namedVolumes` entry %zu: invalid volume name",
+			                        i + 1);
+		if (!path_is_clean(json_object_get_string(dest)))
+			return cryo_error_plain(err, EINVAL,
+			                        "`namedVolumes` entry %zu: dest is not a clean absolute path",
+			                        i + 1);
+		bool ro = false;
+		if ((opts = get(v, "options", json_type_array))) {
+			cleanup_strv char **o = string_list(opts, "namedVolumes options", err);
+			if (!o)
+				return -EINVAL;
+			for (size_t k = 0; o[k]; k++)
+				ro |= strcmp(o[k], "ro") == 0;
+		}
+		cfg->mounts[i] =
+		    (struct container_mount){.kind = MOUNT_VOLUME,
+		                             .source = xstrdup(json_object_get_string(name)),
+		                             .destination = xstrdup(json_object_get_string(dest)),
+		                             .readonly = ro};
+		cfg->n_mounts = i + 1;
+	}
+	return 0;
+}
+
+/* The index of the named volume mounted at dest (read_named_volumes()), or
+ * -1. */
+static ssize_t volume_at(const struct container_config *cfg, const char *dest)
+{
+	for (size_t i = 0; i < cfg->n_mounts; i++)
+		if (strcmp(cfg->mounts[i].destination, dest) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
 static int read_config_dump(struct json_object *c, struct podman_import *out, cryo_err *err)
 {
 	struct json_object *v;
@@ -169,7 +226,7 @@ static int read_config_dump(struct json_object *c, struct podman_import *out, cr
 		return cryo_error_plain(err, ENOTSUP,
 		                        "the container has user-namespace ID mappings, which cryo does not "
 		                        "restore");
-	return 0;
+	return read_named_volumes(c, &out->cfg, err);
 }
 
 /* The bounding set names the capabilities; the others are within it. */
@@ -299,13 +356,25 @@ static int read_linux(struct json_object *spec, struct container_config *cfg, cr
 	return 0;
 }
 
-/* Podman's mounts: the engine's own, or refused. */
+static bool mount_is_readonly(struct json_object *m)
+{
+	struct json_object *opts = get(m, "options", json_type_array);
+	for (size_t i = 0; opts && i < json_object_array_length(opts); i++) {
+		const char *o = json_object_get_string(json_object_array_get_idx(opts, i));
+		if (o && strcmp(o, "ro") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Podman's mounts: the engine's own, the named volumes, or refused. */
 static int read_mounts(struct json_object *spec, struct container_config *cfg, cryo_err *err)
 {
 	struct json_object *mounts = get(spec, "mounts", json_type_array);
 	if (!mounts)
 		return cryo_error_plain(err, EINVAL, "no `mounts`");
 	cfg->engine_files = xcalloc(1, sizeof(char *));
+	cleanup_free bool *mounted = xcalloc(cfg->n_mounts + 1, sizeof(bool));
 	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
 		struct json_object *m = json_object_array_get_idx(mounts, i), *d, *t;
 		if (!json_object_is_type(m, json_type_object) ||
@@ -327,6 +396,14 @@ static int read_mounts(struct json_object *spec, struct container_config *cfg, c
 			      strcmp(own_mounts[k].type, type) == 0;
 		if (own)
 			continue;
+		ssize_t vol = volume_at(cfg, dest);
+		if (strcmp(type, "bind") == 0 && vol >= 0) {
+			if (mounted[vol])
+				return cryo_error_plain(err, EINVAL, "`%s` is mounted twice", dest);
+			mounted[vol] = true;
+			cfg->mounts[vol].readonly |= mount_is_readonly(m);
+			continue;
+		}
 		if (strcmp(type, "bind") == 0 && spec_engine_file_name(dest)) {
 			for (size_t k = 0; cfg->engine_files[k]; k++)
 				if (strcmp(cfg->engine_files[k], dest) == 0)
@@ -343,6 +420,13 @@ static int read_mounts(struct json_object *spec, struct container_config *cfg, c
 	}
 	if (!cfg->engine_files[0])
 		return cryo_error_plain(err, EINVAL, "no mount of Podman's own (not a Podman container)");
+	for (size_t i = 0; i < cfg->n_mounts; i++) {
+		if (!mounted[i])
+			return cryo_error_plain(err, EINVAL,
+			                        "volume `%s` is not mounted at `%s` in the spec (archive "
+			                        "tampered)",
+			                        cfg->mounts[i].source, cfg->mounts[i].destination);
+	}
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * refused with its reason rather than approximated:
  *
  * - config.dump (Podman's container): `name`, `rootfsImageName` (the image
- *   the restore looks up in this engine) and `rootfsImageID`; a privileged
+ *   the restore looks up in this engine), `rootfsImageID` and
+ *   `namedVolumes`; a privileged
  *   container, one made from a root file system directory, or one with
  *   user-namespace ID mappings is refused.
  * - spec.dump (the OCI spec it ran with): the process (args, env, cwd,
@@ -17,8 +18,12 @@
  *   (cryo mounts its own there) and bind mounts at /etc/hosts, /etc/hostname,
  *   /etc/resolv.conf, /run/.containerenv and /dev/shm, which become the
  *   engine files of container_config.engine_files (files the engine makes in
- *   the new container's directory: the archive's host paths are never used).
- *   Any other mount (a host directory, a named volume, a tmpfs) is refused.
+ *   the new container's directory: the archive's host paths are never used),
+ *   and bind mounts of config.dump's `namedVolumes`, which become cryo volume
+ *   mounts of the same names (the restore fills them from volumes/NAME.tar
+ *   under the import policy: an existing volume is not overwritten unless
+ *   asked, -v NEWVOL:DEST renames one). Any other mount (a host directory, a
+ *   tmpfs, another file system) is refused.
  * - network.status: absent or empty (Podman's `--network none`); a container
  *   that was on a Podman network is refused.
  * The rest of the spec (seccomp, devices, masks, cgroup path, annotations) is
