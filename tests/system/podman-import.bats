@@ -23,6 +23,8 @@ setup_file() {
 	counted() { [ "$(podman exec "$1" cat "$2" 2>/dev/null | tr -d '\n' | sed 's/^0*//')" -gt 1000 ]; }
 	wait_for 10 counted counter /state/counter
 	wait_for 10 counted vcounter /data/counter
+	# a deleted file of the image: in the export's deleted.files
+	podman exec counter rm /usr/local/bin/hostile
 	podman container checkpoint --compress none --export "$BATS_FILE_TMPDIR/counter.tar" counter >/dev/null
 	podman container checkpoint --compress none --export "$BATS_FILE_TMPDIR/volume.tar" vcounter >/dev/null
 	podman inspect --format '{{.Id}}' counter >"$BATS_FILE_TMPDIR/podman-id"
@@ -110,6 +112,10 @@ assert_refused() { # expected-text
 	[ "$(grep -c VIOLATION <<<"$output")" -eq 0 ]
 	run cryo ps --format json
 	[ "$(jq -r '.[0].Name' <<<"$output")" = counter ]
+	# the file deleted in Podman is gone here too; the rest of the image is there
+	run cryo exec counter test -e /usr/local/bin/hostile
+	[ "$status" -eq 1 ]
+	cryo exec counter test -x /usr/local/bin/proctree
 }
 
 @test "a container restored from a Podman export is checkpointed, exported and restored again, stopped and removed" {
