@@ -138,16 +138,19 @@ static void test_hostile_configurations_refused(void **state)
 	    {"config", "\"localhost/workload:latest\"", "5", -EINVAL, "`rootfsImageName`"},
 	    {"config", "\"privileged\":false", "\"privileged\":true", -EPERM, "privileged"},
 	    {"config", "\"UIDMap\":null", "\"UIDMap\":[{\"container_id\":0}]", -ENOTSUP, "ID mappings"},
-	    {"config", "\"privileged\":false", "\"rootfs\":\"/srv/root\"", -ENOTSUP, "root file system directory"},
-	    {"config", "\"volumeName\":\"vol1\"", "\"volumeName\":\"../etc\"", -EINVAL, "invalid volume name"},
+	    {"config", "\"privileged\":false", "\"rootfs\":\"/srv/root\"", -ENOTSUP,
+	     "root file system directory"},
+	    {"config", "\"volumeName\":\"vol1\"", "\"volumeName\":\"../etc\"", -EINVAL,
+	     "invalid volume name"},
 	    {"config", "\"dest\":\"/data\"", "\"dest\":\"/elsewhere\"", -ENOTSUP, "bind mount at `/data`"},
 	    {"status", "null", "{\"podman\":{\"interfaces\":{}}}", -ENOTSUP, "Podman network"},
 	    {"status", "null", "nul", -EINVAL, "not valid JSON"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct hostile *h = &cases[i];
-		cleanup_free char *config =
-		    strcmp(h->file, "config") == 0 ? replaced(config_dump, h->from, h->to) : xstrdup(config_dump);
+		cleanup_free char *config = strcmp(h->file, "config") == 0
+		                                ? replaced(config_dump, h->from, h->to)
+		                                : xstrdup(config_dump);
 		cleanup_free char *spec =
 		    strcmp(h->file, "spec") == 0 ? replaced(spec_dump, h->from, h->to) : xstrdup(spec_dump);
 		cleanup_free char *status =
@@ -157,8 +160,8 @@ static void test_hostile_configurations_refused(void **state)
 		cryo_err err = NULL;
 		int r = podman_import_read(dir, &pi, &err);
 		if (r != h->code || !err || !strstr(err->msg, h->says))
-			fail_msg("case %zu (%s: %s -> %s): got %d `%s`, want %d `%s`", i, h->file, h->from, h->to, r,
-			         err ? err->msg : "", h->code, h->says);
+			fail_msg("case %zu (%s: %s -> %s): got %d `%s`, want %d `%s`", i, h->file, h->from,
+			         h->to, r, err ? err->msg : "", h->code, h->says);
 		cryo_error_free(&err);
 		/* nothing to free on failure */
 		assert_null(pi.name);
