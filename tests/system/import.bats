@@ -133,6 +133,21 @@ assert_engine_unchanged() { # engine-function root [containers expected]
 	[ "$(cat "$TEST_DIR/hostdir/secret")" = host-secret ]
 }
 
+@test "an archive's engine files (Podman's mount layout) outside the engine's set are refused, even from a trusted signer" {
+	export_sleeper "$TEST_DIR/c.tar"
+	unpack_archive "$TEST_DIR/c.tar" "$TEST_DIR/files"
+	trusted_attacker_key
+	for dest in /etc/shadow /etc/../etc/hosts /proc/sys/kernel/core_pattern; do
+		edit_config "$TEST_DIR/files" ".config.engine_files = [\"$dest\"]"
+		repack_archive "$TEST_DIR/files" "$TEST_DIR/evil.tar" "$TEST_DIR/attacker.pem"
+		run cryo restore --import "$TEST_DIR/evil.tar" --name evil
+		echo "$dest: $output"
+		[ "$status" -eq 125 ]
+		[[ "$output" == *"engine file \`$dest\` is not one of the files the engine provides"* ]]
+		assert_engine_unchanged cryo "$ROOT" 1
+	done
+}
+
 @test "an archive's tmpfs with suid, dev or junk options is refused, even from a trusted signer" {
 	export_sleeper "$TEST_DIR/c.tar"
 	unpack_archive "$TEST_DIR/c.tar" "$TEST_DIR/files"

@@ -630,7 +630,9 @@ struct ckpt_reader {
 	struct json_object *manifest;
 	char *sig_text;
 	size_t entries_read;
-	char *prev; /* name of the previous entry, for errors */
+	bool podman;           /* reading a Podman export (accept_podman) */
+	uint64_t podman_total; /* its bytes of file data so far */
+	char *prev;            /* name of the previous entry, for errors */
 	struct checkpoint_archive_info info;
 };
 
@@ -997,6 +999,75 @@ static bool looks_like_podman(const char *name)
 	return false;
 }
 
+/* Is name part of Podman's export layout, as a directory or a file? */
+static bool podman_layout_has(const char *name, bool dir)
+{
+	static const char *const dirs[] = {"artifacts", "checkpoint", "volumes"};
+	static const char *const files[] = {"config.dump",     "spec.dump",     "network.status",
+	                                    "rootfs-diff.tar", "deleted.files", "devshm-checkpoint.tar",
+	                                    "stats-dump",      "ctr.log"};
+	for (size_t i = 0; dir && i < ARRAY_SIZE(dirs); i++)
+		if (strcmp(name, dirs[i]) == 0)
+			return true;
+	for (size_t i = 0; !dir && i < ARRAY_SIZE(files); i++)
+		if (strcmp(name, files[i]) == 0)
+			return true;
+	const char *slash = strchr(name, '/');
+	if (dir || !slash || strchr(slash + 1, '/') || !slash[1])
+		return false;
+	if (str_has_prefix(name, "checkpoint/"))
+		return true;
+	return str_has_prefix(name, "volumes/") && str_has_suffix(name, ".tar") && strlen(slash + 1) > 4;
+}
+
+/* One entry of a Podman export: in its layout, within the limits (Podman
+ * writes no index: sizes are held to each header, the running total and the
+ * free space). */
+static int read_podman_entry(struct ckpt_reader *r, const char *name, struct archive_entry *entry,
+                             cryo_err *err)
+{
+	bool dir = archive_entry_filetype(entry) == AE_IFDIR;
+	if (r->entries_read > r->limits.max_entries)
+		return cryo_error_plain(
+		    err, EFBIG,
+		    "more than the %llu entries this engine accepts (`import.max_entries` in the engine "
+		    "configuration)",
+		    (unsigned long long)r->limits.max_entries);
+	int rc = extract_limits_check_name(&r->limits, name, err);
+	if (rc < 0)
+		return rc;
+	if (!podman_layout_has(name, dir))
+		return cryo_error_plain(err, EINVAL, "not part of a Podman checkpoint export (as a %s)",
+		                        dir ? "directory" : "file");
+	if (dir)
+		return read_dir_entry(r, name, err);
+	int64_t size = archive_entry_size(entry);
+	if (size < 0 || (uint64_t)size > r->limits.max_total_size ||
+	    r->podman_total > r->limits.max_total_size - (uint64_t)size)
+		return cryo_error_plain(err, EFBIG,
+		                        "the files add up to more than this engine accepts (%llu bytes, "
+		                        "`import.max_total_size` in the engine configuration)",
+		                        (unsigned long long)r->limits.max_total_size);
+	r->podman_total += (uint64_t)size;
+	struct statvfs vfs;
+	if (fstatvfs(r->destfd, &vfs) < 0)
+		return cryo_error_set(err, errno, "free space of the destination");
+	if ((uint64_t)size > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+		return cryo_error_plain(
+		    err, ENOSPC, "needs %lld bytes, but the engine's file system has only %llu free",
+		    (long long)size, (unsigned long long)((uint64_t)vfs.f_bavail * vfs.f_frsize));
+	cleanup_close int parent = open_parent(r->destfd, name, err);
+	if (parent < 0)
+		return parent;
+	cleanup_close int fd =
+	    openat(parent, base_name(name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cryo_error_set(err, errno, errno == EEXIST ? "appears twice" : "create file");
+	char sha[DIGEST_HEX_LEN + 1];
+	int64_t got = 0;
+	return copy_data(r, size, fd, NULL, sha, &got, err);
+}
+
 static int read_entry(struct ckpt_reader *r, struct archive_entry *entry, cryo_err *err)
 {
 	const char *raw = archive_entry_pathname(entry);
@@ -1016,12 +1087,28 @@ static int read_entry(struct ckpt_reader *r, struct archive_entry *entry, cryo_e
 		    err, EINVAL, "entry `%s`: symbolic links are not allowed in a checkpoint archive", name);
 	if (type != AE_IFDIR && type != AE_IFREG)
 		return cryo_error_plain(err, EINVAL, "entry `%s`: a special file is not allowed here", name);
+	if (first && strcmp(name, INDEX_NAME) != 0 && looks_like_podman(name) && r->opts->accept_podman) {
+		if (!r->opts->insecure_unsigned)
+			return cryo_error_plain(
+			    err, EACCES,
+			    "this is an archive exported by Podman (`podman container checkpoint "
+			    "--export`), which is never signed, so nothing says who made it: accept it "
+			    "with --insecure-unsigned");
+		r->podman = r->info.podman = true;
+	}
+	if (r->podman) {
+		if ((rc = read_podman_entry(r, name, entry, err)) < 0)
+			return cryo_error_wrap(err, "entry `%s`", name);
+		free(r->prev);
+		r->prev = move_ptr(name);
+		return 0;
+	}
 	if (first && strcmp(name, INDEX_NAME) != 0 && looks_like_podman(name))
 		return cryo_error_plain(
 		    err, ENOTSUP,
 		    "entry `%s` comes first, where `%s` must be: this looks like an archive exported by "
-		    "Podman (`podman container checkpoint --export`), which cryo can show (`cryo "
-		    "checkpoint inspect`) but not restore",
+		    "Podman (`podman container checkpoint --export`), which cryo reads only in `cryo "
+		    "restore --import` and `cryo checkpoint inspect`",
 		    name, INDEX_NAME);
 	if (first && strcmp(name, INDEX_NAME) != 0)
 		return cryo_error_plain(
@@ -1188,6 +1275,11 @@ static int read_all(struct ckpt_reader *r, cryo_err *err)
 		}
 		if (read_entry(r, entry, err) < 0)
 			return cryo_error_code(*err);
+	}
+	if (r->podman) { /* unsigned, accepted as such (read_entry) */
+		r->info.signature = CHECKPOINT_UNSIGNED;
+		r->info.total_size = r->podman_total;
+		return 0;
 	}
 	if (!r->manifest_text)
 		return cryo_error_plain(err, EINVAL,

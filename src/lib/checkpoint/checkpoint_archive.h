@@ -25,6 +25,12 @@
  *                         manifest.json's exact bytes (trust.h):
  *     {"algorithm":"ed25519","public_key":"BASE64","signature":"BASE64"}
  *
+ * Podman's export (accepted only when asked, see accept_podman) has no
+ * index, manifest or signature: config.dump and spec.dump (Podman's), and
+ * optionally network.status, rootfs-diff.tar, deleted.files,
+ * devshm-checkpoint.tar, stats-dump, ctr.log, artifacts/, checkpoint/NAME
+ * (CRIU's images, one level) and volumes/NAME.tar, in any order.
+ *
  * Nothing else is accepted: no other names, no symbolic or hard links, no
  * device nodes. The manifest and signature come last, so a reader that
  * streams (from a pipe) verifies them only at the end: it extracts into a
@@ -108,12 +114,19 @@ struct checkpoint_archive_read_opts {
 	 * signature that does not verify, or files that do not match the
 	 * manifest, are refused all the same. */
 	bool insecure_unsigned;
+	/* Accept an archive exported by Podman 4.x (`podman container
+	 * checkpoint --export`: no index, no manifest, never signed), and only
+	 * with insecure_unsigned. Its entries are held to Podman's layout (below)
+	 * and to limits, each file to the size its header gives and to the free
+	 * space left; info->podman says it was one. */
+	bool accept_podman;
 };
 
 struct checkpoint_archive_info {
 	enum checkpoint_signature signature;
 	unsigned char key[TRUST_KEY_LEN]; /* the signer's key, unless unsigned */
 	uint64_t total_size;              /* bytes of file data, from the index */
+	bool podman;                      /* an archive exported by Podman (unsigned) */
 };
 
 /* Extract a checkpoint archive (uncompressed, gzip, zstd or xz, detected)

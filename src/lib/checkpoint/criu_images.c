@@ -164,6 +164,8 @@ static int file_entry(const uint8_t *data, size_t len, void *ctx, cryo_err *err)
 	const CryoPipeEntry *pipe = e->pipe ? e->pipe : e->fifo;
 	if (e->reg && e->reg->name) {
 		add_text(o, "path", e->reg->name);
+		if (e->reg->has_mode)
+			json_object_object_add(o, "mode", json_object_new_int64(e->reg->mode));
 	} else if (pipe && pipe->has_pipe_id) {
 		cleanup_free char *s = xasprintf("pipe:[%u]", pipe->pipe_id);
 		json_object_object_add(o, "path", json_object_new_string(s));

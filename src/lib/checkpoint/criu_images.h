@@ -46,7 +46,8 @@ int criu_image_ids(const void *data, size_t len, struct json_object *proc, cryo_
 
 /* files.img: adds "ID" -> {"type","path"} to files for every file entry
  * (path: a regular file's name, "pipe:[N]" for a pipe or fifo, else the
- * type in brackets). */
+ * type in brackets), and "mode" (st_mode, as dumped) for a regular file or
+ * directory where CRIU recorded it. */
 int criu_image_files(const void *data, size_t len, struct json_object *files, cryo_err *err);
 
 /* fdinfo-ID.img: appends {"fd","id","type"} per descriptor to fds. */

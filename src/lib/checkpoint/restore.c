@@ -8,6 +8,7 @@
 #include "checkpoint_archive.h"
 #include "checkpoint.h"
 #include "container.h"
+#include "criu_images.h"
 #include "freezer.h"
 #include "hostinfo.h"
 #include "image.h"
@@ -17,6 +18,7 @@
 #include "network.h"
 #include "progress.h"
 #include "overlay.h"
+#include "podman_import.h"
 #include "rootfs_diff.h"
 #include "scratch.h"
 #include "spec.h"
@@ -35,6 +37,7 @@ struct restore_run {
 
 	char *dir;                /* the checkpoint directory restored from */
 	bool dir_is_import;       /* an unpacked archive we own */
+	bool podman;              /* ... exported by Podman (podman_import.h) */
 	struct json_object *dump; /* config.dump */
 	struct container_config cfg;
 	struct extract_limits limits; /* for everything unpacked from an archive */
@@ -106,7 +109,7 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 	    {"ip", json_type_string},           {"mac", json_type_string},
 	    {"ports", json_type_array},         {"terminal", json_type_boolean},
 	    {"interactive", json_type_boolean}, {"read_only", json_type_boolean},
-	    {"labels", json_type_array},
+	    {"labels", json_type_array},        {"engine_files", json_type_array},
 	};
 	struct json_object *v;
 	if (!json_object_is_type(cfg, json_type_object))
@@ -116,7 +119,7 @@ static int check_config_types(struct json_object *cfg, cryo_err *err)
 		    !json_object_is_type(v, fields[i].type))
 			return cryo_error_plain(err, EINVAL, "`%s` is not a %s", fields[i].key,
 			                        json_type_to_name(fields[i].type));
-	const char *lists[] = {"command", "env", "labels"};
+	const char *lists[] = {"command", "env", "labels", "engine_files"};
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		if (json_object_object_get_ex(cfg, lists[i], &v))
 			for (size_t j = 0; j < json_object_array_length(v); j++)
@@ -164,6 +167,31 @@ static int read_config_dump(struct restore_run *run, cryo_err *err)
 	if (run->dir_is_import && (r = check_config_types(cfg, err)) < 0)
 		return cryo_error_wrap(err, "checkpoint configuration `%s`", CHECKPOINT_CONFIG);
 	return container_config_from_json(json_object_to_json_string(cfg), &run->cfg, err);
+}
+
+/* A Podman export's configuration (podman_import.h) as the container's;
+ * run->dump gets what the rest of the restore reads of a config.dump. */
+static int read_podman_config(struct restore_run *run, cryo_err *err)
+{
+	struct podman_import pi;
+	int r = podman_import_read(run->dir, &pi, err);
+	if (r < 0)
+		return r;
+	if (run->opts->network && strcmp(run->opts->network, NETWORK_NONE) != 0) {
+		podman_import_free(&pi);
+		return cryo_error_plain(err, ENOTSUP,
+		                        "--network `%s`: a container restored from a Podman export keeps "
+		                        "the network namespace of its checkpoint (`none`)",
+		                        run->opts->network);
+	}
+	run->cfg = pi.cfg;
+	memset(&pi.cfg, 0, sizeof(pi.cfg));
+	run->dump = json_object_new_object();
+	json_object_object_add(run->dump, "name", json_object_new_string(pi.name));
+	json_object_object_add(run->dump, "image_name", json_object_new_string(pi.image_name));
+	json_object_object_add(run->dump, "image_id", json_object_new_string(pi.image_id));
+	podman_import_free(&pi);
+	return 0;
 }
 
 /* ---- import policy: what an archive cannot decide alone ---- */
@@ -397,18 +425,22 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 	    .limits = &run->limits,
 	    .keys = &keys,
 	    .insecure_unsigned = run->opts->insecure_unsigned,
+	    .accept_podman = true,
 	};
+	struct checkpoint_archive_info info = {0};
 	int64_t start = now_monotonic_us();
 	if (run->opts->import_stream)
 		r = checkpoint_archive_read_fd(run->opts->import_fd, run->opts->import_path, run->dir, &ro,
-		                               NULL, err);
+		                               &info, err);
 	else
-		r = checkpoint_archive_read(run->opts->import_path, run->dir, &ro, NULL, err);
+		r = checkpoint_archive_read(run->opts->import_path, run->dir, &ro, &info, err);
 	run->stats->import_duration = now_monotonic_us() - start;
 	trusted_keys_clear(&keys);
 	if (r < 0)
 		return r; /* the error names the archive */
-	if ((r = read_config_dump(run, err)) < 0 || (r = restore_apply_policy(run, err)) < 0)
+	run->podman = info.podman;
+	if ((r = run->podman ? read_podman_config(run, err) : read_config_dump(run, err)) < 0 ||
+	    (r = restore_apply_policy(run, err)) < 0)
 		return cryo_error_wrap(err, "import `%s`", run->opts->import_path);
 	return 0;
 }
@@ -493,6 +525,38 @@ static int restore_prepare_container(struct restore_run *run, cryo_err *err)
 	return 0;
 }
 
+/* CRIU checks that a task's root directory has the mode it was dumped with.
+ * containers/storage gives a Podman container's root mode 0555 where cryo's
+ * has its image's: the upper dir (whose mode overlayfs shows at the root)
+ * gets the dumped one, its permission bits only. */
+static int podman_root_mode(struct restore_run *run, const char *upper, cryo_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/" CHECKPOINT_IMAGES_DIR "/files.img", run->dir);
+	cleanup_free char *data = NULL;
+	size_t len = 0;
+	int r = read_file_bounded(path, 64 << 20, &data, &len, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "read CRIU's `files.img`");
+	struct json_object *files = json_object_new_object();
+	r = criu_image_files(data, len, files, err);
+	int64_t mode = -1;
+	json_object_object_foreach (files, id, f) {
+		(void)id;
+		struct json_object *p, *m;
+		if (json_object_object_get_ex(f, "path", &p) && json_object_object_get_ex(f, "mode", &m) &&
+		    (strcmp(json_object_get_string(p), "/") == 0 ||
+		     strcmp(json_object_get_string(p), ".") == 0) &&
+		    S_ISDIR((mode_t)json_object_get_int64(m)))
+			mode = json_object_get_int64(m) & 0777;
+	}
+	json_object_put(files);
+	if (r < 0)
+		return cryo_error_wrap(err, "read CRIU's `files.img`");
+	if (mode >= 0 && chmod(upper, (mode_t)mode) < 0)
+		return cryo_error_set(err, errno, "chmod `%s`", upper);
+	return 0;
+}
+
 /* Step 3: the root file system's changes, rebuilt as the container's upper
  * dir. Built beside it and swapped in, so a failure leaves the old one intact. */
 static int restore_rootfs(struct restore_run *run, cryo_err *err)
@@ -513,6 +577,10 @@ static int restore_rootfs(struct restore_run *run, cryo_err *err)
 	        0) {
 		rm_rf(fresh, NULL);
 		return cryo_error_wrap(err, "restore root file system changes");
+	}
+	if (run->podman && (r = podman_root_mode(run, fresh, err)) < 0) {
+		rm_rf(fresh, NULL);
+		return r;
 	}
 	cleanup_free char *skipped = NULL;
 	if ((r = container_write_managed_files(fresh, &run->cfg, NULL, &skipped, err)) < 0) {
@@ -725,6 +793,23 @@ static char *restore_criu_config(const struct restore_run *run)
 	return xasprintf("%scgroup-root :%s\n", opts, cgroup);
 }
 
+/* A Podman export's /dev/shm (which CRIU does not dump: a bind mount of
+ * Podman's) into the container's engine file, extracted like a volume. */
+static int restore_podman_shm(struct restore_run *run, cryo_err *err)
+{
+	cleanup_free char *tar = xasprintf("%s/" PODMAN_DEVSHM_TAR, run->dir);
+	cleanup_free char *shm = spec_engine_file_path(run->engine, run->c->id, "/dev/shm");
+	bool wanted = false;
+	for (size_t i = 0; run->cfg.engine_files && run->cfg.engine_files[i]; i++)
+		wanted |= strcmp(run->cfg.engine_files[i], "/dev/shm") == 0;
+	if (!wanted || !path_exists(tar))
+		return 0;
+	int r = volume_restore(tar, shm, &run->limits, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "restore Podman's /dev/shm (`%s`)", PODMAN_DEVSHM_TAR);
+	return 0;
+}
+
 /* Step 5: the bundle for this container (paths of this engine and host), and
  * its root file system mounted. */
 static int restore_bundle(struct restore_run *run, cryo_err *err)
@@ -737,7 +822,7 @@ static int restore_bundle(struct restore_run *run, cryo_err *err)
 		r = spec_write(bundle, spec, err);
 	if (spec)
 		json_object_put(spec);
-	if (r < 0)
+	if (r < 0 || (run->podman && (r = restore_podman_shm(run, err)) < 0))
 		return r;
 	cleanup_free char *criu_config = restore_criu_config(run);
 	if ((r = spec_write_criu_config(bundle, criu_config, err)) < 0)

@@ -85,6 +85,7 @@ void container_config_free(struct container_config *cfg)
 	strv_free(cfg->cap_add);
 	strv_free(cfg->cap_drop);
 	strv_free(cfg->labels);
+	strv_free(cfg->engine_files);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -148,6 +149,8 @@ struct json_object *container_config_to_json(const struct container_config *cfg)
 		json_object_object_add(o, "read_only", json_object_new_boolean(1));
 	if (cfg->labels && cfg->labels[0])
 		json_object_object_add(o, "labels", strv_to_json(cfg->labels));
+	if (cfg->engine_files && cfg->engine_files[0])
+		json_object_object_add(o, "engine_files", strv_to_json(cfg->engine_files));
 	return o;
 }
 
@@ -240,6 +243,7 @@ int container_config_from_json(const char *json, struct container_config *cfg, c
 	cfg->interactive = json_object_object_get_ex(o, "interactive", &v) && json_object_get_boolean(v);
 	cfg->read_only = json_object_object_get_ex(o, "read_only", &v) && json_object_get_boolean(v);
 	cfg->labels = strv_from_json(json_object_object_get_ex(o, "labels", &v) ? v : NULL);
+	cfg->engine_files = strv_from_json(json_object_object_get_ex(o, "engine_files", &v) ? v : NULL);
 	int r = 0;
 	const char *lists[] = {"cap_add", "cap_drop"};
 	char ***outs[] = {&cfg->cap_add, &cfg->cap_drop};
@@ -422,6 +426,14 @@ int container_tmpfs_parse(const char *arg, struct container_mount *out, cryo_err
 	return 0;
 }
 
+static bool strv_contains(char *const *strv, const char *s)
+{
+	for (size_t i = 0; strv && strv[i]; i++)
+		if (strcmp(strv[i], s) == 0)
+			return true;
+	return false;
+}
+
 int container_config_validate(const struct container_config *cfg, cryo_err *err)
 {
 	if (strv_len(cfg->command) == 0)
@@ -491,6 +503,22 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 			if (strcmp(cfg->mounts[j].destination, m->destination) == 0)
 				return cryo_error_plain(err, EINVAL, "two volumes are mounted at `%s`",
 				                        m->destination);
+		if (strv_contains(cfg->engine_files, m->destination))
+			return cryo_error_plain(err, EINVAL, "`%s` is mounted twice", m->destination);
+	}
+	for (size_t i = 0; cfg->engine_files && cfg->engine_files[i]; i++) {
+		const char *dest = cfg->engine_files[i];
+		if (!spec_engine_file_name(dest))
+			return cryo_error_plain(
+			    err, EINVAL,
+			    "engine file `%s` is not one of the files the engine provides "
+			    "(/etc/hosts, /etc/hostname, /etc/resolv.conf, "
+			    "/run/.containerenv, /dev/shm)",
+			    dest);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->engine_files[j], dest) == 0)
+				return cryo_error_plain(err, EINVAL, "engine file `%s` is listed twice",
+				                        dest);
 	}
 	return 0;
 }

@@ -44,6 +44,12 @@ struct container_config {
 	bool interactive; /* -i: the monitor keeps the init's stdin open for `attach` */
 	bool read_only;   /* --read-only: the root file system is mounted read-only */
 	char **labels;    /* --label KEY=VALUE, NULL-terminated (may be NULL) */
+	/* Podman's mount layout (a container restored from a Podman export,
+	 * whose CRIU images hold Podman's mount tree): the destinations, among
+	 * spec.h's SPEC_ENGINE_FILES, that are bind mounts of files and
+	 * directories the engine keeps in the container's directory. NULL or
+	 * empty: cryo's own layout. */
+	char **engine_files;
 };
 
 #endif

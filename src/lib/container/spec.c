@@ -27,6 +27,115 @@ static const char *const masked_paths[] = {"/proc/kcore", "/proc/keys", "/proc/t
  * costs CRIU nothing (runc declares bind mounts external). */
 static const char *const readonly_paths[] = {"/proc/sys", "/proc/sysrq-trigger"};
 
+/* Podman's mount layout (container_config.engine_files): what Podman 4.3.1
+ * gives every container, which its CRIU images then hold. Its masks are
+ * Podman's defaults: /sys/firmware as a masked path (a tmpfs) rather than
+ * cryo's bind of an empty directory. */
+static const char *const podman_masked_paths[] = {
+    "/proc/acpi",       "/proc/kcore",       "/proc/keys",        "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware",    "/sys/fs/selinux",   "/sys/dev/block"};
+static const char *const podman_readonly_paths[] = {"/proc/asound", "/proc/bus", "/proc/fs",
+                                                    "/proc/irq",    "/proc/sys", "/proc/sysrq-trigger"};
+
+/* Each destination the engine can provide, and its file's name in the
+ * container's directory (never a name taken from a checkpoint). */
+static const struct {
+	const char *destination, *name;
+	bool directory;
+} engine_files[] = {
+    {"/etc/hosts", "hosts", false},
+    {"/etc/hostname", "hostname", false},
+    {"/etc/resolv.conf", "resolv.conf", false},
+    {"/run/.containerenv", "containerenv", false},
+    {"/dev/shm", "shm", true},
+};
+
+const char *spec_engine_file_name(const char *destination)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(engine_files); i++)
+		if (strcmp(engine_files[i].destination, destination) == 0)
+			return engine_files[i].name;
+	return NULL;
+}
+
+char *spec_engine_file_path(struct cryo_engine *engine, const char *id, const char *destination)
+{
+	const char *name = spec_engine_file_name(destination);
+	if (!name)
+		return NULL;
+	cleanup_free char *dir = layout_container_dir(engine->root, id);
+	return xasprintf("%s/" SPEC_ENGINE_FILES_DIR "/%s", dir, name);
+}
+
+static bool has_engine_files(const struct container_config *cfg)
+{
+	return cfg->engine_files && cfg->engine_files[0];
+}
+
+/* The first content of an engine file (kept once written: the restore of a
+ * Podman export puts its /dev/shm there). */
+static char *engine_file_content(const char *id, const struct container_config *cfg, const char *name)
+{
+	const char *host = cfg->hostname && *cfg->hostname ? cfg->hostname : id;
+	if (strcmp(name, "hostname") == 0)
+		return xasprintf("%s\n", host);
+	if (strcmp(name, "hosts") == 0)
+		return xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+		                 "127.0.1.1\t%s\n",
+		                 host);
+	if (strcmp(name, "containerenv") == 0)
+		return xasprintf("engine=\"cryo\"\nid=\"%s\"\n", id);
+	char *text = NULL;
+	if (strcmp(name, "resolv.conf") == 0 && cfg->network && strcmp(cfg->network, NETWORK_NONE) != 0 &&
+	    read_file("/etc/resolv.conf", &text, NULL, NULL) == 0)
+		return text;
+	free(text);
+	return xstrdup("");
+}
+
+/* The container's engine files, made where missing: below its directory,
+ * no symbolic link followed. */
+static int ensure_engine_files(struct cryo_engine *engine, const char *id, const struct container_config *cfg,
+                               cryo_err *err)
+{
+	cleanup_free char *cdir = layout_container_dir(engine->root, id);
+	cleanup_close int cfd = open(cdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return cryo_error_set(err, errno, "open `%s`", cdir);
+	if (mkdirat(cfd, SPEC_ENGINE_FILES_DIR, 0755) < 0 && errno != EEXIST)
+		return cryo_error_set(err, errno, "create `%s/" SPEC_ENGINE_FILES_DIR "`", cdir);
+	cleanup_close int dfd =
+	    openat(cfd, SPEC_ENGINE_FILES_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return cryo_error_set(err, errno, "open `%s/" SPEC_ENGINE_FILES_DIR "`", cdir);
+	for (size_t i = 0; cfg->engine_files && cfg->engine_files[i]; i++) {
+		for (size_t j = 0; j < ARRAY_SIZE(engine_files); j++) {
+			if (strcmp(engine_files[j].destination, cfg->engine_files[i]) != 0)
+				continue;
+			const char *name = engine_files[j].name;
+			if (engine_files[j].directory) {
+				if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+					return cryo_error_set(err, errno, "create `%s/%s`", cdir, name);
+				if (fchmodat(dfd, name, 01777, AT_SYMLINK_NOFOLLOW) < 0)
+					return cryo_error_set(err, errno, "chmod `%s/%s`", cdir, name);
+				continue;
+			}
+			cleanup_close int fd =
+			    openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (fd < 0 && errno == EEXIST)
+				continue;
+			if (fd < 0)
+				return cryo_error_set(err, errno, "create `%s/%s`", cdir, name);
+			cleanup_free char *text = engine_file_content(id, cfg, name);
+			size_t len = strlen(text);
+			if (write(fd, text, len) != (ssize_t)len)
+				return cryo_error_set(err, errno ? errno : EIO, "write `%s/%s`", cdir, name);
+		}
+	}
+	return 0;
+}
+
 char *spec_cgroup_path(const char *id)
 {
 	return xasprintf("/cryo/%s", id);
@@ -132,7 +241,38 @@ static void add_tmpfs(struct json_object *mounts, const struct container_mount *
 	add_mount(mounts, m->destination, "tmpfs", "tmpfs", (const char *const *)opts, strv_len(opts));
 }
 
-static struct json_object *mounts_json(struct cryo_engine *engine, const struct container_config *cfg)
+static void user_mounts(struct json_object *mounts, struct cryo_engine *engine,
+                        const struct container_config *cfg);
+
+/* Podman's layout after /proc and /dev: devpts, mqueue, sysfs, the cgroup
+ * file system (runc binds the container's own cgroups there) and the
+ * engine's files, as bind mounts (runc declares them external to CRIU). */
+static void podman_mounts(struct json_object *mounts, struct cryo_engine *engine, const char *id,
+                          const struct container_config *cfg)
+{
+	static const char *const pts_opts[] = {"nosuid",        "noexec",    "newinstance",
+	                                       "ptmxmode=0666", "mode=0620", "gid=5"};
+	static const char *const mq_opts[] = {"nosuid", "noexec", "nodev"};
+	static const char *const sys_opts[] = {"nosuid", "noexec", "nodev", "ro"};
+	static const char *const cg_opts[] = {"rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"};
+	static const char *const file_opts[] = {"bind", "rprivate"};
+	static const char *const shm_opts[] = {"bind", "rprivate", "nosuid", "noexec", "nodev"};
+	add_mount(mounts, "/dev/pts", "devpts", "devpts", pts_opts, ARRAY_SIZE(pts_opts));
+	add_mount(mounts, "/dev/mqueue", "mqueue", "mqueue", mq_opts, ARRAY_SIZE(mq_opts));
+	add_mount(mounts, "/sys", "sysfs", "sysfs", sys_opts, ARRAY_SIZE(sys_opts));
+	add_mount(mounts, "/sys/fs/cgroup", "cgroup", "cgroup", cg_opts, ARRAY_SIZE(cg_opts));
+	for (size_t i = 0; cfg->engine_files[i]; i++) {
+		cleanup_free char *source = spec_engine_file_path(engine, id, cfg->engine_files[i]);
+		if (!source)
+			continue; /* container_config_validate() refuses it */
+		bool shm = strcmp(cfg->engine_files[i], "/dev/shm") == 0;
+		add_mount(mounts, cfg->engine_files[i], "bind", source, shm ? shm_opts : file_opts,
+		          shm ? ARRAY_SIZE(shm_opts) : ARRAY_SIZE(file_opts));
+	}
+}
+
+static struct json_object *mounts_json(struct cryo_engine *engine, const char *id,
+                                       const struct container_config *cfg)
 {
 	struct json_object *mounts = json_object_new_array();
 	static const char *const proc_opts[] = {"nosuid", "noexec", "nodev"};
@@ -146,6 +286,11 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 
 	add_mount(mounts, "/proc", "proc", "proc", proc_opts, ARRAY_SIZE(proc_opts));
 	add_mount(mounts, "/dev", "tmpfs", "tmpfs", dev_opts, ARRAY_SIZE(dev_opts));
+	if (has_engine_files(cfg)) {
+		podman_mounts(mounts, engine, id, cfg);
+		user_mounts(mounts, engine, cfg);
+		return mounts;
+	}
 	add_mount(mounts, "/dev/shm", "tmpfs", "shm", shm_opts, ARRAY_SIZE(shm_opts));
 	/* A terminal needs its own devpts (runc links /dev/ptmx to it); only -t
 	 * containers get one, a mount being a cost at every checkpoint. */
@@ -161,7 +306,14 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 	static const char *const mask_opts[] = {"rbind", "ro", "rprivate", "nosuid", "nodev", "noexec"};
 	cleanup_free char *empty = layout_empty_dir(engine->root);
 	add_mount(mounts, "/sys/firmware", "bind", empty, mask_opts, ARRAY_SIZE(mask_opts));
+	user_mounts(mounts, engine, cfg);
+	return mounts;
+}
 
+/* The volumes, bind mounts and tmpfs the container was given. */
+static void user_mounts(struct json_object *mounts, struct cryo_engine *engine,
+                        const struct container_config *cfg)
+{
 	for (size_t i = 0; i < cfg->n_mounts; i++) {
 		const struct container_mount *m = &cfg->mounts[i];
 		if (m->kind == MOUNT_TMPFS) {
@@ -175,7 +327,6 @@ static struct json_object *mounts_json(struct cryo_engine *engine, const struct 
 		const char *opts[] = {"rbind", m->readonly ? "ro" : "rw", "rprivate", "nosuid", "nodev"};
 		add_mount(mounts, m->destination, "bind", source, opts, ARRAY_SIZE(opts));
 	}
-	return mounts;
 }
 
 static struct json_object *linux_json(struct cryo_engine *engine, const char *id,
@@ -220,9 +371,18 @@ static struct json_object *linux_json(struct cryo_engine *engine, const char *id
 		json_object_object_add(res, "pids", pids);
 	}
 	json_object_object_add(lx, "resources", res);
-	json_object_object_add(lx, "maskedPaths", const_strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
-	json_object_object_add(lx, "readonlyPaths",
-	                       const_strv_json(readonly_paths, ARRAY_SIZE(readonly_paths)));
+	if (has_engine_files(cfg)) {
+		json_object_object_add(lx, "maskedPaths",
+		                       const_strv_json(podman_masked_paths, ARRAY_SIZE(podman_masked_paths)));
+		json_object_object_add(
+		    lx, "readonlyPaths",
+		    const_strv_json(podman_readonly_paths, ARRAY_SIZE(podman_readonly_paths)));
+	} else {
+		json_object_object_add(lx, "maskedPaths",
+		                       const_strv_json(masked_paths, ARRAY_SIZE(masked_paths)));
+		json_object_object_add(lx, "readonlyPaths",
+		                       const_strv_json(readonly_paths, ARRAY_SIZE(readonly_paths)));
+	}
 	json_object_object_add(lx, "seccomp", security_seccomp_profile(caps));
 	return lx;
 }
@@ -261,7 +421,7 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	int64_t uid, gid;
 	cleanup_strv char **caps = NULL;
 	int r = ensure_empty_dir(engine, err);
-	if (r < 0)
+	if (r < 0 || (has_engine_files(cfg) && (r = ensure_engine_files(engine, id, cfg, err)) < 0))
 		return r;
 	r = parse_user(cfg->user, &uid, &gid, err);
 	if (r < 0 || (r = security_capabilities(cfg->cap_add, cfg->cap_drop, &caps, err)) < 0)
@@ -274,7 +434,7 @@ int spec_generate(struct cryo_engine *engine, const char *id, const struct conta
 	json_object_object_add(root, "readonly", json_object_new_boolean(cfg->read_only));
 	json_object_object_add(spec, "root", root);
 	json_object_object_add(spec, "hostname", json_object_new_string(cfg->hostname ? cfg->hostname : id));
-	json_object_object_add(spec, "mounts", mounts_json(engine, cfg));
+	json_object_object_add(spec, "mounts", mounts_json(engine, id, cfg));
 	json_object_object_add(spec, "linux", linux_json(engine, id, cfg, caps));
 	/* runc hands this file to CRIU (its `org.criu.config` annotation); cryo
 	 * writes it before each checkpoint (checkpoint.c). */

@@ -23,6 +23,16 @@ int spec_write(const char *bundle_dir, struct json_object *spec, cryo_err *err);
 /* Write it (text: CRIU configuration lines, "" for none). */
 int spec_write_criu_config(const char *bundle_dir, const char *text, cryo_err *err);
 
+/* Podman's mount layout (container_config.engine_files): the file name
+ * (below the container's directory, in SPEC_ENGINE_FILES_DIR) of the engine
+ * file at this destination, or NULL when the engine provides none there:
+ * /etc/hosts, /etc/hostname, /etc/resolv.conf, /run/.containerenv (files)
+ * and /dev/shm (a directory). spec_generate() creates those missing. */
+#define SPEC_ENGINE_FILES_DIR "engine-files"
+const char *spec_engine_file_name(const char *destination);
+/* Its path (allocated), or NULL as above. */
+char *spec_engine_file_path(struct cryo_engine *engine, const char *id, const char *destination);
+
 /* The cgroup path (cgroupsPath) cryo gives the runtime for a container. */
 char *spec_cgroup_path(const char *id);
 
