@@ -55,7 +55,8 @@ static const char usage[] =
     "                          the restore takes over half a second), json (one object per\n"
     "                          phase change on stderr) or none\n\n"
     "An archive (--import, or a checkpoint IMAGE) must be signed by this engine or a trusted key (`cryo\n"
-    "trust add`); it cannot grant host directories, the host network or lift limits:\n"
+    "trust add`); it cannot grant host directories, the host network or capabilities, or\n"
+    "lift limits:\n"
     "      --insecure-unsigned accept an unsigned archive, or one signed by an untrusted\n"
     "                          key (never a tampered one)\n"
     "  -v, --volume SRC:DST[:ro]  mount at DST, which the checkpoint had: a host directory\n"
@@ -65,7 +66,9 @@ static const char usage[] =
     "      --replace-volumes   overwrite existing named volumes with the archive's data\n"
     "      --memory BYTES      memory limit (default: the archive's, else the engine's\n"
     "                          import.memory_limit)\n"
-    "      --pids-limit N      process limit (likewise, import.pids_limit)\n";
+    "      --pids-limit N      process limit (likewise, import.pids_limit)\n"
+    "      --cap-add CAP       grant a capability the checkpoint's container was given\n"
+    "                          beyond the default set (ALL: every one it asks for); repeatable\n";
 
 static int restore_job(struct cryo_engine *engine, const char *name, void *data, struct json_object **result,
                        cryo_err *err)
@@ -190,6 +193,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_PARALLEL,
 		OPT_TLS,
 		OPT_AUTHFILE,
+		OPT_CAP_ADD,
 	};
 	static const struct option longopts[] = {
 	    {"import", required_argument, NULL, 'i'},
@@ -207,6 +211,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	    {"network", required_argument, NULL, OPT_NETWORK},
 	    {"memory", required_argument, NULL, OPT_MEMORY},
 	    {"pids-limit", required_argument, NULL, OPT_PIDS},
+	    {"cap-add", required_argument, NULL, OPT_CAP_ADD},
 	    CLI_CRIU_ROW_TCP_CLOSE,
 	    {"ignore-static-ip", no_argument, NULL, OPT_IGNORE_IP},
 	    {"ignore-static-mac", no_argument, NULL, OPT_IGNORE_MAC},
@@ -226,7 +231,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	cleanup_error cryo_err err = NULL;
 	cleanup_container struct container *ct = NULL;
 	struct restore_stats stats;
-	cleanup_strv char **volumes = NULL, **publish = NULL;
+	cleanup_strv char **volumes = NULL, **publish = NULL, **cap_add = NULL;
 	bool print_stats = false, policy_given = false, all = false;
 	unsigned parallel = 0;
 	enum cli_progress_mode progress = CLI_PROGRESS_AUTO;
@@ -261,7 +266,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		if (cli_criu_flag(c, &opts.criu))
 			continue;
 		if (c == 'v' || c == OPT_IGNORE_BINDS || c == OPT_REPLACE_VOLUMES || c == OPT_MEMORY ||
-		    c == OPT_PIDS || c == OPT_INSECURE)
+		    c == OPT_PIDS || c == OPT_INSECURE || c == OPT_CAP_ADD)
 			policy_given = true;
 		switch (c) {
 		case 'i':
@@ -310,6 +315,9 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case 'p':
 			strv_push(&publish, optarg);
+			break;
+		case OPT_CAP_ADD:
+			strv_push(&cap_add, optarg);
 			break;
 		case 'a':
 			all = true;
@@ -380,6 +388,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");
 	opts.volumes = volumes;
 	opts.publish = publish;
+	opts.cap_add = cap_add;
 	/* --import -: the archive gets standard input to itself; the runtime,
 	 * CRIU and the container's monitor get /dev/null instead. */
 	cleanup_close int stream = -1;
@@ -403,9 +412,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	if (ref && (code = restore_source(engine, ref, &pull, &from_image)) != 0)
 		return code;
 	if (policy_given && !opts.import_path && !from_image)
-		return cli_usage_error(cli, "-v, --ignore-bind-mounts, --replace-volumes, --memory, "
-		                            "--pids-limit and --insecure-unsigned apply to --import and "
-		                            "checkpoint images only");
+		return cli_usage_error(
+		    cli, "-v, --ignore-bind-mounts, --replace-volumes, --memory, "
+		         "--pids-limit, --cap-add and --insecure-unsigned apply to --import and "
+		         "checkpoint images only");
 	if (pull_given && !from_image)
 		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");
 	cli_progress_start(progress);

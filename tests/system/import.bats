@@ -202,6 +202,27 @@ assert_engine_unchanged() { # engine-function root [containers expected]
 	running cryo evil
 }
 
+@test "capabilities beyond the default set are never taken from an archive, even a trusted one" {
+	export_sleeper "$TEST_DIR/c.tar"
+	unpack_archive "$TEST_DIR/c.tar" "$TEST_DIR/files"
+	edit_config "$TEST_DIR/files" '.config.cap_add = ["CAP_SYS_ADMIN", "CAP_CHOWN"]'
+	trusted_attacker_key
+	repack_archive "$TEST_DIR/files" "$TEST_DIR/evil.tar" "$TEST_DIR/attacker.pem"
+	run cryo restore --import "$TEST_DIR/evil.tar" --name evil
+	assert_status 125
+	assert_output_contains 'given the capabilities `CAP_SYS_ADMIN`, which an archive cannot grant: restore with --cap-add CAP_SYS_ADMIN'
+	assert_engine_unchanged cryo "$ROOT" 1
+	# a restore grants, it does not add
+	run cryo restore --import "$TEST_DIR/evil.tar" --name evil --cap-add sys_admin --cap-add net_admin
+	assert_status 125
+	assert_output_contains '--cap-add `CAP_NET_ADMIN`: the checkpoint'"'"'s container did not have it'
+	assert_engine_unchanged cryo "$ROOT" 1
+	# the operator decides
+	cryo restore --import "$TEST_DIR/evil.tar" --name evil --cap-add sys_admin >/dev/null
+	running cryo evil
+	assert_equal "$(cryo inspect evil | jq -c '.[0].Config.cap_add')" '["CAP_SYS_ADMIN","CAP_CHOWN"]'
+}
+
 @test "an archive without resource limits gets the engine's; --memory and --pids-limit override" {
 	export_sleeper "$TEST_DIR/c.tar"
 	run cryo inspect src

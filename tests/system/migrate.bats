@@ -42,8 +42,8 @@ prepare_destination() {
 
 counter_cmd=(/usr/local/bin/counter --file /state/counter --stats /state/stats)
 
-start_counter() {
-	cryo run -d --name src workload "${counter_cmd[@]}" >/dev/null
+start_counter() { # [run options...]
+	cryo run -d --name src "$@" workload "${counter_cmd[@]}" >/dev/null
 	wait_for 10 log_has cryo src READY
 }
 
@@ -179,9 +179,11 @@ migrate2() { # [options...] container: migrate to engine 2
 
 @test "migrate --name renames; --keep keeps the source checkpointed and restorable here (zstd level 9)" {
 	prepare_destination
-	start_counter
+	# the capabilities this engine gave it are granted again there
+	start_counter --cap-add sys_ptrace
 	migrate2 --name moved --keep --compress zstd:9 src >/dev/null
 	is_running cryo2 moved
+	assert_equal "$(cryo2 inspect moved | jq -c '.[0].Config.cap_add')" '["CAP_SYS_PTRACE"]'
 	[ "$(status_of cryo src)" = checkpointed ]
 	# the source was killed, not thawed: restoring it brings it back here
 	cryo restore src >/dev/null

@@ -21,6 +21,7 @@
 #include "podman_import.h"
 #include "rootfs_diff.h"
 #include "scratch.h"
+#include "security.h"
 #include "spec.h"
 #include "trust.h"
 #include "util.h"
@@ -319,6 +320,52 @@ static int policy_network(struct restore_run *run, cryo_err *err)
 	return 0;
 }
 
+/* Capabilities beyond the default set, like host directories, are the
+ * operator's to give: each is named again with --cap-add (they also open
+ * the system calls the seccomp profile keeps for them). A Podman export's
+ * are held to Podman's own default set by podman_import.c. */
+static int policy_capabilities(struct restore_run *run, cryo_err *err)
+{
+	cleanup_strv char **given = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; run->opts->cap_add && run->opts->cap_add[i]; i++) {
+		cleanup_free char *cap = NULL;
+		int r = security_cap_normalize(run->opts->cap_add[i], &cap, err);
+		if (r < 0)
+			return cryo_error_wrap(err, "--cap-add");
+		strv_push(&given, cap);
+	}
+	bool all_given = strv_has(given, "ALL");
+	for (size_t i = 0; given && given[i]; i++)
+		if (strcmp(given[i], "ALL") != 0 && !security_cap_is_default(given[i]) &&
+		    !strv_has(run->cfg.cap_add, given[i]) && !strv_has(run->cfg.cap_add, "ALL"))
+			return cryo_error_plain(err, EINVAL,
+			                        "--cap-add `%s`: the checkpoint's container did not have it, "
+			                        "and a restore cannot add capabilities (only grant those "
+			                        "the archive asks for)",
+			                        given[i]);
+	if (run->podman)
+		return 0;
+	cleanup_strv char **missing = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; run->cfg.cap_add && run->cfg.cap_add[i]; i++) {
+		const char *cap = run->cfg.cap_add[i];
+		if (!security_cap_is_default(cap) && !all_given && !strv_has(given, cap))
+			strv_push(&missing, cap);
+	}
+	if (!missing[0])
+		return 0;
+	cleanup_free char *list = join_quoted(missing);
+	cleanup_free char *flags = xstrdup("");
+	for (size_t i = 0; missing[i]; i++) {
+		char *next = xasprintf("%s --cap-add %s", flags, missing[i]);
+		free(flags);
+		flags = next;
+	}
+	return cryo_error_plain(err, EPERM,
+	                        "the checkpoint's container was given the capabilities %s, which an "
+	                        "archive cannot grant: restore with%s to allow them",
+	                        list, flags);
+}
+
 /* Limits come from the command line, else the archive; an archive without
  * one gets the engine's (an archive cannot lift limits). */
 /* Adds a sentence to what the restore tells the user besides its result. */
@@ -399,7 +446,8 @@ static int restore_apply_policy(struct restore_run *run, cryo_err *err)
 	int r;
 	if ((r = container_config_validate(&run->cfg, err)) < 0)
 		return cryo_error_wrap(err, "the archive's configuration (`%s`)", CHECKPOINT_CONFIG);
-	if ((r = policy_mounts(run, err)) < 0 || (r = policy_network(run, err)) < 0)
+	if ((r = policy_mounts(run, err)) < 0 || (r = policy_network(run, err)) < 0 ||
+	    (r = policy_capabilities(run, err)) < 0)
 		return r;
 	policy_limits(run);
 	if ((r = container_config_validate(&run->cfg, err)) < 0)

@@ -43,6 +43,11 @@ struct restore_opts {
 	const char *network;     /* NULL: the checkpoint's (an archive's only if it is not host) */
 	int64_t memory_limit;    /* 0: the archive's, or the engine's import.memory_limit */
 	int64_t pids_limit;      /* 0: the archive's, or the engine's import.pids_limit */
+	/* Capabilities beyond the default set that the archive's container was
+	 * given (--cap-add at run), granted again by name ("net_admin",
+	 * "CAP_NET_ADMIN"; "ALL": all it asks for); an archive cannot grant them
+	 * alone. */
+	char **cap_add;
 };
 
 struct restore_stats {

@@ -426,14 +426,6 @@ int container_tmpfs_parse(const char *arg, struct container_mount *out, cryo_err
 	return 0;
 }
 
-static bool strv_contains(char *const *strv, const char *s)
-{
-	for (size_t i = 0; strv && strv[i]; i++)
-		if (strcmp(strv[i], s) == 0)
-			return true;
-	return false;
-}
-
 int container_config_validate(const struct container_config *cfg, cryo_err *err)
 {
 	if (strv_len(cfg->command) == 0)
@@ -503,7 +495,7 @@ int container_config_validate(const struct container_config *cfg, cryo_err *err)
 			if (strcmp(cfg->mounts[j].destination, m->destination) == 0)
 				return cryo_error_plain(err, EINVAL, "two volumes are mounted at `%s`",
 				                        m->destination);
-		if (strv_contains(cfg->engine_files, m->destination))
+		if (strv_has(cfg->engine_files, m->destination))
 			return cryo_error_plain(err, EINVAL, "`%s` is mounted twice", m->destination);
 	}
 	for (size_t i = 0; cfg->engine_files && cfg->engine_files[i]; i++) {

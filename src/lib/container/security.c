@@ -57,6 +57,14 @@ static const char *const default_caps[] = {
     "CAP_SYS_CHROOT", "CAP_KILL",         "CAP_AUDIT_WRITE",
 };
 
+bool security_cap_is_default(const char *cap)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(default_caps); i++)
+		if (strcmp(default_caps[i], cap) == 0)
+			return true;
+	return false;
+}
+
 int security_cap_normalize(const char *name, char **out, cryo_err *err)
 {
 	cleanup_free char *upper = xstrdup(name);
@@ -73,14 +81,6 @@ int security_cap_normalize(const char *name, char **out, cryo_err *err)
 			return 0;
 		}
 	return cryo_error_set(err, EINVAL, "unknown capability `%s`", name);
-}
-
-static bool strv_has(char *const *strv, const char *s)
-{
-	for (size_t i = 0; strv && strv[i]; i++)
-		if (strcmp(strv[i], s) == 0)
-			return true;
-	return false;
 }
 
 int security_capabilities(char *const *cap_add, char *const *cap_drop, char ***out, cryo_err *err)

@@ -34,6 +34,10 @@ int security_cap_normalize(const char *name, char **out, cryo_err *err);
  * an error. *out is a NULL-terminated list of CAP_* names. */
 int security_capabilities(char *const *cap_add, char *const *cap_drop, char ***out, cryo_err *err);
 
+/* Whether a normalised name is in the default set every container has
+ * (adding it grants nothing); false for "ALL". */
+bool security_cap_is_default(const char *cap);
+
 /* The OCI `linux.seccomp` object for a container with these capabilities. */
 struct json_object *security_seccomp_profile(char *const *caps);
 

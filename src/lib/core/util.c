@@ -18,6 +18,14 @@ size_t strv_len(char *const *strv)
 	return n;
 }
 
+bool strv_has(char *const *strv, const char *s)
+{
+	for (size_t i = 0; strv && strv[i]; i++)
+		if (strcmp(strv[i], s) == 0)
+			return true;
+	return false;
+}
+
 void strv_free(char **strv)
 {
 	for (size_t i = 0; strv && strv[i]; i++)

@@ -60,6 +60,7 @@ void strv_freep(char ***strv);
 
 /* NULL-terminated string vectors. */
 size_t strv_len(char *const *strv);
+bool strv_has(char *const *strv, const char *s); /* strv may be NULL */
 void strv_free(char **strv);
 void strv_push(char ***strv, const char *s); /* appends a copy */
 char **strv_copy(char *const *strv);

@@ -120,6 +120,7 @@ struct migrate_run {
 	char *what;  /* the destination, for messages */
 	bool test_no_rollback;
 	bool handed_over; /* the destination reported the container running */
+	char **cap_add;   /* the container's own, granted again on the destination */
 };
 
 /* The destination's `cryo restore --import -` command, as argv. */
@@ -162,6 +163,12 @@ static char **restore_words(struct migrate_run *m)
 	for (size_t i = 0; o->publish && o->publish[i]; i++) {
 		strv_push(&w, "--publish");
 		strv_push(&w, o->publish[i]);
+	}
+	/* The capabilities this engine's operator gave the container: the
+	 * destination's import policy asks for each by name. */
+	for (size_t i = 0; m->cap_add && m->cap_add[i]; i++) {
+		strv_push(&w, "--cap-add");
+		strv_push(&w, m->cap_add[i]);
 	}
 	return w;
 }
@@ -383,6 +390,11 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	    .source_name = c->name,
 	    .test_no_rollback = test_switch_on(MIGRATE_TEST_NO_ROLLBACK),
 	};
+	struct container_config cfg = {0};
+	if ((r = container_config_from_json(c->config, &cfg, err)) < 0)
+		return cryo_error_wrap(err, "migrate container `%s`", c->name);
+	m.cap_add = move_ptr(cfg.cap_add);
+	container_config_free(&cfg);
 	build_command(&m);
 	struct checkpoint_opts co = {
 	    .criu = opts->criu,
@@ -396,6 +408,7 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	cleanup_free char *name = xstrdup(c->name);
 	r = checkpoint_container(engine, c->id, &co, &cs, err);
 	strv_free(m.argv);
+	strv_free(m.cap_add);
 	if (r < 0 && m.handed_over) {
 		/* Moved all the same: only this engine's record of it failed. */
 		r = cryo_error_wrap(
