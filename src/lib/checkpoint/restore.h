@@ -43,7 +43,20 @@ struct restore_opts {
 	const char *network;     /* NULL: the checkpoint's (an archive's only if it is not host) */
 	int64_t memory_limit;    /* 0: the archive's, or the engine's import.memory_limit */
 	int64_t pids_limit;      /* 0: the archive's, or the engine's import.pids_limit */
+
+	/* A migration's handover (migrate.h): the stream is framed
+	 * (CHECKPOINT_ARCHIVE_FRAMED), and the container is restored FROZEN:
+	 * CRIU's pre-resume action script freezes its cgroup before any of its
+	 * tasks runs an instruction, and it is recorded paused (`cryo unpause`
+	 * runs it). A restore whose freeze cannot be confirmed fails, and its
+	 * container is removed. Needs import_stream. */
+	bool handover;
 };
+
+/* In the container's bundle directory: the handover's action script, and
+ * the stamp it writes once it froze the container. */
+#define RESTORE_HANDOVER_SCRIPT "handover-freeze"
+#define RESTORE_HANDOVER_STAMP "handover-frozen"
 
 struct restore_stats {
 	int64_t restore_duration;

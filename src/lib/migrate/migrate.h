@@ -83,7 +83,10 @@ struct migrate_stats {
 	int64_t capture;  /* root file system and volumes */
 	int64_t transfer; /* archive written and sent (compression and the destination's
 	                   * verification overlap it) */
-	int64_t restore;  /* from the end of the stream to "running" at the destination */
+	int64_t restore;  /* from the end of the stream to the destination's report:
+	                   * restored, frozen */
+	int64_t commit;   /* from the kill of the source's copy to the destination's
+	                   * "running" (its resume on the commit message) */
 	uint64_t bytes_sent;
 	int64_t total;    /* the whole command */
 	char dest_id[65]; /* the container's id at the destination */
@@ -99,5 +102,9 @@ struct json_object *migrate_stats_json(const struct migrate_stats *stats);
  * handoff report success, as if rollback did not exist (the negative control
  * of the rollback tests: the source is then lost). */
 #define MIGRATE_TEST_NO_ROLLBACK "CRYO_TEST_MIGRATE_NO_ROLLBACK" /* test builds only (test_hooks.h) */
+/* CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT=1: stop for good once the destination
+ * reported the container restored frozen, before the source's copy is
+ * killed (a test kills the migrating cryo there). */
+#define MIGRATE_TEST_STOP_BEFORE_COMMIT "CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT"
 
 #endif
