@@ -159,8 +159,8 @@ migrate2() { # [options...] container: migrate to engine 2
 	[ "$status" -eq 0 ]
 	echo "$output" >"$TEST_DIR/stats"
 	# the downtime and its parts
-	jq -e '.downtime > 0 and .dump_duration > 0 and .transfer_duration > 0 and .restore_duration > 0 and .bytes_sent > 0' "$TEST_DIR/stats"
-	jq -e '.downtime >= .dump_duration + .capture_duration + .transfer_duration + .restore_duration' "$TEST_DIR/stats"
+	jq -e '.downtime > 0 and .dump_duration > 0 and .transfer_duration > 0 and .restore_duration > 0 and .commit_duration > 0 and .bytes_sent > 0' "$TEST_DIR/stats"
+	jq -e '.downtime >= .dump_duration + .capture_duration + .transfer_duration + .restore_duration + .commit_duration' "$TEST_DIR/stats"
 	[ "$(jq -r .container "$TEST_DIR/stats")" = src ]
 	[ "$(jq -r .id "$TEST_DIR/stats")" = "$(cryo2 inspect src | jq -r '.[0].Id')" ]
 	# the source is gone: one copy only
@@ -320,6 +320,86 @@ migrate2() { # [options...] container: migrate to engine 2
 	wait_for 30 no_receiver
 	run cryo2 ps -a -q
 	[ -z "$output" ]
+	cryo2 ps -a >/dev/null
+	assert_destination_clean
+}
+
+# The counter's value read from the host (through the container's root):
+# works while the container is frozen, when `exec` cannot run.
+host_counter() { # engine-function container
+	local pid
+	pid=$("$1" inspect "$2" | jq -r '.[0].State.Pid') || return 1
+	tr -d ' \n' <"/proc/$pid/root/state/counter" | sed 's/^0*//;s/^$/0/'
+}
+
+# A destination cryo that records its stderr and exit status.
+recording_cryo() {
+	cat >"$TEST_DIR/recording-cryo" <<-WRAP
+	#!/bin/bash
+	"$CRYO" "\$@" 2>"$TEST_DIR/dest.err"
+	echo \$? >"$TEST_DIR/dest.rc"
+	WRAP
+	chmod +x "$TEST_DIR/recording-cryo"
+}
+
+@test "the migrating cryo killed after the destination restored frozen, before the commit: the source runs on, the destination stays frozen, never both" {
+	prepare_destination
+	start_counter
+	recording_cryo
+	# CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT: the migrating cryo stops for good
+	# once the destination reported, before it kills its copy and commits
+	CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT=1 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" migrate \
+		--remote-cryo "$TEST_DIR/recording-cryo" --remote-runroot "$RUN2" src "root:$ROOT2" >/dev/null 2>&1 3>&- &
+	pid=$!
+	restored() { [ "$(status_of cryo2 src 2>/dev/null)" = paused ] || [ "$(status_of cryo2 src 2>/dev/null)" = running ]; }
+	wait_for 60 restored
+	# (the destination reports right after it records the container paused)
+	sleep 1
+	kill -KILL "$pid"
+	wait "$pid" || true
+	# the source: thawed by its freeze watchdog, counting
+	thawed() { [ "$(freezer_state cryo src)" = THAWED ]; }
+	wait_for 20 thawed
+	assert_source_running_thawed
+	# the destination saw its source go before the commit: it keeps the
+	# container frozen, says so and how to go on, and fails
+	dest_done() { [ -s "$TEST_DIR/dest.rc" ]; }
+	wait_for 30 dest_done
+	assert_equal "$(cat "$TEST_DIR/dest.rc")" 125 "the destination's exit status"
+	run cat "$TEST_DIR/dest.err"
+	assert_output_contains "stays here, frozen (paused)"
+	assert_output_contains "cryo unpause src"
+	assert_equal "$(status_of cryo2 src)" paused "the destination's container"
+	assert_freezer_state cryo2 src FROZEN
+	# not both ticking: the destination's counter stands still while the source's advances
+	d=$(host_counter cryo2 src)
+	s=$(counter_value cryo src)
+	wait_for 10 counter_above cryo src "$s"
+	sleep 1
+	assert_equal "$(host_counter cryo2 src)" "$d" "the frozen destination's counter"
+	# not lost either: once the source is gone, the user runs it there
+	cryo rm -f src >/dev/null
+	cryo2 unpause src
+	wait_for 10 counter_above cryo2 src "$d"
+	run cryo2 logs src
+	! grep -q VIOLATION <<<"$output" || false
+}
+
+@test "migrate whose source cannot kill its copy after the destination restored frozen: abort, the destination removes it, the source runs on" {
+	prepare_destination
+	start_counter
+	recording_cryo
+	export CRYO_TEST_FAIL_HANDOFF_KILL=1
+	run cryo migrate --remote-cryo "$TEST_DIR/recording-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	unset CRYO_TEST_FAIL_HANDOFF_KILL
+	st=$status out=$output
+	assert_source_running_thawed
+	assert_equal "$st" 125 "migrate's exit status"
+	[[ "$out" == *"killing its copy here failed"*"the destination removed its copy"* ]]
+	# the destination got `abort`: it removed its frozen container and said why
+	assert_equal "$(cat "$TEST_DIR/dest.rc")" 125 "the destination's exit status"
+	run cat "$TEST_DIR/dest.err"
+	assert_output_contains "source aborted"
 	cryo2 ps -a >/dev/null
 	assert_destination_clean
 }
