@@ -332,12 +332,17 @@ host_counter() { # engine-function container
 	tr -d ' \n' <"/proc/$pid/root/state/counter" | sed 's/^0*//;s/^$/0/'
 }
 
-# A destination cryo that records its stderr and exit status.
-recording_cryo() {
+# A destination cryo that records its stderr and exit status, and ends a
+# little after it (with ARG "linger"): a destination slow to end after it
+# restored keeps the migrating cryo waiting there.
+recording_cryo() { # [linger]
+	local linger=0
+	[ "${1:-}" = linger ] && linger=3
 	cat >"$TEST_DIR/recording-cryo" <<-WRAP
 	#!/bin/bash
 	"$CRYO" "\$@" 2>"$TEST_DIR/dest.err"
 	echo \$? >"$TEST_DIR/dest.rc"
+	sleep $linger
 	WRAP
 	chmod +x "$TEST_DIR/recording-cryo"
 }
@@ -345,7 +350,9 @@ recording_cryo() {
 @test "the migrating cryo killed after the destination restored frozen, before the commit: the source runs on, the destination stays frozen, never both" {
 	prepare_destination
 	start_counter
-	recording_cryo
+	# (lingering: where the destination ran the container as soon as it was
+	# restored, the migrating cryo is still waiting for it when it is killed)
+	recording_cryo linger
 	# CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT: the migrating cryo stops for good
 	# once the destination reported, before it kills its copy and commits
 	CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT=1 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" migrate \
@@ -361,22 +368,22 @@ recording_cryo() {
 	thawed() { [ "$(freezer_state cryo src)" = THAWED ]; }
 	wait_for 20 thawed
 	assert_source_running_thawed
-	# the destination saw its source go before the commit: it keeps the
-	# container frozen, says so and how to go on, and fails
 	dest_done() { [ -s "$TEST_DIR/dest.rc" ]; }
 	wait_for 30 dest_done
-	assert_equal "$(cat "$TEST_DIR/dest.rc")" 125 "the destination's exit status"
-	run cat "$TEST_DIR/dest.err"
-	assert_output_contains "stays here, frozen (paused)"
-	assert_output_contains "cryo unpause src"
-	assert_equal "$(status_of cryo2 src)" paused "the destination's container"
-	assert_freezer_state cryo2 src FROZEN
 	# not both ticking: the destination's counter stands still while the source's advances
 	d=$(host_counter cryo2 src)
 	s=$(counter_value cryo src)
 	wait_for 10 counter_above cryo src "$s"
 	sleep 1
-	assert_equal "$(host_counter cryo2 src)" "$d" "the frozen destination's counter"
+	assert_equal "$(host_counter cryo2 src)" "$d" "the destination's counter (frozen)"
+	assert_equal "$(status_of cryo2 src)" paused "the destination's container"
+	assert_freezer_state cryo2 src FROZEN
+	# the destination saw its source go before the commit: it keeps the
+	# container frozen, says so and how to go on, and fails
+	assert_equal "$(cat "$TEST_DIR/dest.rc")" 125 "the destination's exit status"
+	run cat "$TEST_DIR/dest.err"
+	assert_output_contains "stays here, frozen (paused)"
+	assert_output_contains "cryo unpause src"
 	# not lost either: once the source is gone, the user runs it there
 	cryo rm -f src >/dev/null
 	cryo2 unpause src
