@@ -40,9 +40,10 @@ struct checkpoint_opts {
 	/* Hand the container over (migrate.h): called inside the frozen window,
 	 * after the capture, with the finished checkpoint directory and this
 	 * engine's signing key, while the container stays frozen. Returning 0
-	 * means the container now runs elsewhere: it is killed while still
-	 * frozen (it never runs here again) and left "checkpointed" with its
-	 * checkpoint kept when keep is set, "exited" without it otherwise.
+	 * means the container is now held elsewhere: it is killed while still
+	 * frozen (it never runs here again; see handoff_finish) and left
+	 * "checkpointed" with its checkpoint kept when keep is set, "exited"
+	 * without it otherwise.
 	 * Returning an error aborts the checkpoint: the container is thawed and
 	 * runs on. Needs criu.leave_running, and no export. */
 	int (*handoff)(void *data, const char *dir, const struct signing_key *key, cryo_err *err);
