@@ -99,25 +99,27 @@ static bool read_line(int fd, char *buf, size_t size)
  * Report it on stdout in one line, then wait on the stream for the
  * source's word: `commit` (its copy is dead) runs it, `abort` removes it;
  * anything else leaves it frozen, and says what the user can do. */
-static int restore_handover(struct cryo_engine *engine, struct container *ct, const struct restore_stats *stats,
-                            int stream)
+static int restore_handover(struct cryo_engine *engine, struct container *ct,
+                            const struct restore_stats *stats, int stream)
 {
 	cleanup_error cryo_err err = NULL;
 	struct json_object *o = restore_stats_json(stats);
 	json_object_object_add(o, "container", json_object_new_string(ct->name));
 	json_object_object_add(o, "id", json_object_new_string(ct->id));
 	json_object_object_add(o, "state", json_object_new_string("frozen"));
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	printf("%s\n",
+	       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	fflush(stdout);
 	char line[HANDOVER_LINE_MAX];
 	bool got = read_line(stream, line, sizeof(line));
 	if (got && strcmp(line, "commit") == 0) {
 		if (container_unpause(engine, ct->id, &err) < 0) {
-			fprintf(stderr,
-			        "Error: restore `%s`: the migration's source handed the container over, but it "
-			        "could not be resumed here: %s; it stays frozen: `cryo unpause %s` runs it\n",
-			        ct->name, err->msg, ct->name);
+			fprintf(
+			    stderr,
+			    "Error: restore `%s`: the migration's source handed the container over, but it "
+			    "could not be resumed here: %s; it stays frozen: `cryo unpause %s` runs it\n",
+			    ct->name, err->msg, ct->name);
 			return EXIT_ENGINE;
 		}
 		return 0;
@@ -130,8 +132,9 @@ static int restore_handover(struct cryo_engine *engine, struct container *ct, co
 			        ct->name, err->msg, ct->name);
 			return EXIT_ENGINE;
 		}
-		fprintf(stderr, "Error: restore `%s`: the migration's source aborted (its copy runs on): "
-		                "the container restored here was removed\n",
+		fprintf(stderr,
+		        "Error: restore `%s`: the migration's source aborted (its copy runs on): "
+		        "the container restored here was removed\n",
 		        ct->name);
 		return EXIT_ENGINE;
 	}
@@ -140,8 +143,8 @@ static int restore_handover(struct cryo_engine *engine, struct container *ct, co
 	        "it stays here, frozen (paused), so that it never runs twice nor gets lost. If the "
 	        "source no longer runs it, `cryo unpause %s` runs it here; if it does, `cryo rm -f %s` "
 	        "removes it here\n",
-	        ct->name, got ? "sent something else than `commit` or `abort`" : "went away",
-	        ct->name, ct->name);
+	        ct->name, got ? "sent something else than `commit` or `abort`" : "went away", ct->name,
+	        ct->name);
 	return EXIT_ENGINE;
 }
 

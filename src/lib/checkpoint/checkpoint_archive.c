@@ -646,9 +646,8 @@ int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum 
 }
 
 int checkpoint_archive_write_fd_flags(const char *dir, int fd, const char *what,
-                                      enum checkpoint_compression c, int level,
-                                      const struct signing_key *key, unsigned flags,
-                                      struct checkpoint_archive_stats *stats, cryo_err *err)
+                                      enum checkpoint_compression c, int level, const struct signing_key *key,
+                                      unsigned flags, struct checkpoint_archive_stats *stats, cryo_err *err)
 {
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
@@ -1365,12 +1364,14 @@ static int frame_drain(struct frame_source *f, const char *what, cryo_err *err)
 		if (n == 0)
 			return 0;
 		if (n < 0)
-			return cryo_error_set(err, (int)-n, "checkpoint archive `%s`: the stream's end", what);
+			return cryo_error_set(err, (int)-n, "checkpoint archive `%s`: the stream's end",
+			                      what);
 		drained += (uint64_t)n;
 		if (drained > FRAME_MAX)
-			return cryo_error_set(err, EBADMSG,
-			                      "checkpoint archive `%s`: more than %u bytes after the archive's end",
-			                      what, FRAME_MAX);
+			return cryo_error_set(
+			    err, EBADMSG,
+			    "checkpoint archive `%s`: more than %u bytes after the archive's end", what,
+			    FRAME_MAX);
 	}
 }
 
@@ -1407,7 +1408,7 @@ static int read_archive(const char *archive_path, int in_fd, unsigned flags, con
 	archive_read_support_format_tar(r.in);
 	if (support_filters(r.in) < 0)
 		rc = archive_failure(r.in, err, "%s", "set up decompression");
-	else if ((frame_buf ? archive_read_open(r.in, &frames, NULL, frame_read_cb, NULL)
+	else if ((frame_buf    ? archive_read_open(r.in, &frames, NULL, frame_read_cb, NULL)
 	          : in_fd >= 0 ? archive_read_open_fd(r.in, in_fd, BLOCK_SIZE)
 	                       : archive_read_open_filename(r.in, archive_path, BLOCK_SIZE)) != ARCHIVE_OK)
 		rc = archive_failure(r.in, err, "%s",

@@ -100,9 +100,8 @@ int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum 
 #define CHECKPOINT_ARCHIVE_FRAMED 1U
 
 int checkpoint_archive_write_fd_flags(const char *dir, int fd, const char *what,
-                                      enum checkpoint_compression c, int level,
-                                      const struct signing_key *key, unsigned flags,
-                                      struct checkpoint_archive_stats *stats, cryo_err *err);
+                                      enum checkpoint_compression c, int level, const struct signing_key *key,
+                                      unsigned flags, struct checkpoint_archive_stats *stats, cryo_err *err);
 
 enum checkpoint_signature {
 	CHECKPOINT_UNSIGNED,  /* no manifest.sig */

@@ -743,7 +743,8 @@ static int restore_handover_script(const struct restore_run *run, const char *bu
 	cleanup_free char *state_file =
 	    xasprintf("%s/%s", f.dir, f.kind == FREEZER_V1 ? "freezer.state" : "cgroup.freeze");
 	/* f.dir is the hierarchy's root, then f.cgroup. */
-	size_t root_len = strlen(f.dir) - (f.cgroup && str_has_suffix(f.dir, f.cgroup) ? strlen(f.cgroup) : 0);
+	size_t root_len =
+	    strlen(f.dir) - (f.cgroup && str_has_suffix(f.dir, f.cgroup) ? strlen(f.cgroup) : 0);
 	cleanup_free char *root_procs = xasprintf("%.*s/cgroup.procs", (int)root_len, f.dir);
 	freezer_release(&f);
 	cleanup_free char *script = xasprintf("%s/" RESTORE_HANDOVER_SCRIPT, bundle);
@@ -755,14 +756,14 @@ static int restore_handover_script(const struct restore_run *run, const char *bu
 	/* The runtime put CRIU itself into the container's cgroup (its tasks
 	 * are born there), and this script is CRIU's child: both leave the
 	 * freezer's cgroup first, or the freeze would stop CRIU too. */
-	cleanup_free char *text = xasprintf(
-	    "#!/bin/sh\n"
-	    "# Written by cryo: a migration's handover restores the container frozen.\n"
-	    "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-resume ] || exit 0\n"
-	    "[ \"$(cat /proc/$PPID/comm)\" = criu ] || exit 1\n"
-	    "echo $PPID > %s && echo $$ > %s && echo %s > %s && : > %s\n",
-	    procs_word, procs_word, strstr(state_file, "freezer.state") ? "FROZEN" : "1", state_word,
-	    stamp_word);
+	cleanup_free char *text =
+	    xasprintf("#!/bin/sh\n"
+	              "# Written by cryo: a migration's handover restores the container frozen.\n"
+	              "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-resume ] || exit 0\n"
+	              "[ \"$(cat /proc/$PPID/comm)\" = criu ] || exit 1\n"
+	              "echo $PPID > %s && echo $$ > %s && echo %s > %s && : > %s\n",
+	              procs_word, procs_word, strstr(state_file, "freezer.state") ? "FROZEN" : "1",
+	              state_word, stamp_word);
 	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0)
 		return r;
 	*line = xasprintf("action-script %s\n", script);
@@ -834,10 +835,11 @@ static int restore_check_frozen(struct restore_run *run, cryo_err *err)
 	bool frozen = false;
 	int r;
 	if (!path_exists(stamp))
-		return cryo_error_set(err, EIO,
-		                      "restore container `%s` frozen: CRIU's pre-resume action did not freeze "
-		                      "it (no `%s`), so it may have run",
-		                      run->c->name, stamp);
+		return cryo_error_set(
+		    err, EIO,
+		    "restore container `%s` frozen: CRIU's pre-resume action did not freeze "
+		    "it (no `%s`), so it may have run",
+		    run->c->name, stamp);
 	if ((r = freezer_for_cgroup(cgroup, &f, err)) < 0)
 		return r;
 	r = freezer_is_frozen(&f, &frozen, err);

@@ -151,8 +151,8 @@ static char **restore_words(struct migrate_run *m)
 		strv_push(&w, "--runroot");
 		strv_push(&w, o->remote_runroot);
 	}
-	const char *fixed[] = {"restore",       "--import",   "-",      "--progress",
-	                       "none",          "--handover", "--name", o->name ? o->name : m->source_name,
+	const char *fixed[] = {"restore",      "--import",   "-",      "--progress",
+	                       "none",         "--handover", "--name", o->name ? o->name : m->source_name,
 	                       "--print-stats"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		strv_push(&w, fixed[i]);
@@ -510,9 +510,9 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	}
 	stats->dump = cs.frozen_dump_duration;
 	stats->capture = cs.rootfs_capture_duration + cs.volumes_capture_duration;
-	stats->downtime = cs.handoff_downtime > 0 ? cs.handoff_downtime
-	                                          : stats->dump + stats->capture + cs.handoff_duration +
-	                                                stats->commit;
+	stats->downtime = cs.handoff_downtime > 0
+	                      ? cs.handoff_downtime
+	                      : stats->dump + stats->capture + cs.handoff_duration + stats->commit;
 	if (!opts->keep && !opts->keep_source && (r = container_remove(engine, c->id, true, err)) < 0) {
 		free(m.what);
 		return cryo_error_wrap(err, "migrated container `%s`, but removing the source", name);
