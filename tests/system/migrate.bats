@@ -441,9 +441,11 @@ recording_cryo() { # [linger]
 	# 4 KiB changed 64 KiB into the stream: whatever they hit (file data, a
 	# tar header, the padding after an entry), more than padding (dd reads no
 	# further than it copies)
+	# (cryo itself is the wrapper's process: its end ends the wrapper's
+	# output, while the copying goes on until the stream's end)
 	cat >"$TEST_DIR/corrupting-cryo" <<-WRAP
 	#!/bin/bash
-	{ dd bs=4096 count=16 iflag=fullblock status=none; dd bs=4096 count=1 iflag=fullblock status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; } | "$CRYO" "\$@"
+	exec "$CRYO" "\$@" < <(dd bs=4096 count=16 iflag=fullblock status=none; dd bs=4096 count=1 iflag=fullblock status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat)
 	WRAP
 	chmod +x "$TEST_DIR/corrupting-cryo"
 	run cryo migrate --compress none --remote-cryo "$TEST_DIR/corrupting-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
