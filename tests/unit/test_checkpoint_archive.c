@@ -971,8 +971,8 @@ static pid_t feed_pipe(const char *data, size_t len, int *read_end)
 static void framed_stream_leaves_what_follows(void **state)
 {
 	struct fixture *f = *state;
-	static const enum checkpoint_compression algs[] = {CHECKPOINT_COMPRESSION_NONE, CHECKPOINT_COMPRESSION_GZIP,
-	                                                   CHECKPOINT_COMPRESSION_ZSTD};
+	static const enum checkpoint_compression algs[] = {
+	    CHECKPOINT_COMPRESSION_NONE, CHECKPOINT_COMPRESSION_GZIP, CHECKPOINT_COMPRESSION_ZSTD};
 	for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
 		int fd = open(f->target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		assert_true(fd >= 0);
@@ -990,8 +990,8 @@ static void framed_stream_leaves_what_follows(void **state)
 		cleanup_free char *dest = xasprintf("%s-framed%zu", f->dest, i);
 		assert_int_equal(mkdir(dest, 0700), 0);
 		cryo_err err = NULL;
-		int r = checkpoint_archive_read_fd_flags(in, "the pipe", CHECKPOINT_ARCHIVE_FRAMED, dest, &insecure,
-		                                         NULL, &err);
+		int r = checkpoint_archive_read_fd_flags(in, "the pipe", CHECKPOINT_ARCHIVE_FRAMED, dest,
+		                                         &insecure, NULL, &err);
 		if (r < 0)
 			fail_msg("%s", err->msg);
 		char rest[16] = {0};
