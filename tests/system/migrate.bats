@@ -411,6 +411,37 @@ recording_cryo() { # [linger]
 	assert_destination_clean
 }
 
+@test "a destination that gets something else than commit after the source's copy is gone: it stays frozen, not lost, and migrate says how to run it" {
+	prepare_destination
+	start_counter
+	# the message after the stream turned into another word on the way (the
+	# stream itself passes untouched)
+	cat >"$TEST_DIR/garbling-cryo" <<-WRAP
+	#!/bin/bash
+	exec "$CRYO" "\$@" 2>"$TEST_DIR/dest.err" < <(perl -e 'binmode STDIN; binmode STDOUT; while (sysread(STDIN, \$b, 65536)) { \$b =~ s/commit\n\z/garble\n/; syswrite(STDOUT, \$b) }')
+	WRAP
+	chmod +x "$TEST_DIR/garbling-cryo"
+	run cryo migrate --remote-cryo "$TEST_DIR/garbling-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	assert_status 125
+	assert_output_contains "its copy here was killed and the destination \`root:$ROOT2\` holds it frozen as \`src\`"
+	assert_output_contains "cryo unpause src"
+	run cat "$TEST_DIR/dest.err"
+	assert_output_contains "sent something else than"
+	assert_output_contains "stays here, frozen (paused)"
+	# nothing runs: the source's copy is dead, the destination's is frozen
+	run cryo ps -a -q
+	assert_equal "$output" "" "containers left at the source"
+	assert_equal "$(status_of cryo2 src)" paused "the destination's container"
+	d=$(host_counter cryo2 src)
+	sleep 1
+	assert_equal "$(host_counter cryo2 src)" "$d" "the destination's counter (frozen)"
+	# not lost: it runs on from where it was
+	cryo2 unpause src
+	wait_for 10 counter_above cryo2 src "$d"
+	run cryo2 exec src cat /state/stats
+	assert_equal "$(jq -r .violations <<<"$output")" 0 "violations"
+}
+
 @test "SIGTERM during a migration waits: the container moves, cryo says where, then ends" {
 	prepare_destination
 	start_counter
