@@ -16,9 +16,12 @@ static const char usage[] =
     "Moves a running container to another engine: DESTINATION is\n"
     "ssh://[user@]host[:port] (runs `cryo restore --import -` there over ssh) or\n"
     "root:DIR (another engine root on this host). The container is frozen, dumped\n"
-    "and streamed while it stays frozen; once the destination reports it running,\n"
-    "the source is killed (still frozen) and removed. If anything fails before that,\n"
-    "the source is thawed and runs on, and the destination keeps nothing.\n"
+    "and streamed while it stays frozen; the destination restores it frozen and\n"
+    "reports; then the source is killed (still frozen) and removed, and the\n"
+    "destination is told to run it (a two-phase handover: it never runs twice). If\n"
+    "anything fails before the report, the source is thawed and runs on, and the\n"
+    "destination keeps nothing; should this cryo die after it, the destination keeps\n"
+    "the container frozen (paused) until `cryo unpause` or `cryo rm -f` there.\n"
     "The destination must trust this engine's key (`cryo key show` here, `cryo\n"
     "trust add` there).\n\n"
     "Options:\n"
@@ -40,8 +43,8 @@ static const char usage[] =
     "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports at the\n"
     "                          destination instead of the checkpointed ones; repeatable\n"
     "      --print-stats       print the downtime (freeze to running at the destination),\n"
-    "                          split into dump, capture, transfer and restore, and the\n"
-    "                          bytes sent, as JSON (times in microseconds)\n"
+    "                          split into dump, capture, transfer, restore and commit,\n"
+    "                          and the bytes sent, as JSON (times in microseconds)\n"
     "      --progress MODE     auto, json or none (the source's phases on stderr)\n";
 
 int cmd_migrate(struct cli *cli, int argc, char **argv)

@@ -1,4 +1,5 @@
 /* cryo restore */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -68,7 +69,89 @@ static const char usage[] =
     "                          import.memory_limit)\n"
     "      --pids-limit N      process limit (likewise, import.pids_limit)\n"
     "      --cap-add CAP       grant a capability the checkpoint's container was given\n"
-    "                          beyond the default set (ALL: every one it asks for); repeatable\n";
+    "                          beyond the default set (ALL: every one it asks for); repeatable\n\n"
+    "Internal, for `cryo migrate`:\n"
+    "      --handover          with --import -: a framed stream; restore the container\n"
+    "                          frozen, report it on stdout, then run it on `commit` or\n"
+    "                          remove it on `abort` read from standard input\n";
+
+/* The longest handover message (migrate.h): "commit" or "abort". */
+#define HANDOVER_LINE_MAX 64
+
+/* One line from fd, read a byte at a time (nothing past it is consumed);
+ * false at end of file, on an error or a line too long. */
+static bool read_line(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	for (;;) {
+		char ch;
+		ssize_t n = read(fd, &ch, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		if (ch == '\n')
+			break;
+		if (len + 1 >= size)
+			return false;
+		buf[len++] = ch;
+	}
+	buf[len] = '\0';
+	return true;
+}
+
+/* --handover (used by `cryo migrate`): the container was restored frozen.
+ * Report it on stdout in one line, then wait on the stream for the
+ * source's word: `commit` (its copy is dead) runs it, `abort` removes it;
+ * anything else leaves it frozen, and says what the user can do. */
+static int restore_handover(struct cryo_engine *engine, struct container *ct,
+                            const struct restore_stats *stats, int stream)
+{
+	cleanup_error cryo_err err = NULL;
+	struct json_object *o = restore_stats_json(stats);
+	json_object_object_add(o, "container", json_object_new_string(ct->name));
+	json_object_object_add(o, "id", json_object_new_string(ct->id));
+	json_object_object_add(o, "state", json_object_new_string("frozen"));
+	printf("%s\n",
+	       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	fflush(stdout);
+	char line[HANDOVER_LINE_MAX];
+	bool got = read_line(stream, line, sizeof(line));
+	if (got && strcmp(line, "commit") == 0) {
+		if (container_unpause(engine, ct->id, &err) < 0) {
+			fprintf(
+			    stderr,
+			    "Error: restore `%s`: the migration's source handed the container over, but it "
+			    "could not be resumed here: %s; it stays frozen: `cryo unpause %s` runs it\n",
+			    ct->name, err->msg, ct->name);
+			return EXIT_ENGINE;
+		}
+		return 0;
+	}
+	if (got && strcmp(line, "abort") == 0) {
+		if (container_remove(engine, ct->id, true, &err) < 0) {
+			fprintf(stderr,
+			        "Error: restore `%s`: the migration's source aborted (its copy runs on), but "
+			        "removing the frozen container here failed: %s; `cryo rm -f %s` removes it\n",
+			        ct->name, err->msg, ct->name);
+			return EXIT_ENGINE;
+		}
+		fprintf(stderr,
+		        "Error: restore `%s`: the migration's source aborted (its copy runs on): "
+		        "the container restored here was removed\n",
+		        ct->name);
+		return EXIT_ENGINE;
+	}
+	fprintf(stderr,
+	        "Error: restore `%s`: the migration's source %s before it handed the container over: "
+	        "it stays here, frozen (paused), so that it never runs twice nor gets lost. If the "
+	        "source no longer runs it, `cryo unpause %s` runs it here; if it does, `cryo rm -f %s` "
+	        "removes it here\n",
+	        ct->name, got ? "sent something else than `commit` or `abort`" : "went away", ct->name,
+	        ct->name);
+	return EXIT_ENGINE;
+}
 
 static int restore_job(struct cryo_engine *engine, const char *name, void *data, struct json_object **result,
                        cryo_err *err)
@@ -194,6 +277,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_TLS,
 		OPT_AUTHFILE,
 		OPT_CAP_ADD,
+		OPT_HANDOVER,
 	};
 	static const struct option longopts[] = {
 	    {"import", required_argument, NULL, 'i'},
@@ -221,6 +305,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	    {"parallel", required_argument, NULL, OPT_PARALLEL},
 	    {"tls-verify", optional_argument, NULL, OPT_TLS},
 	    {"authfile", required_argument, NULL, OPT_AUTHFILE},
+	    {"handover", no_argument, NULL, OPT_HANDOVER},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -355,6 +440,9 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			pull_given = true;
 			pull.authfile = optarg;
 			break;
+		case OPT_HANDOVER:
+			opts.handover = true;
+			break;
 		case 'h':
 			printf("%s", usage);
 			return 0;
@@ -370,6 +458,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(
 		    cli, "--all restores each container as it was: it takes no container, --import, "
 		         "--name, --network, --publish, --ignore-static-ip/mac, --tls-verify or --authfile");
+	if (opts.handover && (all || !opts.import_path || strcmp(opts.import_path, "-") != 0))
+		return cli_usage_error(cli, "--handover is for `cryo migrate`'s `--import -`");
 	if (parallel && !all)
 		return cli_usage_error(cli, "--parallel only applies with --all");
 	if (all) {
@@ -425,6 +515,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	if (stats.notice[0])
 		fprintf(stderr, "Warning: restore `%s`: %s\n", ct->name, stats.notice);
+	if (opts.handover)
+		return restore_handover(engine, ct, &stats, stream);
 	if (print_stats) {
 		struct json_object *o = restore_stats_json(&stats);
 		json_object_object_add(o, "container", json_object_new_string(ct->name));

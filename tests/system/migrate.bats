@@ -159,8 +159,8 @@ migrate2() { # [options...] container: migrate to engine 2
 	[ "$status" -eq 0 ]
 	echo "$output" >"$TEST_DIR/stats"
 	# the downtime and its parts
-	jq -e '.downtime > 0 and .dump_duration > 0 and .transfer_duration > 0 and .restore_duration > 0 and .bytes_sent > 0' "$TEST_DIR/stats"
-	jq -e '.downtime >= .dump_duration + .capture_duration + .transfer_duration + .restore_duration' "$TEST_DIR/stats"
+	jq -e '.downtime > 0 and .dump_duration > 0 and .transfer_duration > 0 and .restore_duration > 0 and .commit_duration > 0 and .bytes_sent > 0' "$TEST_DIR/stats"
+	jq -e '.downtime >= .dump_duration + .capture_duration + .transfer_duration + .restore_duration + .commit_duration' "$TEST_DIR/stats"
 	[ "$(jq -r .container "$TEST_DIR/stats")" = src ]
 	[ "$(jq -r .id "$TEST_DIR/stats")" = "$(cryo2 inspect src | jq -r '.[0].Id')" ]
 	# the source is gone: one copy only
@@ -326,6 +326,124 @@ migrate2() { # [options...] container: migrate to engine 2
 	assert_destination_clean
 }
 
+# The counter's value read from the host (through the container's root):
+# works while the container is frozen, when `exec` cannot run.
+host_counter() { # engine-function container
+	local pid
+	pid=$("$1" inspect "$2" | jq -r '.[0].State.Pid') || return 1
+	tr -d ' \n' <"/proc/$pid/root/state/counter" | sed 's/^0*//;s/^$/0/'
+}
+
+# A destination cryo that records its stderr and exit status, and ends a
+# little after it (with ARG "linger"): a destination slow to end after it
+# restored keeps the migrating cryo waiting there.
+recording_cryo() { # [linger]
+	local linger=0
+	[ "${1:-}" = linger ] && linger=3
+	cat >"$TEST_DIR/recording-cryo" <<-WRAP
+	#!/bin/bash
+	"$CRYO" "\$@" 2>"$TEST_DIR/dest.err"
+	echo \$? >"$TEST_DIR/dest.rc"
+	sleep $linger
+	WRAP
+	chmod +x "$TEST_DIR/recording-cryo"
+}
+
+@test "the migrating cryo killed after the destination restored frozen, before the commit: the source runs on, the destination stays frozen, never both" {
+	prepare_destination
+	start_counter
+	# (lingering: where the destination ran the container as soon as it was
+	# restored, the migrating cryo is still waiting for it when it is killed)
+	recording_cryo linger
+	# CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT: the migrating cryo stops for good
+	# once the destination reported, before it kills its copy and commits
+	CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT=1 "$CRYO" --root "$ROOT" --runroot "$RUNROOT" migrate \
+		--remote-cryo "$TEST_DIR/recording-cryo" --remote-runroot "$RUN2" src "root:$ROOT2" >/dev/null 2>&1 3>&- &
+	pid=$!
+	restored() { [ "$(status_of cryo2 src 2>/dev/null)" = paused ] || [ "$(status_of cryo2 src 2>/dev/null)" = running ]; }
+	wait_for 60 restored
+	# (the destination reports right after it records the container paused)
+	sleep 1
+	kill -KILL "$pid"
+	wait "$pid" || true
+	# the source: thawed by its freeze watchdog, counting
+	thawed() { [ "$(freezer_state cryo src)" = THAWED ]; }
+	wait_for 20 thawed
+	assert_source_running_thawed
+	dest_done() { [ -s "$TEST_DIR/dest.rc" ]; }
+	wait_for 30 dest_done
+	# not both ticking: the destination's counter stands still while the source's advances
+	d=$(host_counter cryo2 src)
+	s=$(counter_value cryo src)
+	wait_for 10 counter_above cryo src "$s"
+	sleep 1
+	assert_equal "$(host_counter cryo2 src)" "$d" "the destination's counter (frozen)"
+	assert_equal "$(status_of cryo2 src)" paused "the destination's container"
+	assert_freezer_state cryo2 src FROZEN
+	# the destination saw its source go before the commit: it keeps the
+	# container frozen, says so and how to go on, and fails
+	assert_equal "$(cat "$TEST_DIR/dest.rc")" 125 "the destination's exit status"
+	run cat "$TEST_DIR/dest.err"
+	assert_output_contains "stays here, frozen (paused)"
+	assert_output_contains "cryo unpause src"
+	# not lost either: once the source is gone, the user runs it there
+	cryo rm -f src >/dev/null
+	cryo2 unpause src
+	wait_for 10 counter_above cryo2 src "$d"
+	run cryo2 logs src
+	! grep -q VIOLATION <<<"$output" || false
+}
+
+@test "migrate whose source cannot kill its copy after the destination restored frozen: abort, the destination removes it, the source runs on" {
+	prepare_destination
+	start_counter
+	recording_cryo
+	export CRYO_TEST_FAIL_HANDOFF_KILL=1
+	run cryo migrate --remote-cryo "$TEST_DIR/recording-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	unset CRYO_TEST_FAIL_HANDOFF_KILL
+	st=$status out=$output
+	assert_source_running_thawed
+	assert_equal "$st" 125 "migrate's exit status"
+	[[ "$out" == *"killing its copy here failed"*"the destination removed its copy"* ]]
+	# the destination got `abort`: it removed its frozen container and said why
+	assert_equal "$(cat "$TEST_DIR/dest.rc")" 125 "the destination's exit status"
+	run cat "$TEST_DIR/dest.err"
+	assert_output_contains "source aborted"
+	cryo2 ps -a >/dev/null
+	assert_destination_clean
+}
+
+@test "a destination that gets something else than commit after the source's copy is gone: it stays frozen, not lost, and migrate says how to run it" {
+	prepare_destination
+	start_counter
+	# the message after the stream turned into another word on the way (the
+	# stream itself passes untouched)
+	cat >"$TEST_DIR/garbling-cryo" <<-WRAP
+	#!/bin/bash
+	exec "$CRYO" "\$@" 2>"$TEST_DIR/dest.err" < <(perl -e 'binmode STDIN; binmode STDOUT; while (sysread(STDIN, \$b, 65536)) { \$b =~ s/commit\n\z/garble\n/; syswrite(STDOUT, \$b) }')
+	WRAP
+	chmod +x "$TEST_DIR/garbling-cryo"
+	run cryo migrate --remote-cryo "$TEST_DIR/garbling-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"
+	assert_status 125
+	assert_output_contains "its copy here was killed and the destination \`root:$ROOT2\` holds it frozen as \`src\`"
+	assert_output_contains "cryo unpause src"
+	run cat "$TEST_DIR/dest.err"
+	assert_output_contains "sent something else than"
+	assert_output_contains "stays here, frozen (paused)"
+	# nothing runs: the source's copy is dead, the destination's is frozen
+	run cryo ps -a -q
+	assert_equal "$output" "" "containers left at the source"
+	assert_equal "$(status_of cryo2 src)" paused "the destination's container"
+	d=$(host_counter cryo2 src)
+	sleep 1
+	assert_equal "$(host_counter cryo2 src)" "$d" "the destination's counter (frozen)"
+	# not lost: it runs on from where it was
+	cryo2 unpause src
+	wait_for 10 counter_above cryo2 src "$d"
+	run cryo2 exec src cat /state/stats
+	assert_equal "$(jq -r .violations <<<"$output")" 0 "violations"
+}
+
 @test "SIGTERM during a migration waits: the container moves, cryo says where, then ends" {
 	prepare_destination
 	start_counter
@@ -356,9 +474,11 @@ migrate2() { # [options...] container: migrate to engine 2
 	# 4 KiB changed 64 KiB into the stream: whatever they hit (file data, a
 	# tar header, the padding after an entry), more than padding (dd reads no
 	# further than it copies)
+	# (cryo itself is the wrapper's process: its end ends the wrapper's
+	# output, while the copying goes on until the stream's end)
 	cat >"$TEST_DIR/corrupting-cryo" <<-WRAP
 	#!/bin/bash
-	{ dd bs=4096 count=16 iflag=fullblock status=none; dd bs=4096 count=1 iflag=fullblock status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat; } | "$CRYO" "\$@"
+	exec "$CRYO" "\$@" < <(dd bs=4096 count=16 iflag=fullblock status=none; dd bs=4096 count=1 iflag=fullblock status=none | tr '\\000-\\377' '\\001-\\377\\000'; cat)
 	WRAP
 	chmod +x "$TEST_DIR/corrupting-cryo"
 	run cryo migrate --compress none --remote-cryo "$TEST_DIR/corrupting-cryo" --remote-runroot "$RUN2" src "root:$ROOT2"

@@ -940,6 +940,83 @@ static void stream_cut_short_refused(void **state)
 	assert_int_equal(count_entries(f->dest), 0);
 }
 
+/* Write len bytes of data into a pipe from a child; returns its pid and the
+ * read end. */
+static pid_t feed_pipe(const char *data, size_t len, int *read_end)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		size_t off = 0;
+		while (off < len) {
+			ssize_t n = write(p[1], data + off, len - off);
+			if (n <= 0)
+				_exit(1);
+			off += (size_t)n;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	*read_end = p[0];
+	return pid;
+}
+
+/* A framed stream (a migration's handover): the reader takes exactly the
+ * archive, whatever the compressor's trailer, and leaves what follows it on
+ * the descriptor (the handover's message); without its end frame it is
+ * refused. */
+static void framed_stream_leaves_what_follows(void **state)
+{
+	struct fixture *f = *state;
+	static const enum checkpoint_compression algs[] = {
+	    CHECKPOINT_COMPRESSION_NONE, CHECKPOINT_COMPRESSION_GZIP, CHECKPOINT_COMPRESSION_ZSTD};
+	for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
+		int fd = open(f->target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		assert_int_equal(checkpoint_archive_write_fd_flags(f->dir, fd, "the file", algs[i], 0, NULL,
+		                                                   CHECKPOINT_ARCHIVE_FRAMED, NULL, NULL),
+		                 0);
+		assert_int_equal(write(fd, "commit\n", 7), 7);
+		close(fd);
+		cleanup_free char *data = NULL;
+		size_t len = 0;
+		assert_int_equal(read_file(f->target, &data, &len, NULL), 0);
+
+		int in;
+		pid_t pid = feed_pipe(data, len, &in);
+		cleanup_free char *dest = xasprintf("%s-framed%zu", f->dest, i);
+		assert_int_equal(mkdir(dest, 0700), 0);
+		cryo_err err = NULL;
+		int r = checkpoint_archive_read_fd_flags(in, "the pipe", CHECKPOINT_ARCHIVE_FRAMED, dest,
+		                                         &insecure, NULL, &err);
+		if (r < 0)
+			fail_msg("%s", err->msg);
+		char rest[16] = {0};
+		assert_int_equal(read(in, rest, sizeof(rest) - 1), 7);
+		assert_string_equal(rest, "commit\n");
+		close(in);
+		waitpid(pid, NULL, 0);
+		for (size_t j = 0; j < ARRAY_SIZE(layout); j++)
+			assert_same_file(f->dir, dest, layout[j]);
+		rm_rf(dest, NULL);
+
+		/* without its end frame (the 4 bytes before the message) */
+		pid = feed_pipe(data, len - 7 - 4, &in);
+		assert_int_equal(mkdir(dest, 0700), 0);
+		assert_true(checkpoint_archive_read_fd_flags(in, "the pipe", CHECKPOINT_ARCHIVE_FRAMED, dest,
+		                                             &insecure, NULL, &err) < 0);
+		assert_non_null(strstr(err->msg, "the pipe"));
+		cryo_error_free(&err);
+		assert_int_equal(count_entries(dest), 0);
+		close(in);
+		waitpid(pid, NULL, 0);
+		rm_rf(dest, NULL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -950,6 +1027,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(roundtrip_zstd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stream_roundtrip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stream_cut_short_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(framed_stream_leaves_what_follows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rewrite_replaces_target, setup, teardown),
 	    cmocka_unit_test_setup_teardown(flipped_byte_detected, setup, teardown),
 	    cmocka_unit_test_setup_teardown(truncated_detected, setup, teardown),

@@ -954,17 +954,31 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	run->stats->handoff_duration = now_monotonic_us() - start;
 	if (r < 0)
 		return r;
-	run->handed_over = true;
-	if (run->frozen_at > 0)
-		run->stats->handoff_downtime = now_monotonic_us() - run->frozen_at;
-	/* From here on, nothing may thaw it alive. */
+	/* From here on, nothing may thaw it alive (unless its kill fails, and
+	 * the destination is told to remove its frozen copy). */
 	if (detach_monitor(run, NULL) < 0) {
 		run->c->monitor_pid = 0;
 		run->monitor_detached = true;
 	}
-	runtime_kill(run->engine, run->c->id, SIGKILL, NULL);
+	cleanup_error cryo_err kill_err = NULL;
+	r = test_switch_on(CHECKPOINT_TEST_FAIL_HANDOFF_KILL)
+	        ? cryo_error_plain(&kill_err, EIO, "failed by the test switch %s",
+	                           TEST_HOOK_NAME(CHECKPOINT_TEST_FAIL_HANDOFF_KILL))
+	        : runtime_kill(run->engine, run->c->id, SIGKILL, &kill_err);
+	if (r < 0 && run->opts->handoff_finish) {
+		run->opts->handoff_finish(run->opts->handoff_data, false);
+		return cryo_error_plain(err, -r,
+		                        "the destination holds the container frozen, but killing its copy "
+		                        "here failed (%s): the destination removed its copy",
+		                        kill_err->msg);
+	}
+	run->handed_over = true;
 	/* runc kills every task of the cgroup and deletes the container. */
 	runtime_delete(run->engine, run->c->id, true, NULL);
+	if (run->opts->handoff_finish)
+		run->opts->handoff_finish(run->opts->handoff_data, true);
+	if (run->frozen_at > 0)
+		run->stats->handoff_downtime = now_monotonic_us() - run->frozen_at;
 	return 0;
 }
 

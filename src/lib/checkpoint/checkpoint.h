@@ -40,13 +40,21 @@ struct checkpoint_opts {
 	/* Hand the container over (migrate.h): called inside the frozen window,
 	 * after the capture, with the finished checkpoint directory and this
 	 * engine's signing key, while the container stays frozen. Returning 0
-	 * means the container now runs elsewhere: it is killed while still
-	 * frozen (it never runs here again) and left "checkpointed" with its
-	 * checkpoint kept when keep is set, "exited" without it otherwise.
+	 * means the container is now held elsewhere: it is killed while still
+	 * frozen (it never runs here again; see handoff_finish) and left
+	 * "checkpointed" with its checkpoint kept when keep is set, "exited"
+	 * without it otherwise.
 	 * Returning an error aborts the checkpoint: the container is thawed and
 	 * runs on. Needs criu.leave_running, and no export. */
 	int (*handoff)(void *data, const char *dir, const struct signing_key *key, cryo_err *err);
 	void *handoff_data;
+	/* A two-phase handoff (migrate.h): the handoff's success means the
+	 * destination holds the container FROZEN. Then the container is killed
+	 * here, still frozen, and handoff_finish is called with commit true (the
+	 * destination may run it now); should that kill fail, with commit false
+	 * (the destination removes its copy), and the checkpoint fails: the
+	 * container is thawed and runs on here. NULL: none. */
+	void (*handoff_finish)(void *data, bool commit);
 };
 
 /* All times in microseconds. */
@@ -100,6 +108,9 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
  *                                   fails (after a handoff: migrate must say
  *                                   that the container moved all the same). */
 #define CHECKPOINT_TEST_FAIL_RECORD "CRYO_TEST_FAIL_RECORD"
+/* CRYO_TEST_FAIL_HANDOFF_KILL=1: after a successful handoff, the kill of the
+ * container's frozen copy fails (the rollback of a two-phase handoff). */
+#define CHECKPOINT_TEST_FAIL_HANDOFF_KILL "CRYO_TEST_FAIL_HANDOFF_KILL"
 
 /* The freeze itself happens in CRIU's pre-dump action script (freeze_hook.h). */
 

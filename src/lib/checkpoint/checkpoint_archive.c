@@ -20,6 +20,11 @@
 /* Data is moved in chunks of this size and the archive file is written in
  * blocks of this size. */
 #define CHUNK_SIZE (1 << 20)
+/* A framed stream (CHECKPOINT_ARCHIVE_FRAMED): frames of at most FRAME_MAX
+ * bytes, each after its length (FRAME_HEADER_LEN bytes, big-endian); a frame
+ * of length 0 ends it. */
+#define FRAME_HEADER_LEN 4
+#define FRAME_MAX (1U << 20)
 #define BLOCK_SIZE (1 << 20)
 /* zstd level 1 keeps up with the disk; its worker threads compress while the
  * main thread reads and checksums. */
@@ -487,8 +492,33 @@ static int write_contents(struct ckpt_writer *w, const char *dir, const struct s
 struct archive_sink {
 	int fd;
 	bool writeback; /* a file: start its writeback as it grows */
+	bool framed;    /* CHECKPOINT_ARCHIVE_FRAMED: each write is a frame */
 	off_t written, writeback_started;
 };
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A frame's header: its length, 4 bytes big-endian. */
+static void frame_header(unsigned char h[FRAME_HEADER_LEN], uint32_t len)
+{
+	h[0] = (unsigned char)(len >> 24);
+	h[1] = (unsigned char)(len >> 16);
+	h[2] = (unsigned char)(len >> 8);
+	h[3] = (unsigned char)len;
+}
 
 static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, size_t len)
 {
@@ -496,15 +526,24 @@ static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, siz
 	const char *p = buf;
 	size_t left = len;
 	while (left > 0) {
-		ssize_t n = write(sink->fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			archive_set_error(a, errno, "write");
+		size_t n = left;
+		int r;
+		if (sink->framed) {
+			unsigned char h[FRAME_HEADER_LEN];
+			n = left < FRAME_MAX ? left : FRAME_MAX;
+			frame_header(h, (uint32_t)n);
+			if ((r = write_full(sink->fd, h, sizeof(h))) < 0) {
+				archive_set_error(a, -r, "write");
+				return -1;
+			}
+			sink->written += FRAME_HEADER_LEN;
+		}
+		if ((r = write_full(sink->fd, p, n)) < 0) {
+			archive_set_error(a, -r, "write");
 			return -1;
 		}
 		p += n;
-		left -= (size_t)n;
+		left -= n;
 	}
 	sink->written += (off_t)len;
 	if (sink->writeback && sink->written - sink->writeback_started >= WRITEBACK_CHUNK) {
@@ -603,10 +642,26 @@ int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum 
                                 int level, const struct signing_key *key,
                                 struct checkpoint_archive_stats *stats, cryo_err *err)
 {
+	return checkpoint_archive_write_fd_flags(dir, fd, what, c, level, key, 0, stats, err);
+}
+
+int checkpoint_archive_write_fd_flags(const char *dir, int fd, const char *what,
+                                      enum checkpoint_compression c, int level, const struct signing_key *key,
+                                      unsigned flags, struct checkpoint_archive_stats *stats, cryo_err *err)
+{
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
-	struct archive_sink sink = {.fd = fd};
-	if (write_archive(&w, &sink, what, dir, c, level, key, err) < 0)
+	struct archive_sink sink = {.fd = fd, .framed = flags & CHECKPOINT_ARCHIVE_FRAMED};
+	int r = write_archive(&w, &sink, what, dir, c, level, key, err);
+	if (r == 0 && sink.framed) {
+		/* The end: an empty frame. */
+		unsigned char h[FRAME_HEADER_LEN];
+		frame_header(h, 0);
+		if ((r = write_full(fd, h, sizeof(h))) < 0)
+			r = cryo_error_set(err, -r, "write the end of the stream");
+		sink.written += FRAME_HEADER_LEN;
+	}
+	if (r < 0)
 		return cryo_error_wrap(err, "write checkpoint archive to %s from `%s`", what, dir);
 	w.stats.bytes_out = (uint64_t)sink.written;
 	w.stats.duration_us = now_monotonic_us() - start;
@@ -1317,12 +1372,110 @@ static int support_filters(struct archive *a)
 	return 0;
 }
 
+/* A framed stream (CHECKPOINT_ARCHIVE_FRAMED), read exactly: never a byte
+ * past its end frame, so that what follows on the descriptor is the
+ * caller's. */
+struct frame_source {
+	int fd;
+	uint32_t left; /* of the current frame */
+	bool ended;    /* its end frame was read */
+	char *buf;
+};
+
+/* Read exactly len bytes; 0 at a clean end of file before any of them. */
+static ssize_t read_exact(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return got == 0 ? 0 : -EPIPE;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* The next piece of the stream's data; 0 after its end frame, -errno when
+ * it breaks off or a frame header is impossible. */
+static ssize_t frame_read(struct frame_source *f, const void **out)
+{
+	if (f->ended)
+		return 0;
+	if (f->left == 0) {
+		unsigned char h[FRAME_HEADER_LEN];
+		ssize_t n = read_exact(f->fd, h, sizeof(h));
+		if (n == 0)
+			return -EPIPE; /* cut short: no end frame */
+		if (n < 0)
+			return n;
+		f->left = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+		if (f->left == 0) {
+			f->ended = true;
+			return 0;
+		}
+		if (f->left > FRAME_MAX)
+			return -EBADMSG;
+	}
+	for (;;) {
+		ssize_t n = read(f->fd, f->buf, f->left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		f->left -= (uint32_t)n;
+		*out = f->buf;
+		return n;
+	}
+}
+
+static la_ssize_t frame_read_cb(struct archive *a, void *data, const void **buf)
+{
+	ssize_t n = frame_read(data, buf);
+	if (n < 0) {
+		archive_set_error(a, (int)-n, "%s",
+		                  n == -EBADMSG ? "broken stream framing" : "stream cut short or broken");
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+/* After the archive: the rest of its frames (compressors' trailers the tar
+ * reader did not need), up to the end frame. */
+static int frame_drain(struct frame_source *f, const char *what, cryo_err *err)
+{
+	uint64_t drained = 0;
+	for (;;) {
+		const void *p;
+		ssize_t n = frame_read(f, &p);
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return cryo_error_set(err, (int)-n, "checkpoint archive `%s`: the stream's end",
+			                      what);
+		drained += (uint64_t)n;
+		if (drained > FRAME_MAX)
+			return cryo_error_set(
+			    err, EBADMSG,
+			    "checkpoint archive `%s`: more than %u bytes after the archive's end", what,
+			    FRAME_MAX);
+	}
+}
+
 /* The reader around read_all(); in_fd >= 0: read that descriptor (a
- * stream, read once), else the file archive_path. */
-static int read_archive(const char *archive_path, int in_fd, const char *dest_dir,
+ * stream, read once; framed with CHECKPOINT_ARCHIVE_FRAMED in flags), else
+ * the file archive_path. */
+static int read_archive(const char *archive_path, int in_fd, unsigned flags, const char *dest_dir,
                         const struct checkpoint_archive_read_opts *opts, struct checkpoint_archive_info *info,
                         cryo_err *err)
 {
+	cleanup_free char *frame_buf = flags & CHECKPOINT_ARCHIVE_FRAMED ? xmalloc(FRAME_MAX) : NULL;
+	struct frame_source frames = {.fd = in_fd, .buf = frame_buf};
 	static const struct checkpoint_archive_read_opts no_opts = {0};
 	_cleanup_(ckpt_reader_free) struct ckpt_reader r = {.destfd = -1, .opts = opts ? opts : &no_opts};
 	int rc = 0;
@@ -1347,12 +1500,15 @@ static int read_archive(const char *archive_path, int in_fd, const char *dest_di
 	archive_read_support_format_tar(r.in);
 	if (support_filters(r.in) < 0)
 		rc = archive_failure(r.in, err, "%s", "set up decompression");
-	else if ((in_fd >= 0 ? archive_read_open_fd(r.in, in_fd, BLOCK_SIZE)
-	                     : archive_read_open_filename(r.in, archive_path, BLOCK_SIZE)) != ARCHIVE_OK)
+	else if ((frame_buf    ? archive_read_open(r.in, &frames, NULL, frame_read_cb, NULL)
+	          : in_fd >= 0 ? archive_read_open_fd(r.in, in_fd, BLOCK_SIZE)
+	                       : archive_read_open_filename(r.in, archive_path, BLOCK_SIZE)) != ARCHIVE_OK)
 		rc = archive_failure(r.in, err, "%s",
 		                     archive_errno(r.in) == EILSEQ ? "not a checkpoint archive" : "open");
 	else
 		rc = read_all(&r, err);
+	if (rc == 0 && frame_buf)
+		rc = frame_drain(&frames, archive_path, err);
 	if (rc < 0) {
 		empty_directory(dest_dir);
 		return cryo_error_wrap(err, "checkpoint archive `%s`", archive_path);
@@ -1366,12 +1522,19 @@ int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
                             const struct checkpoint_archive_read_opts *opts,
                             struct checkpoint_archive_info *info, cryo_err *err)
 {
-	return read_archive(archive_path, -1, dest_dir, opts, info, err);
+	return read_archive(archive_path, -1, 0, dest_dir, opts, info, err);
 }
 
 int checkpoint_archive_read_fd(int fd, const char *what, const char *dest_dir,
                                const struct checkpoint_archive_read_opts *opts,
                                struct checkpoint_archive_info *info, cryo_err *err)
 {
-	return read_archive(what, fd, dest_dir, opts, info, err);
+	return read_archive(what, fd, 0, dest_dir, opts, info, err);
+}
+
+int checkpoint_archive_read_fd_flags(int fd, const char *what, unsigned flags, const char *dest_dir,
+                                     const struct checkpoint_archive_read_opts *opts,
+                                     struct checkpoint_archive_info *info, cryo_err *err)
+{
+	return read_archive(what, fd, flags, dest_dir, opts, info, err);
 }

@@ -99,6 +99,16 @@ int checkpoint_archive_write_fd(const char *dir, int fd, const char *what, enum 
                                 int level, const struct signing_key *key,
                                 struct checkpoint_archive_stats *stats, cryo_err *err);
 
+/* Flags of the _flags variants. CHECKPOINT_ARCHIVE_FRAMED: the stream is
+ * cut into frames, each after its length, and ends with an empty frame, so
+ * that the reader consumes exactly the archive and the descriptor can carry
+ * more after it (a migration's handover messages, migrate.h). */
+#define CHECKPOINT_ARCHIVE_FRAMED 1U
+
+int checkpoint_archive_write_fd_flags(const char *dir, int fd, const char *what,
+                                      enum checkpoint_compression c, int level, const struct signing_key *key,
+                                      unsigned flags, struct checkpoint_archive_stats *stats, cryo_err *err);
+
 enum checkpoint_signature {
 	CHECKPOINT_UNSIGNED,  /* no manifest.sig */
 	CHECKPOINT_TRUSTED,   /* signed by a key in opts->keys */
@@ -153,6 +163,12 @@ int checkpoint_archive_read(const char *archive_path, const char *dest_dir,
 int checkpoint_archive_read_fd(int fd, const char *what, const char *dest_dir,
                                const struct checkpoint_archive_read_opts *opts,
                                struct checkpoint_archive_info *info, cryo_err *err);
+
+/* The same with flags (CHECKPOINT_ARCHIVE_FRAMED: read up to the stream's
+ * end frame and not a byte further). */
+int checkpoint_archive_read_fd_flags(int fd, const char *what, unsigned flags, const char *dest_dir,
+                                     const struct checkpoint_archive_read_opts *opts,
+                                     struct checkpoint_archive_info *info, cryo_err *err);
 
 /* Test switch (environment), for tests only: CRYO_TEST_IMPORT_STALL_MS=N makes
  * a reader stall N ms right after the index, inside the transfer (so that a

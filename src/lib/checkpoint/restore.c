@@ -478,8 +478,9 @@ static int restore_import(struct restore_run *run, cryo_err *err)
 	struct checkpoint_archive_info info = {0};
 	int64_t start = now_monotonic_us();
 	if (run->opts->import_stream)
-		r = checkpoint_archive_read_fd(run->opts->import_fd, run->opts->import_path, run->dir, &ro,
-		                               &info, err);
+		r = checkpoint_archive_read_fd_flags(run->opts->import_fd, run->opts->import_path,
+		                                     run->opts->handover ? CHECKPOINT_ARCHIVE_FRAMED : 0,
+		                                     run->dir, &ro, &info, err);
 	else
 		r = checkpoint_archive_read(run->opts->import_path, run->dir, &ro, &info, err);
 	run->stats->import_duration = now_monotonic_us() - start;
@@ -858,6 +859,50 @@ static int restore_podman_shm(struct restore_run *run, cryo_err *err)
 	return 0;
 }
 
+/* A handover (restore_opts.handover): the action script CRIU runs at
+ * `pre-resume`, when every task is restored but still stopped by CRIU,
+ * before any runs an instruction of its own: it freezes the container's
+ * cgroup (created by the runtime for this restore, named by the engine:
+ * no word of the script comes from the checkpoint), then writes the stamp
+ * that tells restore_commit it did. Returns the CRIU configuration line. */
+static int restore_handover_script(const struct restore_run *run, const char *bundle, char **line,
+                                   cryo_err *err)
+{
+	struct freezer f = {0};
+	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
+	int r = freezer_for_cgroup(cgroup, &f, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "restore container `%s` frozen", run->c->name);
+	cleanup_free char *state_file =
+	    xasprintf("%s/%s", f.dir, f.kind == FREEZER_V1 ? "freezer.state" : "cgroup.freeze");
+	/* f.dir is the hierarchy's root, then f.cgroup. */
+	size_t root_len =
+	    strlen(f.dir) - (f.cgroup && str_has_suffix(f.dir, f.cgroup) ? strlen(f.cgroup) : 0);
+	cleanup_free char *root_procs = xasprintf("%.*s/cgroup.procs", (int)root_len, f.dir);
+	freezer_release(&f);
+	cleanup_free char *script = xasprintf("%s/" RESTORE_HANDOVER_SCRIPT, bundle);
+	cleanup_free char *stamp = xasprintf("%s/" RESTORE_HANDOVER_STAMP, bundle);
+	unlink(stamp);
+	cleanup_free char *state_word = shell_quote(state_file);
+	cleanup_free char *stamp_word = shell_quote(stamp);
+	cleanup_free char *procs_word = shell_quote(root_procs);
+	/* The runtime put CRIU itself into the container's cgroup (its tasks
+	 * are born there), and this script is CRIU's child: both leave the
+	 * freezer's cgroup first, or the freeze would stop CRIU too. */
+	cleanup_free char *text =
+	    xasprintf("#!/bin/sh\n"
+	              "# Written by cryo: a migration's handover restores the container frozen.\n"
+	              "[ \"$CRTOOLS_SCRIPT_ACTION\" = pre-resume ] || exit 0\n"
+	              "[ \"$(cat /proc/$PPID/comm)\" = criu ] || exit 1\n"
+	              "echo $PPID > %s && echo $$ > %s && echo %s > %s && : > %s\n",
+	              procs_word, procs_word, strstr(state_file, "freezer.state") ? "FROZEN" : "1",
+	              state_word, stamp_word);
+	if ((r = write_file(script, text, strlen(text), 0700, err)) < 0)
+		return r;
+	*line = xasprintf("action-script %s\n", script);
+	return 0;
+}
+
 /* Step 5: the bundle for this container (paths of this engine and host), and
  * its root file system mounted. */
 static int restore_bundle(struct restore_run *run, cryo_err *err)
@@ -873,6 +918,14 @@ static int restore_bundle(struct restore_run *run, cryo_err *err)
 	if (r < 0 || (run->podman && (r = restore_podman_shm(run, err)) < 0))
 		return r;
 	cleanup_free char *criu_config = restore_criu_config(run);
+	if (run->opts->handover) {
+		cleanup_free char *line = NULL;
+		if ((r = restore_handover_script(run, bundle, &line, err)) < 0)
+			return r;
+		char *both = xasprintf("%s%s", criu_config, line);
+		free(criu_config);
+		criu_config = both;
+	}
 	if ((r = spec_write_criu_config(bundle, criu_config, err)) < 0)
 		return r;
 	runtime_delete(run->engine, run->c->id, true, NULL);
@@ -903,6 +956,35 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	return 0;
 }
 
+/* A handover's restore: the action script froze the container before it
+ * resumed (its stamp), and the cgroup is frozen now. Otherwise its tasks
+ * may have run: the restore fails, and restore_abort kills them. */
+static int restore_check_frozen(struct restore_run *run, cryo_err *err)
+{
+	cleanup_free char *bundle = container_bundle_dir(run->engine, run->c->id);
+	cleanup_free char *stamp = xasprintf("%s/" RESTORE_HANDOVER_STAMP, bundle);
+	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
+	struct freezer f = {0};
+	bool frozen = false;
+	int r;
+	if (!path_exists(stamp))
+		return cryo_error_set(
+		    err, EIO,
+		    "restore container `%s` frozen: CRIU's pre-resume action did not freeze "
+		    "it (no `%s`), so it may have run",
+		    run->c->name, stamp);
+	if ((r = freezer_for_cgroup(cgroup, &f, err)) < 0)
+		return r;
+	r = freezer_is_frozen(&f, &frozen, err);
+	if (r == 0 && !frozen) /* still freezing: wait for the kernel to finish */
+		r = freezer_freeze(&f, FREEZER_TIMEOUT_US, err);
+	freezer_release(&f);
+	unlink(stamp);
+	if (r < 0)
+		return cryo_error_wrap(err, "restore container `%s` frozen", run->c->name);
+	return 0;
+}
+
 /* Step 7: running, and recorded as such. CRIU puts a v1 freezer cgroup back
  * the way it was dumped, and a live checkpoint is dumped frozen: a restored
  * container must run, so thaw it if it came back frozen. */
@@ -910,13 +992,17 @@ static int restore_commit(struct restore_run *run, cryo_err *err)
 {
 	struct freezer f = {0};
 	cleanup_free char *cgroup = spec_cgroup_path(run->c->id);
-	if (freezer_for_cgroup(cgroup, &f, NULL) == 0) {
+	if (run->opts->handover) {
+		int r;
+		if ((r = restore_check_frozen(run, err)) < 0)
+			return r;
+	} else if (freezer_for_cgroup(cgroup, &f, NULL) == 0) {
 		bool frozen = false;
 		if (freezer_is_frozen(&f, &frozen, NULL) == 0 && frozen)
 			freezer_thaw(&f, NULL);
 		freezer_release(&f);
 	}
-	run->c->state = CONTAINER_RUNNING;
+	run->c->state = run->opts->handover ? CONTAINER_PAUSED : CONTAINER_RUNNING;
 	run->c->pid = run->mon.container_pid;
 	run->c->monitor_pid = run->mon.monitor_pid;
 	run->c->exit_code = -1;

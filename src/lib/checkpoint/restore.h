@@ -48,7 +48,20 @@ struct restore_opts {
 	 * "CAP_NET_ADMIN"; "ALL": all it asks for); an archive cannot grant them
 	 * alone. */
 	char **cap_add;
+
+	/* A migration's handover (migrate.h): the stream is framed
+	 * (CHECKPOINT_ARCHIVE_FRAMED), and the container is restored FROZEN:
+	 * CRIU's pre-resume action script freezes its cgroup before any of its
+	 * tasks runs an instruction, and it is recorded paused (`cryo unpause`
+	 * runs it). A restore whose freeze cannot be confirmed fails, and its
+	 * container is removed. Needs import_stream. */
+	bool handover;
 };
+
+/* In the container's bundle directory: the handover's action script, and
+ * the stamp it writes once it froze the container. */
+#define RESTORE_HANDOVER_SCRIPT "handover-freeze"
+#define RESTORE_HANDOVER_STAMP "handover-frozen"
 
 struct restore_stats {
 	int64_t restore_duration;

@@ -119,8 +119,16 @@ struct migrate_run {
 	char **argv; /* the destination's command */
 	char *what;  /* the destination, for messages */
 	bool test_no_rollback;
-	bool handed_over; /* the destination reported the container running */
+	bool handed_over; /* the destination reported the container frozen there */
 	char **cap_add;   /* the container's own, granted again on the destination */
+	/* Between the report and the second message: the destination's command,
+	 * its stdin (the stream, then the message) and its stderr. */
+	pid_t pid;
+	int in_w, errout;
+	/* After the commit: the destination did not say it runs (its exit
+	 * status, and what it said). */
+	int commit_status;
+	char *commit_err;
 };
 
 /* The destination's `cryo restore --import -` command, as argv. */
@@ -144,8 +152,9 @@ static char **restore_words(struct migrate_run *m)
 		strv_push(&w, "--runroot");
 		strv_push(&w, o->remote_runroot);
 	}
-	const char *fixed[] = {"restore", "--import",      "-",      "--progress",
-	                       "none",    "--print-stats", "--name", o->name ? o->name : m->source_name};
+	const char *fixed[] = {"restore",      "--import",   "-",      "--progress",
+	                       "none",         "--handover", "--name", o->name ? o->name : m->source_name,
+	                       "--print-stats"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		strv_push(&w, fixed[i]);
 	if (o->criu.tcp_established)
@@ -223,23 +232,31 @@ static void build_command(struct migrate_run *m)
 	                                    m->dest->user ? "@" : "", m->dest->host);
 }
 
-/* Start the destination's command with a pipe on its stdin and its output in
- * memory files (read after it exits: no deadlock however much it says). */
+/* Start the destination's command with a pipe on its stdin, a pipe on its
+ * stdout (its one-line report) and its stderr in a memory file (read after
+ * it exits: no deadlock however much it says). */
 static int spawn_destination(struct migrate_run *m, pid_t *pid, int *in_w, int *out_fd, int *err_fd,
                              cryo_err *err)
 {
-	int pipefd[2];
-	cleanup_close int out = memfd_create("cryo-migrate-out", MFD_CLOEXEC);
+	int pipefd[2], outpipe[2];
 	cleanup_close int errout = memfd_create("cryo-migrate-err", MFD_CLOEXEC);
-	if (out < 0 || errout < 0)
+	if (errout < 0)
 		return cryo_error_set(err, errno, "migrate to `%s`: memory file", m->what);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cryo_error_set(err, errno, "migrate to `%s`: pipe", m->what);
+	if (pipe2(outpipe, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return cryo_error_set(err, e, "migrate to `%s`: pipe", m->what);
+	}
+	cleanup_close int out = outpipe[1];
 	pid_t child = fork();
 	if (child < 0) {
 		int e = errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
+		close(outpipe[0]);
 		return cryo_error_set(err, e, "migrate to `%s`: fork", m->what);
 	}
 	if (child == 0) {
@@ -261,9 +278,33 @@ static int spawn_destination(struct migrate_run *m, pid_t *pid, int *in_w, int *
 	close(pipefd[0]);
 	*pid = child;
 	*in_w = pipefd[1];
-	*out_fd = move_fd(out);
+	*out_fd = outpipe[0];
 	*err_fd = move_fd(errout);
 	return 0;
+}
+
+/* The destination's first line on stdout (its report), NULL when it ended
+ * its output without one. */
+static char *read_report(int fd)
+{
+	char *buf = xmalloc(DEST_OUTPUT_MAX + 1);
+	size_t len = 0;
+	while (len < DEST_OUTPUT_MAX) {
+		ssize_t n = read(fd, buf + len, DEST_OUTPUT_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf[len + (size_t)n] = '\0';
+		char *nl = strchr(buf + len, '\n');
+		len += (size_t)n;
+		if (nl) {
+			*nl = '\0';
+			return buf;
+		}
+	}
+	free(buf);
+	return NULL;
 }
 
 static char *read_memfd(int fd)
@@ -287,23 +328,39 @@ static int wait_child(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* The destination's report (its --print-stats JSON) names the container;
- * what it cannot tell stays empty. */
-static void parse_report(struct migrate_run *m, const char *out)
+/* The destination's report (its --print-stats JSON, one line) names the
+ * container; what it cannot tell stays empty. Returns whether it says the
+ * container is restored frozen. */
+static bool parse_report(struct migrate_run *m, const char *out)
 {
-	struct json_object *o = json_tokener_parse(out), *id, *name;
+	struct json_object *o = out ? json_tokener_parse(out) : NULL, *id, *name, *state;
 	if (o && json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_string))
 		snprintf(m->stats->dest_id, sizeof(m->stats->dest_id), "%s", json_object_get_string(id));
 	if (o && json_object_object_get_ex(o, "container", &name) &&
 	    json_object_is_type(name, json_type_string))
 		snprintf(m->stats->dest_name, sizeof(m->stats->dest_name), "%s",
 		         json_object_get_string(name));
+	bool frozen = o && json_object_object_get_ex(o, "state", &state) &&
+	              json_object_is_type(state, json_type_string) &&
+	              strcmp(json_object_get_string(state), "frozen") == 0;
 	if (o)
 		json_object_put(o);
+	return frozen;
+}
+
+/* Test switch: stop for good between the destination's report and the
+ * kill of the source's copy (a test kills this cryo there). */
+static void test_stop_before_commit(void)
+{
+	if (!test_switch_on(MIGRATE_TEST_STOP_BEFORE_COMMIT))
+		return;
+	for (;;)
+		pause();
 }
 
 /* Inside the frozen window: stream the checkpoint to the destination and
- * wait for it to report the container running there. */
+ * wait for it to report the container restored, frozen. The destination
+ * then waits for migrate_handoff_finish's message. */
 static int migrate_handoff(void *data, const char *dir, const struct signing_key *key, cryo_err *err)
 {
 	struct migrate_run *m = data;
@@ -317,37 +374,66 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	cleanup_error cryo_err werr = NULL;
 	int64_t start = now_monotonic_us();
 	cleanup_free char *what = xasprintf("`%s`", m->what);
-	int wr = checkpoint_archive_write_fd(dir, in_w, what, m->opts->compression,
-	                                     m->opts->compression_level, key, &ws, &werr);
-	/* Closing ends the stream: after a failed write the destination finds
-	 * it incomplete (no manifest, no signature) and refuses it. */
-	close(in_w);
+	int wr = checkpoint_archive_write_fd_flags(dir, in_w, what, m->opts->compression,
+	                                           m->opts->compression_level, key, CHECKPOINT_ARCHIVE_FRAMED,
+	                                           &ws, &werr);
 	int64_t sent = now_monotonic_us();
 	m->stats->transfer = sent - start;
 	m->stats->bytes_sent = ws.bytes_out;
-	int status = wait_child(pid);
+	/* After a failed write the destination finds the stream incomplete
+	 * (no end, no manifest, no signature) and refuses it: no report. */
+	cleanup_free char *report = wr == 0 ? read_report(out) : NULL;
 	m->stats->restore = now_monotonic_us() - sent;
-	cleanup_free char *dest_err = read_memfd(errout);
-	cleanup_free char *dest_out = read_memfd(out);
-	str_rstrip(dest_err);
-	if (m->test_no_rollback) {
+	bool frozen = report && parse_report(m, report);
+	if (frozen || m->test_no_rollback) {
+		m->pid = pid;
+		m->in_w = in_w;
+		m->errout = move_fd(errout);
 		m->handed_over = true;
+		test_stop_before_commit();
 		return 0;
 	}
-	if (status != 0) {
-		const char *why = status == 127 ? "could not be run" : status > 128 ? "was killed" : "failed";
-		if (m->dest->kind == MIGRATE_SSH && status == 255 && !*dest_err)
-			why = "could not be reached (ssh failed)";
-		return cryo_error_plain(err, EIO, "the destination `%s` %s (exit status %d)%s%s%s%s", m->what,
-		                        why, status, *dest_err ? ": " : "", dest_err,
-		                        wr < 0 && werr ? "; sending: " : "", wr < 0 && werr ? werr->msg : "");
+	/* Closing ends the stream. */
+	close(in_w);
+	int status = wait_child(pid);
+	cleanup_free char *dest_err = read_memfd(errout);
+	str_rstrip(dest_err);
+	const char *why = status == 127 ? "could not be run" : status > 128 ? "was killed" : "failed";
+	if (m->dest->kind == MIGRATE_SSH && status == 255 && !*dest_err)
+		why = "could not be reached (ssh failed)";
+	if (status == 0)
+		why = "ended without reporting the container restored (is it a cryo without --handover?)";
+	return cryo_error_plain(err, EIO, "the destination `%s` %s (exit status %d)%s%s%s%s", m->what, why,
+	                        status, *dest_err ? ": " : "", dest_err, wr < 0 && werr ? "; sending: " : "",
+	                        wr < 0 && werr ? werr->msg : "");
+}
+
+/* The second message, once the source's copy is dead (commit) or could not
+ * be killed (abort), and the destination's end. */
+static void migrate_handoff_finish(void *data, bool commit)
+{
+	struct migrate_run *m = data;
+	int64_t start = now_monotonic_us();
+	const char *msg = commit ? "commit\n" : "abort\n";
+	/* A destination that is gone finds out nothing (EPIPE: SIGPIPE is
+	 * ignored): the status below says it. */
+	ssize_t n = write(m->in_w, msg, strlen(msg));
+	(void)n;
+	close(m->in_w);
+	m->in_w = -1;
+	int status = wait_child(m->pid);
+	m->pid = -1;
+	if (commit) {
+		m->stats->commit = now_monotonic_us() - start;
+		if (status != 0) {
+			m->commit_status = status;
+			m->commit_err = read_memfd(m->errout);
+			str_rstrip(m->commit_err);
+		}
 	}
-	/* Exit status 0 is the destination's "running": from here on the source
-	 * must never run again, whatever else looks wrong (a report we cannot
-	 * read leaves the id unknown, not the container running twice). */
-	parse_report(m, dest_out);
-	m->handed_over = true;
-	return 0;
+	closep(&m->errout);
+	if (!commit)
+		m->handed_over = false; /* the source runs on */
 }
 
 static int migrate_container_held(struct cryo_engine *engine, const char *ref,
@@ -389,6 +475,9 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	    .stats = stats,
 	    .source_name = c->name,
 	    .test_no_rollback = test_switch_on(MIGRATE_TEST_NO_ROLLBACK),
+	    .pid = -1,
+	    .in_w = -1,
+	    .errout = -1,
 	};
 	struct container_config cfg = {0};
 	if ((r = container_config_from_json(c->config, &cfg, err)) < 0)
@@ -402,6 +491,7 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	    .keep = opts->keep,
 	    .handoff = migrate_handoff,
 	    .handoff_data = &m,
+	    .handoff_finish = migrate_handoff_finish,
 	};
 	co.criu.leave_running = true;
 	struct checkpoint_stats cs;
@@ -409,6 +499,12 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	r = checkpoint_container(engine, c->id, &co, &cs, err);
 	strv_free(m.argv);
 	strv_free(m.cap_add);
+	if (m.pid > 0) { /* reported, but the checkpoint failed before its kill */
+		closep(&m.in_w);
+		wait_child(m.pid);
+	}
+	closep(&m.errout);
+	cleanup_free char *commit_err = m.commit_err;
 	if (r < 0 && m.handed_over) {
 		/* Moved all the same: only this engine's record of it failed. */
 		r = cryo_error_wrap(
@@ -425,14 +521,31 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 		free(m.what);
 		return cryo_error_wrap(err, "migrate container `%s`", name);
 	}
-	free(m.what);
 	stats->dump = cs.frozen_dump_duration;
 	stats->capture = cs.rootfs_capture_duration + cs.volumes_capture_duration;
-	stats->downtime = cs.handoff_downtime > 0 ? cs.handoff_downtime
-	                                          : stats->dump + stats->capture + cs.handoff_duration;
-	if (!opts->keep && !opts->keep_source && (r = container_remove(engine, c->id, true, err)) < 0)
+	stats->downtime = cs.handoff_downtime > 0
+	                      ? cs.handoff_downtime
+	                      : stats->dump + stats->capture + cs.handoff_duration + stats->commit;
+	if (!opts->keep && !opts->keep_source && (r = container_remove(engine, c->id, true, err)) < 0) {
+		free(m.what);
 		return cryo_error_wrap(err, "migrated container `%s`, but removing the source", name);
+	}
 	stats->total = now_monotonic_us() - start;
+	if (m.commit_status != 0) {
+		/* Its copy here is dead: the destination's frozen one is the
+		 * container now, whatever went wrong there. */
+		r = cryo_error_plain(
+		    err, EIO,
+		    "migrate container `%s`: its copy here was killed and the destination `%s` holds it "
+		    "frozen%s%s%s, but did not confirm it runs (exit status %d)%s%s: check it there; "
+		    "`cryo unpause %s` there runs it",
+		    name, m.what, stats->dest_name[0] ? " as `" : "", stats->dest_name,
+		    stats->dest_name[0] ? "`" : "", m.commit_status, commit_err && *commit_err ? ": " : "",
+		    commit_err ? commit_err : "", stats->dest_name[0] ? stats->dest_name : name);
+		free(m.what);
+		return r;
+	}
+	free(m.what);
 	return 0;
 }
 
@@ -458,6 +571,7 @@ struct json_object *migrate_stats_json(const struct migrate_stats *s)
 	json_object_object_add(o, "capture_duration", json_object_new_int64(s->capture));
 	json_object_object_add(o, "transfer_duration", json_object_new_int64(s->transfer));
 	json_object_object_add(o, "restore_duration", json_object_new_int64(s->restore));
+	json_object_object_add(o, "commit_duration", json_object_new_int64(s->commit));
 	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)s->bytes_sent));
 	json_object_object_add(o, "total_duration", json_object_new_int64(s->total));
 	return o;

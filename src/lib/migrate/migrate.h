@@ -3,21 +3,22 @@
  *
  * The sequence keeps one rule: the container never runs twice and is never
  * lost. It is frozen as for a live checkpoint, dumped and captured, and stays
- * frozen while the signed archive streams (no intermediate file) into
- * `cryo restore --import -` at the destination, which verifies it, restores
- * it and reports it running. Only then is the source killed (still frozen, so
- * it runs no further instruction) and removed, or kept (keep_source; keep: with
- * its checkpoint, for `cryo restore`). Any failure before the destination
- * reports running thaws the source, which runs on, and the destination's own
- * restore removes what it had made (a killed destination leaves claimed
- * scratch files that its next command collects).
+ * frozen while the signed archive streams (framed, no intermediate file) into
+ * `cryo restore --import - --handover` at the destination, which verifies it,
+ * restores it FROZEN and reports that. Only then is the source killed (still
+ * frozen, so it runs no further instruction), and the destination is sent
+ * `commit` on the same stream: it resumes the container and exits 0. The
+ * source is then removed, or kept (keep_source; keep: with its checkpoint,
+ * for `cryo restore`). Any failure before the destination's report thaws the
+ * source, which runs on, and the destination's own restore removes what it
+ * had made (a killed destination leaves claimed scratch files that its next
+ * command collects); a kill of the source's copy that fails sends `abort`
+ * (the destination removes its copy) and thaws the source.
  *
- * One window remains: should this cryo die after the whole stream is sent
- * (the destination has it all, and restores it) and before it kills the
- * source, the source's freeze watchdog thaws it and both run. That window
- * is the destination's restore plus one `runc kill`; a small archive can be
- * wholly in the pipe's buffer. Closing it needs a destination that restores
- * frozen and resumes only on the source's word (docs/design.md).
+ * Should this cryo die between the report and the commit, the source's
+ * freeze watchdog thaws the source and the destination keeps its copy frozen
+ * (paused): not twice. Should it die after the kill, the destination keeps
+ * it frozen: not lost (`cryo unpause` there). See docs/design.md.
  *
  * Commands at the destination are run as argv: for root: the program is
  * executed directly; for ssh: the ssh binary is executed directly and the
@@ -83,7 +84,10 @@ struct migrate_stats {
 	int64_t capture;  /* root file system and volumes */
 	int64_t transfer; /* archive written and sent (compression and the destination's
 	                   * verification overlap it) */
-	int64_t restore;  /* from the end of the stream to "running" at the destination */
+	int64_t restore;  /* from the end of the stream to the destination's report:
+	                   * restored, frozen */
+	int64_t commit;   /* from the kill of the source's copy to the destination's
+	                   * "running" (its resume on the commit message) */
 	uint64_t bytes_sent;
 	int64_t total;    /* the whole command */
 	char dest_id[65]; /* the container's id at the destination */
@@ -99,5 +103,9 @@ struct json_object *migrate_stats_json(const struct migrate_stats *stats);
  * handoff report success, as if rollback did not exist (the negative control
  * of the rollback tests: the source is then lost). */
 #define MIGRATE_TEST_NO_ROLLBACK "CRYO_TEST_MIGRATE_NO_ROLLBACK" /* test builds only (test_hooks.h) */
+/* CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT=1: stop for good once the destination
+ * reported the container restored frozen, before the source's copy is
+ * killed (a test kills the migrating cryo there). */
+#define MIGRATE_TEST_STOP_BEFORE_COMMIT "CRYO_TEST_MIGRATE_STOP_BEFORE_COMMIT"
 
 #endif
