@@ -70,6 +70,7 @@ struct checkpoint_run {
 	bool tasks_ended;                /* a stopping dump succeeded: only the checkpoint holds it */
 	bool files_kept;                 /* the checkpoint directory is at final_dir */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
+	struct runtime_lazy_dump lazy;   /* criu.lazy_pages: the dump serving the memory pages */
 
 	/* Reflink snapshots of the root file system's changes and of the
 	 * volumes (rootfs_diff.h), where the file system has them: taken in the
@@ -621,7 +622,8 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	if (!run->opts->criu.leave_running && (r = detach_monitor(run, err)) < 0)
 		return r;
 	int64_t start = now_monotonic_us();
-	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
+	r = ro.lazy_pages ? runtime_checkpoint_lazy(run->engine, run->c->id, &ro, &run->lazy, err)
+	                  : runtime_checkpoint(run->engine, run->c->id, &ro, err);
 	run->stats->runtime_checkpoint_duration = now_monotonic_us() - start;
 	cleanup_free char *refused = r < 0 ? freeze_hook_refusal(&run->hook) : NULL;
 	if (refused) {
@@ -632,6 +634,13 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	if (r < 0)
 		return r;
 	run->tasks_ended = !run->opts->criu.leave_running;
+	/* A lazy dump holds the tasks (ptrace) while it serves their pages,
+	 * with their cgroup thawed until it lets them go: frozen again here,
+	 * so that they stay frozen whenever CRIU lets go of them, and the
+	 * check below holds as for any live checkpoint. */
+	if (ro.lazy_pages && freeze_mode_keeps_frozen(run->freeze_mode) &&
+	    (r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err)) < 0)
+		return cryo_error_wrap(err, "after the lazy dump");
 	if ((r = checkpoint_check_frozen(run, err)) < 0)
 		return r;
 	/* Frozen in the hook: the dump's start-up (runc, CRIU's probing) ran before. */
@@ -957,6 +966,13 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	run->handed_over = true;
 	if (run->frozen_at > 0)
 		run->stats->handoff_downtime = now_monotonic_us() - run->frozen_at;
+	/* Lazy: the destination runs, and its memory is still here. No way
+	 * back: it has run (the source must not), so whatever the page server
+	 * says, the source dies; a failure says the container is lost. */
+	int64_t pages_start = now_monotonic_us();
+	cleanup_error cryo_err lazy_err = NULL;
+	int lazy_r = runtime_lazy_dump_wait(&run->lazy, &lazy_err);
+	run->stats->lazy_pages_duration = now_monotonic_us() - pages_start;
 	/* From here on, nothing may thaw it alive. */
 	if (detach_monitor(run, NULL) < 0) {
 		run->c->monitor_pid = 0;
@@ -965,6 +981,12 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	runtime_kill(run->engine, run->c->id, SIGKILL, NULL);
 	/* runc kills every task of the cgroup and deletes the container. */
 	runtime_delete(run->engine, run->c->id, true, NULL);
+	if (lazy_r < 0)
+		return cryo_error_plain(err, EIO,
+		                        "the destination started the container, but not all of its memory "
+		                        "reached it (the container is lost: its memory was only here, and "
+		                        "it ran there): %s",
+		                        lazy_err->msg);
 	return 0;
 }
 
@@ -1021,6 +1043,9 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
  * and no partial checkpoint or archive is left. CRIU's logs stay for the user. */
 static void checkpoint_abort(struct checkpoint_run *run)
 {
+	/* A lazy dump still serving pages nobody took: ended first, which
+	 * lets the tasks go (still frozen) for the thaw below. */
+	runtime_lazy_dump_cancel(&run->lazy);
 	/* The hook may have frozen the container before the dump failed. */
 	if (run->hook.armed)
 		run->frozen_by_us = true;
@@ -1066,6 +1091,7 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 	free(run->captures);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
+	runtime_lazy_dump_release(&run->lazy);
 	freeze_hook_release(&run->hook);
 	free(run->thawed_marker);
 	free(run->dir);
@@ -1106,7 +1132,7 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 {
 	cleanup_close int lock = -1;
 	cleanup_container struct container *c = NULL;
-	struct checkpoint_run run = {.engine = engine, .opts = opts, .stats = stats};
+	struct checkpoint_run run = {.engine = engine, .opts = opts, .stats = stats, .lazy = {.output = -1}};
 	int64_t start = now_monotonic_us();
 	int r;
 
@@ -1120,6 +1146,11 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 		return cryo_error_set(
 		    err, EINVAL, "checkpoint container `%s`: a handoff needs a live checkpoint and no export",
 		    c->name);
+	if (opts->criu.lazy_pages && (!opts->handoff || !opts->criu.page_server))
+		return cryo_error_set(err, EINVAL,
+		                      "checkpoint container `%s`: lazy pages are for a migration (a handoff "
+		                      "with a page server)",
+		                      c->name);
 
 	run.c = c;
 	run.was_paused = c->state == CONTAINER_PAUSED;

@@ -61,6 +61,7 @@ struct checkpoint_stats {
 	int64_t handoff_duration;     /* inside the frozen window, the handoff callback */
 	int64_t handoff_downtime;     /* from the freeze to the handoff's success; 0 if unknown */
 	int64_t frozen_dump_duration; /* the part of the dump inside the frozen window */
+	int64_t lazy_pages_duration;  /* lazy handoff: from its success until every page was served */
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
 	/* How the file systems were captured in the frozen window: copied into

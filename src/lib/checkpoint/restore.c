@@ -757,6 +757,11 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	struct runtime_restore_opts ro = {.criu = run->opts->criu};
 	ro.criu.image_path = images;
 	ro.criu.work_path = work;
+	if (run->opts->lazy_pages_from) {
+		ro.criu.lazy_pages = true;
+		if ((r = runtime_lazy_pages_start(run->engine, images, work, run->opts->lazy_pages_from, err)) < 0)
+			return r;
+	}
 	struct monitor_opts mon_opts;
 	container_monitor_opts(run->engine, run->c->id, run->cfg.auto_remove, &mon_opts);
 	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, &mon_opts, &run->mon, err)) < 0)
@@ -765,7 +770,8 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	cleanup_free char *criu_stats = xasprintf("%s/stats-restore", work);
 	if (criu_stats_read_restore(criu_stats, &run->stats->criu, NULL) == 0)
 		run->stats->have_criu_stats = true;
-	if (!run->opts->keep)
+	/* Lazy: the lazy-pages daemon works there (and logs) after this. */
+	if (!run->opts->keep && !run->opts->lazy_pages_from)
 		rm_rf(work, NULL);
 	return 0;
 }

@@ -43,6 +43,10 @@ struct restore_opts {
 	const char *network;     /* NULL: the checkpoint's (an archive's only if it is not host) */
 	int64_t memory_limit;    /* 0: the archive's, or the engine's import.memory_limit */
 	int64_t pids_limit;      /* 0: the archive's, or the engine's import.pids_limit */
+	/* A lazy checkpoint's pages come from the page server at this
+	 * "ADDR:PORT" (CRIU's lazy-pages daemon, started beside the restore,
+	 * fetches them until it has every one); NULL: they are in the images. */
+	const char *lazy_pages_from;
 };
 
 struct restore_stats {
