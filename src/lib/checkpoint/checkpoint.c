@@ -71,6 +71,7 @@ struct checkpoint_run {
 	bool files_kept;                 /* the checkpoint directory is at final_dir */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
 	struct runtime_lazy_dump lazy;   /* criu.lazy_pages: the dump serving the memory pages */
+	char *lazy_failure;              /* why the pages did not all reach the destination */
 
 	/* Reflink snapshots of the root file system's changes and of the
 	 * volumes (rootfs_diff.h), where the file system has them: taken in the
@@ -970,6 +971,8 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	 * back: it has run (the source must not), so whatever the page server
 	 * says, the source dies; a failure says the container is lost. */
 	int64_t pages_start = now_monotonic_us();
+	if (test_switch_on(CHECKPOINT_TEST_LAZY_KILL_PAGE_SERVER))
+		runtime_lazy_dump_kill(&run->lazy);
 	cleanup_error cryo_err lazy_err = NULL;
 	int lazy_r = runtime_lazy_dump_wait(&run->lazy, &lazy_err);
 	run->stats->lazy_pages_duration = now_monotonic_us() - pages_start;
@@ -981,12 +984,12 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	runtime_kill(run->engine, run->c->id, SIGKILL, NULL);
 	/* runc kills every task of the cgroup and deletes the container. */
 	runtime_delete(run->engine, run->c->id, true, NULL);
-	if (lazy_r < 0)
-		return cryo_error_plain(err, EIO,
-		                        "the destination started the container, but not all of its memory "
-		                        "reached it (the container is lost: its memory was only here, and "
-		                        "it ran there): %s",
-		                        lazy_err->msg);
+	/* Handed over all the same: the source is recorded as gone, then
+	 * the command fails with this. */
+	if (lazy_r < 0) {
+		run->stats->lazy_pages_lost = true;
+		run->lazy_failure = xstrdup(lazy_err->msg);
+	}
 	return 0;
 }
 
@@ -1195,9 +1198,20 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 	checkpoint_progress(&run, "done", start,
 	                    opts->export_path || opts->export_stream ? stats->archive_size
 	                                                             : CHECKPOINT_PROGRESS_IMAGES);
+	if (run.lazy_failure) {
+		r = cryo_error_plain(err, EIO,
+		                     "the destination started the container, but not all of its memory "
+		                     "reached it: the container is lost (its memory was only here, and it "
+		                     "ran there): %s",
+		                     run.lazy_failure);
+		free(run.lazy_failure);
+		checkpoint_run_release(&run);
+		return r;
+	}
 	checkpoint_run_release(&run);
 	return 0;
 fail:
+	free(run.lazy_failure);
 	if (run.tasks_ended)
 		checkpoint_keep_stopped(&run, err);
 	else

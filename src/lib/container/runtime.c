@@ -414,6 +414,8 @@ static pid_t spawn_with_env(char **argv, char **env, int output, int keep_fd, bo
 	signal(SIGTERM, SIG_DFL);
 	if (detach)
 		setsid();
+	else
+		setpgid(0, 0); /* runc and its CRIU: one group (runtime_lazy_dump_kill) */
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(output, STDOUT_FILENO) < 0 ||
 	    dup2(output, STDERR_FILENO) < 0)
@@ -564,6 +566,12 @@ void runtime_lazy_dump_cancel(struct runtime_lazy_dump *d)
 	}
 	wait_pid(d->pid);
 	d->pid = 0;
+}
+
+void runtime_lazy_dump_kill(struct runtime_lazy_dump *d)
+{
+	if (d->pid > 0)
+		kill(-d->pid, SIGKILL);
 }
 
 void runtime_lazy_dump_release(struct runtime_lazy_dump *d)

@@ -70,6 +70,9 @@ int runtime_lazy_dump_wait(struct runtime_lazy_dump *dump, cryo_err *err);
  * (one stray byte on a connection of our own), so that the dump ends
  * unfinished and its tasks are let go as they were; then wait for it. */
 void runtime_lazy_dump_cancel(struct runtime_lazy_dump *dump);
+/* Kill runc and CRIU's page server (their process group) at once, as if
+ * this host died: for tests. */
+void runtime_lazy_dump_kill(struct runtime_lazy_dump *dump);
 void runtime_lazy_dump_release(struct runtime_lazy_dump *dump);
 
 /* The destination's side: CRIU's lazy-pages daemon for the restore about to

@@ -550,6 +550,13 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	strv_free(m.argv);
 	free(m.page_server);
 	stats->pages = cs.lazy_pages_duration;
+	if (r < 0 && cs.lazy_pages_lost) {
+		/* Dead here, broken there: the record here goes, the error stays. */
+		if (!opts->keep_source)
+			container_remove(engine, c->id, true, NULL);
+		free(m.what);
+		return cryo_error_wrap(err, "migrate container `%s` lazily", name);
+	}
 	if (r < 0 && m.handed_over) {
 		/* Moved all the same: only this engine's record of it failed. */
 		r = cryo_error_wrap(
