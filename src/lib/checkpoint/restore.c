@@ -759,7 +759,8 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	ro.criu.work_path = work;
 	if (run->opts->lazy_pages_from) {
 		ro.criu.lazy_pages = true;
-		if ((r = runtime_lazy_pages_start(run->engine, images, work, run->opts->lazy_pages_from, err)) < 0)
+		if ((r = runtime_lazy_pages_start(run->engine, images, work, run->opts->lazy_pages_from,
+		                                  err)) < 0)
 			return r;
 	}
 	struct monitor_opts mon_opts;

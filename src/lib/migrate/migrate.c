@@ -120,8 +120,8 @@ struct migrate_run {
 	const struct migrate_opts *opts;
 	struct migrate_stats *stats;
 	const char *source_name;
-	char **argv; /* the destination's command */
-	char *what;  /* the destination, for messages */
+	char **argv;       /* the destination's command */
+	char *what;        /* the destination, for messages */
 	char *page_server; /* lazy: ADDR:PORT of this host's page server */
 	bool test_no_rollback;
 	bool handed_over; /* the destination reported the container running */
@@ -399,7 +399,8 @@ static int free_port(const char *addr, int *port, cryo_err *err)
 		ss.ss_family = AF_INET6;
 		len = sizeof(struct sockaddr_in6);
 	} else {
-		return cryo_error_set(err, EINVAL, "page server `%s`: not a numeric IPv4 or IPv6 address", addr);
+		return cryo_error_set(err, EINVAL, "page server `%s`: not a numeric IPv4 or IPv6 address",
+		                      addr);
 	}
 	cleanup_close int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
@@ -449,7 +450,8 @@ static int choose_page_server(struct migrate_run *m, cryo_err *err)
 	if (given && given[0] == '[') {
 		const char *close = strchr(given, ']');
 		if (!close || (close[1] && close[1] != ':'))
-			return cryo_error_set(err, EINVAL, "page server `%s`: use ADDR[:PORT] or [V6][:PORT]", given);
+			return cryo_error_set(err, EINVAL, "page server `%s`: use ADDR[:PORT] or [V6][:PORT]",
+			                      given);
 		addr = xstrndup(given + 1, (size_t)(close - given - 1));
 		if (close[1])
 			port = atoi(close + 2);
@@ -472,7 +474,8 @@ static int choose_page_server(struct migrate_run *m, cryo_err *err)
 		return r;
 	if (port == 0 && (r = free_port(addr, &port, err)) < 0)
 		return r;
-	m->page_server = strchr(addr, ':') ? xasprintf("[%s]:%d", addr, port) : xasprintf("%s:%d", addr, port);
+	m->page_server =
+	    strchr(addr, ':') ? xasprintf("[%s]:%d", addr, port) : xasprintf("%s:%d", addr, port);
 	return 0;
 }
 
@@ -511,10 +514,11 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	if (opts->page_server && !opts->lazy)
 		return cryo_error_set(err, EINVAL, "migrate: --page-server is for --lazy");
 	if (opts->lazy && opts->keep)
-		return cryo_error_set(err, EINVAL,
-		                      "migrate container `%s`: --keep cannot go with --lazy (a lazy checkpoint "
-		                      "has no memory pages to restore from)",
-		                      c->name);
+		return cryo_error_set(
+		    err, EINVAL,
+		    "migrate container `%s`: --keep cannot go with --lazy (a lazy checkpoint "
+		    "has no memory pages to restore from)",
+		    c->name);
 	if (opts->lazy && (r = check_lazy_host(err)) < 0)
 		return cryo_error_wrap(err, "migrate container `%s`", c->name);
 	struct migrate_run m = {
