@@ -7,6 +7,7 @@
 
 load helpers
 load workload
+load ssh_link
 bats_require_minimum_version 1.5.0
 
 # CRIU 4.1's page server sizes a pipe to 819 pages: without CAP_SYS_RESOURCE
@@ -32,6 +33,7 @@ setup() {
 }
 
 teardown() {
+	teardown_ssh
 	if [ -n "${TEST_DIR:-}" ] && [ -d "$TEST_DIR/root2" ]; then
 		for name in $(cryo2 ps -a --format json 2>/dev/null | jq -r '.[].Name' 2>/dev/null); do
 			cryo2 rm -f "$name" >/dev/null 2>&1 || true
@@ -160,6 +162,25 @@ memory_checksum() { # engine-function container n [seconds]
 	run memory_checksum cryo2 src 2 20
 	echo "checksum there: $output (before: $before)"
 	[ "$status" -ne 0 ] || [ "$output" != "$before" ]
+}
+
+@test "migrate --lazy ssh://: the pages come over the veth link from this host's address as sshd saw it" {
+	setup_ssh_link
+	prepare_destination
+	start_big
+	before=$(memory_checksum cryo src 1)
+	run --separate-stderr migrate_ssh src --lazy --print-stats
+	echo "$output $stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.lazy_pages_duration > 0 and .bytes_sent < 64 * 1048576' <<<"$output"
+	run cryo ps -a -q
+	[ -z "$output" ]
+	after=$(memory_checksum cryo2 src 2)
+	[ "$after" = "$before" ]
+	# the page server listened on the link's address of this side, and the
+	# destination's daemon fetched from there
+	grep -q "Connecting to server ${SSH_ADDR%.2}.1:" "$RUN2"/containers/*/restore-work/lazy-pages.log
+	teardown_ssh
 }
 
 @test "migrate --lazy refuses what it cannot honour, before touching the container" {
