@@ -183,6 +183,27 @@ memory_checksum() { # engine-function container n [seconds]
 	teardown_ssh
 }
 
+@test "migrate --lazy to a destination without the image: the page server ends unserved, the source runs on, thawed" {
+	cryo key show | cryo2 trust add - >/dev/null
+	cryo run -d --name src workload /usr/local/bin/counter --file /state/counter --stats /state/stats >/dev/null
+	wait_for 10 log_has cryo src READY
+	run --separate-stderr cryo migrate --lazy --remote-runroot "$RUN2" src "root:$ROOT2"
+	echo "$stderr"
+	[ "$status" -eq 125 ]
+	[[ "$stderr" == *"image"* ]]
+	is_running cryo src
+	[ "$(freezer_state cryo src)" = THAWED ]
+	v=$(counter_value cryo src)
+	wait_for 10 counter_above cryo src "$v"
+	run cryo exec src cat /state/stats
+	[ "$(jq -r .violations <<<"$output")" = 0 ]
+	# no CRIU left serving pages
+	run pgrep -f "checkpoint.*--lazy-pages.*$(cryo inspect src | jq -r '.[0].Id')"
+	[ "$status" -ne 0 ]
+	run cryo2 ps -a -q
+	[ -z "$output" ]
+}
+
 @test "migrate --lazy refuses what it cannot honour, before touching the container" {
 	cryo run -d --name src workload /usr/local/bin/counter --file /state/counter >/dev/null
 	run cryo migrate --lazy --keep src "root:$TEST_DIR/root2"
