@@ -1158,6 +1158,20 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 	run.c = c;
 	run.was_paused = c->state == CONTAINER_PAUSED;
 	run.freeze_mode = checkpoint_decide_freeze_mode(&run);
+	if (opts->criu.lazy_pages) {
+		/* The page server's address goes in the CRIU configuration the
+		 * spec names (criu_opts.h): without one it would listen on every
+		 * address. */
+		cleanup_free char *bundle = container_bundle_dir(engine, c->id);
+		cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
+		if (!spec_names_criu_config(bundle, criu_conf))
+			return cryo_error_set(
+			    err, EINVAL,
+			    "checkpoint container `%s`: its spec names no CRIU configuration "
+			    "(created by an older cryo), so a lazy dump's page server could "
+			    "not be held to one address: recreate it, or migrate without --lazy",
+			    c->name);
+	}
 	run.test_thaw_after_archive = test_switch_on(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 
 	/* A stopping checkpoint's dump ends the container's tasks: it captures

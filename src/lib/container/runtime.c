@@ -588,8 +588,9 @@ void runtime_lazy_dump_release(struct runtime_lazy_dump *d)
 }
 
 int runtime_lazy_pages_start(struct cryo_engine *engine, const char *image_path, const char *work_path,
-                             const char *page_server, cryo_err *err)
+                             const char *page_server, pid_t *daemon, cryo_err *err)
 {
+	*daemon = 0;
 	cleanup_free char *criu = NULL;
 	cleanup_strv char **env = NULL;
 	cleanup_strv char **argv = NULL;
@@ -623,17 +624,33 @@ int runtime_lazy_pages_start(struct cryo_engine *engine, const char *image_path,
 	strv_push(&argv, "lazy-pages.log");
 	strv_push(&argv, "-v4");
 	cleanup_close int output = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	/* Detached twice: it outlives this cryo, and nobody waits for it. */
+	/* Detached twice: it outlives this cryo, and nobody waits for it; the
+	 * middle process tells its pid. */
+	int pid_pipe[2];
+	if (pipe2(pid_pipe, O_CLOEXEC) < 0)
+		return cryo_error_set(err, errno, "lazy pages from `%s`: pipe", page_server);
 	pid_t mid = fork();
-	if (mid < 0)
-		return cryo_error_set(err, errno, "lazy pages from `%s`: fork", page_server);
-	if (mid == 0) {
-		pid_t daemon = spawn_with_env(argv, env, output, -1, true);
-		_exit(daemon < 0 ? 127 : 0);
+	if (mid < 0) {
+		int e = errno;
+		close(pid_pipe[0]);
+		close(pid_pipe[1]);
+		return cryo_error_set(err, e, "lazy pages from `%s`: fork", page_server);
 	}
-	if (wait_pid(mid) != 0)
+	if (mid == 0) {
+		pid_t pid = spawn_with_env(argv, env, output, -1, true);
+		ssize_t n = write(pid_pipe[1], &pid, sizeof(pid));
+		_exit(pid < 0 || n != sizeof(pid) ? 127 : 0);
+	}
+	close(pid_pipe[1]);
+	pid_t pid = -1;
+	ssize_t n;
+	while ((n = read(pid_pipe[0], &pid, sizeof(pid))) < 0 && errno == EINTR)
+		;
+	close(pid_pipe[0]);
+	if (wait_pid(mid) != 0 || n != sizeof(pid) || pid <= 0)
 		return cryo_error_set(err, EIO, "lazy pages from `%s`: could not start `%s lazy-pages`",
 		                      page_server, criu);
+	*daemon = pid;
 	/* Its socket is there before it waits for the restore. */
 	for (int i = 0; i < 1000; i++) {
 		struct stat st;
@@ -642,6 +659,8 @@ int runtime_lazy_pages_start(struct cryo_engine *engine, const char *image_path,
 		usleep(10000);
 	}
 	cleanup_free char *log = xasprintf("%s/lazy-pages.log", work_path);
+	kill(pid, SIGKILL);
+	*daemon = 0;
 	cryo_error_set(err, ETIMEDOUT, "lazy pages from `%s`: `%s lazy-pages` made no socket in 10 s",
 	               page_server, criu);
 	return criu_failure(err, log);

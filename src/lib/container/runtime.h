@@ -79,9 +79,10 @@ void runtime_lazy_dump_release(struct runtime_lazy_dump *dump);
  * run with image_path and work_path (its socket is there), fetching pages
  * from the page server at ADDR:PORT. It runs detached, in its own session,
  * until it has every page (its log: work_path/lazy-pages.log); returns once
- * its socket is there for the restore. */
+ * its socket is there for the restore, with its pid in *daemon (to be killed
+ * when the restore fails: it would wait for it for ever). */
 int runtime_lazy_pages_start(struct cryo_engine *engine, const char *image_path, const char *work_path,
-                             const char *page_server, cryo_err *err);
+                             const char *page_server, pid_t *daemon, cryo_err *err);
 
 struct runtime_restore_opts {
 	struct criu_opts
