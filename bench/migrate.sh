@@ -6,7 +6,7 @@
 #   tiny  the counter alone
 #   big   the counter with 256 MiB of pseudo-random memory and a 256 MiB file
 #
-#	bench/migrate.sh [--reps N] [--workloads "tiny big"] [--compress ALG] WORKDIR
+#	bench/migrate.sh [--reps N] [--workloads "tiny big"] [--compress ALG] [--lazy] WORKDIR
 #
 # Two network namespaces joined by a veth pair; a real sshd (throwaway keys)
 # in the destination's; the source's cryo runs in the other. Both engines are
@@ -16,12 +16,21 @@
 # the checkpoint's start to the restore's end (the container does not run in
 # between). stall: the workload's own longest pause (the counter's
 # max_stall_us, reset just before), which confirms the downtime from inside.
-# Then the medians (min-max). --lazy is not measured: it is not implemented.
+# --lazy adds `cryo migrate --lazy` (post-copy) rows: the memory pages follow
+# after the downtime (the extra last column, pages: from "running" until the
+# destination had every page); it needs fs.pipe-max-size >= 3354624 (CRIU's
+# page server, docs/design.md), which the script sets for its run and puts back.
+# Then the medians (min-max).
 set -euo pipefail
 
-reps=3 workloads="tiny big" compress=none
+reps=3 workloads="tiny big" compress=none lazy=0
 while [ $# -gt 1 ]; do
 	case $1 in
+	--lazy)
+		lazy=1
+		shift
+		continue
+		;;
 	--reps) reps=$2 ;;
 	--workloads) workloads=$2 ;;
 	--compress) compress=$2 ;;
@@ -55,8 +64,14 @@ cleanup() {
 	ip netns del "$NS_A" 2>/dev/null || true
 	ip netns del "$NS_B" 2>/dev/null || true
 	rm -rf "$work/ssh" "$work/c.tar" "$work/rootfs"
+	[ -z "${pipe_max_saved:-}" ] || echo "$pipe_max_saved" >/proc/sys/fs/pipe-max-size
 }
 trap cleanup EXIT
+pipe_max_saved=
+if [ "$lazy" = 1 ] && [ "$(cat /proc/sys/fs/pipe-max-size)" -lt 4194304 ]; then
+	pipe_max_saved=$(cat /proc/sys/fs/pipe-max-size)
+	echo 4194304 >/proc/sys/fs/pipe-max-size
+fi
 
 # --- the link and the sshd ---
 ip netns add "$NS_A"
@@ -124,6 +139,16 @@ for wl in $workloads; do
 		stall=$(stall_ms dst w)
 		jq -r --arg wl "$wl" --arg stall "$stall" '"\($wl) migrate \(.downtime / 1000 | floor) \($stall) \(.bytes_sent) \(.dump_duration / 1000 | floor) \(.capture_duration / 1000 | floor) \(.transfer_duration / 1000 | floor) \(.restore_duration / 1000 | floor)"' <<<"$out" | tee -a "$results"
 		dst rm -f w >/dev/null
+		if [ "$lazy" = 1 ]; then
+			start "$wl"
+			out=$(in_a "$CRYO" --root "$work/src" --runroot "$work/src-run" migrate --lazy --print-stats \
+				--compress "$compress" --ssh-option "IdentityFile=$SSH_DIR/client_key" \
+				--ssh-option "UserKnownHostsFile=$SSH_DIR/known_hosts" --remote-cryo "$CRYO" \
+				--remote-root "$work/dst" --remote-runroot "$work/dst-run" w "ssh://root@$ADDR:$PORT")
+			stall=$(stall_ms dst w)
+			jq -r --arg wl "$wl" --arg stall "$stall" '"\($wl) lazy \(.downtime / 1000 | floor) \($stall) \(.bytes_sent) \(.dump_duration / 1000 | floor) \(.capture_duration / 1000 | floor) \(.transfer_duration / 1000 | floor) \(.restore_duration / 1000 | floor) \(.lazy_pages_duration / 1000 | floor)"' <<<"$out" | tee -a "$results"
+			dst rm -f w >/dev/null
+		fi
 		# the manual three-step way: stop with a checkpoint, copy, restore there
 		start "$wl"
 		t0=$(date +%s%N)
@@ -143,12 +168,18 @@ done
 
 echo
 echo "medians (min-max), ms; bytes in MiB"
-echo "| workload | method | downtime | workload stall | MiB sent | dump | capture | transfer | restore |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| workload | method | downtime | workload stall | MiB sent | dump | capture | transfer | restore | pages after |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+methods="migrate manual"
+[ "$lazy" = 0 ] || methods="migrate lazy manual"
 for wl in $workloads; do
-	for m in migrate manual; do
+	for m in $methods; do
 		line="| $wl | $m"
-		for col in 3 4 5 6 7 8 9; do
+		for col in 3 4 5 6 7 8 9 10; do
+			if [ "$col" = 10 ] && [ "$m" != lazy ]; then
+				line+=" | –"
+				continue
+			fi
 			vals=$(awk -v w="$wl" -v m="$m" -v c="$col" '$1 == w && $2 == m {print $c}' "$results" | sort -n)
 			[ "$col" = 5 ] && vals=$(awk '{printf "%.1f\n", $1 / 1048576}' <<<"$vals")
 			n=$(grep -c . <<<"$vals")

@@ -42,6 +42,16 @@ static const char usage[] =
     "      --ignore-static-mac a new MAC address at the destination\n"
     "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports at the\n"
     "                          destination instead of the checkpointed ones; repeatable\n"
+    "      --lazy              post-copy: the destination runs before the memory is there;\n"
+    "                          its pages follow from a page server here, on demand and in\n"
+    "                          the background (shorter downtime for big memory). NO WAY\n"
+    "                          BACK once it runs: should the link, this host or this\n"
+    "                          command fail before the last page arrived, the container\n"
+    "                          is lost. Not with --keep (no memory is kept here)\n"
+    "      --page-server ADDR[:PORT]  --lazy: where the destination fetches the pages; the\n"
+    "                          server listens on ADDR only (default: 127.0.0.1 for root:,\n"
+    "                          this host's address as the ssh:// destination sees it;\n"
+    "                          PORT: a free one). Unauthenticated: use a private link\n"
     "      --print-stats       print the downtime (freeze to running at the destination),\n"
     "                          split into dump, capture, transfer, restore and commit,\n"
     "                          and the bytes sent, as JSON (times in microseconds)\n"
@@ -60,6 +70,8 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 		OPT_IGNORE_MAC,
 		OPT_STATS,
 		OPT_PROGRESS,
+		OPT_LAZY,
+		OPT_PAGE_SERVER,
 	};
 	static const struct option longopts[] = {
 	    {"name", required_argument, NULL, 'n'},
@@ -78,6 +90,8 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 	    {"publish", required_argument, NULL, 'p'},
 	    {"print-stats", no_argument, NULL, OPT_STATS},
 	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"lazy", no_argument, NULL, OPT_LAZY},
+	    {"page-server", required_argument, NULL, OPT_PAGE_SERVER},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -141,6 +155,12 @@ int cmd_migrate(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_STATS:
 			print_stats = true;
+			break;
+		case OPT_LAZY:
+			opts.lazy = true;
+			break;
+		case OPT_PAGE_SERVER:
+			opts.page_server = optarg;
 			break;
 		case OPT_PROGRESS:
 			if (!cli_progress_parse(optarg, &progress))

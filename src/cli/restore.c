@@ -51,6 +51,10 @@ static const char usage[] =
     "  -p, --publish [HOSTIP:]HOSTPORT:CTRPORT[/tcp|udp]  publish these ports instead of\n"
     "                          the checkpointed ones; repeatable\n" //
     CLI_CRIU_HELP_FILE_LOCKS("restore")                             //
+    "      --lazy-pages-from ADDR:PORT  with --import of a lazy checkpoint (`cryo migrate\n"
+    "                          --lazy` passes it): the memory pages come from the page\n"
+    "                          server at ADDR:PORT, on demand and in the background, after\n"
+    "                          the container runs; it is lost if they stop coming\n"
     "      --print-stats       print statistics as JSON (times in microseconds)\n"
     "      --progress MODE     auto (default: the phases on stderr when it is a terminal and\n"
     "                          the restore takes over half a second), json (one object per\n"
@@ -278,6 +282,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		OPT_AUTHFILE,
 		OPT_CAP_ADD,
 		OPT_HANDOVER,
+		OPT_LAZY_FROM,
 	};
 	static const struct option longopts[] = {
 	    {"import", required_argument, NULL, 'i'},
@@ -288,6 +293,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	    CLI_CRIU_ROW_TCP_ESTABLISHED,
 	    CLI_CRIU_ROW_FILE_LOCKS,
 	    {"print-stats", no_argument, NULL, OPT_STATS},
+	    {"lazy-pages-from", required_argument, NULL, OPT_LAZY_FROM},
 	    {"insecure-unsigned", no_argument, NULL, OPT_INSECURE},
 	    {"volume", required_argument, NULL, 'v'},
 	    {"ignore-bind-mounts", no_argument, NULL, OPT_IGNORE_BINDS},
@@ -392,6 +398,9 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		case OPT_NETWORK:
 			opts.network = optarg;
 			break;
+		case OPT_LAZY_FROM:
+			opts.lazy_pages_from = optarg;
+			break;
 		case OPT_IGNORE_IP:
 			opts.ignore_static_ip = true;
 			break;
@@ -474,6 +483,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		    cli, "--import restores a new container: name it with --name, not an argument");
 	if (opts.criu.tcp_established && opts.criu.tcp_close)
 		return cli_usage_error(cli, "--tcp-established and --tcp-close exclude each other");
+	if (opts.lazy_pages_from && !opts.import_path)
+		return cli_usage_error(cli, "--lazy-pages-from goes with --import (of a lazy checkpoint)");
 	if (pull_given && opts.import_path)
 		return cli_usage_error(cli, "--tls-verify and --authfile apply to a checkpoint IMAGE only");
 	opts.volumes = volumes;

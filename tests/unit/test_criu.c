@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "criu.h"
+#include "criu_opts.h"
 #include "criu_stats.pb-c.h"
 #include "hostinfo.h"
 #include "hwbp.h"
@@ -487,6 +488,27 @@ static void runtime_names(void **state)
 	assert_null(runtime_info_parse_name(""));
 }
 
+/* A lazy dump's page server listens on the address given, never on all:
+ * CRIU ignores runc's address in lazy mode, so it goes in the config file. */
+static void config_lines_lazy_address(void **state)
+{
+	(void)state;
+	struct criu_opts o = {.lazy_pages = true, .page_server = "10.1.2.3:4567"};
+	char *l = criu_opts_config_lines(&o);
+	assert_string_equal(l, "address 10.1.2.3\n");
+	free(l);
+	o.page_server = "[fd00::1]:80";
+	o.tcp_close = true;
+	l = criu_opts_config_lines(&o);
+	assert_string_equal(l, "tcp-close\naddress fd00::1\n");
+	free(l);
+	/* not lazy, or no page server: no address line */
+	o.lazy_pages = false;
+	l = criu_opts_config_lines(&o);
+	assert_string_equal(l, "tcp-close\n");
+	free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +529,7 @@ int main(void)
 	    cmocka_unit_test(stepping_fault_and_warning),
 	    cmocka_unit_test(stepping_reasons),
 	    cmocka_unit_test(runtime_names),
+	    cmocka_unit_test(config_lines_lazy_address),
 	};
 	return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
 }

@@ -38,6 +38,11 @@
  *	--fill-file PATH --fill-mib N     a file of N MiB of pseudo-random bytes
  *	--many-files DIR --count N --size BYTES   N files of BYTES pseudo-random bytes each
  *
+ * --checksum PATH: on SIGUSR2, a checksum of the --memory area (every byte of it read) is
+ * written to PATH as "N HEX" (N: the how-many-th request this answers), through a temporary
+ * file and rename(): the same before and after a checkpoint/restore or migration when the
+ * memory came back whole.
+ *
  * SIGTERM and SIGINT end it at once (as PID 1 of a container it would ignore them otherwise).
  *
  * Every system call retries on EINTR, so the process may be checkpointed and restored at
@@ -73,6 +78,7 @@ struct options {
 	const char *many_dir;
 	unsigned long many_count;
 	unsigned long many_size;
+	const char *checksum;
 };
 
 struct stats {
@@ -85,6 +91,8 @@ struct stats {
 };
 
 static volatile sig_atomic_t reset_requested;
+static volatile sig_atomic_t checksum_requested;
+static size_t ballast_len;
 /* Keeps the --memory area reachable, so it is part of every dump. */
 static volatile unsigned char *ballast;
 
@@ -101,6 +109,12 @@ static void on_sigusr1(int sig)
 }
 
 /* PID 1 of a container ignores signals it has no handler for: stop at once on request. */
+static void on_sigusr2(int sig)
+{
+	(void)sig;
+	checksum_requested = 1;
+}
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -221,6 +235,7 @@ static void fill_memory(unsigned long mib, uint64_t *rng)
 		die("map anonymous memory for", "--memory");
 	fill_random(mem, len, rng);
 	ballast = mem;
+	ballast_len = len;
 }
 
 static void write_random_file(const char *path, size_t len, uint64_t *rng, void *chunk, size_t chunk_len)
@@ -277,6 +292,29 @@ static void write_stats(const char *path, const char *tmp_path, const struct sta
 	close_retry(fd);
 	if (rename(tmp_path, path) < 0)
 		die("rename to", path);
+}
+
+/* "N HEX": the checksum of the --memory area, the n-th time asked. */
+static void write_checksum(const char *path, uint64_t n)
+{
+	const uint64_t *words = (const uint64_t *)(const void *)ballast;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < ballast_len / sizeof(uint64_t); i++)
+		h = (h ^ words[i]) * 0x100000001b3ULL;
+	char buf[64], *tmp = malloc(strlen(path) + 5);
+	if (!tmp)
+		die("allocate path for", path);
+	sprintf(tmp, "%s.tmp", path);
+	int len = snprintf(buf, sizeof(buf), "%" PRIu64 " %016" PRIx64 "\n", n, h);
+	int fd = open_retry(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("create", tmp);
+	if (write_full(fd, buf, (size_t)len) < 0)
+		die("write", tmp);
+	close_retry(fd);
+	if (rename(tmp, path) < 0)
+		die("rename to", path);
+	free(tmp);
 }
 
 static void report_violation(const char *violations_path, bool readable, uint64_t file_value, uint64_t memory,
@@ -349,7 +387,8 @@ static off_t ring_offset(uint64_t value)
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: counter --file PATH [--stats PATH] [--memory MiB] [--fill-file PATH --fill-mib N]\n"
+	        "Usage: counter --file PATH [--stats PATH] [--memory MiB [--checksum PATH]]\n"
+	        "               [--fill-file PATH --fill-mib N]\n"
 	        "               [--many-files DIR --count N --size BYTES]\n");
 }
 
@@ -372,7 +411,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	    {"memory", required_argument, NULL, 'm'},   {"fill-file", required_argument, NULL, 'F'},
 	    {"fill-mib", required_argument, NULL, 'M'}, {"many-files", required_argument, NULL, 'D'},
 	    {"count", required_argument, NULL, 'c'},    {"size", required_argument, NULL, 'z'},
-	    {"help", no_argument, NULL, 'h'},           {},
+	    {"checksum", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+	    {},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -401,6 +441,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'z':
 			o->many_size = parse_number("--size", optarg);
 			break;
+		case 'C':
+			o->checksum = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -411,6 +454,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc || !o->file) {
 		usage(stderr);
+		exit(2);
+	}
+	if (o->checksum && !o->memory_mib) {
+		fprintf(stderr, "counter: --checksum needs --memory\n");
 		exit(2);
 	}
 	if (!o->fill_file != !o->fill_mib) {
@@ -444,6 +491,9 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGUSR1, &sa, NULL) < 0)
 		die("install handler for", "SIGUSR1");
+	sa.sa_handler = on_sigusr2;
+	if (sigaction(SIGUSR2, &sa, NULL) < 0)
+		die("install handler for", "SIGUSR2");
 	sa.sa_handler = on_stop;
 	if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0)
 		die("install handler for", "SIGTERM");
@@ -478,12 +528,17 @@ int main(int argc, char **argv)
 	uint64_t last = now_us();
 	uint64_t last_stats = 0;
 	bool stats_due = true;
+	uint64_t checksums = 0;
 	puts("READY");
 
 	for (;;) {
 		uint64_t now = now_us();
 		uint64_t stall = now - last;
 		last = now;
+		if (checksum_requested && o.checksum) {
+			checksum_requested = 0;
+			write_checksum(o.checksum, ++checksums);
+		}
 		if (reset_requested) {
 			reset_requested = 0;
 			s.max_stall_us = 0;

@@ -70,6 +70,8 @@ struct checkpoint_run {
 	bool tasks_ended;                /* a stopping dump succeeded: only the checkpoint holds it */
 	bool files_kept;                 /* the checkpoint directory is at final_dir */
 	struct signing_key *signing_key; /* signs the exported archive's manifest */
+	struct runtime_lazy_dump lazy;   /* criu.lazy_pages: the dump serving the memory pages */
+	char *lazy_failure;              /* why the pages did not all reach the destination */
 
 	/* Reflink snapshots of the root file system's changes and of the
 	 * volumes (rootfs_diff.h), where the file system has them: taken in the
@@ -621,7 +623,8 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	if (!run->opts->criu.leave_running && (r = detach_monitor(run, err)) < 0)
 		return r;
 	int64_t start = now_monotonic_us();
-	r = runtime_checkpoint(run->engine, run->c->id, &ro, err);
+	r = ro.lazy_pages ? runtime_checkpoint_lazy(run->engine, run->c->id, &ro, &run->lazy, err)
+	                  : runtime_checkpoint(run->engine, run->c->id, &ro, err);
 	run->stats->runtime_checkpoint_duration = now_monotonic_us() - start;
 	cleanup_free char *refused = r < 0 ? freeze_hook_refusal(&run->hook) : NULL;
 	if (refused) {
@@ -632,6 +635,13 @@ static int checkpoint_dump(struct checkpoint_run *run, cryo_err *err)
 	if (r < 0)
 		return r;
 	run->tasks_ended = !run->opts->criu.leave_running;
+	/* A lazy dump holds the tasks (ptrace) while it serves their pages,
+	 * with their cgroup thawed until it lets them go: frozen again here,
+	 * so that they stay frozen whenever CRIU lets go of them, and the
+	 * check below holds as for any live checkpoint. */
+	if (ro.lazy_pages && freeze_mode_keeps_frozen(run->freeze_mode) &&
+	    (r = freezer_freeze(&run->freezer, FREEZER_TIMEOUT_US, err)) < 0)
+		return cryo_error_wrap(err, "after the lazy dump");
 	if ((r = checkpoint_check_frozen(run, err)) < 0)
 		return r;
 	/* Frozen in the hook: the dump's start-up (runc, CRIU's probing) ran before. */
@@ -941,10 +951,19 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 	return 0;
 }
 
-/* Step 6b (migration): hand the frozen container over. On success it must
- * never run here again: its monitor is told not to record the end, and it is
- * killed while still frozen (a frozen task dies on SIGKILL without running
- * another instruction of its own once thawed). */
+/* Step 6b (migration): hand the frozen container over, in two phases
+ * (migrate.h): the handoff streams it to the destination, which restores it
+ * frozen and reports. Then its copy here is killed while still frozen (a
+ * frozen task dies on SIGKILL without running another instruction of its
+ * own once thawed), its monitor told not to record the end, and only then
+ * does the destination hear "commit" and run it. A kill that fails tells
+ * the destination to remove its copy, and this one is thawed.
+ *
+ * Lazy pages (criu.lazy_pages) turn the order around: the memory is still
+ * here, served by the page server from the frozen tasks, so the destination
+ * hears "commit" first and the tasks here die once every page has left.
+ * From that commit on there is no way back: whatever the page server says,
+ * the source dies, and a failure says the container is lost. */
 static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 {
 	if (!run->opts->handoff)
@@ -954,8 +973,23 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	run->stats->handoff_duration = now_monotonic_us() - start;
 	if (r < 0)
 		return r;
-	/* From here on, nothing may thaw it alive (unless its kill fails, and
-	 * the destination is told to remove its frozen copy). */
+	bool lazy = run->opts->criu.lazy_pages;
+	int lazy_r = 0;
+	cleanup_error cryo_err lazy_err = NULL;
+	if (lazy) {
+		run->handed_over = true;
+		if (run->opts->handoff_finish)
+			run->opts->handoff_finish(run->opts->handoff_data, true);
+		if (run->frozen_at > 0)
+			run->stats->handoff_downtime = now_monotonic_us() - run->frozen_at;
+		int64_t pages_start = now_monotonic_us();
+		if (test_switch_on(CHECKPOINT_TEST_LAZY_KILL_PAGE_SERVER))
+			runtime_lazy_dump_kill(&run->lazy);
+		lazy_r = runtime_lazy_dump_wait(&run->lazy, &lazy_err);
+		run->stats->lazy_pages_duration = now_monotonic_us() - pages_start;
+	}
+	/* From here on, nothing may thaw it alive (unless its kill fails before
+	 * a commit, and the destination is told to remove its frozen copy). */
 	if (detach_monitor(run, NULL) < 0) {
 		run->c->monitor_pid = 0;
 		run->monitor_detached = true;
@@ -965,7 +999,7 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	        ? cryo_error_plain(&kill_err, EIO, "failed by the test switch %s",
 	                           TEST_HOOK_NAME(CHECKPOINT_TEST_FAIL_HANDOFF_KILL))
 	        : runtime_kill(run->engine, run->c->id, SIGKILL, &kill_err);
-	if (r < 0 && run->opts->handoff_finish) {
+	if (r < 0 && !lazy && run->opts->handoff_finish) {
 		run->opts->handoff_finish(run->opts->handoff_data, false);
 		return cryo_error_plain(err, -r,
 		                        "the destination holds the container frozen, but killing its copy "
@@ -975,10 +1009,18 @@ static int checkpoint_handoff(struct checkpoint_run *run, cryo_err *err)
 	run->handed_over = true;
 	/* runc kills every task of the cgroup and deletes the container. */
 	runtime_delete(run->engine, run->c->id, true, NULL);
-	if (run->opts->handoff_finish)
-		run->opts->handoff_finish(run->opts->handoff_data, true);
-	if (run->frozen_at > 0)
-		run->stats->handoff_downtime = now_monotonic_us() - run->frozen_at;
+	if (!lazy) {
+		if (run->opts->handoff_finish)
+			run->opts->handoff_finish(run->opts->handoff_data, true);
+		if (run->frozen_at > 0)
+			run->stats->handoff_downtime = now_monotonic_us() - run->frozen_at;
+	}
+	/* Handed over all the same: the source is recorded as gone, then
+	 * the command fails with this. */
+	if (lazy_r < 0) {
+		run->stats->lazy_pages_lost = true;
+		run->lazy_failure = xstrdup(lazy_err->msg);
+	}
 	return 0;
 }
 
@@ -1035,6 +1077,9 @@ static int checkpoint_commit(struct checkpoint_run *run, cryo_err *err)
  * and no partial checkpoint or archive is left. CRIU's logs stay for the user. */
 static void checkpoint_abort(struct checkpoint_run *run)
 {
+	/* A lazy dump still serving pages nobody took: ended first, which
+	 * lets the tasks go (still frozen) for the thaw below. */
+	runtime_lazy_dump_cancel(&run->lazy);
 	/* The hook may have frozen the container before the dump failed. */
 	if (run->hook.armed)
 		run->frozen_by_us = true;
@@ -1080,6 +1125,7 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 	free(run->captures);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
+	runtime_lazy_dump_release(&run->lazy);
 	freeze_hook_release(&run->hook);
 	free(run->thawed_marker);
 	free(run->dir);
@@ -1120,7 +1166,7 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 {
 	cleanup_close int lock = -1;
 	cleanup_container struct container *c = NULL;
-	struct checkpoint_run run = {.engine = engine, .opts = opts, .stats = stats};
+	struct checkpoint_run run = {.engine = engine, .opts = opts, .stats = stats, .lazy = {.output = -1}};
 	int64_t start = now_monotonic_us();
 	int r;
 
@@ -1134,10 +1180,29 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 		return cryo_error_set(
 		    err, EINVAL, "checkpoint container `%s`: a handoff needs a live checkpoint and no export",
 		    c->name);
+	if (opts->criu.lazy_pages && (!opts->handoff || !opts->criu.page_server))
+		return cryo_error_set(err, EINVAL,
+		                      "checkpoint container `%s`: lazy pages are for a migration (a handoff "
+		                      "with a page server)",
+		                      c->name);
 
 	run.c = c;
 	run.was_paused = c->state == CONTAINER_PAUSED;
 	run.freeze_mode = checkpoint_decide_freeze_mode(&run);
+	if (opts->criu.lazy_pages) {
+		/* The page server's address goes in the CRIU configuration the
+		 * spec names (criu_opts.h): without one it would listen on every
+		 * address. */
+		cleanup_free char *bundle = container_bundle_dir(engine, c->id);
+		cleanup_free char *criu_conf = xasprintf("%s/" SPEC_CRIU_CONFIG, bundle);
+		if (!spec_names_criu_config(bundle, criu_conf))
+			return cryo_error_set(
+			    err, EINVAL,
+			    "checkpoint container `%s`: its spec names no CRIU configuration "
+			    "(created by an older cryo), so a lazy dump's page server could "
+			    "not be held to one address: recreate it, or migrate without --lazy",
+			    c->name);
+	}
 	run.test_thaw_after_archive = test_switch_on(CHECKPOINT_TEST_THAW_AFTER_ARCHIVE);
 
 	/* A stopping checkpoint's dump ends the container's tasks: it captures
@@ -1178,9 +1243,20 @@ static int checkpoint_container_held(struct cryo_engine *engine, const char *ref
 	checkpoint_progress(&run, "done", start,
 	                    opts->export_path || opts->export_stream ? stats->archive_size
 	                                                             : CHECKPOINT_PROGRESS_IMAGES);
+	if (run.lazy_failure) {
+		r = cryo_error_plain(err, EIO,
+		                     "the destination started the container, but not all of its memory "
+		                     "reached it: the container is lost (its memory was only here, and it "
+		                     "ran there): %s",
+		                     run.lazy_failure);
+		free(run.lazy_failure);
+		checkpoint_run_release(&run);
+		return r;
+	}
 	checkpoint_run_release(&run);
 	return 0;
 fail:
+	free(run.lazy_failure);
 	if (run.tasks_ended)
 		checkpoint_keep_stopped(&run, err);
 	else

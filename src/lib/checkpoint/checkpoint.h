@@ -69,6 +69,9 @@ struct checkpoint_stats {
 	int64_t handoff_duration;     /* inside the frozen window, the handoff callback */
 	int64_t handoff_downtime;     /* from the freeze to the handoff's success; 0 if unknown */
 	int64_t frozen_dump_duration; /* the part of the dump inside the frozen window */
+	int64_t lazy_pages_duration;  /* lazy handoff: from its success until every page was served */
+	bool lazy_pages_lost;         /* lazy handoff: the destination runs without all of its memory
+	                               * (the error says why); the source was killed all the same */
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
 	/* How the file systems were captured in the frozen window: copied into
@@ -111,6 +114,11 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
 /* CRYO_TEST_FAIL_HANDOFF_KILL=1: after a successful handoff, the kill of the
  * container's frozen copy fails (the rollback of a two-phase handoff). */
 #define CHECKPOINT_TEST_FAIL_HANDOFF_KILL "CRYO_TEST_FAIL_HANDOFF_KILL"
+/*   CRYO_TEST_LAZY_KILL_PAGE_SERVER=1  a lazy handoff's page server (runc and
+ *                                   CRIU) is killed as soon as the destination
+ *                                   runs: the source's death before the last
+ *                                   page (the lazy tests' negative control). */
+#define CHECKPOINT_TEST_LAZY_KILL_PAGE_SERVER "CRYO_TEST_LAZY_KILL_PAGE_SERVER"
 
 /* The freeze itself happens in CRIU's pre-dump action script (freeze_hook.h). */
 

@@ -1,5 +1,6 @@
 #include "restore.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -943,15 +944,28 @@ static int restore_processes(struct restore_run *run, cryo_err *err)
 	struct runtime_restore_opts ro = {.criu = run->opts->criu};
 	ro.criu.image_path = images;
 	ro.criu.work_path = work;
+	pid_t lazy_daemon = 0;
+	if (run->opts->lazy_pages_from) {
+		ro.criu.lazy_pages = true;
+		if ((r = runtime_lazy_pages_start(run->engine, images, work, run->opts->lazy_pages_from,
+		                                  &lazy_daemon, err)) < 0)
+			return r;
+	}
 	struct monitor_opts mon_opts;
 	container_monitor_opts(run->engine, run->c->id, run->cfg.auto_remove, &mon_opts);
-	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, &mon_opts, &run->mon, err)) < 0)
+	if ((r = monitor_start(run->engine, run->c->id, MONITOR_RESTORE, &ro, &mon_opts, &run->mon, err)) <
+	    0) {
+		/* it would wait for a restore for ever */
+		if (lazy_daemon > 0)
+			kill(lazy_daemon, SIGKILL);
 		return r;
+	}
 	run->stats->runtime_restore_duration = run->mon.runtime_duration_us;
 	cleanup_free char *criu_stats = xasprintf("%s/stats-restore", work);
 	if (criu_stats_read_restore(criu_stats, &run->stats->criu, NULL) == 0)
 		run->stats->have_criu_stats = true;
-	if (!run->opts->keep)
+	/* Lazy: the lazy-pages daemon works there (and logs) after this. */
+	if (!run->opts->keep && !run->opts->lazy_pages_from)
 		rm_rf(work, NULL);
 	return 0;
 }

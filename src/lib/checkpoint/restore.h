@@ -56,6 +56,10 @@ struct restore_opts {
 	 * runs it). A restore whose freeze cannot be confirmed fails, and its
 	 * container is removed. Needs import_stream. */
 	bool handover;
+	/* A lazy checkpoint's pages come from the page server at this
+	 * "ADDR:PORT" (CRIU's lazy-pages daemon, started beside the restore,
+	 * fetches them until it has every one); NULL: they are in the images. */
+	const char *lazy_pages_from;
 };
 
 /* In the container's bundle directory: the handover's action script, and

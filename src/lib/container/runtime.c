@@ -1,8 +1,16 @@
 #include "runtime.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
-#include <unistd.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -361,6 +369,8 @@ int runtime_restore(struct cryo_engine *engine, const char *id, const struct run
 		strv_push(&argv, "--tcp-established");
 	if (o->criu.file_locks)
 		strv_push(&argv, "--file-locks");
+	if (o->criu.lazy_pages)
+		strv_push(&argv, "--lazy-pages");
 	if (o->console_socket) {
 		strv_push(&argv, "--console-socket");
 		strv_push(&argv, o->console_socket);
@@ -386,4 +396,272 @@ int runtime_restore(struct cryo_engine *engine, const char *id, const struct run
 	}
 	proc_result_free(&res);
 	return 0;
+}
+
+/* Fork and exec argv with env added, stdout and stderr into output (a memory
+ * file), keep_fd (when >= 0) kept open at the same number; own session when
+ * detach. */
+static pid_t spawn_with_env(char **argv, char **env, int output, int keep_fd, bool detach)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (detach)
+		setsid();
+	else
+		setpgid(0, 0); /* runc and its CRIU: one group (runtime_lazy_dump_kill) */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(output, STDOUT_FILENO) < 0 ||
+	    dup2(output, STDERR_FILENO) < 0)
+		_exit(127);
+	if (keep_fd >= 0)
+		fcntl(keep_fd, F_SETFD, 0);
+	for (size_t i = 0; env && env[i]; i++)
+		putenv(env[i]);
+	execvp(argv[0], argv);
+	dprintf(STDERR_FILENO, "cannot run `%s`: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int wait_pid(pid_t pid)
+{
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 255;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* runc's message and CRIU's error lines, once runc checkpoint has ended with status. */
+static int lazy_dump_failure(struct runtime_lazy_dump *d, int status, cryo_err *err)
+{
+	struct stat st;
+	cleanup_free char *out = NULL;
+	if (fstat(d->output, &st) == 0) {
+		size_t len = (size_t)st.st_size > (64 << 10) ? (64 << 10) : (size_t)st.st_size;
+		out = xcalloc(1, len + 1);
+		ssize_t n = pread(d->output, out, len, st.st_size - (off_t)len);
+		out[n > 0 ? n : 0] = '\0';
+	}
+	cleanup_free char *msg = runtime_error_message(out);
+	cryo_error_set(err, 0, "runtime checkpoint `%s` (lazy, page server %s): %s (exit status %d)", d->id,
+	               d->page_server, msg, status);
+	return criu_failure(err, d->log);
+}
+
+int runtime_checkpoint_lazy(struct cryo_engine *engine, const char *id, const struct criu_opts *o,
+                            struct runtime_lazy_dump *d, cryo_err *err)
+{
+	cleanup_strv char **argv = NULL;
+	cleanup_strv char **env = NULL;
+	int r;
+	memset(d, 0, sizeof(*d));
+	d->output = -1;
+	if (!o->lazy_pages || !o->page_server)
+		return cryo_error_set(err, EINVAL, "lazy checkpoint `%s`: no page server", id);
+	if ((r = criu_setup(engine, &argv, &env, err)) < 0)
+		return cryo_error_wrap(err, "checkpoint `%s`", id);
+	int status_pipe[2];
+	d->output = memfd_create("cryo-lazy-dump", MFD_CLOEXEC);
+	if (d->output < 0)
+		return cryo_error_set(err, errno, "lazy checkpoint `%s`: memory file", id);
+	if (pipe2(status_pipe, O_CLOEXEC) < 0)
+		return cryo_error_set(err, errno, "lazy checkpoint `%s`: pipe", id);
+	cleanup_free char *status_fd = xasprintf("%d", status_pipe[1]);
+	strv_push(&argv, "checkpoint");
+	strv_push(&argv, "--image-path");
+	strv_push(&argv, o->image_path);
+	strv_push(&argv, "--work-path");
+	strv_push(&argv, o->work_path);
+	if (o->leave_running)
+		strv_push(&argv, "--leave-running");
+	if (o->tcp_established)
+		strv_push(&argv, "--tcp-established");
+	if (o->file_locks)
+		strv_push(&argv, "--file-locks");
+	strv_push(&argv, "--lazy-pages");
+	strv_push(&argv, "--page-server");
+	strv_push(&argv, o->page_server);
+	strv_push(&argv, "--status-fd");
+	strv_push(&argv, status_fd);
+	strv_push(&argv, id);
+	d->id = xstrdup(id);
+	d->page_server = xstrdup(o->page_server);
+	d->log = xasprintf("%s/dump.log", o->work_path);
+	d->pid = spawn_with_env(argv, env, d->output, status_pipe[1], false);
+	int e = errno;
+	close(status_pipe[1]);
+	if (d->pid < 0) {
+		close(status_pipe[0]);
+		d->pid = 0;
+		return cryo_error_set(err, e, "lazy checkpoint `%s`: fork", id);
+	}
+	/* CRIU writes one byte once its page server listens; EOF: it failed. */
+	char c;
+	ssize_t n;
+	while ((n = read(status_pipe[0], &c, 1)) < 0 && errno == EINTR)
+		;
+	close(status_pipe[0]);
+	if (n == 1)
+		return 0;
+	int status = wait_pid(d->pid);
+	d->pid = 0;
+	return lazy_dump_failure(d, status, err);
+}
+
+int runtime_lazy_dump_wait(struct runtime_lazy_dump *d, cryo_err *err)
+{
+	if (d->pid <= 0)
+		return 0;
+	int status = wait_pid(d->pid);
+	d->pid = 0;
+	return status == 0 ? 0 : lazy_dump_failure(d, status, err);
+}
+
+/* A connection of our own to ADDR:PORT; -1 when none could be made. */
+static int connect_page_server(const char *page_server)
+{
+	cleanup_free char *host = xstrdup(page_server);
+	char *colon = strrchr(host, ':');
+	if (!colon)
+		return -1;
+	*colon = '\0';
+	char *h = host;
+	if (h[0] == '[' && colon > h + 1 && colon[-1] == ']') {
+		h++;
+		colon[-1] = '\0';
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	if (getaddrinfo(h, colon + 1, &hints, &ai) != 0)
+		return -1;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+void runtime_lazy_dump_cancel(struct runtime_lazy_dump *d)
+{
+	if (d->pid <= 0)
+		return;
+	/* CRIU's page server reads a whole request or fails; a lone byte and
+	 * the end of the connection make it fail, and a failed lazy dump lets
+	 * the tasks go as they were. A destination that took the connection
+	 * first ends it itself when it fails. */
+	int fd = connect_page_server(d->page_server);
+	if (fd >= 0) {
+		ssize_t n = write(fd, "", 1);
+		(void)n;
+		close(fd);
+	}
+	wait_pid(d->pid);
+	d->pid = 0;
+}
+
+void runtime_lazy_dump_kill(struct runtime_lazy_dump *d)
+{
+	if (d->pid > 0)
+		kill(-d->pid, SIGKILL);
+}
+
+void runtime_lazy_dump_release(struct runtime_lazy_dump *d)
+{
+	if (d->pid > 0)
+		runtime_lazy_dump_cancel(d);
+	if (d->output >= 0)
+		close(d->output);
+	free(d->log);
+	free(d->page_server);
+	free(d->id);
+	memset(d, 0, sizeof(*d));
+	d->output = -1;
+}
+
+int runtime_lazy_pages_start(struct cryo_engine *engine, const char *image_path, const char *work_path,
+                             const char *page_server, pid_t *daemon, cryo_err *err)
+{
+	*daemon = 0;
+	cleanup_free char *criu = NULL;
+	cleanup_strv char **env = NULL;
+	cleanup_strv char **argv = NULL;
+	int r;
+	if ((r = criu_find(&criu, err)) < 0 || (r = criu_env(engine, &env, err)) < 0)
+		return cryo_error_wrap(err, "lazy pages from %s", page_server);
+	cleanup_free char *host = xstrdup(page_server);
+	char *colon = strrchr(host, ':');
+	if (!colon || !colon[1])
+		return cryo_error_set(err, EINVAL, "lazy pages from `%s`: give ADDR:PORT", page_server);
+	*colon = '\0';
+	char *h = host;
+	if (h[0] == '[' && colon > h + 1 && colon[-1] == ']') {
+		h++;
+		colon[-1] = '\0';
+	}
+	cleanup_free char *socket_path = xasprintf("%s/lazy-pages.socket", work_path);
+	unlink(socket_path);
+	strv_push(&argv, criu);
+	strv_push(&argv, "lazy-pages");
+	strv_push(&argv, "--page-server");
+	strv_push(&argv, "--address");
+	strv_push(&argv, h);
+	strv_push(&argv, "--port");
+	strv_push(&argv, colon + 1);
+	strv_push(&argv, "--images-dir");
+	strv_push(&argv, image_path);
+	strv_push(&argv, "--work-dir");
+	strv_push(&argv, work_path);
+	strv_push(&argv, "--log-file");
+	strv_push(&argv, "lazy-pages.log");
+	strv_push(&argv, "-v4");
+	cleanup_close int output = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	/* Detached twice: it outlives this cryo, and nobody waits for it; the
+	 * middle process tells its pid. */
+	int pid_pipe[2];
+	if (pipe2(pid_pipe, O_CLOEXEC) < 0)
+		return cryo_error_set(err, errno, "lazy pages from `%s`: pipe", page_server);
+	pid_t mid = fork();
+	if (mid < 0) {
+		int e = errno;
+		close(pid_pipe[0]);
+		close(pid_pipe[1]);
+		return cryo_error_set(err, e, "lazy pages from `%s`: fork", page_server);
+	}
+	if (mid == 0) {
+		pid_t pid = spawn_with_env(argv, env, output, -1, true);
+		ssize_t n = write(pid_pipe[1], &pid, sizeof(pid));
+		_exit(pid < 0 || n != sizeof(pid) ? 127 : 0);
+	}
+	close(pid_pipe[1]);
+	pid_t pid = -1;
+	ssize_t n;
+	while ((n = read(pid_pipe[0], &pid, sizeof(pid))) < 0 && errno == EINTR)
+		;
+	close(pid_pipe[0]);
+	if (wait_pid(mid) != 0 || n != sizeof(pid) || pid <= 0)
+		return cryo_error_set(err, EIO, "lazy pages from `%s`: could not start `%s lazy-pages`",
+		                      page_server, criu);
+	*daemon = pid;
+	/* Its socket is there before it waits for the restore. */
+	for (int i = 0; i < 1000; i++) {
+		struct stat st;
+		if (stat(socket_path, &st) == 0)
+			return 0;
+		usleep(10000);
+	}
+	cleanup_free char *log = xasprintf("%s/lazy-pages.log", work_path);
+	kill(pid, SIGKILL);
+	*daemon = 0;
+	cryo_error_set(err, ETIMEDOUT, "lazy pages from `%s`: `%s lazy-pages` made no socket in 10 s",
+	               page_server, criu);
+	return criu_failure(err, log);
 }

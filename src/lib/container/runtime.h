@@ -6,6 +6,7 @@
 #define CRYO_RUNTIME_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "criu_opts.h"
 #include "engine.h"
@@ -43,6 +44,45 @@ int runtime_exec(struct cryo_engine *engine, const char *id, const struct runtim
  * leave_running, tcp_established and file_locks. */
 int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct criu_opts *opts,
                        cryo_err *err);
+
+/* A lazy dump (criu.lazy_pages with criu.page_server): runc checkpoint
+ * --lazy-pages runs on in the background once CRIU has written every image
+ * but the memory pages, and serves those on the page server until a
+ * lazy-pages daemon (runtime_lazy_pages_start, at the destination) has taken
+ * them all. leave_running keeps the tasks after that (frozen when they were
+ * frozen): whoever started the dump decides whether they die or run on.
+ *
+ * runtime_checkpoint_lazy returns when the page server listens (0), or with
+ * the dump's error (CRIU's error lines; nothing runs on then). */
+struct runtime_lazy_dump {
+	pid_t pid;         /* runc checkpoint; 0 when it has ended */
+	int output;        /* runc's output (a memory file) */
+	char *log;         /* CRIU's dump.log */
+	char *page_server; /* ADDR:PORT */
+	char *id;
+};
+int runtime_checkpoint_lazy(struct cryo_engine *engine, const char *id, const struct criu_opts *opts,
+                            struct runtime_lazy_dump *dump, cryo_err *err);
+/* Wait until every page was served (0) or the page server failed: the link
+ * broke, or the daemon went away before it had every page. */
+int runtime_lazy_dump_wait(struct runtime_lazy_dump *dump, cryo_err *err);
+/* Before any destination took pages from it: make CRIU's page server fail
+ * (one stray byte on a connection of our own), so that the dump ends
+ * unfinished and its tasks are let go as they were; then wait for it. */
+void runtime_lazy_dump_cancel(struct runtime_lazy_dump *dump);
+/* Kill runc and CRIU's page server (their process group) at once, as if
+ * this host died: for tests. */
+void runtime_lazy_dump_kill(struct runtime_lazy_dump *dump);
+void runtime_lazy_dump_release(struct runtime_lazy_dump *dump);
+
+/* The destination's side: CRIU's lazy-pages daemon for the restore about to
+ * run with image_path and work_path (its socket is there), fetching pages
+ * from the page server at ADDR:PORT. It runs detached, in its own session,
+ * until it has every page (its log: work_path/lazy-pages.log); returns once
+ * its socket is there for the restore, with its pid in *daemon (to be killed
+ * when the restore fails: it would wait for it for ever). */
+int runtime_lazy_pages_start(struct cryo_engine *engine, const char *image_path, const char *work_path,
+                             const char *page_server, pid_t *daemon, cryo_err *err);
 
 struct runtime_restore_opts {
 	struct criu_opts

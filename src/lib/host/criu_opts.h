@@ -20,10 +20,19 @@ struct criu_opts {
 	bool tcp_skip_in_flight; /* dump: connections not yet accepted are dropped */
 	bool tcp_close;          /* restore: established connections come back closed */
 	bool file_locks;
+	/* Post-copy (lazy) memory, over userfaultfd. Dump: CRIU writes every
+	 * image but the memory pages, then serves those from a page server on
+	 * page_server ("ADDR:PORT", bound to ADDR only) until the destination's
+	 * lazy-pages daemon has them all. Restore: the pages come from the
+	 * lazy-pages daemon started beside it (runtime_lazy_pages_start). */
+	bool lazy_pages;
+	const char *page_server; /* dump with lazy_pages: "ADDR:PORT" ("[V6]:PORT") */
 };
 
 /* The options runc has no flag for, as lines of CRIU's configuration file
- * ("skip-in-flight\n", "tcp-close\n"); "" when none. Free with free(). */
+ * ("skip-in-flight\n", "tcp-close\n", and for a lazy dump "address ADDR\n":
+ * CRIU ignores the address runc gives a lazy dump's page server and would
+ * listen on every address); "" when none. Free with free(). */
 char *criu_opts_config_lines(const struct criu_opts *o);
 
 #endif

@@ -2,10 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +16,7 @@
 #include "checkpoint.h"
 #include "container.h"
 #include "layout.h"
+#include "proc.h"
 #include "signal_hold.h"
 #include "util.h"
 #include "test_hooks.h"
@@ -116,8 +120,9 @@ struct migrate_run {
 	const struct migrate_opts *opts;
 	struct migrate_stats *stats;
 	const char *source_name;
-	char **argv; /* the destination's command */
-	char *what;  /* the destination, for messages */
+	char **argv;       /* the destination's command */
+	char *what;        /* the destination, for messages */
+	char *page_server; /* lazy: ADDR:PORT of this host's page server */
 	bool test_no_rollback;
 	bool handed_over; /* the destination reported the container frozen there */
 	char **cap_add;   /* the container's own, granted again on the destination */
@@ -169,6 +174,10 @@ static char **restore_words(struct migrate_run *m)
 		strv_push(&w, "--ignore-static-ip");
 	if (o->ignore_static_mac)
 		strv_push(&w, "--ignore-static-mac");
+	if (m->page_server) {
+		strv_push(&w, "--lazy-pages-from");
+		strv_push(&w, m->page_server);
+	}
 	for (size_t i = 0; o->publish && o->publish[i]; i++) {
 		strv_push(&w, "--publish");
 		strv_push(&w, o->publish[i]);
@@ -182,17 +191,9 @@ static char **restore_words(struct migrate_run *m)
 	return w;
 }
 
-/* The whole argv: the restore itself (root:), or ssh running it (ssh://):
- * ssh joins its arguments into one line for the remote shell, so each word
- * is single-quoted into that line here. */
-static void build_command(struct migrate_run *m)
+/* ssh's words up to and including the host. */
+static char **ssh_words(struct migrate_run *m)
 {
-	cleanup_strv char **words = restore_words(m);
-	if (m->dest->kind == MIGRATE_ROOT) {
-		m->argv = strv_copy(words);
-		m->what = xasprintf("root:%s", m->dest->root);
-		return;
-	}
 	char **a = xcalloc(1, sizeof(char *));
 	strv_push(&a, "ssh");
 	strv_push(&a, "-o");
@@ -211,6 +212,21 @@ static void build_command(struct migrate_run *m)
 	}
 	strv_push(&a, "--");
 	strv_push(&a, m->dest->host);
+	return a;
+}
+
+/* The whole argv: the restore itself (root:), or ssh running it (ssh://):
+ * ssh joins its arguments into one line for the remote shell, so each word
+ * is single-quoted into that line here. */
+static void build_command(struct migrate_run *m)
+{
+	cleanup_strv char **words = restore_words(m);
+	if (m->dest->kind == MIGRATE_ROOT) {
+		m->argv = strv_copy(words);
+		m->what = xasprintf("root:%s", m->dest->root);
+		return;
+	}
+	char **a = ssh_words(m);
 	size_t len = 1;
 	for (size_t i = 0; words[i]; i++) {
 		cleanup_free char *q = shell_quote(words[i]);
@@ -436,6 +452,126 @@ static void migrate_handoff_finish(void *data, bool commit)
 		m->handed_over = false; /* the source runs on */
 }
 
+/* CRIU's page server copies pages through a pipe it sizes to
+ * PIPE_MAX_SIZE pages (819 of 4 KiB): without CAP_SYS_RESOURCE that size
+ * must be within fs.pipe-max-size, or CRIU 4.1's server fails its first
+ * request ("page-pipe: splice: -1: Bad file descriptor": its F_SETPIPE_SZ
+ * failed unreported) and the destination never gets a page. */
+#define LAZY_PIPE_BYTES (819L * 4096)
+static int check_lazy_host(cryo_err *err)
+{
+	cleanup_free char *text = NULL;
+	long max = 0;
+	if (read_file("/proc/sys/fs/pipe-max-size", &text, NULL, NULL) == 0)
+		max = atol(text);
+	if (max >= LAZY_PIPE_BYTES)
+		return 0;
+	cleanup_free char *status = NULL;
+	if (read_file("/proc/self/status", &status, NULL, NULL) == 0) {
+		const char *cap = strstr(status, "CapEff:");
+		unsigned long long eff = cap ? strtoull(cap + strlen("CapEff:"), NULL, 16) : 0;
+		if (eff & (1ULL << 24)) /* CAP_SYS_RESOURCE */
+			return 0;
+	}
+	return cryo_error_set(err, EPERM,
+	                      "lazy migration: CRIU's page server needs pipes of %ld bytes, and without "
+	                      "CAP_SYS_RESOURCE fs.pipe-max-size (%ld) must allow them: "
+	                      "`sysctl fs.pipe-max-size=4194304` on this host",
+	                      LAZY_PIPE_BYTES, max);
+}
+
+/* A free TCP port on addr (numeric), chosen by the kernel. */
+static int free_port(const char *addr, int *port, cryo_err *err)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		ss.ss_family = AF_INET;
+		len = sizeof(struct sockaddr_in);
+	} else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		ss.ss_family = AF_INET6;
+		len = sizeof(struct sockaddr_in6);
+	} else {
+		return cryo_error_set(err, EINVAL, "page server `%s`: not a numeric IPv4 or IPv6 address",
+		                      addr);
+	}
+	cleanup_close int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return cryo_error_set(err, errno, "page server on `%s`: no port to bind there", addr);
+	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+	                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+/* This host's address as the destination sees it: the client address of
+ * SSH_CONNECTION ("client port server port") over the same ssh. */
+static int ssh_source_address(struct migrate_run *m, char **out, cryo_err *err)
+{
+	cleanup_strv char **argv = ssh_words(m);
+	strv_push(&argv, "printf %s \"$SSH_CONNECTION\"");
+	struct proc_opts po = PROC_OPTS_INIT;
+	po.capture_stdout = true;
+	po.capture_stderr = true;
+	po.timeout_ms = 60000;
+	struct proc_result res;
+	int r = proc_run(argv, &po, &res, err);
+	if (r < 0)
+		return cryo_error_wrap(err, "page server address from `%s`", m->what);
+	cleanup_free char *word = NULL;
+	if (res.status == 0 && res.out) {
+		size_t n = strcspn(res.out, " ");
+		word = xstrndup(res.out, n);
+	}
+	proc_result_free(&res);
+	char buf[sizeof(struct in6_addr)];
+	if (!word || (inet_pton(AF_INET, word, buf) != 1 && inet_pton(AF_INET6, word, buf) != 1))
+		return cryo_error_set(err, EINVAL,
+		                      "lazy migration to `%s`: this host's address as the destination sees "
+		                      "it is unknown (no SSH_CONNECTION there): give --page-server ADDR",
+		                      m->what);
+	*out = move_ptr(word);
+	return 0;
+}
+
+/* "ADDR[:PORT]", "[V6][:PORT]" or NULL (the default) into m->page_server. */
+static int choose_page_server(struct migrate_run *m, cryo_err *err)
+{
+	const char *given = m->opts->page_server;
+	cleanup_free char *addr = NULL;
+	int port = 0;
+	if (given && given[0] == '[') {
+		const char *close = strchr(given, ']');
+		if (!close || (close[1] && close[1] != ':'))
+			return cryo_error_set(err, EINVAL, "page server `%s`: use ADDR[:PORT] or [V6][:PORT]",
+			                      given);
+		addr = xstrndup(given + 1, (size_t)(close - given - 1));
+		if (close[1])
+			port = atoi(close + 2);
+	} else if (given) {
+		const char *colon = strchr(given, ':');
+		if (colon && strchr(colon + 1, ':')) {
+			addr = xstrdup(given); /* a bare IPv6 address */
+		} else {
+			addr = colon ? xstrndup(given, (size_t)(colon - given)) : xstrdup(given);
+			if (colon)
+				port = atoi(colon + 1);
+		}
+	}
+	if (given && strchr(given, ':') && !strchr(addr, ':') && (port < 1 || port > 65535))
+		return cryo_error_set(err, EINVAL, "page server `%s`: invalid port", given);
+	int r;
+	if (!addr && m->dest->kind == MIGRATE_ROOT)
+		addr = xstrdup("127.0.0.1");
+	else if (!addr && (r = ssh_source_address(m, &addr, err)) < 0)
+		return r;
+	if (port == 0 && (r = free_port(addr, &port, err)) < 0)
+		return r;
+	m->page_server =
+	    strchr(addr, ':') ? xasprintf("[%s]:%d", addr, port) : xasprintf("%s:%d", addr, port);
+	return 0;
+}
+
 static int migrate_container_held(struct cryo_engine *engine, const char *ref,
                                   const struct migrate_destination *dest, const struct migrate_opts *opts,
                                   struct migrate_stats *stats, cryo_err *err)
@@ -468,6 +604,16 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 			    err, EINVAL,
 			    "migrate: --remote-root is for ssh:// destinations (root:DIR names it)");
 	}
+	if (opts->page_server && !opts->lazy)
+		return cryo_error_set(err, EINVAL, "migrate: --page-server is for --lazy");
+	if (opts->lazy && opts->keep)
+		return cryo_error_set(
+		    err, EINVAL,
+		    "migrate container `%s`: --keep cannot go with --lazy (a lazy checkpoint "
+		    "has no memory pages to restore from)",
+		    c->name);
+	if (opts->lazy && (r = check_lazy_host(err)) < 0)
+		return cryo_error_wrap(err, "migrate container `%s`", c->name);
 	struct migrate_run m = {
 	    .engine = engine,
 	    .dest = dest,
@@ -484,6 +630,14 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 		return cryo_error_wrap(err, "migrate container `%s`", c->name);
 	m.cap_add = move_ptr(cfg.cap_add);
 	container_config_free(&cfg);
+	if (opts->lazy) {
+		m.what = xstrdup(dest->kind == MIGRATE_ROOT ? dest->root : dest->host);
+		r = choose_page_server(&m, err);
+		free(m.what);
+		m.what = NULL;
+		if (r < 0)
+			return cryo_error_wrap(err, "migrate container `%s`", c->name);
+	}
 	build_command(&m);
 	struct checkpoint_opts co = {
 	    .criu = opts->criu,
@@ -494,6 +648,8 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	    .handoff_finish = migrate_handoff_finish,
 	};
 	co.criu.leave_running = true;
+	co.criu.lazy_pages = opts->lazy;
+	co.criu.page_server = m.page_server;
 	struct checkpoint_stats cs;
 	cleanup_free char *name = xstrdup(c->name);
 	r = checkpoint_container(engine, c->id, &co, &cs, err);
@@ -505,6 +661,15 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	}
 	closep(&m.errout);
 	cleanup_free char *commit_err = m.commit_err;
+	free(m.page_server);
+	stats->pages = cs.lazy_pages_duration;
+	if (r < 0 && cs.lazy_pages_lost) {
+		/* Dead here, broken there: the record here goes, the error stays. */
+		if (!opts->keep_source)
+			container_remove(engine, c->id, true, NULL);
+		free(m.what);
+		return cryo_error_wrap(err, "migrate container `%s` lazily", name);
+	}
 	if (r < 0 && m.handed_over) {
 		/* Moved all the same: only this engine's record of it failed. */
 		r = cryo_error_wrap(
@@ -572,6 +737,7 @@ struct json_object *migrate_stats_json(const struct migrate_stats *s)
 	json_object_object_add(o, "transfer_duration", json_object_new_int64(s->transfer));
 	json_object_object_add(o, "restore_duration", json_object_new_int64(s->restore));
 	json_object_object_add(o, "commit_duration", json_object_new_int64(s->commit));
+	json_object_object_add(o, "lazy_pages_duration", json_object_new_int64(s->pages));
 	json_object_object_add(o, "bytes_sent", json_object_new_int64((int64_t)s->bytes_sent));
 	json_object_object_add(o, "total_duration", json_object_new_int64(s->total));
 	return o;

@@ -25,6 +25,14 @@
  * remote command line is built from single-quoted words (the remote sshd
  * hands it to a shell), never from unquoted text.
  *
+ * Lazy (post-copy): the dump leaves the memory pages here, served by CRIU's
+ * page server; the destination restores with CRIU's lazy-pages daemon, which
+ * fetches them on demand and in the background. Until the destination runs,
+ * rollback is as above (the page server is ended unserved, the source
+ * thawed); once it runs, the source's pages are its only memory: the source
+ * is killed after the last page left, or when the transfer failed (then the
+ * container is lost, and the error says so).
+ *
  * migrate_container holds termination signals for its whole run
  * (signal_hold.h). */
 #ifndef CRYO_MIGRATE_H
@@ -75,6 +83,15 @@ struct migrate_opts {
 	bool ignore_static_ip;
 	bool ignore_static_mac;
 	char **publish;
+	/* Post-copy: the destination runs before the memory is there; its
+	 * pages follow from this host's page server (no way back once it
+	 * runs: should the link or this host fail before the last page, the
+	 * container is lost). page_server: "ADDR[:PORT]" the destination
+	 * connects to, the server binds to ADDR only; NULL: 127.0.0.1 and a
+	 * free port for root:, and for ssh:// the address this host has as
+	 * seen by the destination (its SSH_CONNECTION). */
+	bool lazy;
+	const char *page_server;
 };
 
 /* All times in microseconds. */
@@ -88,6 +105,7 @@ struct migrate_stats {
 	                   * restored, frozen */
 	int64_t commit;   /* from the kill of the source's copy to the destination's
 	                   * "running" (its resume on the commit message) */
+	int64_t pages;    /* lazy: from "running" until the destination had every page */
 	uint64_t bytes_sent;
 	int64_t total;    /* the whole command */
 	char dest_id[65]; /* the container's id at the destination */
