@@ -625,11 +625,6 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	    .in_w = -1,
 	    .errout = -1,
 	};
-	struct container_config cfg = {0};
-	if ((r = container_config_from_json(c->config, &cfg, err)) < 0)
-		return cryo_error_wrap(err, "migrate container `%s`", c->name);
-	m.cap_add = move_ptr(cfg.cap_add);
-	container_config_free(&cfg);
 	if (opts->lazy) {
 		m.what = xstrdup(dest->kind == MIGRATE_ROOT ? dest->root : dest->host);
 		r = choose_page_server(&m, err);
@@ -638,6 +633,13 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 		if (r < 0)
 			return cryo_error_wrap(err, "migrate container `%s`", c->name);
 	}
+	struct container_config cfg = {0};
+	if ((r = container_config_from_json(c->config, &cfg, err)) < 0) {
+		free(m.page_server);
+		return cryo_error_wrap(err, "migrate container `%s`", c->name);
+	}
+	m.cap_add = move_ptr(cfg.cap_add);
+	container_config_free(&cfg);
 	build_command(&m);
 	struct checkpoint_opts co = {
 	    .criu = opts->criu,
