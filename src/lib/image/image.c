@@ -542,11 +542,10 @@ static int delete_image_locked(struct cryo_engine *engine, const struct image *i
 		if ((r = rm_rf(dir, err)) < 0)
 			return cryo_error_wrap(err, "image `%s` removed, but not its layer directory", shown);
 	}
-	if (img->checkpoint_layer) {
-		cleanup_free char *dir = image_checkpoint_dir(engine, img->id);
-		if ((r = rm_rf(dir, err)) < 0)
-			return cryo_error_wrap(err, "image `%s` removed, but not its directory", shown);
-	}
+	cleanup_free char *dir = img->checkpoint_layer ? image_checkpoint_dir(engine, img->id)
+	                                               : image_blobs_dir(engine, img->id);
+	if ((r = rm_rf(dir, err)) < 0)
+		return cryo_error_wrap(err, "image `%s` removed, but not its directory `%s`", shown, dir);
 	return 0;
 fail:
 	state_rollback(engine);
@@ -567,6 +566,7 @@ static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 	    {layout_layers_dir, state_layer_exists},
 	    {layout_images_dir, state_image_exists},
 	    {layout_checkpoint_images_dir, state_image_exists},
+	    {layout_image_blobs_dir, state_image_exists},
 	};
 	for (size_t a = 0; a < ARRAY_SIZE(areas); a++) {
 		cleanup_free char *path = areas[a].dir(engine->root);
@@ -655,6 +655,7 @@ struct image_add {
 	struct image_config config;
 	char *checkpoint_layer;   /* a checkpoint image: its layer blob's sha256 hex */
 	uint64_t checkpoint_size; /* and its size */
+	char *keep; /* the OCI layout of its registry blobs being made in tmp/, or NULL */
 };
 
 static void image_add_rollback(struct cryo_engine *engine, struct image_add *add)
@@ -673,6 +674,9 @@ static void image_add_clear(struct image_add *add)
 	free(add->name);
 	free(add->id);
 	free(add->checkpoint_layer);
+	if (add->keep)
+		rm_rf(add->keep, NULL);
+	free(add->keep);
 	image_config_clear(&add->config);
 }
 
@@ -787,8 +791,26 @@ fail:
  * name to it (when no container uses that one). */
 static int image_add_finish(struct cryo_engine *engine, struct image_add *add, char **id_out, cryo_err *err)
 {
-	int r = record_image(engine, add, err);
+	cleanup_free char *blobs = NULL;
+	bool moved = false;
+	int r;
+	/* The blobs go into place first (an image stored before keeps its own):
+	 * a row never names an image whose blobs a crash lost on the way. */
+	if (add->keep) {
+		blobs = image_blobs_dir(engine, add->id);
+		if (!path_exists(blobs)) {
+			if (rename(add->keep, blobs) < 0) {
+				r = cryo_error_set(err, errno, "move `%s` to `%s`", add->keep, blobs);
+				image_add_rollback(engine, add);
+				return r;
+			}
+			moved = true;
+		}
+	}
+	r = record_image(engine, add, err);
 	if (r < 0) {
+		if (moved)
+			rm_rf(blobs, NULL);
 		image_add_rollback(engine, add);
 		return r;
 	}
@@ -962,8 +984,78 @@ static int loaded_image_name(const struct oci_image *oci, const char *path, char
 	return 0;
 }
 
-static int load_layout(struct cryo_engine *engine, const char *dir, const char *path, struct image_add *add,
-                       char **id_out, cryo_err *err)
+/* Start the OCI layout that keeps a loaded image's registry blobs
+ * (add->keep, in tmp/): oci-layout and an index.json naming its manifest. */
+static int keep_start(struct cryo_engine *engine, struct image_add *add, const struct oci_descriptor *manifest,
+                      cryo_err *err)
+{
+	static const char oci_layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
+	cleanup_free char *tmp = layout_tmp(engine->root, TMP_PREFIX "blobs-XXXXXX");
+	int r;
+	if (!mkdtemp(tmp))
+		return cryo_error_set(err, errno, "create directory `%s`", tmp);
+	add->keep = xstrdup(tmp);
+	cleanup_free char *blobs = xasprintf("%s/blobs/sha256", tmp);
+	cleanup_free char *layout_file = xasprintf("%s/oci-layout", tmp);
+	cleanup_free char *index_file = xasprintf("%s/index.json", tmp);
+	struct json_object *index = json_object_new_object(), *list = json_object_new_array();
+	struct json_object *desc = json_object_new_object();
+	cleanup_free char *digest = xasprintf("sha256:%s", manifest->digest);
+	json_object_object_add(desc, "mediaType", json_object_new_string(manifest->media_type));
+	json_object_object_add(desc, "digest", json_object_new_string(digest));
+	json_object_object_add(desc, "size", json_object_new_int64(manifest->size));
+	json_object_array_add(list, desc);
+	json_object_object_add(index, "schemaVersion", json_object_new_int(2));
+	json_object_object_add(index, "manifests", list);
+	const char *text = json_plain(index);
+	if ((r = chmod(tmp, 0700) < 0 ? cryo_error_set(err, errno, "chmod `%s`", tmp) : 0) == 0 &&
+	    (r = mkdir_p(blobs, 0700, err)) == 0 &&
+	    (r = write_file(layout_file, oci_layout, strlen(oci_layout), 0600, err)) == 0)
+		r = write_file(index_file, text, strlen(text), 0600, err);
+	json_object_put(index);
+	return r;
+}
+
+/* Keep the blob `desc` in add->keep: a hard link when the layout is the
+ * engine's own (a pull's or an oci-archive's scratch in tmp/), else a copy
+ * (a user's file must not share its inode with the store); then the kept
+ * bytes are checked against the descriptor. *kept_path (allocated) is the
+ * kept file, which is what the caller reads from then on. */
+static int keep_blob(const struct image_add *add, const struct oci_descriptor *desc, bool may_link,
+                     char **kept_path, cryo_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/blobs/sha256/%s", add->keep, desc->digest);
+	cleanup_close int src = -1, dst = -1;
+	struct stat st;
+	int r;
+	if (!path_exists(path)) {
+		src = open(desc->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (src < 0)
+			return cryo_error_set(err, errno, "open blob `%s`", desc->path);
+		if (fstat(src, &st) < 0)
+			return cryo_error_set(err, errno, "stat blob `%s`", desc->path);
+		if (!S_ISREG(st.st_mode))
+			return fail_with(err, EINVAL, "blob sha256:%s (`%s`) is not a regular file",
+			                 desc->digest, desc->path);
+		cleanup_free char *by_fd = xasprintf("/proc/self/fd/%d", src);
+		if (!may_link || linkat(AT_FDCWD, by_fd, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0) {
+			dst = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (dst < 0)
+				return cryo_error_set(err, errno, "create `%s`", path);
+			if ((r = copy_file_contents(src, dst, err)) < 0)
+				return cryo_error_wrap(err, "copy blob sha256:%s to `%s`", desc->digest, path);
+		}
+	}
+	struct oci_descriptor kept = *desc;
+	kept.path = path;
+	if ((r = oci_blob_verify(&kept, err)) < 0)
+		return r;
+	*kept_path = move_ptr(path);
+	return 0;
+}
+
+static int load_layout(struct cryo_engine *engine, const char *dir, const char *path, bool may_link,
+                       struct image_add *add, char **id_out, cryo_err *err)
 {
 	cleanup_oci_image struct oci_image *oci = NULL;
 	struct json_object *config = NULL, *created;
@@ -973,10 +1065,18 @@ static int load_layout(struct cryo_engine *engine, const char *dir, const char *
 		return r;
 	if (!add->name && (r = loaded_image_name(oci, path, &add->name, err)) < 0)
 		return r;
+	if ((r = keep_start(engine, add, &oci->manifest, err)) < 0)
+		return cryo_error_wrap(err, "keep the image's blobs");
+	const struct oci_descriptor *json_blobs[] = {&oci->manifest, &oci->config};
+	for (size_t i = 0; i < ARRAY_SIZE(json_blobs); i++) {
+		cleanup_free char *kept = NULL;
+		if ((r = keep_blob(add, json_blobs[i], may_link, &kept, err)) < 0)
+			return cryo_error_wrap(err, "%s", i ? "config" : "manifest");
+	}
 	for (size_t i = 0; i < oci->n_layers; i++) {
-		if ((r = oci_blob_verify(&oci->layers[i], err)) < 0 ||
-		    (r = add_layer(engine, add, oci->layers[i].path, oci->layers[i].digest, false, err)) <
-		        0) {
+		cleanup_free char *kept = NULL;
+		if ((r = keep_blob(add, &oci->layers[i], may_link, &kept, err)) < 0 ||
+		    (r = add_layer(engine, add, kept, oci->layers[i].digest, false, err)) < 0) {
 			image_add_rollback(engine, add);
 			return cryo_error_wrap(err, "layer %zu of %zu", i + 1, oci->n_layers);
 		}
@@ -1025,7 +1125,12 @@ int image_load(struct cryo_engine *engine, const char *path, const char *ref, ch
 			goto wrap;
 		dir = tmp;
 	}
-	r = load_layout(engine, dir, path, &add, id_out, err);
+	/* A layout in the engine's tmp/ (an oci-archive unpacked here, a pull's
+	 * scratch) is the engine's own: its blobs may be linked, not copied. */
+	cleanup_free char *tmp_dir = layout_tmp_dir(engine->root);
+	cleanup_free char *tmp_prefix = xasprintf("%s/", tmp_dir);
+	bool owned = dir != path || str_has_prefix(path, tmp_prefix);
+	r = load_layout(engine, dir, path, owned, &add, id_out, err);
 wrap:
 	if (r < 0)
 		cryo_error_wrap(err, "load `%s`", path);
@@ -1037,6 +1142,11 @@ out:
 }
 
 /* ---- checkpoint images ---- */
+
+char *image_blobs_dir(struct cryo_engine *engine, const char *id)
+{
+	return layout_image_blobs(engine->root, id);
+}
 
 char *image_checkpoint_dir(struct cryo_engine *engine, const char *id)
 {

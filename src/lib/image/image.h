@@ -21,6 +21,14 @@
  * blob being the checkpoint archive, verified like an imported archive
  * whenever it is restored. They cannot be run or mounted.
  *
+ * An ordinary image loaded from an OCI layout or pulled from a registry also
+ * keeps the blobs it came as (manifest, configuration, layer blobs, each
+ * checked against its digest as it is kept), as an OCI layout under
+ * <root>/image-blobs/<id>/, so that `image push` sends the very bytes its
+ * manifest names and the image keeps its ID (the configuration's digest)
+ * in every engine and registry. An image made by `image import` has none:
+ * it cannot be pushed.
+ *
  * A repository may start with a registry host (`localhost:5000/app`,
  * `registry.example/team/app`): `host[:port]/`, the port digits only. */
 #ifndef CRYO_IMAGE_H
@@ -87,6 +95,10 @@ char *image_layer_path(struct cryo_engine *engine, const char *layer_id);
  * layer used twice only at its top-most place (the merged view is the same).
  * NULL-terminated, allocated. */
 char **image_lowerdirs(struct cryo_engine *engine, const struct image *img);
+
+/* Where an ordinary image's registry blobs are kept, as an OCI layout
+ * (allocated; the directory exists only for images loaded or pulled). */
+char *image_blobs_dir(struct cryo_engine *engine, const char *id);
 
 /* Where a checkpoint image's OCI layout is kept (allocated). */
 char *image_checkpoint_dir(struct cryo_engine *engine, const char *id);

@@ -18,6 +18,7 @@
 #define CRYO_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine.h"
 #include "error.h"
@@ -30,6 +31,9 @@ struct registry_opts {
 	/* Pull: store only a checkpoint image; refuse anything else (-EINVAL),
 	 * leaving the store as it was. */
 	bool checkpoint_only;
+	/* Pull: the most it downloads, in bytes; 0: the engine configuration's
+	 * registry.max_pull_size. */
+	uint64_t max_size;
 };
 
 /* Does ref name a registry: docker://..., or a first component that is a
