@@ -21,13 +21,13 @@
  * blob being the checkpoint archive, verified like an imported archive
  * whenever it is restored. They cannot be run or mounted.
  *
- * An ordinary image loaded from an OCI layout or pulled from a registry also
- * keeps the blobs it came as (manifest, configuration, layer blobs, each
- * checked against its digest as it is kept), as an OCI layout under
- * <root>/image-blobs/<id>/, so that `image push` sends the very bytes its
- * manifest names and the image keeps its ID (the configuration's digest)
- * in every engine and registry. An image made by `image import` has none:
- * it cannot be pushed.
+ * An ordinary image also keeps its registry blobs, as an OCI layout under
+ * <root>/image-blobs/<id>/: one loaded from a layout or pulled keeps the
+ * blobs it came as (manifest, configuration, layer blobs, each checked
+ * against its digest as it is kept); an imported one, blobs made from its
+ * tarball (the tar, decompressed, as its layer; a configuration and a
+ * manifest). `image push` sends them, so the image keeps its ID (its
+ * configuration's digest) in every engine and registry.
  *
  * A repository may start with a registry host (`localhost:5000/app`,
  * `registry.example/team/app`): `host[:port]/`, the port digits only. */
@@ -124,7 +124,9 @@ int image_add_checkpoint(struct cryo_engine *engine, const char *layout, const c
 bool image_annotations_are_checkpoint(struct json_object *annotations);
 
 /* Import a root file system tarball (plain, gzip, zstd, xz) as a one-layer image
- * named `ref`. *id_out (allocated) receives the new image's ID. */
+ * named `ref`. *id_out (allocated) receives the new image's ID: the digest of
+ * the configuration made for it, which holds the import's time (each import
+ * is a distinct image). */
 int image_import(struct cryo_engine *engine, const char *tarball, const char *ref, char **id_out,
                  cryo_err *err);
 

@@ -76,7 +76,8 @@ static const char *skopeo_error(const struct proc_result *res)
 
 /* Run skopeo with argv (argv[0]: "skopeo"); po_in: NULL, or options to run
  * it with (stderr is captured in any case), *res_out (may be NULL) how it
- * ended, and *out (may be NULL) its output when it succeeded. */
+ * ended (its errout too: the caller frees it), and *out (may be NULL) its
+ * output when it succeeded. */
 static int run_skopeo_with(char *const *argv, const struct proc_opts *po_in, const char *what,
                            struct proc_result *res_out, char **out, cryo_err *err)
 {
@@ -91,6 +92,7 @@ static int run_skopeo_with(char *const *argv, const struct proc_opts *po_in, con
 		res_out->status = res.status;
 		res_out->timed_out = res.timed_out;
 		res_out->stopped = res.stopped;
+		res_out->errout = res.errout ? xstrdup(res.errout) : NULL;
 	}
 	if (r == 0 && res.status == 0 && out)
 		*out = move_ptr(res.out);
@@ -168,9 +170,8 @@ int registry_push(struct cryo_engine *engine, const char *image_ref, const char 
 	if (!img->checkpoint_layer && !path_exists(layout))
 		return cryo_error_plain(
 		    err, ENOTSUP,
-		    "%s: the image has no registry blobs: it was made by `cryo image import` (or "
-		    "stored by a cryo that kept only its unpacked layers); only images loaded "
-		    "(`cryo image load`) or pulled keep the blobs a push sends",
+		    "%s: the image has no registry blobs: it was stored by a cryo that kept only "
+		    "its unpacked layers; load, import or pull it again to push it",
 		    what);
 	if (strchr(layout, ':'))
 		return cryo_error_plain(err, EINVAL,
@@ -455,8 +456,13 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 	po.max_file_size = limit;
 	r = run_skopeo_with(argv, &po, what, &res, NULL, err);
 	uint64_t written = dir_bytes(scratch);
-	if (watch.over || written > limit ||
-	    (r < 0 && (written >= limit || res.status == 128 + SIGXFSZ))) {
+	/* A write past RLIMIT_FSIZE fails with EFBIG (Go's text: "file too
+	 * large"; skopeo then removes the partial blob) or, where SIGXFSZ is
+	 * not ignored, kills skopeo. */
+	bool fsize_hit = r < 0 && (res.status == 128 + SIGXFSZ ||
+	                           (res.errout && strstr(res.errout, "file too large")));
+	proc_result_free(&res);
+	if (watch.over || written > limit || fsize_hit) {
 		cryo_error_free(err);
 		r = cryo_error_plain(err, EFBIG,
 		                     "%s: the download outgrew the limit of %" PRIu64
