@@ -1004,12 +1004,12 @@ out:
 static int keep_imported(const struct image_add *add, const char *tarball, char **id_out, cryo_err *err)
 {
 	struct oci_descriptor layer = {0}, config = {0}, manifest = {0};
-	cleanup_free char *created = format_timestamp(add->created);
+	cleanup_free char *created = format_timestamp(add->created), *diff_id = NULL;
 	struct json_object *cfg = NULL, *man = NULL;
 	int r;
 	if ((r = keep_tar_blob(add, tarball, &layer, err)) < 0)
 		goto out;
-	cleanup_free char *diff_id = xasprintf("sha256:%s", layer.digest);
+	diff_id = xasprintf("sha256:%s", layer.digest);
 	struct json_object *rootfs = json_object_new_object(), *diff_ids = json_object_new_array();
 	json_object_array_add(diff_ids, json_object_new_string(diff_id));
 	json_object_object_add(rootfs, "type", json_object_new_string("layers"));
@@ -1224,7 +1224,7 @@ int image_load(struct cryo_engine *engine, const char *path, const char *ref, ch
 {
 	struct image_add add = {0};
 	cleanup_close int lock = -1;
-	cleanup_free char *tmp = NULL;
+	cleanup_free char *tmp = NULL, *tmp_dir = NULL, *tmp_prefix = NULL;
 	struct stat st;
 	int r;
 
@@ -1257,8 +1257,8 @@ int image_load(struct cryo_engine *engine, const char *path, const char *ref, ch
 	}
 	/* A layout in the engine's tmp/ (an oci-archive unpacked here, a pull's
 	 * scratch) is the engine's own: its blobs may be linked, not copied. */
-	cleanup_free char *tmp_dir = layout_tmp_dir(engine->root);
-	cleanup_free char *tmp_prefix = xasprintf("%s/", tmp_dir);
+	tmp_dir = layout_tmp_dir(engine->root);
+	tmp_prefix = xasprintf("%s/", tmp_dir);
 	bool owned = dir != path || str_has_prefix(path, tmp_prefix);
 	r = load_layout(engine, dir, path, owned, &add, id_out, err);
 wrap:

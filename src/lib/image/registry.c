@@ -397,6 +397,7 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 {
 	cleanup_free char *name = NULL, *skopeo_src = NULL, *scratch = NULL, *id = NULL;
 	cleanup_free char *what = xasprintf("pull `%s`", ref), *layout = NULL, *dst = NULL;
+	cleanup_free char *tmpdir = NULL, *tmpdir_env = NULL;
 	cleanup_strv char **argv = NULL;
 	bool is_checkpoint = false;
 	int r;
@@ -428,8 +429,8 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 	dst = xasprintf("oci:%s", layout);
 	/* skopeo's own temporary files go into the scratch directory too, so
 	 * that the watch below counts them. */
-	cleanup_free char *tmpdir = xasprintf("%s/tmp", scratch);
-	cleanup_free char *tmpdir_env = xasprintf("TMPDIR=%s", tmpdir);
+	tmpdir = xasprintf("%s/tmp", scratch);
+	tmpdir_env = xasprintf("TMPDIR=%s", tmpdir);
 	char *const env[] = {tmpdir_env, NULL};
 	if (mkdir(tmpdir, 0700) < 0) {
 		r = cryo_error_set(err, errno, "%s: create `%s`", what, tmpdir);
