@@ -90,9 +90,10 @@ static void paths_under_runroot(void **state)
 static void directories_made_at_open(void **state)
 {
 	(void)state;
-	static const char *const root_want[] = {ROOT,           ROOT "/containers",       ROOT "/layers",
-	                                        ROOT "/images", ROOT "/volumes",          ROOT "/checkpoints",
-	                                        ROOT "/tmp",    ROOT "/checkpoint-images",    ROOT "/image-blobs"};
+	static const char *const root_want[] = {
+	    ROOT,           ROOT "/containers",        ROOT "/layers",
+	    ROOT "/images", ROOT "/volumes",           ROOT "/checkpoints",
+	    ROOT "/tmp",    ROOT "/checkpoint-images", ROOT "/image-blobs"};
 	static const char *const run_want[] = {RUNROOT, RUNROOT "/runtime", RUNROOT "/locks",
 	                                       RUNROOT "/containers"};
 	size_t i;

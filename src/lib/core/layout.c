@@ -11,7 +11,8 @@
 #define IPAM "networks/ipam"
 
 const char *const layout_root_dirs[] = {
-    "", CONTAINERS, "layers", "images", "volumes", CHECKPOINTS, "tmp", "checkpoint-images", "image-blobs", NULL,
+    "",    CONTAINERS,          "layers",      "images", "volumes", CHECKPOINTS,
+    "tmp", "checkpoint-images", "image-blobs", NULL,
 };
 const char *const layout_runroot_dirs[] = {"", "runtime", "locks", CONTAINERS, NULL};
 

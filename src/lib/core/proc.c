@@ -103,7 +103,8 @@ static void log_run(char *const argv[], const struct proc_opts *opts, const stru
 		free(env);
 		env = next;
 	}
-	cleanup_free char *how = res->timed_out ? xasprintf("killed after its %d ms timeout", opts->timeout_ms)
+	cleanup_free char *how = res->timed_out
+	                             ? xasprintf("killed after its %d ms timeout", opts->timeout_ms)
 	                         : res->stopped ? xstrdup("killed by its watch")
 	                                        : xasprintf("exit %d", res->status);
 	cryo_debug("ran `%s`%s%s%s: %s in %.1f ms", cmd, *env ? " (with " : "", env, *env ? ")" : "", how,

@@ -33,7 +33,7 @@ struct proc_opts {
 struct proc_result {
 	int status; /* exit code, or 128 + signal number */
 	bool timed_out;
-	bool stopped; /* killed because opts->watch said so */
+	bool stopped;       /* killed because opts->watch said so */
 	char *out, *errout; /* captured output, NUL-terminated, or NULL */
 };
 

@@ -544,8 +544,8 @@ static int delete_image_locked(struct cryo_engine *engine, const struct image *i
 		if ((r = rm_rf(dir, err)) < 0)
 			return cryo_error_wrap(err, "image `%s` removed, but not its layer directory", shown);
 	}
-	cleanup_free char *dir = img->checkpoint_layer ? image_checkpoint_dir(engine, img->id)
-	                                               : image_blobs_dir(engine, img->id);
+	cleanup_free char *dir =
+	    img->checkpoint_layer ? image_checkpoint_dir(engine, img->id) : image_blobs_dir(engine, img->id);
 	if ((r = rm_rf(dir, err)) < 0)
 		return cryo_error_wrap(err, "image `%s` removed, but not its directory `%s`", shown, dir);
 	return 0;
@@ -657,7 +657,7 @@ struct image_add {
 	struct image_config config;
 	char *checkpoint_layer;   /* a checkpoint image: its layer blob's sha256 hex */
 	uint64_t checkpoint_size; /* and its size */
-	char *keep; /* the OCI layout of its registry blobs being made in tmp/, or NULL */
+	char *keep;               /* the OCI layout of its registry blobs being made in tmp/, or NULL */
 };
 
 static void image_add_rollback(struct cryo_engine *engine, struct image_add *add)
@@ -899,7 +899,8 @@ static int keep_blob(const struct image_add *add, const struct oci_descriptor *d
 			if (dst < 0)
 				return cryo_error_set(err, errno, "create `%s`", path);
 			if ((r = copy_file_contents(src, dst, err)) < 0)
-				return cryo_error_wrap(err, "copy blob sha256:%s to `%s`", desc->digest, path);
+				return cryo_error_wrap(err, "copy blob sha256:%s to `%s`", desc->digest,
+				                       path);
 		}
 	}
 	struct oci_descriptor kept = *desc;
@@ -1026,10 +1027,12 @@ static int keep_imported(const struct image_add *add, const char *tarball, char 
 	json_object_array_add(layers, descriptor_json(&layer));
 	man = json_object_new_object();
 	json_object_object_add(man, "schemaVersion", json_object_new_int(2));
-	json_object_object_add(man, "mediaType", json_object_new_string("application/vnd.oci.image.manifest.v1+json"));
+	json_object_object_add(man, "mediaType",
+	                       json_object_new_string("application/vnd.oci.image.manifest.v1+json"));
 	json_object_object_add(man, "config", descriptor_json(&config));
 	json_object_object_add(man, "layers", layers);
-	if ((r = keep_json_blob(add, man, "application/vnd.oci.image.manifest.v1+json", &manifest, err)) < 0 ||
+	if ((r = keep_json_blob(add, man, "application/vnd.oci.image.manifest.v1+json", &manifest, err)) <
+	        0 ||
 	    (r = keep_index(add, &manifest, err)) < 0)
 		goto out;
 	*id_out = xstrdup(config.digest);

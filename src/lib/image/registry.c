@@ -165,8 +165,8 @@ int registry_push(struct cryo_engine *engine, const char *image_ref, const char 
 	if ((r = lock_acquire(engine, IMAGE_STORE_LOCK, &lock, err)) < 0 ||
 	    (r = image_get(engine, image_ref, &img, err)) < 0)
 		return r;
-	cleanup_free char *layout = img->checkpoint_layer ? image_checkpoint_dir(engine, img->id)
-	                                                  : image_blobs_dir(engine, img->id);
+	cleanup_free char *layout =
+	    img->checkpoint_layer ? image_checkpoint_dir(engine, img->id) : image_blobs_dir(engine, img->id);
 	if (!img->checkpoint_layer && !path_exists(layout))
 		return cryo_error_plain(
 		    err, ENOTSUP,
@@ -250,8 +250,8 @@ static int inspect_raw(const char *ref, const struct registry_opts *opts, const 
 	struct json_object *obj = json_tokener_parse_verbose(raw, &jerr);
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
-		return cryo_error_plain(err, EINVAL, "%s: the registry's manifest of `%s` is not a JSON object",
-		                        what, ref);
+		return cryo_error_plain(
+		    err, EINVAL, "%s: the registry's manifest of `%s` is not a JSON object", what, ref);
 	}
 	*out = obj;
 	return 0;
@@ -346,7 +346,8 @@ static uint64_t tree_bytes(int fd, int depth)
 			uint64_t blocks = (uint64_t)st.st_blocks * 512;
 			total += blocks > (uint64_t)st.st_size ? blocks : (uint64_t)st.st_size;
 		} else if (S_ISDIR(st.st_mode) && depth < SCRATCH_DEPTH_MAX) {
-			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub =
+			    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0)
 				total += tree_bytes(sub, depth + 1);
 		}
@@ -460,8 +461,8 @@ int registry_pull(struct cryo_engine *engine, const char *ref, const struct regi
 	/* A write past RLIMIT_FSIZE fails with EFBIG (Go's text: "file too
 	 * large"; skopeo then removes the partial blob) or, where SIGXFSZ is
 	 * not ignored, kills skopeo. */
-	bool fsize_hit = r < 0 && (res.status == 128 + SIGXFSZ ||
-	                           (res.errout && strstr(res.errout, "file too large")));
+	bool fsize_hit =
+	    r < 0 && (res.status == 128 + SIGXFSZ || (res.errout && strstr(res.errout, "file too large")));
 	proc_result_free(&res);
 	if (watch.over || written > limit || fsize_hit) {
 		cryo_error_free(err);
