@@ -551,8 +551,17 @@ hostile_layer() {
 	run cryo2 image pull --max-size 0 "$REG/workload:1"
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"invalid --max-size \`0\`"* ]]
-	# the negative control: --max-size above the image's size
-	run cryo2 --config "$TEST_DIR/cryo.conf" image pull --tls-verify=false --max-size 64M "$REG/workload:1"
+	# the bound is exact: the manifest's bytes and the sizes it declares
+	local manifest exact
+	manifest=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/workload/manifests/1")
+	exact=$(($(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/workload/manifests/1" | wc -c) +
+		$(jq '.config.size + ([.layers[].size] | add)' <<<"$manifest")))
+	run cryo2 image pull --tls-verify=false --max-size $((exact - 1)) "$REG/workload:1"
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"the image is $exact bytes by its manifest, more than the limit of $((exact - 1)) bytes"* ]]
+	[ "$(store_state cryo2 "$TEST_DIR/root2")" = "$before" ]
+	# the negative control: --max-size of exactly the image's size
+	run cryo2 --config "$TEST_DIR/cryo.conf" image pull --tls-verify=false --max-size "$exact" "$REG/workload:1"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$WORKLOAD_ID" ]
 }

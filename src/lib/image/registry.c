@@ -227,9 +227,10 @@ static bool descriptor_size(struct json_object *desc, uint64_t *out)
 	return true;
 }
 
-/* skopeo inspect --raw of ref: the manifest (or index) as the registry has it. */
+/* skopeo inspect --raw of ref: the manifest (or index) as the registry has
+ * it, and its length in bytes. */
 static int inspect_raw(const char *ref, const struct registry_opts *opts, const char *what,
-                       struct json_object **out, cryo_err *err)
+                       struct json_object **out, uint64_t *len, cryo_err *err)
 {
 	cleanup_strv char **argv = xcalloc(1, sizeof(char *));
 	cleanup_free char *raw = NULL;
@@ -254,6 +255,7 @@ static int inspect_raw(const char *ref, const struct registry_opts *opts, const 
 		    err, EINVAL, "%s: the registry's manifest of `%s` is not a JSON object", what, ref);
 	}
 	*out = obj;
+	*len = strlen(raw);
 	return 0;
 }
 
@@ -284,14 +286,16 @@ static const char *index_pick(struct json_object *index)
 	return NULL;
 }
 
-/* The bytes the image's manifest declares: its configuration and layers
- * (through an index, the manifest skopeo will pick: this host's platform). */
+/* The bytes a pull of the image writes by what its manifest declares: the
+ * manifest itself, its configuration and its layers (through an index, the
+ * manifest skopeo will pick: this host's platform). */
 static int declared_size(const char *skopeo_ref, const char *repo, const struct registry_opts *opts,
                          const char *what, uint64_t *out, cryo_err *err)
 {
 	struct json_object *manifest = NULL, *layers, *config;
+	uint64_t manifest_len = 0;
 	int r;
-	if ((r = inspect_raw(skopeo_ref, opts, what, &manifest, err)) < 0)
+	if ((r = inspect_raw(skopeo_ref, opts, what, &manifest, &manifest_len, err)) < 0)
 		return r;
 	if (json_object_object_get_ex(manifest, "manifests", &layers)) {
 		const char *digest = index_pick(manifest);
@@ -305,13 +309,14 @@ static int declared_size(const char *skopeo_ref, const char *repo, const struct 
 		cleanup_free char *by_digest = xasprintf(REGISTRY_TRANSPORT "%s@%s", repo, digest);
 		json_object_put(manifest);
 		manifest = NULL;
-		if ((r = inspect_raw(by_digest, opts, what, &manifest, err)) < 0)
+		if ((r = inspect_raw(by_digest, opts, what, &manifest, &manifest_len, err)) < 0)
 			return r;
 	}
 	uint64_t total = 0, size = 0;
 	bool ok = json_object_object_get_ex(manifest, "config", &config) && descriptor_size(config, &total) &&
 	          json_object_object_get_ex(manifest, "layers", &layers) &&
 	          json_object_is_type(layers, json_type_array);
+	total += manifest_len;
 	for (size_t i = 0; ok && i < json_object_array_length(layers); i++) {
 		ok = descriptor_size(json_object_array_get_idx(layers, i), &size) && total + size >= total;
 		total += size;
@@ -326,8 +331,9 @@ static int declared_size(const char *skopeo_ref, const char *repo, const struct 
 	return 0;
 }
 
-/* Bytes of the regular files below directory fd (allocated blocks or
- * length, whichever is larger), never following a symbolic link. Takes fd. */
+/* Bytes of the regular files below directory fd, never following a
+ * symbolic link; the layout's own small files (index.json, oci-layout) do
+ * not count, only the blobs and skopeo's temporary files. Takes fd. */
 static uint64_t tree_bytes(int fd, int depth)
 {
 	cleanup_dir DIR *d = fdopendir(fd);
@@ -343,8 +349,10 @@ static uint64_t tree_bytes(int fd, int depth)
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISREG(st.st_mode)) {
-			uint64_t blocks = (uint64_t)st.st_blocks * 512;
-			total += blocks > (uint64_t)st.st_size ? blocks : (uint64_t)st.st_size;
+			bool layout_file = depth == 1 && (strcmp(e->d_name, "index.json") == 0 ||
+			                                  strcmp(e->d_name, "oci-layout") == 0);
+			if (!layout_file)
+				total += (uint64_t)st.st_size;
 		} else if (S_ISDIR(st.st_mode) && depth < SCRATCH_DEPTH_MAX) {
 			int sub =
 			    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
