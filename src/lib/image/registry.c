@@ -247,6 +247,8 @@ static int inspect_raw(const char *ref, const struct registry_opts *opts, const 
 	push_arg(&argv, ref);
 	if ((r = run_skopeo_with(argv, NULL, what, NULL, &raw, err)) < 0)
 		return r;
+	if (!raw)
+		return cryo_error_plain(err, EIO, "%s: " SKOPEO " printed no manifest of `%s`", what, ref);
 	enum json_tokener_error jerr;
 	struct json_object *obj = json_tokener_parse_verbose(raw, &jerr);
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
