@@ -449,9 +449,10 @@ int cmd_image_push(struct cli *cli, int argc, char **argv)
 	    "Usage: cryo image push [OPTIONS] IMAGE [docker://]DESTINATION\n\n"
 	    "Push an image to a registry, through skopeo: e.g. `cryo image push ck:1\n"
 	    "registry.example/team/ck:1`. A checkpoint image (`cryo checkpoint\n"
-	    "--create-image`) or an image loaded or pulled, which keeps the blobs it came\n"
-	    "as (an `image import` has none): every blob is checked against its digest\n"
-	    "before it goes, and the image keeps its ID.\n\n"
+	    "--create-image`) goes as it is stored; an ordinary image as the registry\n"
+	    "blobs it keeps (those it was loaded or pulled as, or made from its tarball\n"
+	    "at import). Every blob is checked against its digest before it goes, and\n"
+	    "the image keeps its ID.\n\n"
 	    "Options:\n";
 	struct registry_opts opts = {0};
 	struct cryo_engine *engine;

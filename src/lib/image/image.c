@@ -502,6 +502,7 @@ int image_unmount(struct cryo_engine *engine, const char *ref, cryo_err *err)
 static int delete_image_locked(struct cryo_engine *engine, const struct image *img, cryo_err *err)
 {
 	cleanup_strv char **users = NULL, **orphans = xcalloc(1, sizeof(char *));
+	cleanup_free char *own_dir = NULL; /* its registry blobs or checkpoint layout */
 	const char *shown = img->name ? img->name : img->id;
 	int r;
 
@@ -544,10 +545,10 @@ static int delete_image_locked(struct cryo_engine *engine, const struct image *i
 		if ((r = rm_rf(dir, err)) < 0)
 			return cryo_error_wrap(err, "image `%s` removed, but not its layer directory", shown);
 	}
-	cleanup_free char *dir =
+	own_dir =
 	    img->checkpoint_layer ? image_checkpoint_dir(engine, img->id) : image_blobs_dir(engine, img->id);
-	if ((r = rm_rf(dir, err)) < 0)
-		return cryo_error_wrap(err, "image `%s` removed, but not its directory `%s`", shown, dir);
+	if ((r = rm_rf(own_dir, err)) < 0)
+		return cryo_error_wrap(err, "image `%s` removed, but not its directory `%s`", shown, own_dir);
 	return 0;
 fail:
 	state_rollback(engine);
