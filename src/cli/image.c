@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "config.h"
 #include "digest.h"
 #include "image.h"
 #include "registry.h"
@@ -370,18 +371,33 @@ static const char registry_usage[] =
     "      --authfile FILE     registry credentials (default: skopeo's usual auth.json,\n"
     "                          ${XDG_RUNTIME_DIR}/containers/auth.json)\n";
 
+static const char pull_usage[] =
+    "      --max-size SIZE     download at most SIZE bytes (K/M/G/T suffixes): refused\n"
+    "                          before the download when the manifest declares more,\n"
+    "                          stopped when the registry sends more (default: the\n"
+    "                          engine configuration's registry.max_pull_size, 64G)\n";
+
 /* Parse push's and pull's options; returns false when the command is done
  * (help, a usage error, option listing), with its exit code in *code. */
 static bool registry_command(struct cli *cli, int argc, char **argv, const char *usage, int nargs,
                              struct registry_opts *opts, int *code)
 {
-	enum { OPT_TLS = 256, OPT_AUTHFILE };
-	static const struct option options[] = {
+	enum { OPT_TLS = 256, OPT_AUTHFILE, OPT_MAX_SIZE };
+	static const struct option push_options[] = {
 	    {"tls-verify", optional_argument, NULL, OPT_TLS},
 	    {"authfile", required_argument, NULL, OPT_AUTHFILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
+	static const struct option pull_options[] = {
+	    {"tls-verify", optional_argument, NULL, OPT_TLS},
+	    {"authfile", required_argument, NULL, OPT_AUTHFILE},
+	    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const bool pull = nargs == 1;
+	const struct option *options = pull ? pull_options : push_options;
 	int c;
 	*code = 0;
 	opts->tls_verify = true;
@@ -402,8 +418,17 @@ static bool registry_command(struct cli *cli, int argc, char **argv, const char 
 		case OPT_AUTHFILE:
 			opts->authfile = optarg;
 			break;
+		case OPT_MAX_SIZE:
+			if (config_parse_size(optarg, &opts->max_size) < 0 || opts->max_size == 0) {
+				*code = cli_usage_error(cli,
+				                        "invalid --max-size `%s`: a number of bytes above 0, "
+				                        "with an optional K, M, G or T suffix",
+				                        optarg);
+				return false;
+			}
+			break;
 		case 'h':
-			printf("%s%s", usage, registry_usage);
+			printf("%s%s%s", usage, registry_usage, pull ? pull_usage : "");
 			*code = 0;
 			return false;
 		default:
@@ -422,8 +447,12 @@ int cmd_image_push(struct cli *cli, int argc, char **argv)
 {
 	static const char usage[] =
 	    "Usage: cryo image push [OPTIONS] IMAGE [docker://]DESTINATION\n\n"
-	    "Push a checkpoint image (`cryo checkpoint --create-image`) to a registry,\n"
-	    "through skopeo: e.g. `cryo image push ck:1 registry.example/team/ck:1`.\n\n"
+	    "Push an image to a registry, through skopeo: e.g. `cryo image push ck:1\n"
+	    "registry.example/team/ck:1`. A checkpoint image (`cryo checkpoint\n"
+	    "--create-image`) goes as it is stored; an ordinary image as the registry\n"
+	    "blobs it keeps (those it was loaded or pulled as, or made from its tarball\n"
+	    "at import). Every blob is checked against its digest before it goes, and\n"
+	    "the image keeps its ID.\n\n"
 	    "Options:\n";
 	struct registry_opts opts = {0};
 	struct cryo_engine *engine;

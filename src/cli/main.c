@@ -32,7 +32,7 @@ static const struct command commands[] = {
     {"rmi", cmd_image_rm, "Remove images (same as `image rm`)"},
     {"image mount", cmd_image_mount, "Mount an image's merged layers read-only"},
     {"image unmount", cmd_image_unmount, "Unmount an image mounted with `image mount`"},
-    {"image push", cmd_image_push, "Push a checkpoint image to a registry (skopeo)"},
+    {"image push", cmd_image_push, "Push an image or checkpoint image to a registry (skopeo)"},
     {"image pull", cmd_image_pull, "Pull an image or checkpoint image from a registry (skopeo)"},
     /* -- containers and volumes -- */
     {"create", cmd_create, "Create a container"},

@@ -8,14 +8,15 @@ teardown() { teardown_engine; }
 
 # ---- helpers ----
 
-# The store holds nothing: no image rows, no layer or image directories, no
-# unpack leftovers.
+# The store holds nothing: no image rows, no layer, image or registry blob
+# directories, no unpack leftovers.
 assert_store_empty() {
 	run cryo images --format json
 	[ "$status" -eq 0 ]
 	[ "$(jq length <<<"$output")" -eq 0 ]
 	[ -z "$(ls -A "$ROOT/layers" 2>/dev/null)" ]
 	[ -z "$(ls -A "$ROOT/images" 2>/dev/null)" ]
+	[ -z "$(ls -A "$ROOT/image-blobs" 2>/dev/null)" ]
 	assert_no_file_matching "$ROOT/tmp/image-*"
 }
 
@@ -429,16 +430,20 @@ hostile_tar() {
 @test "store: leftovers of an interrupted change are swept by the next one" {
 	import_busybox
 	# What a crash mid-import leaves: an unpack area, a layer without a row, an
-	# image directory without an image.
+	# image directory without an image, registry blobs without an image.
 	local orphan_layer orphan_image
 	orphan_layer=$(printf '%064d' 1)
 	orphan_image=$(printf '%064d' 2)
 	mkdir -p "$ROOT/tmp/image-layer-abc123/bin" "$ROOT/layers/$orphan_layer/etc" "$ROOT/images/$orphan_image/mnt"
-	mkdir -p "$ROOT/tmp/not-mine"
+	mkdir -p "$ROOT/tmp/not-mine" "$ROOT/image-blobs/$orphan_image/blobs/sha256" "$ROOT/tmp/image-blobs-abc123"
 	cryo image import "$(busybox_rootfs_tar)" other
 	[ ! -e "$ROOT/tmp/image-layer-abc123" ]
 	[ ! -e "$ROOT/layers/$orphan_layer" ]
 	[ ! -e "$ROOT/images/$orphan_image" ]
+	# and registry blobs without an image, kept ones being made
+	[ ! -e "$ROOT/image-blobs/$orphan_image" ]
+	[ ! -e "$ROOT/tmp/image-blobs-abc123" ]
+	[ "$(ls "$ROOT/image-blobs" | wc -l)" -eq 2 ]
 	# Other engineers' temporary files are not ours to remove.
 	[ -d "$ROOT/tmp/not-mine" ]
 	[ "$(ls "$ROOT/layers")" = "$(sha256 "$(busybox_rootfs_tar)")" ]

@@ -42,6 +42,8 @@ static void paths_under_root(void **state)
 	expect_path(layout_image_mnt(ROOT, "ab12"), ROOT "/images/ab12/mnt");
 	expect_path(layout_checkpoint_images_dir(ROOT), ROOT "/checkpoint-images");
 	expect_path(layout_checkpoint_image_dir(ROOT, "ab12"), ROOT "/checkpoint-images/ab12");
+	expect_path(layout_image_blobs_dir(ROOT), ROOT "/image-blobs");
+	expect_path(layout_image_blobs(ROOT, "ab12"), ROOT "/image-blobs/ab12");
 	expect_path(layout_volume_dir(ROOT, "data"), ROOT "/volumes/data");
 	expect_path(layout_volume_data(ROOT, "data"), ROOT "/volumes/data/_data");
 	expect_path(layout_checkpoints_dir(ROOT), ROOT "/checkpoints");
@@ -88,9 +90,10 @@ static void paths_under_runroot(void **state)
 static void directories_made_at_open(void **state)
 {
 	(void)state;
-	static const char *const root_want[] = {ROOT,           ROOT "/containers",       ROOT "/layers",
-	                                        ROOT "/images", ROOT "/volumes",          ROOT "/checkpoints",
-	                                        ROOT "/tmp",    ROOT "/checkpoint-images"};
+	static const char *const root_want[] = {
+	    ROOT,           ROOT "/containers",        ROOT "/layers",
+	    ROOT "/images", ROOT "/volumes",           ROOT "/checkpoints",
+	    ROOT "/tmp",    ROOT "/checkpoint-images", ROOT "/image-blobs"};
 	static const char *const run_want[] = {RUNROOT, RUNROOT "/runtime", RUNROOT "/locks",
 	                                       RUNROOT "/containers"};
 	size_t i;

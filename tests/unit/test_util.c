@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "proc.h"
 #include "util.h"
 
 static void name_validation(void **state)
@@ -151,13 +152,91 @@ static void rm_rf_any_depth(void **state)
 	assert_int_equal(rm_rf(base, NULL), 0); /* missing: fine */
 }
 
+static bool watch_counts(void *data)
+{
+	int *calls = data;
+	return ++*calls >= 3;
+}
+
+/* proc_run's watch: called while the child runs, and the child is killed
+ * when it says so (stdout captured or not: both wait paths). */
+static void proc_watch_stops_child(void **state)
+{
+	(void)state;
+	for (int capture = 0; capture < 2; capture++) {
+		char *argv[] = {"sleep", "30", NULL};
+		struct proc_opts po = PROC_OPTS_INIT;
+		struct proc_result res;
+		int calls = 0;
+		po.capture_stdout = capture;
+		po.watch = watch_counts;
+		po.watch_data = &calls;
+		po.watch_ms = 10;
+		int64_t start = now_monotonic_us();
+		assert_int_equal(proc_run(argv, &po, &res, NULL), 0);
+		assert_true(res.stopped);
+		assert_false(res.timed_out);
+		assert_int_equal(res.status, 128 + 9);
+		assert_int_equal(calls, 3);
+		assert_true(now_monotonic_us() - start < 10 * 1000 * 1000);
+		proc_result_free(&res);
+	}
+	/* the negative control: a watch that never stops lets it finish */
+	char *argv[] = {"true", NULL};
+	struct proc_opts po = PROC_OPTS_INIT;
+	struct proc_result res;
+	int calls = -1000;
+	po.watch = watch_counts;
+	po.watch_data = &calls;
+	po.watch_ms = 1;
+	assert_int_equal(proc_run(argv, &po, &res, NULL), 0);
+	assert_false(res.stopped);
+	assert_int_equal(res.status, 0);
+	proc_result_free(&res);
+}
+
+/* max_file_size: the child cannot write a file past it. */
+static void proc_max_file_size(void **state)
+{
+	(void)state;
+	char dir[] = "/var/tmp/cryo-test-fsize.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *out = xasprintf("of=%s/f", dir), *path = xasprintf("%s/f", dir);
+	char *argv[] = {"dd", "if=/dev/zero", out, "bs=4096", "count=16", "status=none", NULL};
+	struct proc_opts po = PROC_OPTS_INIT;
+	struct proc_result res;
+	struct stat st;
+	po.max_file_size = 8192;
+	assert_int_equal(proc_run(argv, &po, &res, NULL), 0);
+	assert_int_not_equal(res.status, 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 8192);
+	proc_result_free(&res);
+	/* the negative control: without the limit, all of it */
+	po.max_file_size = 0;
+	assert_int_equal(proc_run(argv, &po, &res, NULL), 0);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 16 * 4096);
+	proc_result_free(&res);
+	assert_int_equal(rm_rf(dir, NULL), 0);
+	free(out);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(name_validation),  cmocka_unit_test(error_wrap_keeps_cause),
-	    cmocka_unit_test(strv_ops),         cmocka_unit_test(random_ids_differ),
-	    cmocka_unit_test(timestamp_format), cmocka_unit_test(bounded_read),
-	    cmocka_unit_test(shell_quoting),    cmocka_unit_test(rm_rf_any_depth),
+	    cmocka_unit_test(name_validation),
+	    cmocka_unit_test(error_wrap_keeps_cause),
+	    cmocka_unit_test(strv_ops),
+	    cmocka_unit_test(random_ids_differ),
+	    cmocka_unit_test(timestamp_format),
+	    cmocka_unit_test(bounded_read),
+	    cmocka_unit_test(shell_quoting),
+	    cmocka_unit_test(rm_rf_any_depth),
+	    cmocka_unit_test(proc_watch_stops_child),
+	    cmocka_unit_test(proc_max_file_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

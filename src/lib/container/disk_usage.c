@@ -101,6 +101,15 @@ static int images_usage(struct cryo_engine *engine, struct usage_walk *w, struct
 			used = strcmp(cts[c]->image_id, images[i]->id) == 0;
 		out->total++;
 		out->active += used;
+		/* Its own directory: an ordinary image's registry blobs, a
+		 * checkpoint image's layout. */
+		cleanup_free char *own = images[i]->checkpoint_layer
+		                             ? image_checkpoint_dir(engine, images[i]->id)
+		                             : image_blobs_dir(engine, images[i]->id);
+		uint64_t own_bytes = tree_usage(w, own);
+		out->size += own_bytes;
+		if (!used)
+			out->reclaimable += own_bytes;
 		for (char **l = images[i]->layers; l && *l; l++) {
 			size_t k = 0;
 			while (k < n_layers && strcmp(layers[k].id, *l) != 0)

@@ -1,5 +1,6 @@
 /* What the engine's files take on disk, by kind (`cryo system df`): images
- * (their layers, each counted once however many images share it),
+ * (their layers, each counted once however many images share it, and each
+ * image's own directory: its registry blobs or checkpoint image layout),
  * containers (their own files: the upper dir and bundle, never the mounted
  * image layers), named volumes and kept checkpoints. Sizes are allocated
  * bytes (what du(1) reports), a file with several hard links counted once.

@@ -36,6 +36,10 @@ static const struct config_key keys[] = {
      * none: an archive cannot lift them (0 would mean none). */
     {"import.memory_limit", CONFIG_UINT, "8G", NULL},
     {"import.pids_limit", CONFIG_UINT, "4096", NULL},
+    /* The most a registry pull (`cryo image pull`, `cryo restore IMAGE`)
+     * downloads: the manifest's declared sizes and the bytes written
+     * (registry.h); `--max-size` overrides it for one pull. */
+    {"registry.max_pull_size", CONFIG_UINT, "64G", NULL},
     /* How CRIU stops a task after its parasite code (criu.h): "auto" probes
      * whether hardware breakpoints fire; "breakpoints" or "syscall" force one. */
     {"criu.stepping", CONFIG_STRING, "auto", criu_stepping_choices},
@@ -57,7 +61,7 @@ static const struct config_key *find_key(const char *name, size_t *index)
 	return NULL;
 }
 
-static int parse_uint(const char *text, uint64_t *out)
+int config_parse_size(const char *text, uint64_t *out)
 {
 	char *end;
 	errno = 0;
@@ -130,7 +134,7 @@ static int check_value(const struct config_key *k, const char *value, bool quote
 		}
 		return 0;
 	case CONFIG_UINT:
-		if (quoted || parse_uint(value, &u) < 0)
+		if (quoted || config_parse_size(value, &u) < 0)
 			return cryo_error_set(
 			    err, EINVAL,
 			    "`%s` takes a non-negative integer (K/M/G/T suffixes allowed), not `%s`", k->name,
@@ -283,7 +287,7 @@ const char *config_string(const struct cryo_config *cfg, const char *key)
 uint64_t config_uint(const struct cryo_config *cfg, const char *key)
 {
 	uint64_t v = 0;
-	parse_uint(raw_value(cfg, key, CONFIG_UINT), &v);
+	config_parse_size(raw_value(cfg, key, CONFIG_UINT), &v);
 	return v;
 }
 

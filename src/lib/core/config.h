@@ -39,6 +39,10 @@ const char *config_string(const struct cryo_config *cfg, const char *key);
 uint64_t config_uint(const struct cryo_config *cfg, const char *key);
 bool config_bool(const struct cryo_config *cfg, const char *key);
 
+/* A size as keys take it: digits with an optional K/M/G/T suffix (powers of
+ * 1024). -EINVAL or -ERANGE for anything else (nothing is set). */
+int config_parse_size(const char *text, uint64_t *out);
+
 /* The file the configuration came from, or NULL when only defaults apply. */
 const char *config_source(const struct cryo_config *cfg);
 /* The file that set a declared key, or NULL when the key has its default. */

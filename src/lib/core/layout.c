@@ -11,7 +11,8 @@
 #define IPAM "networks/ipam"
 
 const char *const layout_root_dirs[] = {
-    "", CONTAINERS, "layers", "images", "volumes", CHECKPOINTS, "tmp", "checkpoint-images", NULL,
+    "",    CONTAINERS,          "layers",      "images", "volumes", CHECKPOINTS,
+    "tmp", "checkpoint-images", "image-blobs", NULL,
 };
 const char *const layout_runroot_dirs[] = {"", "runtime", "locks", CONTAINERS, NULL};
 
@@ -91,6 +92,15 @@ char *layout_checkpoint_images_dir(const char *root)
 char *layout_checkpoint_image_dir(const char *root, const char *id)
 {
 	return below(root, "checkpoint-images", id, NULL);
+}
+
+char *layout_image_blobs_dir(const char *root)
+{
+	return xasprintf("%s/image-blobs", root);
+}
+char *layout_image_blobs(const char *root, const char *id)
+{
+	return below(root, "image-blobs", id, NULL);
 }
 
 char *layout_volume_dir(const char *root, const char *name)

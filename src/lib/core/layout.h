@@ -7,6 +7,7 @@
  *   ROOT/containers/ID/{upper,work,rootfs,ctr.log,network.json,criu.conf}
  *   (the container directory is also its OCI bundle: config.json, spec.h)
  *   ROOT/layers/LAYER  ROOT/images/ID/mnt  ROOT/checkpoint-images/ID
+ *   ROOT/image-blobs/ID (an ordinary image's registry blobs, image.h)
  *   ROOT/volumes/NAME/_data
  *   ROOT/checkpoints/ID  ROOT/checkpoints/ID.new-SUFFIX (staging)
  *   ROOT/tmp/NAME  ROOT/claims (scratch.h)  ROOT/empty
@@ -56,6 +57,8 @@ char *layout_image_dir(const char *root, const char *id);
 char *layout_image_mnt(const char *root, const char *id);
 char *layout_checkpoint_images_dir(const char *root);
 char *layout_checkpoint_image_dir(const char *root, const char *id);
+char *layout_image_blobs_dir(const char *root);
+char *layout_image_blobs(const char *root, const char *id);
 char *layout_volume_dir(const char *root, const char *name);
 char *layout_volume_data(const char *root, const char *name);
 char *layout_checkpoints_dir(const char *root);

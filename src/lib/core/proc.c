@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,7 +105,8 @@ static void log_run(char *const argv[], const struct proc_opts *opts, const stru
 	}
 	cleanup_free char *how = res->timed_out
 	                             ? xasprintf("killed after its %d ms timeout", opts->timeout_ms)
-	                             : xasprintf("exit %d", res->status);
+	                         : res->stopped ? xstrdup("killed by its watch")
+	                                        : xasprintf("exit %d", res->status);
 	cryo_debug("ran `%s`%s%s%s: %s in %.1f ms", cmd, *env ? " (with " : "", env, *env ? ")" : "", how,
 	           (double)duration_us / 1000.0);
 }
@@ -157,6 +159,11 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		if (opts->max_file_size) {
+			const struct rlimit lim = {opts->max_file_size, opts->max_file_size};
+			if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+				_exit(127);
+		}
 		execve(exe, argv, env);
 		_exit(127);
 	}
@@ -168,9 +175,21 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 		close(err_pipe[1]);
 
 	int64_t deadline = opts->timeout_ms > 0 ? now_monotonic_us() + (int64_t)opts->timeout_ms * 1000 : 0;
+	int64_t watch_us = opts->watch ? (int64_t)(opts->watch_ms > 0 ? opts->watch_ms : 100) * 1000 : 0;
+	int64_t next_watch = watch_us ? now_monotonic_us() + watch_us : 0;
 	int status = 0;
 	bool reaped = false;
 	for (;;) {
+		int64_t now = now_monotonic_us();
+		if (next_watch && now >= next_watch) {
+			if (opts->watch(opts->watch_data))
+				goto stop;
+			next_watch = now + watch_us;
+		}
+		/* The next moment to act without output: the deadline or the watch. */
+		int64_t wake = deadline;
+		if (next_watch && (!wake || next_watch < wake))
+			wake = next_watch;
 		struct pollfd pfds[2];
 		int n = 0;
 		for (int i = 0; i < 2; i++)
@@ -178,7 +197,7 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 				pfds[n++] = (struct pollfd){.fd = caps[i].fd, .events = POLLIN};
 		if (n == 0) {
 			/* No more output to read: wait for the process itself. */
-			if (!deadline) {
+			if (!wake) {
 				while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 					;
 				reaped = true;
@@ -189,18 +208,18 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 				reaped = true;
 				break;
 			}
-			if (now_monotonic_us() >= deadline)
+			if (deadline && now_monotonic_us() >= deadline)
 				goto timeout;
 			struct timespec ts = {0, 2 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 			continue;
 		}
 		int wait_ms = -1;
-		if (deadline) {
-			int64_t left = deadline - now_monotonic_us();
-			if (left <= 0)
+		if (wake) {
+			int64_t left = wake - now_monotonic_us();
+			if (deadline && now_monotonic_us() >= deadline)
 				goto timeout;
-			wait_ms = (int)(left / 1000) + 1;
+			wait_ms = left > 0 ? (int)(left / 1000) + 1 : 0;
 		}
 		int r = poll(pfds, (nfds_t)n, wait_ms);
 		if (r < 0 && errno != EINTR)
@@ -214,8 +233,12 @@ int proc_run(char *const argv[], const struct proc_opts *opts, struct proc_resul
 		}
 	}
 	goto done;
+stop:
+	res->stopped = true;
+	goto end_child;
 timeout:
 	res->timed_out = true;
+end_child:
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -223,7 +246,7 @@ timeout:
 done:
 	for (int i = 0; i < 2; i++)
 		if (caps[i].fd >= 0) {
-			while (caps[i].fd >= 0 && !res->timed_out)
+			while (caps[i].fd >= 0 && !res->timed_out && !res->stopped)
 				capture_read(&caps[i]);
 			if (caps[i].fd >= 0)
 				close(caps[i].fd);

@@ -15,6 +15,15 @@ struct proc_opts {
 	bool capture_stdout, capture_stderr;
 	/* Kill the child (SIGKILL) after this many milliseconds; 0 = no limit. */
 	int timeout_ms;
+	/* While the child runs, call watch(watch_data) every watch_ms
+	 * milliseconds; when it returns true the
+	 * child is killed (SIGKILL) and res->stopped is set. NULL: no watch. */
+	bool (*watch)(void *watch_data);
+	void *watch_data;
+	int watch_ms;
+	/* The child's RLIMIT_FSIZE (no file it writes grows beyond these many
+	 * bytes); 0 = inherited. */
+	unsigned long long max_file_size;
 };
 #define PROC_OPTS_INIT                                           \
 	{                                                        \
@@ -24,6 +33,7 @@ struct proc_opts {
 struct proc_result {
 	int status; /* exit code, or 128 + signal number */
 	bool timed_out;
+	bool stopped;       /* killed because opts->watch said so */
 	char *out, *errout; /* captured output, NUL-terminated, or NULL */
 };
 

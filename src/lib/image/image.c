@@ -1,5 +1,7 @@
 #include "image.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -500,6 +502,7 @@ int image_unmount(struct cryo_engine *engine, const char *ref, cryo_err *err)
 static int delete_image_locked(struct cryo_engine *engine, const struct image *img, cryo_err *err)
 {
 	cleanup_strv char **users = NULL, **orphans = xcalloc(1, sizeof(char *));
+	cleanup_free char *own_dir = NULL; /* its registry blobs or checkpoint layout */
 	const char *shown = img->name ? img->name : img->id;
 	int r;
 
@@ -542,11 +545,10 @@ static int delete_image_locked(struct cryo_engine *engine, const struct image *i
 		if ((r = rm_rf(dir, err)) < 0)
 			return cryo_error_wrap(err, "image `%s` removed, but not its layer directory", shown);
 	}
-	if (img->checkpoint_layer) {
-		cleanup_free char *dir = image_checkpoint_dir(engine, img->id);
-		if ((r = rm_rf(dir, err)) < 0)
-			return cryo_error_wrap(err, "image `%s` removed, but not its directory", shown);
-	}
+	own_dir =
+	    img->checkpoint_layer ? image_checkpoint_dir(engine, img->id) : image_blobs_dir(engine, img->id);
+	if ((r = rm_rf(own_dir, err)) < 0)
+		return cryo_error_wrap(err, "image `%s` removed, but not its directory `%s`", shown, own_dir);
 	return 0;
 fail:
 	state_rollback(engine);
@@ -567,6 +569,7 @@ static int sweep_leftovers(struct cryo_engine *engine, cryo_err *err)
 	    {layout_layers_dir, state_layer_exists},
 	    {layout_images_dir, state_image_exists},
 	    {layout_checkpoint_images_dir, state_image_exists},
+	    {layout_image_blobs_dir, state_image_exists},
 	};
 	for (size_t a = 0; a < ARRAY_SIZE(areas); a++) {
 		cleanup_free char *path = areas[a].dir(engine->root);
@@ -655,6 +658,7 @@ struct image_add {
 	struct image_config config;
 	char *checkpoint_layer;   /* a checkpoint image: its layer blob's sha256 hex */
 	uint64_t checkpoint_size; /* and its size */
+	char *keep;               /* the OCI layout of its registry blobs being made in tmp/, or NULL */
 };
 
 static void image_add_rollback(struct cryo_engine *engine, struct image_add *add)
@@ -673,6 +677,9 @@ static void image_add_clear(struct image_add *add)
 	free(add->name);
 	free(add->id);
 	free(add->checkpoint_layer);
+	if (add->keep)
+		rm_rf(add->keep, NULL);
+	free(add->keep);
 	image_config_clear(&add->config);
 }
 
@@ -787,8 +794,26 @@ fail:
  * name to it (when no container uses that one). */
 static int image_add_finish(struct cryo_engine *engine, struct image_add *add, char **id_out, cryo_err *err)
 {
-	int r = record_image(engine, add, err);
+	cleanup_free char *blobs = NULL;
+	bool moved = false;
+	int r;
+	/* The blobs go into place first (an image stored before keeps its own):
+	 * a row never names an image whose blobs a crash lost on the way. */
+	if (add->keep) {
+		blobs = image_blobs_dir(engine, add->id);
+		if (!path_exists(blobs)) {
+			if (rename(add->keep, blobs) < 0) {
+				r = cryo_error_set(err, errno, "move `%s` to `%s`", add->keep, blobs);
+				image_add_rollback(engine, add);
+				return r;
+			}
+			moved = true;
+		}
+	}
+	r = record_image(engine, add, err);
 	if (r < 0) {
+		if (moved)
+			rm_rf(blobs, NULL);
 		image_add_rollback(engine, add);
 		return r;
 	}
@@ -810,20 +835,218 @@ static void image_config_default(struct image_config *c)
 	c->user = xstrdup("");
 }
 
-/* An imported image's ID: the digest of its canonical description (creation
- * time, configuration, layers), so each import is a distinct image. */
-static char *imported_image_id(const struct image_add *add)
+/* ---- the registry blobs an image keeps ---- */
+
+/* Start the OCI layout that keeps an image's registry blobs (add->keep, in
+ * tmp/): the directory, blobs/sha256/ and oci-layout. */
+static int keep_make(struct cryo_engine *engine, struct image_add *add, cryo_err *err)
 {
-	char hex[DIGEST_HEX_LEN + 1];
-	cleanup_free char *created = format_timestamp(add->created);
+	static const char oci_layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
+	cleanup_free char *tmp = layout_tmp(engine->root, TMP_PREFIX "blobs-XXXXXX");
+	int r;
+	if (!mkdtemp(tmp))
+		return cryo_error_set(err, errno, "create directory `%s`", tmp);
+	add->keep = xstrdup(tmp);
+	cleanup_free char *blobs = xasprintf("%s/blobs/sha256", tmp);
+	cleanup_free char *layout_file = xasprintf("%s/oci-layout", tmp);
+	if ((r = mkdir_p(blobs, 0700, err)) == 0)
+		r = write_file(layout_file, oci_layout, strlen(oci_layout), 0600, err);
+	return r;
+}
+
+/* The kept layout's index.json, naming its one manifest. */
+static int keep_index(const struct image_add *add, const struct oci_descriptor *manifest, cryo_err *err)
+{
+	cleanup_free char *index_file = xasprintf("%s/index.json", add->keep);
+	struct json_object *index = json_object_new_object(), *list = json_object_new_array();
+	struct json_object *desc = json_object_new_object();
+	cleanup_free char *digest = xasprintf("sha256:%s", manifest->digest);
+	json_object_object_add(desc, "mediaType", json_object_new_string(manifest->media_type));
+	json_object_object_add(desc, "digest", json_object_new_string(digest));
+	json_object_object_add(desc, "size", json_object_new_int64(manifest->size));
+	json_object_array_add(list, desc);
+	json_object_object_add(index, "schemaVersion", json_object_new_int(2));
+	json_object_object_add(index, "manifests", list);
+	const char *text = json_plain(index);
+	int r = write_file(index_file, text, strlen(text), 0600, err);
+	json_object_put(index);
+	return r;
+}
+
+/* Keep the blob `desc` in add->keep: a hard link when the layout is the
+ * engine's own (a pull's or an oci-archive's scratch in tmp/), else a copy
+ * (a user's file must not share its inode with the store); then the kept
+ * bytes are checked against the descriptor. *kept_path (allocated) is the
+ * kept file, which is what the caller reads from then on. */
+static int keep_blob(const struct image_add *add, const struct oci_descriptor *desc, bool may_link,
+                     char **kept_path, cryo_err *err)
+{
+	cleanup_free char *path = xasprintf("%s/blobs/sha256/%s", add->keep, desc->digest);
+	cleanup_close int src = -1, dst = -1;
+	struct stat st;
+	int r;
+	if (!path_exists(path)) {
+		src = open(desc->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (src < 0)
+			return cryo_error_set(err, errno, "open blob `%s`", desc->path);
+		if (fstat(src, &st) < 0)
+			return cryo_error_set(err, errno, "stat blob `%s`", desc->path);
+		if (!S_ISREG(st.st_mode))
+			return fail_with(err, EINVAL, "blob sha256:%s (`%s`) is not a regular file",
+			                 desc->digest, desc->path);
+		cleanup_free char *by_fd = xasprintf("/proc/self/fd/%d", src);
+		if (!may_link || linkat(AT_FDCWD, by_fd, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0) {
+			dst = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (dst < 0)
+				return cryo_error_set(err, errno, "create `%s`", path);
+			if ((r = copy_file_contents(src, dst, err)) < 0)
+				return cryo_error_wrap(err, "copy blob sha256:%s to `%s`", desc->digest,
+				                       path);
+		}
+	}
+	struct oci_descriptor kept = *desc;
+	kept.path = path;
+	if ((r = oci_blob_verify(&kept, err)) < 0)
+		return r;
+	*kept_path = move_ptr(path);
+	return 0;
+}
+
+/* Write data as a blob of the kept layout; *desc receives its descriptor
+ * (digest, size, path; media type given). */
+static int keep_json_blob(const struct image_add *add, struct json_object *obj, const char *media_type,
+                          struct oci_descriptor *desc, cryo_err *err)
+{
+	const char *text = json_plain(obj);
+	digest_buffer(text, strlen(text), desc->digest);
+	desc->size = (int64_t)strlen(text);
+	desc->media_type = xstrdup(media_type);
+	desc->path = xasprintf("%s/blobs/sha256/%s", add->keep, desc->digest);
+	return write_file(desc->path, text, strlen(text), 0600, err);
+}
+
+static struct json_object *descriptor_json(const struct oci_descriptor *d)
+{
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "created", json_object_new_string(created));
-	json_object_object_add(o, "config", image_config_to_json(&add->config));
-	json_object_object_add(o, "layers", strv_to_json(add->layers));
-	const char *canonical = json_plain(o);
-	digest_buffer(canonical, strlen(canonical), hex);
-	json_object_put(o);
-	return xstrdup(hex);
+	cleanup_free char *digest = xasprintf("sha256:%s", d->digest);
+	json_object_object_add(o, "mediaType", json_object_new_string(d->media_type));
+	json_object_object_add(o, "digest", json_object_new_string(digest));
+	json_object_object_add(o, "size", json_object_new_int64(d->size));
+	return o;
+}
+
+/* The imported tarball, decompressed, as the kept layout's layer blob (an
+ * uncompressed tar: its digest is its diff_id). Only the compressions
+ * layer.h accepts are read; libarchive's raw format passes the tar bytes
+ * through untouched. */
+static int keep_tar_blob(const struct image_add *add, const char *tarball, struct oci_descriptor *desc,
+                         cryo_err *err)
+{
+	cleanup_free char *tmp = xasprintf("%s/blobs/layer.tmp", add->keep);
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct archive *in = archive_read_new();
+	struct archive_entry *entry;
+	struct digest *dg = digest_new();
+	int64_t size = 0;
+	int r = 0;
+	if (fd < 0) {
+		r = cryo_error_set(err, errno, "create `%s`", tmp);
+		goto out;
+	}
+	if (archive_read_support_filter_gzip(in) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(in) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(in) != ARCHIVE_OK ||
+	    archive_read_support_format_raw(in) != ARCHIVE_OK ||
+	    archive_read_open_filename(in, tarball, 1 << 16) != ARCHIVE_OK ||
+	    archive_read_next_header(in, &entry) != ARCHIVE_OK) {
+		r = fail_with(err, EINVAL, "read `%s`: %s", tarball, archive_error_string(in));
+		goto out;
+	}
+	for (;;) {
+		char buf[1 << 16];
+		la_ssize_t n = archive_read_data(in, buf, sizeof(buf));
+		if (n == 0)
+			break;
+		if (n < 0) {
+			r = fail_with(err, EINVAL, "decompress `%s`: %s", tarball, archive_error_string(in));
+			goto out;
+		}
+		digest_update(dg, buf, (size_t)n);
+		for (la_ssize_t done = 0; done < n;) {
+			ssize_t w = write(fd, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				r = cryo_error_set(err, errno, "write `%s`", tmp);
+				goto out;
+			}
+			done += w;
+		}
+		size += n;
+	}
+	digest_final(dg, desc->digest);
+	dg = NULL;
+	desc->size = size;
+	desc->media_type = xstrdup("application/vnd.oci.image.layer.v1.tar");
+	desc->path = xasprintf("%s/blobs/sha256/%s", add->keep, desc->digest);
+	if (rename(tmp, desc->path) < 0)
+		r = cryo_error_set(err, errno, "rename `%s` to `%s`", tmp, desc->path);
+out:
+	if (dg)
+		digest_free(dg);
+	archive_read_free(in);
+	return r;
+}
+
+/* An imported image's registry blobs: the layer (the tarball, decompressed),
+ * a configuration (creation time, this host's platform, the image's
+ * settings, the layer's diff_id) and a manifest. The ID is the
+ * configuration's digest, as for a loaded image; the creation time makes
+ * each import a distinct image. */
+static int keep_imported(const struct image_add *add, const char *tarball, char **id_out, cryo_err *err)
+{
+	struct oci_descriptor layer = {0}, config = {0}, manifest = {0};
+	cleanup_free char *created = format_timestamp(add->created), *diff_id = NULL;
+	struct json_object *cfg = NULL, *man = NULL;
+	int r;
+	if ((r = keep_tar_blob(add, tarball, &layer, err)) < 0)
+		goto out;
+	diff_id = xasprintf("sha256:%s", layer.digest);
+	struct json_object *rootfs = json_object_new_object(), *diff_ids = json_object_new_array();
+	json_object_array_add(diff_ids, json_object_new_string(diff_id));
+	json_object_object_add(rootfs, "type", json_object_new_string("layers"));
+	json_object_object_add(rootfs, "diff_ids", diff_ids);
+	cfg = json_object_new_object();
+	json_object_object_add(cfg, "created", json_object_new_string(created));
+	json_object_object_add(cfg, "architecture", json_object_new_string(oci_host_architecture()));
+	json_object_object_add(cfg, "os", json_object_new_string("linux"));
+	json_object_object_add(cfg, "config", image_config_to_json(&add->config));
+	json_object_object_add(cfg, "rootfs", rootfs);
+	if ((r = keep_json_blob(add, cfg, "application/vnd.oci.image.config.v1+json", &config, err)) < 0)
+		goto out;
+	struct json_object *layers = json_object_new_array();
+	json_object_array_add(layers, descriptor_json(&layer));
+	man = json_object_new_object();
+	json_object_object_add(man, "schemaVersion", json_object_new_int(2));
+	json_object_object_add(man, "mediaType",
+	                       json_object_new_string("application/vnd.oci.image.manifest.v1+json"));
+	json_object_object_add(man, "config", descriptor_json(&config));
+	json_object_object_add(man, "layers", layers);
+	if ((r = keep_json_blob(add, man, "application/vnd.oci.image.manifest.v1+json", &manifest, err)) <
+	        0 ||
+	    (r = keep_index(add, &manifest, err)) < 0)
+		goto out;
+	*id_out = xstrdup(config.digest);
+out:
+	json_object_put(cfg);
+	json_object_put(man);
+	free(layer.media_type);
+	free(layer.path);
+	free(config.media_type);
+	free(config.path);
+	free(manifest.media_type);
+	free(manifest.path);
+	return r;
 }
 
 static int import_locked(struct cryo_engine *engine, const char *tarball, struct image_add *add,
@@ -836,7 +1059,10 @@ static int import_locked(struct cryo_engine *engine, const char *tarball, struct
 		return r;
 	add->created = now_realtime_us();
 	image_config_default(&add->config);
-	add->id = imported_image_id(add);
+	if ((r = keep_make(engine, add, err)) < 0 || (r = keep_imported(add, tarball, &add->id, err)) < 0) {
+		image_add_rollback(engine, add);
+		return cryo_error_wrap(err, "make the image's registry blobs");
+	}
 	return image_add_finish(engine, add, id_out, err);
 }
 
@@ -962,8 +1188,8 @@ static int loaded_image_name(const struct oci_image *oci, const char *path, char
 	return 0;
 }
 
-static int load_layout(struct cryo_engine *engine, const char *dir, const char *path, struct image_add *add,
-                       char **id_out, cryo_err *err)
+static int load_layout(struct cryo_engine *engine, const char *dir, const char *path, bool may_link,
+                       struct image_add *add, char **id_out, cryo_err *err)
 {
 	cleanup_oci_image struct oci_image *oci = NULL;
 	struct json_object *config = NULL, *created;
@@ -973,10 +1199,18 @@ static int load_layout(struct cryo_engine *engine, const char *dir, const char *
 		return r;
 	if (!add->name && (r = loaded_image_name(oci, path, &add->name, err)) < 0)
 		return r;
+	if ((r = keep_make(engine, add, err)) < 0 || (r = keep_index(add, &oci->manifest, err)) < 0)
+		return cryo_error_wrap(err, "keep the image's blobs");
+	const struct oci_descriptor *json_blobs[] = {&oci->manifest, &oci->config};
+	for (size_t i = 0; i < ARRAY_SIZE(json_blobs); i++) {
+		cleanup_free char *kept = NULL;
+		if ((r = keep_blob(add, json_blobs[i], may_link, &kept, err)) < 0)
+			return cryo_error_wrap(err, "%s", i ? "config" : "manifest");
+	}
 	for (size_t i = 0; i < oci->n_layers; i++) {
-		if ((r = oci_blob_verify(&oci->layers[i], err)) < 0 ||
-		    (r = add_layer(engine, add, oci->layers[i].path, oci->layers[i].digest, false, err)) <
-		        0) {
+		cleanup_free char *kept = NULL;
+		if ((r = keep_blob(add, &oci->layers[i], may_link, &kept, err)) < 0 ||
+		    (r = add_layer(engine, add, kept, oci->layers[i].digest, false, err)) < 0) {
 			image_add_rollback(engine, add);
 			return cryo_error_wrap(err, "layer %zu of %zu", i + 1, oci->n_layers);
 		}
@@ -994,7 +1228,7 @@ int image_load(struct cryo_engine *engine, const char *path, const char *ref, ch
 {
 	struct image_add add = {0};
 	cleanup_close int lock = -1;
-	cleanup_free char *tmp = NULL;
+	cleanup_free char *tmp = NULL, *tmp_dir = NULL, *tmp_prefix = NULL;
 	struct stat st;
 	int r;
 
@@ -1025,7 +1259,12 @@ int image_load(struct cryo_engine *engine, const char *path, const char *ref, ch
 			goto wrap;
 		dir = tmp;
 	}
-	r = load_layout(engine, dir, path, &add, id_out, err);
+	/* A layout in the engine's tmp/ (an oci-archive unpacked here, a pull's
+	 * scratch) is the engine's own: its blobs may be linked, not copied. */
+	tmp_dir = layout_tmp_dir(engine->root);
+	tmp_prefix = xasprintf("%s/", tmp_dir);
+	bool owned = dir != path || str_has_prefix(path, tmp_prefix);
+	r = load_layout(engine, dir, path, owned, &add, id_out, err);
 wrap:
 	if (r < 0)
 		cryo_error_wrap(err, "load `%s`", path);
@@ -1037,6 +1276,11 @@ out:
 }
 
 /* ---- checkpoint images ---- */
+
+char *image_blobs_dir(struct cryo_engine *engine, const char *id)
+{
+	return layout_image_blobs(engine->root, id);
+}
 
 char *image_checkpoint_dir(struct cryo_engine *engine, const char *id)
 {

@@ -21,6 +21,14 @@
  * blob being the checkpoint archive, verified like an imported archive
  * whenever it is restored. They cannot be run or mounted.
  *
+ * An ordinary image also keeps its registry blobs, as an OCI layout under
+ * <root>/image-blobs/<id>/: one loaded from a layout or pulled keeps the
+ * blobs it came as (manifest, configuration, layer blobs, each checked
+ * against its digest as it is kept); an imported one, blobs made from its
+ * tarball (the tar, decompressed, as its layer; a configuration and a
+ * manifest). `image push` sends them, so the image keeps its ID (its
+ * configuration's digest) in every engine and registry.
+ *
  * A repository may start with a registry host (`localhost:5000/app`,
  * `registry.example/team/app`): `host[:port]/`, the port digits only. */
 #ifndef CRYO_IMAGE_H
@@ -88,6 +96,10 @@ char *image_layer_path(struct cryo_engine *engine, const char *layer_id);
  * NULL-terminated, allocated. */
 char **image_lowerdirs(struct cryo_engine *engine, const struct image *img);
 
+/* Where an ordinary image's registry blobs are kept, as an OCI layout
+ * (allocated; the directory exists only for images loaded or pulled). */
+char *image_blobs_dir(struct cryo_engine *engine, const char *id);
+
 /* Where a checkpoint image's OCI layout is kept (allocated). */
 char *image_checkpoint_dir(struct cryo_engine *engine, const char *id);
 
@@ -112,7 +124,9 @@ int image_add_checkpoint(struct cryo_engine *engine, const char *layout, const c
 bool image_annotations_are_checkpoint(struct json_object *annotations);
 
 /* Import a root file system tarball (plain, gzip, zstd, xz) as a one-layer image
- * named `ref`. *id_out (allocated) receives the new image's ID. */
+ * named `ref`. *id_out (allocated) receives the new image's ID: the digest of
+ * the configuration made for it, which holds the import's time (each import
+ * is a distinct image). */
 int image_import(struct cryo_engine *engine, const char *tarball, const char *ref, char **id_out,
                  cryo_err *err);
 

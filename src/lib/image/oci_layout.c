@@ -352,6 +352,8 @@ static int read_manifest(struct oci_image *img, const struct oci_descriptor *des
 		goto out;
 	}
 	take_annotations(img, manifest);
+	if (!img->manifest.media_type)
+		img->manifest.media_type = xstrdup(mt ? mt : MT_OCI_MANIFEST);
 	struct json_object *ann = NULL;
 	if (json_object_object_get_ex(manifest, "annotations", &ann) &&
 	    json_object_is_type(ann, json_type_object))
@@ -403,16 +405,12 @@ static int check_config(struct oci_image *img, cryo_err *err)
 int oci_layout_read(const char *dir, struct oci_image **out, cryo_err *err)
 {
 	cleanup_oci_image struct oci_image *img = xcalloc(1, sizeof(*img));
-	struct oci_descriptor manifest = {0};
 	int r;
 
 	img->dir = xstrdup(dir);
-	if ((r = resolve_manifest(img, &manifest, err)) < 0 || (r = read_manifest(img, &manifest, err)) < 0 ||
-	    (r = check_config(img, err)) < 0) {
-		descriptor_clear(&manifest);
+	if ((r = resolve_manifest(img, &img->manifest, err)) < 0 ||
+	    (r = read_manifest(img, &img->manifest, err)) < 0 || (r = check_config(img, err)) < 0)
 		return r;
-	}
-	descriptor_clear(&manifest);
 	*out = move_ptr(img);
 	return 0;
 }
@@ -431,6 +429,7 @@ void oci_image_free(struct oci_image *img)
 	if (!img)
 		return;
 	free(img->dir);
+	descriptor_clear(&img->manifest);
 	descriptor_clear(&img->config);
 	json_object_put(img->config_json);
 	for (size_t i = 0; i < img->n_layers; i++)

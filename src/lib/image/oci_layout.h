@@ -26,6 +26,7 @@ struct oci_descriptor {
 
 struct oci_image {
 	char *dir;                       /* the layout directory */
+	struct oci_descriptor manifest;  /* the image manifest (media type always set) */
 	struct oci_descriptor config;    /* the image configuration blob */
 	struct json_object *config_json; /* its parsed contents */
 	struct oci_descriptor *layers;   /* bottom first */

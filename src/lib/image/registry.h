@@ -4,12 +4,21 @@
  * registries' quirks, which a hand-written HTTP stack would get wrong.
  *
  * The exchange with cryo's store is an OCI image layout: a push copies a
- * checkpoint image's layout from the store; a pull copies into a scratch
+ * checkpoint image's layout, or an ordinary image's kept registry blobs
+ * (image.h), from the store, after checking every blob against its digest
+ * (the configuration's being the image's ID); a pull copies into a scratch
  * layout under <root>/tmp (claimed, scratch.h, and removed on every path),
  * then stores it like `image load` does (an ordinary image: its layers
  * checked against their digests and unpacked safely, layer.h) or, when its
  * manifest has the checkpoint annotations, as a checkpoint image (its layer
  * verified as an imported archive whenever it is restored).
+ *
+ * A pull is bounded (registry_opts.max_size, else the engine configuration's
+ * registry.max_pull_size): refused before the download when the manifest's
+ * declared sizes (configuration and layers) add up to more; during it,
+ * skopeo is killed once its scratch directory holds more, and no file it
+ * writes can outgrow the limit (RLIMIT_FSIZE). Either refusal (-EFBIG)
+ * names the image and the limit and leaves the store as it was.
  *
  * References are `[docker://]HOST[:PORT]/PATH[:TAG|@sha256:...]`; other
  * transports are refused. A pulled image is named after its reference
@@ -18,6 +27,7 @@
 #define CRYO_REGISTRY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine.h"
 #include "error.h"
@@ -30,6 +40,9 @@ struct registry_opts {
 	/* Pull: store only a checkpoint image; refuse anything else (-EINVAL),
 	 * leaving the store as it was. */
 	bool checkpoint_only;
+	/* Pull: the most it downloads, in bytes; 0: the engine configuration's
+	 * registry.max_pull_size. */
+	uint64_t max_size;
 };
 
 /* Does ref name a registry: docker://..., or a first component that is a
@@ -42,7 +55,9 @@ bool registry_ref_names_registry(const char *ref);
  * may be NULL. */
 int registry_ref_parse(const char *ref, char **name, char **skopeo_ref, cryo_err *err);
 
-/* Push image `image_ref` (a checkpoint image) to registry reference `dest`. */
+/* Push image `image_ref` (a checkpoint image, or an ordinary image with its
+ * registry blobs: -ENOTSUP when it has none) to registry reference `dest`;
+ * -EBADMSG when a stored blob does not match its digest. */
 int registry_push(struct cryo_engine *engine, const char *image_ref, const char *dest,
                   const struct registry_opts *opts, cryo_err *err);
 
