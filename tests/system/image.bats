@@ -479,6 +479,39 @@ hostile_tar() {
 	assert_store_empty
 }
 
+@test "bad input: a layer that unpacks beyond the engine's import limits is refused, the store unchanged" {
+	# 64 MiB of zeros: a gzip bomb of about 64 KiB
+	mkdir -p "$TEST_DIR/bomb"
+	head -c 64M /dev/zero >"$TEST_DIR/bomb/zeros"
+	tar -C "$TEST_DIR/bomb" -czf "$TEST_DIR/bomb.tar.gz" .
+	assert_equal "$(($(stat -c %s "$TEST_DIR/bomb.tar.gz") < 1048576))" 1
+	printf '[import]\nmax_total_size = 16M\n' >"$TEST_DIR/small.conf"
+	run cryo --config "$TEST_DIR/small.conf" image import "$TEST_DIR/bomb.tar.gz" bomb
+	assert_fails_with 'more than 16777216 bytes of file data'
+	assert_output_contains 'import.max_total_size'
+	assert_store_empty
+	# the same through an oci-archive's own unpacking
+	make_oci_layout "$TEST_DIR/layout" example.com/test/app:v2
+	head -c 32M /dev/zero >"$TEST_DIR/layout/padding"
+	tar -C "$TEST_DIR/layout" -czf "$TEST_DIR/app.tar.gz" .
+	run cryo --config "$TEST_DIR/small.conf" image load -i "$TEST_DIR/app.tar.gz"
+	assert_fails_with 'import.max_total_size'
+	assert_store_empty
+	# too many entries
+	mkdir -p "$TEST_DIR/many"
+	touch "$TEST_DIR/many/f"{1..40}
+	tar -C "$TEST_DIR/many" -cf "$TEST_DIR/many.tar" .
+	printf '[import]\nmax_entries = 20\n' >"$TEST_DIR/few.conf"
+	run cryo --config "$TEST_DIR/few.conf" image import "$TEST_DIR/many.tar" many
+	assert_fails_with 'more than 20 entries'
+	assert_store_empty
+	# the control: within the engine's defaults all three are stored
+	cryo image import "$TEST_DIR/bomb.tar.gz" bomb >/dev/null
+	cryo image load -i "$TEST_DIR/app.tar.gz" >/dev/null
+	cryo image import "$TEST_DIR/many.tar" many >/dev/null
+	assert_equal "$(cryo images --format json | jq length)" 3
+}
+
 @test "bad input: nonexistent file" {
 	run cryo image import "$TEST_DIR/nonexistent.tar" x
 	assert_fails_with "import \`$TEST_DIR/nonexistent.tar\`: No such file or directory"

@@ -703,8 +703,12 @@ static int add_layer(struct cryo_engine *engine, struct image_add *add, const ch
 			size = add->sizes[i];
 		}
 	if (!known || !path_exists(final)) {
-		const struct layer_unpack_opts opts = {
-		    .expected_digest = id, .whiteouts = true, .require_entries = require_entries};
+		struct extract_limits limits;
+		extract_limits_from_config(engine->config, &limits);
+		const struct layer_unpack_opts opts = {.expected_digest = id,
+		                                       .whiteouts = true,
+		                                       .require_entries = require_entries,
+		                                       .limits = &limits};
 		struct layer_unpack_result res;
 		if (!mkdtemp(tmp))
 			return cryo_error_set(err, errno, "create directory `%s`", tmp);
@@ -1255,7 +1259,9 @@ int image_load(struct cryo_engine *engine, const char *path, const char *ref, ch
 			tmp = NULL;
 			goto wrap;
 		}
-		if ((r = oci_archive_extract(path, tmp, err)) < 0)
+		struct extract_limits limits;
+		extract_limits_from_config(engine->config, &limits);
+		if ((r = oci_archive_extract(path, tmp, &limits, err)) < 0)
 			goto wrap;
 		dir = tmp;
 	}

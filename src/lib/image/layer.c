@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -117,7 +118,28 @@ struct unpack {
 	const struct layer_unpack_opts *opts;
 	struct layer_unpack_result *res;
 	struct root_meta root;
+	uint64_t written; /* bytes of file data */
+	uint64_t space;   /* the destination's free bytes at the start (with limits) */
 };
+
+/* One more block of file data, within the limits. */
+static int account_data(struct unpack *u, size_t size, cryo_err *err)
+{
+	const struct extract_limits *l = u->opts->limits;
+	u->written += size;
+	if (!l)
+		return 0;
+	if (u->written > l->max_total_size)
+		return fail_with(err, EFBIG,
+		                 "unpacks to more than %llu bytes of file data, the most this engine "
+		                 "unpacks from elsewhere (`import.max_total_size`)",
+		                 (unsigned long long)l->max_total_size);
+	if (u->written > u->space)
+		return fail_with(err, ENOSPC,
+		                 "unpacks to more than the %llu bytes free on the engine's file system",
+		                 (unsigned long long)u->space);
+	return 0;
+}
 
 static int record_root(struct unpack *u, struct archive_entry *entry, cryo_err *err)
 {
@@ -276,6 +298,8 @@ static int copy_data(struct unpack *u, cryo_err *err)
 		if (r < ARCHIVE_WARN)
 			return cryo_error_set(err, archive_errno(u->in) > 0 ? archive_errno(u->in) : 0,
 			                      "read: %s", archive_error_string(u->in));
+		if ((r = account_data(u, size, err)) < 0)
+			return r;
 		if (archive_write_data_block(u->out, buf, size, offset) < ARCHIVE_WARN)
 			return cryo_error_set(err, 0, "write: %s", archive_error_string(u->out));
 	}
@@ -292,6 +316,14 @@ static int unpack_entry(struct unpack *u, struct archive_entry *entry, cryo_err 
 	if ((r = pathsafe_normalize(raw, &rel, err)) < 0)
 		return r;
 	u->res->entries++;
+	const struct extract_limits *l = u->opts->limits;
+	if (l && u->res->entries > l->max_entries)
+		return fail_with(err, EFBIG,
+		                 "more than %llu entries, the most this engine unpacks from elsewhere "
+		                 "(`import.max_entries`)",
+		                 (unsigned long long)l->max_entries);
+	if (l && strcmp(rel, ".") != 0 && (r = extract_limits_check_name(l, rel, err)) < 0)
+		return r;
 	if (strcmp(rel, ".") == 0)
 		return record_root(u, entry, err);
 
@@ -397,6 +429,14 @@ int layer_unpack(const char *archive_path, const char *dest, const struct layer_
 	/* No user/group name lookup: layers carry the container's numeric IDs. */
 
 	struct unpack u = {.in = in, .out = out, .rootfd = rootfd, .opts = opts, .res = result};
+	if (opts->limits) {
+		struct statvfs vfs;
+		if (fstatvfs(rootfd, &vfs) < 0) {
+			r = cryo_error_set(err, errno, "free space of `%s`", dest);
+			goto out;
+		}
+		u.space = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	}
 
 	cwd.saved = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cwd.saved < 0 || fchdir(rootfd) < 0) {

@@ -23,6 +23,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "safe_extract.h"
 
 struct layer_unpack_opts {
 	/* sha256 hex the archive file's bytes (as stored, compressed or not) must
@@ -36,6 +37,12 @@ struct layer_unpack_opts {
 	/* Accept only regular files and directories (no links, devices, FIFOs):
 	 * for archives that carry data, not a root file system. */
 	bool plain_only;
+	/* What the archive may unpack to (the engine's import.max_* keys,
+	 * safe_extract.h): the bytes of file data written, the entries, each
+	 * name's depth and length; and never more file data than the
+	 * destination's file system has free when the unpack starts. A layer
+	 * that goes over fails, naming the limit. NULL: none of these. */
+	const struct extract_limits *limits;
 };
 
 struct layer_unpack_result {

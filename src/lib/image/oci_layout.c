@@ -415,9 +415,10 @@ int oci_layout_read(const char *dir, struct oci_image **out, cryo_err *err)
 	return 0;
 }
 
-int oci_archive_extract(const char *archive, const char *dest, cryo_err *err)
+int oci_archive_extract(const char *archive, const char *dest, const struct extract_limits *limits,
+                        cryo_err *err)
 {
-	const struct layer_unpack_opts opts = {.require_entries = true, .plain_only = true};
+	const struct layer_unpack_opts opts = {.require_entries = true, .plain_only = true, .limits = limits};
 	int r = layer_unpack(archive, dest, &opts, NULL, err);
 	if (r < 0)
 		return cryo_error_wrap(err, "unpack oci-archive `%s`", archive);

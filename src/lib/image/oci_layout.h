@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "safe_extract.h"
 
 #define OCI_ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
 #define OCI_ANNOTATION_CONTAINERD_NAME "io.containerd.image.name"
@@ -48,10 +49,12 @@ int oci_layout_read(const char *dir, struct oci_image **out, cryo_err *err);
 int oci_blob_verify(const struct oci_descriptor *desc, cryo_err *err);
 
 /* Unpack an `oci-archive` (a tar of a layout, possibly compressed) into the
- * existing directory dest, with the same path checks as layers. Only regular
+ * existing directory dest, with the same path checks and limits (NULL: none)
+ * as layers. Only regular
  * files and directories are accepted: a blob that is a symlink could make the
  * load read a host file. */
-int oci_archive_extract(const char *archive, const char *dest, cryo_err *err);
+int oci_archive_extract(const char *archive, const char *dest, const struct extract_limits *limits,
+                        cryo_err *err);
 
 /* This machine's architecture as OCI platforms spell it (GOARCH: amd64, arm64...). */
 const char *oci_host_architecture(void);
