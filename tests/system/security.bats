@@ -162,7 +162,11 @@ cap_eff() { # options...
 	# kept in the container's configuration, so a restored copy has the same set
 	cryo run -d --name c --cap-add MKNOD --cap-drop NET_RAW workload sleep 1000 >/dev/null
 	cryo checkpoint --leave-running --export "$TEST_DIR/c.tar" c
-	cryo restore --import "$TEST_DIR/c.tar" --name c2
+	# (an import grants capabilities beyond the default set only by name)
+	run cryo restore --import "$TEST_DIR/c.tar" --name c2
+	assert_status 125
+	assert_output_contains 'given the capabilities `CAP_MKNOD`'
+	cryo restore --import "$TEST_DIR/c.tar" --name c2 --cap-add mknod
 	[ "$(grep CapEff "/proc/$(ctr_pid c2)/status")" = "$(grep CapEff "/proc/$(ctr_pid c)/status")" ]
 	# bad names are refused, naming them
 	run cryo run --rm --cap-add CAP_BOGUS workload true
