@@ -310,6 +310,22 @@ static int criu_failure(cryo_err *err, const char *log_path)
 	return cryo_error_code(err ? *err : NULL);
 }
 
+/* `checkpoint` and the flags every runc checkpoint of ours takes from o. */
+static void push_checkpoint_args(char ***argv, const struct criu_opts *o)
+{
+	strv_push(argv, "checkpoint");
+	strv_push(argv, "--image-path");
+	strv_push(argv, o->image_path);
+	strv_push(argv, "--work-path");
+	strv_push(argv, o->work_path);
+	if (o->leave_running)
+		strv_push(argv, "--leave-running");
+	if (o->tcp_established)
+		strv_push(argv, "--tcp-established");
+	if (o->file_locks)
+		strv_push(argv, "--file-locks");
+}
+
 int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct criu_opts *o, cryo_err *err)
 {
 	cleanup_strv char **argv = NULL;
@@ -317,17 +333,7 @@ int runtime_checkpoint(struct cryo_engine *engine, const char *id, const struct 
 	int r;
 	if ((r = criu_setup(engine, &argv, &env, err)) < 0)
 		return cryo_error_wrap(err, "checkpoint `%s`", id);
-	strv_push(&argv, "checkpoint");
-	strv_push(&argv, "--image-path");
-	strv_push(&argv, o->image_path);
-	strv_push(&argv, "--work-path");
-	strv_push(&argv, o->work_path);
-	if (o->leave_running)
-		strv_push(&argv, "--leave-running");
-	if (o->tcp_established)
-		strv_push(&argv, "--tcp-established");
-	if (o->file_locks)
-		strv_push(&argv, "--file-locks");
+	push_checkpoint_args(&argv, o);
 	strv_push(&argv, id);
 	r = runtime_run(engine, argv, env, "checkpoint", id, NULL, err);
 	if (r < 0) {
@@ -429,26 +435,10 @@ static pid_t spawn_with_env(char **argv, char **env, int output, int keep_fd, bo
 	_exit(127);
 }
 
-static int wait_pid(pid_t pid)
-{
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 255;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* runc's message and CRIU's error lines, once runc checkpoint has ended with status. */
 static int lazy_dump_failure(struct runtime_lazy_dump *d, int status, cryo_err *err)
 {
-	struct stat st;
-	cleanup_free char *out = NULL;
-	if (fstat(d->output, &st) == 0) {
-		size_t len = (size_t)st.st_size > (64 << 10) ? (64 << 10) : (size_t)st.st_size;
-		out = xcalloc(1, len + 1);
-		ssize_t n = pread(d->output, out, len, st.st_size - (off_t)len);
-		out[n > 0 ? n : 0] = '\0';
-	}
+	cleanup_free char *out = proc_read_tail(d->output, 64 << 10);
 	cleanup_free char *msg = runtime_error_message(out);
 	cryo_error_set(err, 0, "runtime checkpoint `%s` (lazy, page server %s): %s (exit status %d)", d->id,
 	               d->page_server, msg, status);
@@ -474,17 +464,7 @@ int runtime_checkpoint_lazy(struct cryo_engine *engine, const char *id, const st
 	if (pipe2(status_pipe, O_CLOEXEC) < 0)
 		return cryo_error_set(err, errno, "lazy checkpoint `%s`: pipe", id);
 	cleanup_free char *status_fd = xasprintf("%d", status_pipe[1]);
-	strv_push(&argv, "checkpoint");
-	strv_push(&argv, "--image-path");
-	strv_push(&argv, o->image_path);
-	strv_push(&argv, "--work-path");
-	strv_push(&argv, o->work_path);
-	if (o->leave_running)
-		strv_push(&argv, "--leave-running");
-	if (o->tcp_established)
-		strv_push(&argv, "--tcp-established");
-	if (o->file_locks)
-		strv_push(&argv, "--file-locks");
+	push_checkpoint_args(&argv, o);
 	strv_push(&argv, "--lazy-pages");
 	strv_push(&argv, "--page-server");
 	strv_push(&argv, o->page_server);
@@ -510,7 +490,7 @@ int runtime_checkpoint_lazy(struct cryo_engine *engine, const char *id, const st
 	close(status_pipe[0]);
 	if (n == 1)
 		return 0;
-	int status = wait_pid(d->pid);
+	int status = proc_wait_status(d->pid);
 	d->pid = 0;
 	return lazy_dump_failure(d, status, err);
 }
@@ -519,7 +499,7 @@ int runtime_lazy_dump_wait(struct runtime_lazy_dump *d, cryo_err *err)
 {
 	if (d->pid <= 0)
 		return 0;
-	int status = wait_pid(d->pid);
+	int status = proc_wait_status(d->pid);
 	d->pid = 0;
 	return status == 0 ? 0 : lazy_dump_failure(d, status, err);
 }
@@ -564,7 +544,7 @@ void runtime_lazy_dump_cancel(struct runtime_lazy_dump *d)
 		(void)n;
 		close(fd);
 	}
-	wait_pid(d->pid);
+	proc_wait_status(d->pid);
 	d->pid = 0;
 }
 
@@ -647,7 +627,7 @@ int runtime_lazy_pages_start(struct cryo_engine *engine, const char *image_path,
 	while ((n = read(pid_pipe[0], &pid, sizeof(pid))) < 0 && errno == EINTR)
 		;
 	close(pid_pipe[0]);
-	if (wait_pid(mid) != 0 || n != sizeof(pid) || pid <= 0)
+	if (proc_wait_status(mid) != 0 || n != sizeof(pid) || pid <= 0)
 		return cryo_error_set(err, EIO, "lazy pages from `%s`: could not start `%s lazy-pages`",
 		                      page_server, criu);
 	*daemon = pid;

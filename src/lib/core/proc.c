@@ -270,3 +270,24 @@ void proc_result_free(struct proc_result *res)
 	free(res->errout);
 	res->out = res->errout = NULL;
 }
+
+int proc_wait_status(pid_t pid)
+{
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 255;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+char *proc_read_tail(int fd, size_t max)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return xstrdup("");
+	size_t len = (size_t)st.st_size > max ? max : (size_t)st.st_size;
+	char *buf = xcalloc(1, len + 1);
+	ssize_t n = pread(fd, buf, len, (off_t)st.st_size - (off_t)len);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}

@@ -3,6 +3,8 @@
 #define CRYO_PROC_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -45,6 +47,14 @@ void proc_result_free(struct proc_result *res);
 /* Find an executable in PATH (or check an explicit path). Returns an allocated path
  * or NULL. */
 char *proc_find_executable(const char *name);
+
+/* Wait for a child (through EINTR): its exit status, 128 + the signal that
+ * killed it, or 255 when it cannot be waited for. */
+int proc_wait_status(pid_t pid);
+
+/* The last max bytes of what a file descriptor (a memfd a child wrote its
+ * output to) holds, NUL-terminated; "" when it cannot be read. */
+char *proc_read_tail(int fd, size_t max);
 
 /* "a b c" rendering of argv for messages. */
 char *proc_argv_string(char *const argv[]);

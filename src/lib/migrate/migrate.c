@@ -323,27 +323,6 @@ static char *read_report(int fd)
 	return NULL;
 }
 
-static char *read_memfd(int fd)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return xstrdup("");
-	size_t len = (size_t)st.st_size > DEST_OUTPUT_MAX ? DEST_OUTPUT_MAX : (size_t)st.st_size;
-	char *buf = xcalloc(1, len + 1);
-	ssize_t n = pread(fd, buf, len, (off_t)st.st_size - (off_t)len);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
-static int wait_child(pid_t pid)
-{
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 255;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* The destination's report (its --print-stats JSON, one line) names the
  * container; what it cannot tell stays empty. Returns whether it says the
  * container is restored frozen. */
@@ -411,8 +390,8 @@ static int migrate_handoff(void *data, const char *dir, const struct signing_key
 	}
 	/* Closing ends the stream. */
 	close(in_w);
-	int status = wait_child(pid);
-	cleanup_free char *dest_err = read_memfd(errout);
+	int status = proc_wait_status(pid);
+	cleanup_free char *dest_err = proc_read_tail(errout, DEST_OUTPUT_MAX);
 	str_rstrip(dest_err);
 	const char *why = status == 127 ? "could not be run" : status > 128 ? "was killed" : "failed";
 	if (m->dest->kind == MIGRATE_SSH && status == 255 && !*dest_err)
@@ -437,13 +416,13 @@ static void migrate_handoff_finish(void *data, bool commit)
 	(void)n;
 	close(m->in_w);
 	m->in_w = -1;
-	int status = wait_child(m->pid);
+	int status = proc_wait_status(m->pid);
 	m->pid = -1;
 	if (commit) {
 		m->stats->commit = now_monotonic_us() - start;
 		if (status != 0) {
 			m->commit_status = status;
-			m->commit_err = read_memfd(m->errout);
+			m->commit_err = proc_read_tail(m->errout, DEST_OUTPUT_MAX);
 			str_rstrip(m->commit_err);
 		}
 	}
@@ -659,7 +638,7 @@ static int migrate_container_held(struct cryo_engine *engine, const char *ref,
 	strv_free(m.cap_add);
 	if (m.pid > 0) { /* reported, but the checkpoint failed before its kill */
 		closep(&m.in_w);
-		wait_child(m.pid);
+		proc_wait_status(m.pid);
 	}
 	closep(&m.errout);
 	cleanup_free char *commit_err = m.commit_err;
