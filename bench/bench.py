@@ -82,7 +82,9 @@ WORKLOADS = {
 SYSTEMS = ["cryo", "cryo-comparison", "podman"]
 # Known but not run by default: cryo with the container on the bridge network
 # `cryo` (CNI chain at start and restore, CRIU's network lock in every dump).
-EXTRA_SYSTEMS = ["cryo-bridge"]
+# cryo-inwindow: cryo without the copies made ahead of the freeze where reflinks are absent
+# (CRYO_TEST_NO_PRECOPY=1): the frozen window copies every changed file, as before.
+EXTRA_SYSTEMS = ["cryo-bridge", "cryo-inwindow"]
 COMPRESSIONS = ["zstd", "none"]
 
 
@@ -166,7 +168,7 @@ class Engine:
 
 
 class Cryo(Engine):
-    def __init__(self, binary, root, runroot, comparison=False, network=None):
+    def __init__(self, binary, root, runroot, comparison=False, network=None, inwindow=False):
         self.network = network
         env = dict(os.environ)
         if comparison:
@@ -174,8 +176,13 @@ class Cryo(Engine):
             env["CRYO_TEST_THAW_AFTER_ARCHIVE"] = "1"
         else:
             env.pop("CRYO_TEST_THAW_AFTER_ARCHIVE", None)
+        if inwindow:
+            env["CRYO_TEST_NO_PRECOPY"] = "1"
+        else:
+            env.pop("CRYO_TEST_NO_PRECOPY", None)
         super().__init__([binary, "--root", root, "--runroot", runroot], env)
-        self.name = "cryo-comparison" if comparison else "cryo-bridge" if network else "cryo"
+        self.name = ("cryo-comparison" if comparison else "cryo-bridge" if network
+                     else "cryo-inwindow" if inwindow else "cryo")
 
     def import_image(self, tar):
         self.cmd("image", "import", tar, "workload")
@@ -428,7 +435,8 @@ CRYO_PHASES = [
     ("volumes_capture_duration", "volumes capture"),
     ("frozen_window", "frozen window"),
     ("capture_flush_duration", "flush before the freeze (reflink)"),
-    ("capture_write_duration", "diff tars after the thaw (reflink)"),
+    ("capture_precopy_duration", "copies ahead of the freeze (no reflinks)"),
+    ("capture_write_duration", "diff tars after the thaw (snapshots)"),
     ("archive_duration", "archive"),
     ("checkpoint_duration", "checkpoint total"),
 ]
@@ -497,6 +505,8 @@ RATIOS = [
     # (key, description, (system, metric), (system, metric))
     ("frozen_cryo_vs_comparison", "cryo frozen window / comparison-mode frozen window",
      ("cryo", "frozen_window_us"), ("cryo-comparison", "frozen_window_us")),
+    ("frozen_cryo_vs_inwindow", "cryo frozen window / cryo with everything copied in the window",
+     ("cryo", "frozen_window_us"), ("cryo-inwindow", "frozen_window_us")),
     ("frozen_cryo_vs_podman_checkpoint", "cryo frozen window / Podman checkpoint wall time",
      ("cryo", "frozen_window_us"), ("podman", "checkpoint_wall_us")),
     ("stall_cryo_vs_comparison", "workload stall: cryo / comparison mode",
@@ -638,10 +648,10 @@ def markdown(meta, summary, ratios, scale):
               "| workload | compression | " + " | ".join(desc for _, desc, _, _ in RATIOS) + " |",
               "|---|---|" + "---|" * len(RATIOS)]
     for row in ratios:
-        if all(row[k] is None for k, _, _, _ in RATIOS):
+        if all(row.get(k) is None for k, _, _, _ in RATIOS):
             continue
         lines.append(f"| {row['workload']} | {row['compression']} | "
-                     + " | ".join(fmt_ratio(row[k]) for k, _, _, _ in RATIOS) + " |")
+                     + " | ".join(fmt_ratio(row.get(k)) for k, _, _, _ in RATIOS) + " |")
     lines.append("")
     pts = [s for s in scale if "fit" not in s]
     if pts:
@@ -711,6 +721,8 @@ def main():
         engines["cryo-comparison"] = Cryo(a.cryo, cryo_root, cryo_runroot, comparison=True)
     if "cryo-bridge" in systems:
         engines["cryo-bridge"] = Cryo(a.cryo, cryo_root, cryo_runroot, network="cryo")
+    if "cryo-inwindow" in systems:
+        engines["cryo-inwindow"] = Cryo(a.cryo, cryo_root, cryo_runroot, inwindow=True)
     if "podman" in systems:
         p = os.path.join(a.workdir, "podman")
         engines["podman"] = Podman(os.path.join(p, "root"), os.path.join(p, "run"), os.path.join(p, "tmp"))

@@ -683,21 +683,74 @@ start_counter_with_data() {
 	[ "$(freezer_state cryo src)" = THAWED ]
 }
 
-@test "on ext4 (no reflinks) the capture is the usual copy, and consistent" {
+@test "on ext4 (no reflinks) the files are copied ahead of the freeze, and only what changed since is copied in the window: consistent" {
 	engine_on_loop_fs ext4
 	start_counter_with_data
+	sleep 0.2 # the 4 MiB files are older than the copies' cutoff
 	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/e.tar.zst" --print-stats src
 	echo "$stderr"
 	[ "$status" -eq 0 ]
-	jq -e '.capture_method == "copy" and .reflink_bytes == 0 and .capture_write_duration == 0' <<<"$output"
-	jq -e '.rootfs_diff_bytes >= 4194304' <<<"$output"
+	jq -e '.capture_method == "precopy" and .reflink_bytes == 0' <<<"$output"
+	# both 4 MiB files were copied ahead and taken over unchanged; the
+	# window copied only the counter's files (a few bytes each)
+	jq -e '.capture_precopied_bytes >= 8388608 and .capture_reused_bytes >= 8388608' <<<"$output"
+	jq -e '.capture_copied_bytes < 1048576 and .capture_precopy_duration > 0' <<<"$output"
+	jq -e '.capture_write_duration > 0 and .rootfs_diff_bytes >= 4194304' <<<"$output"
 	jq -e '.frozen_window >= .frozen_time and .frozen_window <= .checkpoint_duration' <<<"$output"
+	[ -z "$(ls -A "$ROOT/checkpoints")" ]
 	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
 	trust_engine1_on_engine2
+	run --separate-stderr cryo2 restore --import "$TEST_DIR/e.tar.zst" --name r
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo2 r
+	local sum
+	sum=$(cryo exec src md5sum /state/fill | cut -d' ' -f1)
+	[ "$(cryo2 exec r md5sum /state/fill | cut -d' ' -f1)" = "$sum" ]
+	[ "$(cryo2 exec r md5sum /vol/fill | cut -d' ' -f1)" = "$sum" ]
+	cryo2 rm -f r >/dev/null
+	# the container writes on for a while between the copies and the freeze
+	export CRYO_TEST_PRECOPY_DELAY_MS=300
 	run --separate-stderr consistency_cycles 3 /state/counter cryo2 --replace-volumes
+	unset CRYO_TEST_PRECOPY_DELAY_MS
 	echo "$stderr"
 	[ "$status" -eq 0 ]
 	[ "$output" = 0 ]
+	# the old way, everything copied inside the window, still works
+	CRYO_TEST_NO_PRECOPY=1 run --separate-stderr cryo checkpoint --leave-running --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "copy" and .capture_precopied_bytes == 0 and .capture_write_duration == 0' <<<"$output"
+}
+
+# The counter writing its files through a shared writable mapping (stores
+# into a dirty page set no file times), left running a second first.
+start_mmap_counter() {
+	cryo run -d --name src workload "${counter_cmd[@]}" --mmap >/dev/null
+	wait_for 10 log_has cryo src READY
+	sleep 1
+}
+
+@test "a file written through a shared mapping is copied again in the frozen window: consistent" {
+	start_mmap_counter
+	export CRYO_TEST_PRECOPY_DELAY_MS=300
+	run --separate-stderr consistency_cycles 3 /state/counter cryo
+	unset CRYO_TEST_PRECOPY_DELAY_MS
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+	assert_consistent_and_running cryo src
+}
+
+@test "negative control: trusting the copy of a file written through a shared mapping restores it stale" {
+	start_mmap_counter
+	export CRYO_TEST_PRECOPY_DELAY_MS=300 CRYO_TEST_PRECOPY_IGNORE_MAPS=1
+	run --separate-stderr consistency_cycles 3 /state/counter cryo
+	unset CRYO_TEST_PRECOPY_DELAY_MS CRYO_TEST_PRECOPY_IGNORE_MAPS
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	echo "stale restores: $output of 3"
+	[ "$output" -ge 1 ]
 }
 
 @test "import rejects a tampered archive and leaves nothing behind" {

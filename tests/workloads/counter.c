@@ -43,6 +43,11 @@
  * file and rename(): the same before and after a checkpoint/restore or migration when the
  * memory came back whole.
  *
+ * --mmap: FILE and FILE.ring are read and written through a shared writable mapping instead
+ * of pread/pwrite. A store into a page that is already dirty and writable changes the file
+ * without touching its times: a checkpoint that copied files ahead of the freeze and trusts
+ * their times must notice such mappings.
+ *
  * SIGTERM and SIGINT end it at once (as PID 1 of a container it would ignore them otherwise).
  *
  * Every system call retries on EINTR, so the process may be checkpointed and restored at
@@ -79,6 +84,7 @@ struct options {
 	unsigned long many_count;
 	unsigned long many_size;
 	const char *checksum;
+	bool mmap;
 };
 
 struct stats {
@@ -360,22 +366,46 @@ static int parse_record(const char *buf, ssize_t len, uint64_t *value)
 	return 0;
 }
 
+/* A record file: read and written with pread/pwrite, or through `map` (--mmap). */
+struct record_file {
+	int fd;
+	const char *path;
+	char *map;
+};
+
 /* Read the record at OFF; false when it is not a record this program writes. */
-static bool read_record(int fd, off_t off, const char *path, uint64_t *value)
+static bool read_record(const struct record_file *f, off_t off, uint64_t *value)
 {
 	char buf[RECORD_SIZE + 1];
-	ssize_t len = pread_full(fd, buf, RECORD_SIZE, off);
+	if (f->map) {
+		memcpy(buf, f->map + off, RECORD_SIZE);
+		return parse_record(buf, RECORD_SIZE, value) == 0;
+	}
+	ssize_t len = pread_full(f->fd, buf, RECORD_SIZE, off);
 	if (len < 0)
-		die("read", path);
+		die("read", f->path);
 	return parse_record(buf, len, value) == 0;
 }
 
-static void write_record(int fd, off_t off, const char *path, uint64_t value)
+static void write_record(const struct record_file *f, off_t off, uint64_t value)
 {
 	char record[RECORD_SIZE + 1];
 	snprintf(record, sizeof(record), "%0*" PRIu64 "\n", VALUE_WIDTH, value);
-	if (pwrite_full(fd, record, RECORD_SIZE, off) < 0)
-		die("write", path);
+	if (f->map) {
+		memcpy(f->map + off, record, RECORD_SIZE);
+		return;
+	}
+	if (pwrite_full(f->fd, record, RECORD_SIZE, off) < 0)
+		die("write", f->path);
+}
+
+/* --mmap: map the first `len` bytes of the file shared and writable. */
+static void map_records(struct record_file *f, size_t len)
+{
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
+	if (m == MAP_FAILED)
+		die("map", f->path);
+	f->map = m;
 }
 
 /* The ring slot that holds VALUE: two slots, by parity. */
@@ -389,7 +419,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "Usage: counter --file PATH [--stats PATH] [--memory MiB [--checksum PATH]]\n"
 	        "               [--fill-file PATH --fill-mib N]\n"
-	        "               [--many-files DIR --count N --size BYTES]\n");
+	        "               [--many-files DIR --count N --size BYTES] [--mmap]\n");
 }
 
 static unsigned long parse_number(const char *opt, const char *arg)
@@ -412,7 +442,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	    {"fill-mib", required_argument, NULL, 'M'}, {"many-files", required_argument, NULL, 'D'},
 	    {"count", required_argument, NULL, 'c'},    {"size", required_argument, NULL, 'z'},
 	    {"checksum", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
-	    {},
+	    {"mmap", no_argument, NULL, 'P'},           {},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -443,6 +473,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'C':
 			o->checksum = optarg;
+			break;
+		case 'P':
+			o->mmap = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -509,18 +542,28 @@ int main(int argc, char **argv)
 	char *violations_path = concat(o.file, ".violations");
 	char *stats_tmp = o.stats ? concat(o.stats, ".tmp") : NULL;
 	char *ring_path = concat(o.file, ".ring");
-	int fd = open_retry(o.file, O_RDWR | O_CREAT, 0644);
-	if (fd < 0)
+	struct record_file file = {.path = o.file}, ring = {.path = ring_path};
+	file.fd = open_retry(o.file, O_RDWR | O_CREAT, 0644);
+	if (file.fd < 0)
 		die("open", o.file);
-	int ring_fd = open_retry(ring_path, O_RDWR | O_CREAT, 0644);
-	if (ring_fd < 0)
+	ring.fd = open_retry(ring_path, O_RDWR | O_CREAT, 0644);
+	if (ring.fd < 0)
 		die("open", ring_path);
 	struct stat ring_st;
-	if (fstat(ring_fd, &ring_st) < 0)
+	if (fstat(ring.fd, &ring_st) < 0)
 		die("stat", ring_path);
 	if (ring_st.st_size == 0) { /* a new ring: both slots hold 0, as for a new FILE */
-		write_record(ring_fd, ring_offset(0), ring_path, 0);
-		write_record(ring_fd, ring_offset(1), ring_path, 0);
+		write_record(&ring, ring_offset(0), 0);
+		write_record(&ring, ring_offset(1), 0);
+	}
+	if (o.mmap) {
+		struct stat file_st;
+		if (fstat(file.fd, &file_st) < 0)
+			die("stat", o.file);
+		if (file_st.st_size == 0)
+			write_record(&file, 0, 0);
+		map_records(&file, RECORD_SIZE);
+		map_records(&ring, 2 * RECORD_SIZE);
 	}
 
 	struct stats s = {0};
@@ -550,8 +593,8 @@ int main(int argc, char **argv)
 		}
 
 		uint64_t file_value = 0, ring_value = 0;
-		bool file_ok = read_record(fd, 0, o.file, &file_value);
-		bool ring_ok = read_record(ring_fd, ring_offset(memory + 1), ring_path, &ring_value);
+		bool file_ok = read_record(&file, 0, &file_value);
+		bool ring_ok = read_record(&ring, ring_offset(memory + 1), &ring_value);
 		if (!file_ok || file_value > memory || file_value + 1 < memory) {
 			report_violation(violations_path, file_ok, file_value, memory, &s);
 		} else if (!ring_ok || ring_value > memory || (memory >= 2 && ring_value + 1 < memory)) {
@@ -564,12 +607,12 @@ int main(int argc, char **argv)
 				memory = file_value;
 			if (ring_ok && ring_value > memory)
 				memory = ring_value;
-			write_record(ring_fd, ring_offset(memory), ring_path, memory);
+			write_record(&ring, ring_offset(memory), memory);
 		}
 
 		memory++;
-		write_record(fd, 0, o.file, memory);
-		write_record(ring_fd, ring_offset(memory), ring_path, memory);
+		write_record(&file, 0, memory);
+		write_record(&ring, ring_offset(memory), memory);
 		s.iterations++;
 		s.counter = memory;
 

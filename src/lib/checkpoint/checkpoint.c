@@ -95,14 +95,20 @@ struct checkpoint_run {
 	size_t n_neighbours;
 };
 
-/* Test switch: stay in the frozen window a while, so a test can kill cryo there. */
-static void test_delay_in_frozen_window(void)
+/* Test switch `name`=N: wait N ms. */
+static void test_delay(const char *name)
 {
-	const char *ms = test_hook_getenv(CHECKPOINT_TEST_FROZEN_DELAY_MS);
+	const char *ms = test_hook_getenv(name);
 	if (!ms || atoi(ms) <= 0)
 		return;
 	struct timespec ts = {atoi(ms) / 1000, (long)(atoi(ms) % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
+}
+
+/* Test switch: stay in the frozen window a while, so a test can kill cryo there. */
+static void test_delay_in_frozen_window(void)
+{
+	test_delay(CHECKPOINT_TEST_FROZEN_DELAY_MS);
 }
 
 static int check_export_target(const char *path, cryo_err *err)
@@ -394,7 +400,11 @@ static int open_snapshot(struct checkpoint_run *run, const char *root, bool over
                          const char *volume, cryo_err *err)
 {
 	struct capture_snapshot *snap = NULL;
-	int r = capture_snapshot_open(root, overlay, skip, run->dir, &snap, err);
+	/* Where reflinks are absent, a copy made ahead of the freeze keeps
+	 * the unchanged files' data out of the frozen window; not for a paused
+	 * container, which cannot change its files anyway. */
+	bool precopy = run->freeze_mode != FREEZE_PAUSED && !test_switch_on(CHECKPOINT_TEST_NO_PRECOPY);
+	int r = capture_snapshot_open(root, overlay, skip, run->dir, precopy, &snap, err);
 	if (r < 0)
 		return r;
 	run->captures = xrealloc(run->captures, (run->n_captures + 1) * sizeof(*run->captures));
@@ -406,7 +416,9 @@ static int open_snapshot(struct checkpoint_run *run, const char *root, bool over
 /* Before the freeze: find out whether the trees can be snapshotted by
  * reflinks (by trying one), and write back their dirty data now: a clone
  * first writes back the range it clones, which would otherwise happen in the
- * frozen window. */
+ * frozen window. Where they cannot, copy the trees now (rootfs_diff.h,
+ * capture_snapshot_precopy): the frozen window then copies only what
+ * changes from here on. */
 static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
 {
 	int r;
@@ -422,13 +434,16 @@ static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
 		if ((r = open_snapshot(run, data, false, NULL, m->source, err)) < 0)
 			return cryo_error_wrap(err, "snapshot volume `%s`", m->source);
 	}
-	size_t cloned = 0;
-	for (size_t i = 0; i < run->n_captures; i++)
-		cloned += run->captures[i].snap != NULL;
-	run->stats->capture_method = !run->n_captures            ? CAPTURE_NONE
-	                             : !cloned                   ? CAPTURE_COPY
-	                             : cloned == run->n_captures ? CAPTURE_REFLINK
-	                                                         : CAPTURE_MIXED;
+	size_t snapshots = 0, cloned = 0;
+	for (size_t i = 0; i < run->n_captures; i++) {
+		snapshots += run->captures[i].snap != NULL;
+		cloned += run->captures[i].snap && capture_snapshot_clones(run->captures[i].snap);
+	}
+	run->stats->capture_method = !run->n_captures                          ? CAPTURE_NONE
+	                             : !snapshots                              ? CAPTURE_COPY
+	                             : cloned == run->n_captures               ? CAPTURE_REFLINK
+	                             : !cloned && snapshots == run->n_captures ? CAPTURE_PRECOPY
+	                                                                       : CAPTURE_MIXED;
 	if (cloned) {
 		int64_t start = now_monotonic_us();
 		cleanup_close int fd = open(run->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -436,13 +451,30 @@ static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
 			syncfs(fd);
 		run->stats->capture_flush_duration = now_monotonic_us() - start;
 	}
+	if (snapshots > cloned) {
+		int64_t start = now_monotonic_us();
+		for (size_t i = 0; i < run->n_captures; i++) {
+			struct capture_snapshot *snap = run->captures[i].snap;
+			if (snap && !capture_snapshot_clones(snap) &&
+			    (r = capture_snapshot_precopy(snap, err)) < 0)
+				return r;
+			if (snap) {
+				struct capture_snapshot_stats ss;
+				capture_snapshot_stats(snap, &ss);
+				run->stats->capture_precopied_bytes += ss.precopied_bytes;
+			}
+		}
+		run->stats->capture_precopy_duration = now_monotonic_us() - start;
+		test_delay(CHECKPOINT_TEST_PRECOPY_DELAY_MS);
+	}
 	return 0;
 }
 
 /* After the thaw: the tars of the snapshots. */
 static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
 {
-	if (run->stats->capture_method != CAPTURE_REFLINK && run->stats->capture_method != CAPTURE_MIXED)
+	if (run->stats->capture_method != CAPTURE_REFLINK && run->stats->capture_method != CAPTURE_MIXED &&
+	    run->stats->capture_method != CAPTURE_PRECOPY)
 		return 0;
 	int64_t start = now_monotonic_us();
 	for (size_t i = 0; i < run->n_captures; i++) {
@@ -474,6 +506,7 @@ static void note_snapshot(struct checkpoint_run *run, struct capture_snapshot *s
 	capture_snapshot_stats(snap, &ss);
 	run->stats->reflink_bytes += ss.cloned_bytes;
 	run->stats->capture_copied_bytes += ss.copied_bytes;
+	run->stats->capture_reused_bytes += ss.reused_bytes;
 }
 
 /* The key an export is signed with: --sign's, else this engine's own (made on
@@ -1294,7 +1327,8 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 	static const char *const methods[] = {[CAPTURE_NONE] = "none",
 	                                      [CAPTURE_COPY] = "copy",
 	                                      [CAPTURE_REFLINK] = "reflink",
-	                                      [CAPTURE_MIXED] = "mixed"};
+	                                      [CAPTURE_MIXED] = "mixed",
+	                                      [CAPTURE_PRECOPY] = "precopy"};
 	json_object_object_add(o, "network_lock", json_object_new_boolean(s->network_lock));
 	json_object_object_add(o, "capture_method", json_object_new_string(methods[s->capture_method]));
 	json_object_object_add(o, "capture_flush_duration", json_object_new_int64(s->capture_flush_duration));
@@ -1302,6 +1336,12 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 	json_object_object_add(o, "reflink_bytes", json_object_new_int64((int64_t)s->reflink_bytes));
 	json_object_object_add(o, "capture_copied_bytes",
 	                       json_object_new_int64((int64_t)s->capture_copied_bytes));
+	json_object_object_add(o, "capture_precopy_duration",
+	                       json_object_new_int64(s->capture_precopy_duration));
+	json_object_object_add(o, "capture_precopied_bytes",
+	                       json_object_new_int64((int64_t)s->capture_precopied_bytes));
+	json_object_object_add(o, "capture_reused_bytes",
+	                       json_object_new_int64((int64_t)s->capture_reused_bytes));
 	if (s->have_criu_stats) {
 		json_object_object_add(o, "freezing_time", json_object_new_int64(s->criu.freezing_time));
 		json_object_object_add(o, "frozen_time", json_object_new_int64(s->criu.frozen_time));

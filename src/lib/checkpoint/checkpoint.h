@@ -75,14 +75,19 @@ struct checkpoint_stats {
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
 	/* How the file systems were captured in the frozen window: copied into
-	 * tars, or reflink snapshots whose tars were written after the thaw
-	 * (rootfs_diff.h); mixed when some trees could not be cloned. */
-	enum { CAPTURE_NONE, CAPTURE_COPY, CAPTURE_REFLINK, CAPTURE_MIXED } capture_method;
-	int64_t capture_flush_duration; /* writing back dirty data before the freeze (reflink only) */
-	int64_t capture_write_duration; /* the snapshots' tars, after the thaw */
-	uint64_t reflink_bytes;         /* data the snapshots share with the trees */
-	uint64_t capture_copied_bytes;  /* data the snapshots copied in the frozen window */
-	bool network_lock;              /* CRIU locked the container's network during the dump */
+	 * tars, reflink snapshots, or snapshots copied ahead of the freeze
+	 * whose unchanged files are taken over (precopy); the snapshots' tars
+	 * are written after the thaw (rootfs_diff.h); mixed when some trees
+	 * were cloned and others copied. */
+	enum { CAPTURE_NONE, CAPTURE_COPY, CAPTURE_REFLINK, CAPTURE_MIXED, CAPTURE_PRECOPY } capture_method;
+	int64_t capture_flush_duration;   /* writing back dirty data before the freeze (reflink only) */
+	int64_t capture_precopy_duration; /* the copies made ahead of the freeze (no reflinks) */
+	int64_t capture_write_duration;   /* the snapshots' tars, after the thaw */
+	uint64_t reflink_bytes;           /* data the snapshots share with the trees */
+	uint64_t capture_copied_bytes;    /* data the snapshots copied in the frozen window */
+	uint64_t capture_precopied_bytes; /* data copied ahead of the freeze */
+	uint64_t capture_reused_bytes;    /* of which the frozen window took over (unchanged files) */
+	bool network_lock;                /* CRIU locked the container's network during the dump */
 	bool have_criu_stats;
 	struct criu_dump_stats criu;
 };
@@ -119,6 +124,14 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *stats);
  *                                   runs: the source's death before the last
  *                                   page (the lazy tests' negative control). */
 #define CHECKPOINT_TEST_LAZY_KILL_PAGE_SERVER "CRYO_TEST_LAZY_KILL_PAGE_SERVER"
+/*   CRYO_TEST_NO_PRECOPY=1          where reflinks are absent, capture in the
+ *                                   frozen window the old way (tars written
+ *                                   there; no copies made ahead): the
+ *                                   benchmark's and the tests' baseline;
+ *   CRYO_TEST_PRECOPY_DELAY_MS=N    wait N ms between the copies made ahead
+ *                                   and the freeze (the container writes on). */
+#define CHECKPOINT_TEST_NO_PRECOPY "CRYO_TEST_NO_PRECOPY"
+#define CHECKPOINT_TEST_PRECOPY_DELAY_MS "CRYO_TEST_PRECOPY_DELAY_MS"
 
 /* The freeze itself happens in CRIU's pre-dump action script (freeze_hook.h). */
 

@@ -13,8 +13,11 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 
+#include "log.h"
 #include "safe_extract.h"
+#include "test_hooks.h"
 #include "util.h"
 
 /* File data is read in chunks of this size, and the tar is written to disk in
@@ -83,6 +86,28 @@ struct tree_writer {
 	struct deferred_entry *pending;
 	size_t n_pending, pending_cap;
 	struct capture_snapshot_stats snap;
+
+	/* A copying snapshot (no reflinks) filled ahead of the freeze
+	 * (capture_snapshot_precopy): the files whose copy the frozen walk may
+	 * take over, as long as they are unchanged. */
+	bool clone;      /* the blob takes reflinks (else its data is copied) */
+	bool precopying; /* the walk is capture_snapshot_precopy's */
+	struct timespec precopy_cutoff;
+	int64_t precopy_clock_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC then, ns */
+	ino_t *mapped;                /* inodes mapped shared and writable then (sorted) */
+	size_t n_mapped;
+	struct precopied *pre; /* sorted by device and inode once the walk is done */
+	size_t n_pre, pre_cap;
+	bool precopy_trust_all; /* ROOTFS_TEST_PRECOPY_TRUST_ALL */
+};
+
+/* A file copied ahead of the freeze, and what it was then. */
+struct precopied {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	off_t base;
+	struct timespec mtime, ctime;
 };
 
 /* A header recorded by a snapshot, and where its data is in the blob. */
@@ -116,6 +141,8 @@ static void tree_writer_free(struct tree_writer *w)
 	for (size_t i = 0; i < w->n_pending; i++)
 		archive_entry_free(w->pending[i].entry);
 	free(w->pending);
+	free(w->mapped);
+	free(w->pre);
 	if (w->blob >= 0)
 		close(w->blob);
 }
@@ -480,22 +507,101 @@ static int copy_into_blob(struct tree_writer *w, int fd, off_t from, off_t to, o
 	return 0;
 }
 
+static int timespec_cmp(struct timespec a, struct timespec b)
+{
+	return a.tv_sec != b.tv_sec     ? (a.tv_sec < b.tv_sec ? -1 : 1)
+	       : a.tv_nsec != b.tv_nsec ? (a.tv_nsec < b.tv_nsec ? -1 : 1)
+	                                : 0;
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	ino_t x = *(const ino_t *)a, y = *(const ino_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_precopied(const void *a, const void *b)
+{
+	const struct precopied *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* Whether the copy of st's file made now may stand for its contents at the
+ * freeze, as long as its times and size are the same then. Every change of a
+ * file's data through a system call sets its ctime to the (coarse) time of
+ * the change, so a file unchanged since before the cutoff whose ctime is the
+ * same at the freeze was not written since the copy. The one other way to
+ * change it is a store through a shared writable mapping whose page is dirty
+ * and writable already: that sets no time. A mapping made after the cutoff
+ * faults on its first store (which sets the times); one that existed before
+ * is in w->mapped (every process's, read after the cutoff), and its file is
+ * copied in the frozen window. */
+static bool precopy_reusable(const struct tree_writer *w, const struct stat *st)
+{
+	if (timespec_cmp(st->st_ctim, w->precopy_cutoff) >= 0)
+		return false;
+	return !(w->n_mapped && bsearch(&st->st_ino, w->mapped, w->n_mapped, sizeof(ino_t), cmp_ino));
+}
+
+static void note_precopied(struct tree_writer *w, const struct stat *st, off_t base)
+{
+	if (!precopy_reusable(w, st))
+		return;
+	if (w->n_pre == w->pre_cap) {
+		w->pre_cap = w->pre_cap ? w->pre_cap * 2 : 256;
+		w->pre = xrealloc(w->pre, w->pre_cap * sizeof(*w->pre));
+	}
+	w->pre[w->n_pre++] = (struct precopied){.dev = st->st_dev,
+	                                        .ino = st->st_ino,
+	                                        .size = st->st_size,
+	                                        .base = base,
+	                                        .mtime = st->st_mtim,
+	                                        .ctime = st->st_ctim};
+}
+
+/* The copy made ahead of the freeze that still holds st's file, or NULL. */
+static const struct precopied *find_precopied(const struct tree_writer *w, const struct stat *st)
+{
+	if (!w->n_pre)
+		return NULL;
+	struct precopied key = {.dev = st->st_dev, .ino = st->st_ino};
+	const struct precopied *p = bsearch(&key, w->pre, w->n_pre, sizeof(*w->pre), cmp_precopied);
+	if (!p || p->size != st->st_size)
+		return NULL;
+	if (!w->precopy_trust_all &&
+	    (timespec_cmp(p->mtime, st->st_mtim) != 0 || timespec_cmp(p->ctime, st->st_ctim) != 0))
+		return NULL;
+	return p;
+}
+
 /* Put [0, size) of fd into the snapshot's blob at the next aligned offset:
  * the whole blocks by a reflink (FICLONERANGE: no data is copied, the blob
  * shares the file's extents until either is written), the partial last block
  * and small files by a plain copy (a clone of a small file costs more than
  * copying it). A file that cannot be cloned is copied, only its data extents
  * when it is sparse (its holes stay holes in the blob). A file that shrank
- * meanwhile leaves zeros. */
-static int defer_data(struct tree_writer *w, int fd, off_t size, cryo_err *err)
+ * meanwhile leaves zeros. In a snapshot filled ahead, an unchanged file's
+ * earlier copy is taken over instead. */
+static int defer_data(struct tree_writer *w, int fd, const struct stat *st, cryo_err *err)
 {
 	struct deferred_entry *e = &w->pending[w->n_pending - 1];
-	off_t base = (w->blob_end + w->blob_align - 1) / w->blob_align * w->blob_align;
-	off_t cloned = size >= CLONE_MIN_SIZE ? size / w->blob_align * w->blob_align : 0;
-	e->base = base;
-	e->size = size;
-	w->blob_end = base + size;
+	off_t size = st->st_size;
 	w->stats.bytes += (uint64_t)size;
+	e->size = size;
+	const struct precopied *p = w->precopying ? NULL : find_precopied(w, st);
+	if (p) {
+		e->base = p->base;
+		w->snap.reused_bytes += (uint64_t)size;
+		return 0;
+	}
+	off_t base = (w->blob_end + w->blob_align - 1) / w->blob_align * w->blob_align;
+	off_t cloned = w->clone && size >= CLONE_MIN_SIZE ? size / w->blob_align * w->blob_align : 0;
+	e->base = base;
+	w->blob_end = base + size;
+	if (w->precopying)
+		note_precopied(w, st, base);
 	if (cloned > 0) {
 		struct file_clone_range range = {.src_fd = fd,
 		                                 .src_offset = 0,
@@ -546,7 +652,7 @@ static int write_regular(struct tree_writer *w, int opened, const struct stat *s
 	if (archive_entry_hardlink(entry) || st->st_size == 0)
 		return 0; /* a later name of an inode already stored */
 	if (w->deferred)
-		return defer_data(w, fd, st->st_size, err);
+		return defer_data(w, fd, st, err);
 	return write_data(w, fd, 0, entry, st->st_size, err);
 }
 
@@ -974,7 +1080,7 @@ static bool reflink_works(int blob, off_t block, const char *scratch_dir)
 }
 
 int capture_snapshot_open(const char *root, bool overlay, char *const *skip_paths, const char *scratch_dir,
-                          struct capture_snapshot **out, cryo_err *err)
+                          bool copy_fallback, struct capture_snapshot **out, cryo_err *err)
 {
 	*out = NULL;
 	struct capture_snapshot *s = xcalloc(1, sizeof(*s));
@@ -987,18 +1093,170 @@ int capture_snapshot_open(const char *root, bool overlay, char *const *skip_path
 	struct statfs fs;
 	s->w.deferred = true;
 	s->w.blob = open(scratch_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	/* Clones stay within one file system: the blob must be on the tree's. */
-	bool usable = s->w.blob >= 0 && stat(root, &root_st) == 0 && fstat(s->w.blob, &blob_st) == 0 &&
-	              root_st.st_dev == blob_st.st_dev && fstatfs(s->w.blob, &fs) == 0 && fs.f_bsize > 0;
-	if (usable) {
-		s->w.blob_align = fs.f_bsize < 4096 ? 4096 : (off_t)fs.f_bsize;
-		usable = reflink_works(s->w.blob, s->w.blob_align, scratch_dir);
+	if (s->w.blob < 0 || fstatfs(s->w.blob, &fs) < 0) {
+		capture_snapshot_free(s);
+		return 0; /* no unnamed files here: captured the usual way */
 	}
-	if (!usable) {
+	s->w.blob_align = fs.f_bsize < 4096 ? 4096 : (off_t)fs.f_bsize;
+	/* Clones stay within one file system: the blob must be on the tree's. */
+	s->w.clone = stat(root, &root_st) == 0 && fstat(s->w.blob, &blob_st) == 0 &&
+	             root_st.st_dev == blob_st.st_dev &&
+	             reflink_works(s->w.blob, s->w.blob_align, scratch_dir);
+	if (!s->w.clone && !copy_fallback) {
 		capture_snapshot_free(s);
 		return 0;
 	}
 	*out = s;
+	return 0;
+}
+
+bool capture_snapshot_clones(const struct capture_snapshot *s)
+{
+	return s->w.clone;
+}
+
+static int64_t clock_offset_ns(void)
+{
+	struct timespec rt, mono;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	return (rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+}
+
+/* The inodes of every file some process on this host has mapped shared and
+ * writable now (/proc/PID/maps: "rw?s" with an inode), sorted. A process
+ * that ends meanwhile is skipped, and so is one whose maps this process may
+ * not read (EACCES: it belongs to a more privileged user namespace, so it
+ * is none of the container's, and no more frozen in the frozen window than
+ * any other process of the host); any other failure fails. */
+static int collect_mapped_inodes(ino_t **out, size_t *n_out, cryo_err *err)
+{
+	*out = NULL;
+	*n_out = 0;
+	cleanup_dir DIR *proc = opendir("/proc");
+	if (!proc)
+		return cryo_error_set(err, errno, "list /proc");
+	ino_t *inos = NULL;
+	size_t n = 0, cap = 0;
+	char *line = NULL;
+	size_t line_cap = 0;
+	int r = 0;
+	struct dirent *d;
+	while ((d = readdir(proc))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		char path[sizeof("/proc//maps") + 256];
+		snprintf(path, sizeof(path), "/proc/%s/maps", d->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			if (errno == ENOENT || errno == ESRCH || errno == EACCES)
+				continue;
+			r = cryo_error_set(err, errno, "read `%s`", path);
+			break;
+		}
+		ssize_t len;
+		while ((len = getline(&line, &line_cap, f)) > 0) {
+			char perms[8];
+			unsigned long long ino;
+			if (sscanf(line, "%*x-%*x %7s %*x %*x:%*x %llu", perms, &ino) != 2 || ino == 0 ||
+			    strlen(perms) < 4 || perms[1] != 'w' || perms[3] != 's')
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				inos = xrealloc(inos, cap * sizeof(*inos));
+			}
+			inos[n++] = (ino_t)ino;
+		}
+		bool failed = ferror(f) && errno != ESRCH && errno != ENOENT;
+		int saved = errno;
+		fclose(f);
+		if (failed) {
+			r = cryo_error_set(err, saved, "read `%s`", path);
+			break;
+		}
+	}
+	free(line);
+	if (r < 0) {
+		free(inos);
+		return r;
+	}
+	if (n)
+		qsort(inos, n, sizeof(*inos), cmp_ino);
+	*out = inos;
+	*n_out = n;
+	return 0;
+}
+
+/* Back to an empty snapshot on the same blob, its data kept (from offset
+ * keep_end on, it is freed). */
+static void snapshot_reset(struct capture_snapshot *s, off_t keep_end)
+{
+	struct tree_writer *w = &s->w;
+	for (size_t i = 0; i < w->n_pending; i++)
+		archive_entry_free(w->pending[i].entry);
+	w->n_pending = 0;
+	archive_entry_linkresolver_free(w->links);
+	w->links = archive_entry_linkresolver_new();
+	json_object_put(w->deleted);
+	w->deleted = json_object_new_array();
+	if (!w->links || !w->deleted)
+		oom();
+	archive_entry_linkresolver_set_strategy(w->links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
+	w->stats = (struct rootfs_diff_stats){0};
+	w->snap.copied_bytes = 0;
+	path_pop(&w->path, w->root_len);
+	if (keep_end < w->blob_end) {
+		w->blob_end = keep_end;
+		if (ftruncate(w->blob, keep_end) < 0)
+			cryo_debug("snapshot `%s`: free the copies made ahead: %s", s->root, strerror(errno));
+	}
+}
+
+int capture_snapshot_precopy(struct capture_snapshot *s, cryo_err *err)
+{
+	struct tree_writer *w = &s->w;
+	if (w->clone || s->taken || w->n_pending)
+		return 0;
+	int64_t start = now_monotonic_us();
+	/* A change made from now on sets a ctime at or after the cutoff: the
+	 * coarse clock that stamps it lags by up to a tick (clock_getres). */
+	struct timespec now, res = {.tv_nsec = 10 * 1000 * 1000};
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (clock_getres(CLOCK_REALTIME_COARSE, &res) < 0 || res.tv_sec > 0)
+		res = (struct timespec){.tv_nsec = 10 * 1000 * 1000};
+	int64_t margin_ns = 2 * (int64_t)res.tv_nsec + 10 * 1000 * 1000;
+	int64_t cutoff_ns = now.tv_sec * 1000000000LL + now.tv_nsec - margin_ns;
+	w->precopy_cutoff =
+	    (struct timespec){.tv_sec = cutoff_ns / 1000000000LL, .tv_nsec = cutoff_ns % 1000000000LL};
+	w->precopy_clock_offset = clock_offset_ns();
+	cryo_err why = NULL;
+	int r = 0;
+	if (!test_switch_on(ROOTFS_TEST_PRECOPY_IGNORE_MAPS))
+		r = collect_mapped_inodes(&w->mapped, &w->n_mapped, &why);
+	if (r == 0) {
+		int rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		r = rootfd < 0 ? cryo_error_set(&why, errno, "open `%s`", s->root) : 0;
+		w->precopying = true;
+		if (r == 0)
+			r = tree_walk(w, rootfd, &why);
+		w->precopying = false;
+	}
+	w->snap.precopied_bytes = w->snap.copied_bytes;
+	w->snap.precopy_duration_us = now_monotonic_us() - start;
+	if (r < 0) {
+		/* The container runs meanwhile and may change its tree under the
+		 * walk: then everything is copied in the frozen window. */
+		cryo_debug("snapshot `%s`: no copy ahead of the freeze: %s", s->root,
+		           why && why->msg ? why->msg : "unknown error");
+		w->n_pre = 0;
+		w->snap.precopied_bytes = 0;
+		snapshot_reset(s, 0);
+	} else {
+		if (w->n_pre)
+			qsort(w->pre, w->n_pre, sizeof(*w->pre), cmp_precopied);
+		snapshot_reset(s, w->blob_end);
+	}
+	cryo_error_free(&why);
 	return 0;
 }
 
@@ -1008,16 +1266,24 @@ int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err)
 		return 0; /* a volume mounted twice */
 	s->taken = true;
 	int64_t start = now_monotonic_us();
+	struct tree_writer *w = &s->w;
+	/* A realtime clock set back since the copies were made ahead could
+	 * give a later change an older ctime: none of them is trusted then. */
+	if (w->n_pre && clock_offset_ns() < w->precopy_clock_offset - 1000 * 1000) {
+		cryo_debug("snapshot `%s`: the clock was set back: copying every file again", s->root);
+		w->n_pre = 0;
+	}
+	w->precopy_trust_all = test_switch_on(ROOTFS_TEST_PRECOPY_TRUST_ALL);
 	int rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (rootfd < 0)
 		return cryo_error_set(err, errno, "snapshot `%s`: open it", s->root);
-	int r = tree_walk(&s->w, rootfd, err);
+	int r = tree_walk(w, rootfd, err);
 	/* A file that shrank while it was copied left the blob short of its
 	 * end: reading past what was written gives zeros. */
-	if (r == 0 && ftruncate(s->w.blob, s->w.blob_end) < 0)
+	if (r == 0 && ftruncate(w->blob, w->blob_end) < 0)
 		r = cryo_error_set(err, errno, "snapshot `%s`: size the snapshot", s->root);
-	s->w.snap.files = s->w.n_pending;
-	s->w.snap.duration_us = now_monotonic_us() - start;
+	w->snap.files = w->n_pending;
+	w->snap.duration_us = now_monotonic_us() - start;
 	if (r < 0)
 		return cryo_error_wrap(err, "snapshot `%s`", s->root);
 	return 0;

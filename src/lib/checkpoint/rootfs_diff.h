@@ -84,21 +84,44 @@ int volume_restore(const char *volume_tar, const char *data_dir, const struct ex
 struct capture_snapshot;
 
 struct capture_snapshot_stats {
-	uint64_t files;        /* entries recorded */
-	uint64_t cloned_bytes; /* data shared with the tree by reflinks */
-	uint64_t copied_bytes; /* data copied (small files, partial last blocks) */
-	int64_t duration_us;   /* of capture_snapshot_take() */
+	uint64_t files;           /* entries recorded */
+	uint64_t cloned_bytes;    /* data shared with the tree by reflinks */
+	uint64_t copied_bytes;    /* data copied by capture_snapshot_take() */
+	uint64_t precopied_bytes; /* data copied ahead by capture_snapshot_precopy() */
+	uint64_t reused_bytes;    /* of which capture_snapshot_take() took over (unchanged files) */
+	int64_t duration_us;      /* of capture_snapshot_take() */
+	int64_t precopy_duration_us;
 };
 
 /* Prepare a snapshot of root (overlay: an overlayfs upper dir, with
  * rootfs_diff_capture()'s semantics and skip_paths; otherwise a volume's
  * data directory, as volume_capture()) whose data goes into an unnamed file
  * in scratch_dir. Whether reflinks work is found out by trying one (between
- * two unnamed files in scratch_dir, which must be on root's file system):
- * where they do not, *out is NULL and 0 is returned (capture the usual way).
- * Call it before the freeze: it costs a few system calls. */
+ * two unnamed files in scratch_dir, which must be on root's file system).
+ * Where they do not, the snapshot copies the data instead when copy_fallback
+ * is set (see capture_snapshot_precopy), else *out is NULL and 0 is returned
+ * (capture the usual way). Call it before the freeze: it costs a few system
+ * calls. */
 int capture_snapshot_open(const char *root, bool overlay, char *const *skip_paths, const char *scratch_dir,
-                          struct capture_snapshot **out, cryo_err *err);
+                          bool copy_fallback, struct capture_snapshot **out, cryo_err *err);
+/* Whether the snapshot clones (else it copies). */
+bool capture_snapshot_clones(const struct capture_snapshot *s);
+/* A copying snapshot, filled ahead of the freeze while the tree is still
+ * being written: every file is copied into the snapshot now, and
+ * capture_snapshot_take() (in the frozen window) copies only the files that
+ * changed since; the others' copies are taken over.
+ *
+ * A copy is taken over only when the file's size, mtime and ctime are the
+ * same at the freeze, its ctime was older than the moment this call started
+ * (by two ticks of the coarse clock that stamps changes, plus 10 ms), and no
+ * process on the host had it mapped shared and writable when this call
+ * started: a store through such a mapping can change a file without setting
+ * its times. A realtime clock set back in between voids every copy.
+ * Best effort: a tree that changes under the walk (the container runs), a
+ * full disk, an unreadable /proc/PID/maps leave the snapshot empty, to be
+ * filled in the frozen window (the reason goes to the debug log). Does
+ * nothing for a cloning snapshot. */
+int capture_snapshot_precopy(struct capture_snapshot *s, cryo_err *err);
 /* Walk the tree (the frozen window's part). A second call does nothing. */
 int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err);
 /* Write the tar and the deleted list (out_deleted may be NULL) as
@@ -107,5 +130,12 @@ int capture_snapshot_write(struct capture_snapshot *s, const char *out_tar, cons
                            struct rootfs_diff_stats *stats, cryo_err *err);
 void capture_snapshot_stats(const struct capture_snapshot *s, struct capture_snapshot_stats *out);
 void capture_snapshot_free(struct capture_snapshot *s);
+
+/* Test switches (test_hooks.h), the negative controls of the copies made
+ * ahead: CRYO_TEST_PRECOPY_IGNORE_MAPS=1 trusts files mapped shared and
+ * writable too; CRYO_TEST_PRECOPY_TRUST_ALL=1 takes over every earlier copy
+ * of a file of the same size, its times changed or not. */
+#define ROOTFS_TEST_PRECOPY_IGNORE_MAPS "CRYO_TEST_PRECOPY_IGNORE_MAPS"
+#define ROOTFS_TEST_PRECOPY_TRUST_ALL "CRYO_TEST_PRECOPY_TRUST_ALL"
 
 #endif
