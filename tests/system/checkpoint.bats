@@ -655,7 +655,7 @@ start_counter_with_data() {
 	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/x.tar.zst" --print-stats src
 	echo "$stderr"
 	[ "$status" -eq 0 ]
-	jq -e '.capture_method == "reflink"' <<<"$output"
+	jq -e '.capture_method == "reflink" and .capture_streamed == true' <<<"$output"
 	# both 4 MiB files were cloned, not copied
 	jq -e '.reflink_bytes >= 8388608 and .capture_copied_bytes < 1048576' <<<"$output"
 	# the tars were written after the thaw; the window is CRIU's and the clones'
@@ -695,6 +695,8 @@ start_counter_with_data() {
 	# window copied only the counter's files (a few bytes each)
 	jq -e '.capture_precopied_bytes >= 8388608 and .capture_reused_bytes >= 8388608' <<<"$output"
 	jq -e '.capture_copied_bytes < 1048576 and .capture_precopy_duration > 0' <<<"$output"
+	# the export kept no directory: the tars went straight into the archive
+	jq -e '.capture_streamed == true' <<<"$output"
 	jq -e '.capture_write_duration > 0 and .rootfs_diff_bytes >= 4194304' <<<"$output"
 	jq -e '.frozen_window >= .frozen_time and .frozen_window <= .checkpoint_duration' <<<"$output"
 	[ -z "$(ls -A "$ROOT/checkpoints")" ]
@@ -721,6 +723,16 @@ start_counter_with_data() {
 	echo "$stderr"
 	[ "$status" -eq 0 ]
 	jq -e '.capture_method == "copy" and .capture_precopied_bytes == 0 and .capture_write_duration == 0' <<<"$output"
+	# kept in the engine, the snapshot's tars are written as files, and restore
+	run --separate-stderr cryo checkpoint --leave-running --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "precopy" and .capture_streamed == false' <<<"$output"
+	cryo stop -t 1 src >/dev/null
+	run --separate-stderr cryo restore src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo src
 }
 
 # The counter writing its files through a shared writable mapping (stores

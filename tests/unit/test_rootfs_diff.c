@@ -1240,6 +1240,68 @@ static void snapshot_copied_ahead_control_trusts_all(void **state)
 #endif
 }
 
+static int emit_to_fd(void *ctx, const void *buf, size_t len, cryo_err *err)
+{
+	int fd = *(int *)ctx;
+	if (write(fd, buf, len) != (ssize_t)len)
+		return cryo_error_set(err, errno, "write");
+	return 0;
+}
+
+static int emit_fails(void *ctx, const void *buf, size_t len, cryo_err *err)
+{
+	(void)ctx, (void)buf, (void)len;
+	return cryo_error_set(err, ENOSPC, "the sink is full");
+}
+
+/* A snapshot's tar streamed (to a checkpoint archive) is byte for byte the
+ * tar it writes to a file, and the size found first (without reading the
+ * data) is its exact size: hard links, a sparse file, deleted paths. A sink
+ * that fails stops it with the sink's error. */
+static void snapshot_tar_streamed_is_the_file(void **state)
+{
+	struct fixture *f = *state;
+	if (!mount_loop_fs(f->base, "ext4"))
+		skip();
+	cleanup_free char *scratch = NULL;
+	mount_ext4_upper(f, &scratch);
+	build_upper(f);
+	write_big(f->upper, "data/big", (2 << 20) + 77, 'B');
+	cleanup_free char *sparse = join(f->upper, "data/sparse");
+	cleanup_close int sfd = open(sparse, O_WRONLY | O_CREAT, 0644);
+	assert_true(sfd >= 0);
+	assert_int_equal(pwrite(sfd, "x", 1, 8 << 20), 1);
+	sleep_ms(50);
+	struct capture_snapshot *snap = precopy_snapshot(f, scratch);
+	cryo_err err = NULL;
+	assert_int_equal(capture_snapshot_take(snap, &err), 0);
+	int64_t size = -1;
+	struct rootfs_diff_stats ds;
+	assert_int_equal(capture_snapshot_tar_size(snap, &size, &ds, &err), 0);
+	assert_true(ds.bytes >= (2 << 20) + 77);
+	cleanup_free char *streamed = join(f->base, "streamed.tar");
+	cleanup_close int fd = open(streamed, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(capture_snapshot_emit_tar(snap, emit_to_fd, &fd, size, &err), 0);
+	assert_null(err);
+	/* announced a size it will not come to: refused */
+	assert_true(capture_snapshot_emit_tar(snap, emit_to_fd, &fd, size + 1, &err) < 0);
+	assert_non_null(strstr(err->msg, "instead of"));
+	cryo_error_free(&err);
+	assert_true(capture_snapshot_emit_tar(snap, emit_fails, NULL, size, &err) < 0);
+	assert_non_null(strstr(err->msg, "the sink is full"));
+	cryo_error_free(&err);
+	assert_int_equal(capture_snapshot_write(snap, f->tar, f->deleted, NULL, &err), 0);
+	capture_snapshot_free(snap);
+	cleanup_free char *a = NULL, *b = NULL;
+	size_t la = 0, lb = 0;
+	assert_int_equal(read_file(f->tar, &a, &la, NULL), 0);
+	assert_int_equal(read_file(streamed, &b, &lb, NULL), 0);
+	assert_int_equal(la, (size_t)size);
+	assert_true(lb >= la);
+	assert_memory_equal(a, b, la); /* the first emit; the refused second one follows */
+}
+
 static int teardown_loop_fs(void **state)
 {
 	struct fixture *f = *state;
@@ -1273,6 +1335,7 @@ int main(void)
 	                                    teardown_loop_fs),
 	    cmocka_unit_test_setup_teardown(snapshot_copied_ahead_control_trusts_all, setup,
 	                                    teardown_loop_fs),
+	    cmocka_unit_test_setup_teardown(snapshot_tar_streamed_is_the_file, setup, teardown_loop_fs),
 	};
 	if (getenv("CMOCKA_FILTER")) /* run a subset while working on one */
 		cmocka_set_test_filter(getenv("CMOCKA_FILTER"));

@@ -80,8 +80,14 @@ struct checkpoint_run {
 	struct pending_capture {
 		struct capture_snapshot *snap;
 		char *volume; /* NULL: the root file system */
+		char *name;   /* streamed: its name in the archive */
+		int64_t size; /* streamed: its tar's size */
 	} * captures;
 	size_t n_captures;
+	/* The snapshots' tars streamed into the exported archive instead of
+	 * written as files first (checkpoint_archive_source). */
+	struct checkpoint_archive_source *sources;
+	size_t n_sources;
 
 	/* Other running containers that use a volume being captured: locked,
 	 * and frozen while it is captured (see checkpoint_freeze_volume_users). */
@@ -470,16 +476,53 @@ static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
 	return 0;
 }
 
-/* After the thaw: the tars of the snapshots. */
+static int snapshot_source_write(void *data, checkpoint_archive_emit_fn emit, void *ctx, cryo_err *err)
+{
+	struct pending_capture *pc = data;
+	return capture_snapshot_emit_tar(pc->snap, emit, ctx, pc->size, err);
+}
+
+/* Whether the snapshots' tars go straight into the exported archive: an
+ * export of a live checkpoint whose directory is not kept, after the thaw. */
+static bool stream_snapshots(const struct checkpoint_run *run)
+{
+	const struct checkpoint_opts *o = run->opts;
+	return o->criu.leave_running && (o->export_path || o->export_stream) && !o->keep && !o->handoff &&
+	       !run->test_thaw_after_archive;
+}
+
+/* A snapshot's tar as a source of the archive: its deleted list written,
+ * its tar's size found (no data read), a placeholder in its place. */
+static int stream_snapshot(struct checkpoint_run *run, struct pending_capture *pc, const char *tar,
+                           const char *deleted, struct rootfs_diff_stats *ds, cryo_err *err)
+{
+	int r;
+	if (deleted && (r = capture_snapshot_write_deleted(pc->snap, deleted, err)) < 0)
+		return r;
+	if ((r = capture_snapshot_tar_size(pc->snap, &pc->size, ds, err)) < 0)
+		return r;
+	if ((r = write_file(tar, "", 0, 0600, err)) < 0)
+		return r;
+	pc->name = pc->volume ? xasprintf(CHECKPOINT_VOLUMES_DIR "/%s.tar", pc->volume)
+	                      : xstrdup(CHECKPOINT_ROOTFS_DIFF);
+	run->sources = xrealloc(run->sources, (run->n_sources + 1) * sizeof(*run->sources));
+	run->sources[run->n_sources++] = (struct checkpoint_archive_source){
+	    .name = pc->name, .size = pc->size, .write = snapshot_source_write, .data = pc};
+	return 0;
+}
+
+/* After the thaw: the tars of the snapshots, or, for an export that keeps
+ * no directory, what it takes to stream them into the archive. */
 static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
 {
 	if (run->stats->capture_method != CAPTURE_REFLINK && run->stats->capture_method != CAPTURE_MIXED &&
 	    run->stats->capture_method != CAPTURE_PRECOPY)
 		return 0;
 	int64_t start = now_monotonic_us();
+	bool stream = stream_snapshots(run);
 	for (size_t i = 0; i < run->n_captures; i++) {
 		struct pending_capture *pc = &run->captures[i];
-		if (!pc->snap)
+		if (!pc->snap || pc->name)
 			continue;
 		struct rootfs_diff_stats ds = {0};
 		cleanup_free char *tar =
@@ -487,14 +530,18 @@ static int checkpoint_write_snapshots(struct checkpoint_run *run, cryo_err *err)
 		               : xasprintf("%s/" CHECKPOINT_ROOTFS_DIFF, run->dir);
 		cleanup_free char *deleted =
 		    pc->volume ? NULL : xasprintf("%s/" CHECKPOINT_DELETED_FILES, run->dir);
-		int r = capture_snapshot_write(pc->snap, tar, deleted, &ds, err);
+		int r = stream ? stream_snapshot(run, pc, tar, deleted, &ds, err)
+		               : capture_snapshot_write(pc->snap, tar, deleted, &ds, err);
 		if (r < 0)
 			return pc->volume ? cryo_error_wrap(err, "capture volume `%s`", pc->volume)
 			                  : cryo_error_wrap(err, "capture root file system changes");
 		if (!pc->volume)
 			run->stats->rootfs_diff_bytes = ds.bytes;
-		capture_snapshot_free(pc->snap);
-		pc->snap = NULL; /* its blocks are freed now */
+		run->stats->capture_streamed = stream;
+		if (!stream) {
+			capture_snapshot_free(pc->snap);
+			pc->snap = NULL; /* its blocks are freed now */
+		}
 	}
 	run->stats->capture_write_duration += now_monotonic_us() - start;
 	return 0;
@@ -965,13 +1012,14 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 	int64_t start = now_monotonic_us();
 	int r;
 	if (run->opts->export_stream)
-		r = checkpoint_archive_write_fd(run->dir, run->opts->export_fd,
-		                                run->opts->export_what ? run->opts->export_what
-		                                                       : "the stream",
-		                                run->opts->compression, 0, run->signing_key, &ws, err);
+		r = checkpoint_archive_write_fd_sources(
+		    run->dir, run->opts->export_fd,
+		    run->opts->export_what ? run->opts->export_what : "the stream", run->opts->compression, 0,
+		    run->signing_key, 0, run->sources, run->n_sources, &ws, err);
 	else
-		r = checkpoint_archive_write(run->dir, run->opts->export_path, run->opts->compression,
-		                             run->signing_key, &ws, err);
+		r = checkpoint_archive_write_sources(run->dir, run->opts->export_path, run->opts->compression,
+		                                     run->signing_key, run->sources, run->n_sources, &ws,
+		                                     err);
 	run->stats->archive_duration = now_monotonic_us() - start;
 	if (r < 0)
 		return cryo_error_wrap(err, "export checkpoint");
@@ -1154,8 +1202,10 @@ static void checkpoint_run_release(struct checkpoint_run *run)
 	for (size_t i = 0; i < run->n_captures; i++) {
 		capture_snapshot_free(run->captures[i].snap);
 		free(run->captures[i].volume);
+		free(run->captures[i].name);
 	}
 	free(run->captures);
+	free(run->sources);
 	container_config_free(&run->cfg);
 	freezer_release(&run->freezer);
 	runtime_lazy_dump_release(&run->lazy);
@@ -1342,6 +1392,7 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 	                       json_object_new_int64((int64_t)s->capture_precopied_bytes));
 	json_object_object_add(o, "capture_reused_bytes",
 	                       json_object_new_int64((int64_t)s->capture_reused_bytes));
+	json_object_object_add(o, "capture_streamed", json_object_new_boolean(s->capture_streamed));
 	if (s->have_criu_stats) {
 		json_object_object_add(o, "freezing_time", json_object_new_int64(s->criu.freezing_time));
 		json_object_object_add(o, "frozen_time", json_object_new_int64(s->criu.frozen_time));

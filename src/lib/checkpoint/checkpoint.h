@@ -87,6 +87,8 @@ struct checkpoint_stats {
 	uint64_t capture_copied_bytes;    /* data the snapshots copied in the frozen window */
 	uint64_t capture_precopied_bytes; /* data copied ahead of the freeze */
 	uint64_t capture_reused_bytes;    /* of which the frozen window took over (unchanged files) */
+	bool capture_streamed;            /* the snapshots' tars went straight into the exported
+	                                   * archive (no tar files written first) */
 	bool network_lock;                /* CRIU locked the container's network during the dump */
 	bool have_criu_stats;
 	struct criu_dump_stats criu;

@@ -151,6 +151,8 @@ struct ckpt_writer {
 	struct archive_entry *entry;
 	char *buf;
 	int rootfd;
+	const struct checkpoint_archive_source *sources;
+	size_t n_sources;
 	struct planned *plan;
 	size_t n_plan;
 	struct json_object *entries; /* manifest entries */
@@ -262,6 +264,54 @@ static int write_generated(struct ckpt_writer *w, const char *name, const char *
 	return 0;
 }
 
+static const struct checkpoint_archive_source *find_source(const struct ckpt_writer *w, const char *name)
+{
+	for (size_t i = 0; i < w->n_sources; i++)
+		if (strcmp(w->sources[i].name, name) == 0)
+			return &w->sources[i];
+	return NULL;
+}
+
+struct source_emit {
+	struct ckpt_writer *w;
+	struct digest *d;
+	const char *name;
+	int64_t written;
+};
+
+static int source_emit(void *ctx, const void *buf, size_t len, cryo_err *err)
+{
+	struct source_emit *e = ctx;
+	digest_update(e->d, buf, len);
+	if (archive_write_data(e->w->a, buf, len) < 0)
+		return archive_failure(e->w->a, err, "write data of `%s`", e->name);
+	e->written += (int64_t)len;
+	return 0;
+}
+
+/* A file made while it is archived (checkpoint_archive_source): its
+ * placeholder's metadata, the source's data, exactly the size announced. */
+static int write_source_entry(struct ckpt_writer *w, const struct checkpoint_archive_source *src,
+                              struct stat *st, cryo_err *err)
+{
+	const char *name = src->name;
+	st->st_size = src->size;
+	entry_header(w, name, st);
+	if (write_entry_header(w, name, err) < 0)
+		return -EIO;
+	struct source_emit e = {.w = w, .d = digest_new(), .name = name};
+	int r = src->write(src->data, source_emit, &e, err);
+	if (r == 0 && e.written != src->size)
+		r = cryo_error_set(err, EIO, "`%s` came to %lld bytes instead of the %lld announced", name,
+		                   (long long)e.written, (long long)src->size);
+	char sha[DIGEST_HEX_LEN + 1];
+	digest_final(e.d, sha);
+	if (r < 0)
+		return r;
+	add_manifest_entry(w, name, sha, src->size);
+	return 0;
+}
+
 /* Stream one planned regular file into the archive, checksumming it on the
  * way; it must still have the size the index announced. */
 static int write_file_entry(struct ckpt_writer *w, const struct planned *p, cryo_err *err)
@@ -275,6 +325,9 @@ static int write_file_entry(struct ckpt_writer *w, const struct planned *p, cryo
 		return cryo_error_set(err, errno, "stat `%s`", name);
 	if (!S_ISREG(st.st_mode))
 		return cryo_error_set(err, EINVAL, "`%s` is not a regular file", name);
+	const struct checkpoint_archive_source *src = find_source(w, name);
+	if (src)
+		return write_source_entry(w, src, &st, err);
 	if (st.st_size != p->size)
 		return cryo_error_set(err, EIO, "`%s` changed size while being archived", name);
 	entry_header(w, name, &st);
@@ -397,7 +450,8 @@ static int plan_tree(struct ckpt_writer *w, int fd, const char *prefix, cryo_err
 			if (plan_tree(w, sub, child, err) < 0)
 				return -EIO;
 		} else if (S_ISREG(st.st_mode) && (kind & LAYOUT_FILE)) {
-			plan_push(w, child, false, st.st_size);
+			const struct checkpoint_archive_source *src = find_source(w, child);
+			plan_push(w, child, false, src ? src->size : st.st_size);
 		} else {
 			return cryo_error_set(err, EINVAL, "`%s` does not belong in a checkpoint archive",
 			                      child);
@@ -575,9 +629,11 @@ char *checkpoint_archive_temp_prefix(const char *target)
  * name for messages. */
 static int write_archive(struct ckpt_writer *w, struct archive_sink *sink, const char *what, const char *dir,
                          enum checkpoint_compression c, int level, const struct signing_key *key,
-                         cryo_err *err)
+                         const struct checkpoint_archive_source *sources, size_t n_sources, cryo_err *err)
 {
 	int r = 0;
+	w->sources = sources;
+	w->n_sources = n_sources;
 	w->a = archive_write_new();
 	w->entry = archive_entry_new();
 	w->entries = json_object_new_object();
@@ -603,6 +659,14 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
                              const struct signing_key *key, struct checkpoint_archive_stats *stats,
                              cryo_err *err)
 {
+	return checkpoint_archive_write_sources(dir, target, c, key, NULL, 0, stats, err);
+}
+
+int checkpoint_archive_write_sources(const char *dir, const char *target, enum checkpoint_compression c,
+                                     const struct signing_key *key,
+                                     const struct checkpoint_archive_source *sources, size_t n_sources,
+                                     struct checkpoint_archive_stats *stats, cryo_err *err)
+{
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
 	cleanup_free char *prefix = checkpoint_archive_temp_prefix(target);
@@ -616,7 +680,7 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
 	int r = fchmod(fd, 0600) < 0 ? cryo_error_set(err, errno, "chmod temporary file") : 0;
 	struct archive_sink sink = {.fd = fd, .writeback = true};
 	if (r == 0)
-		r = write_archive(&w, &sink, tmp, dir, c, 0, key, err);
+		r = write_archive(&w, &sink, tmp, dir, c, 0, key, sources, n_sources, err);
 	struct stat st = {0};
 	if (r == 0 && (fsync(fd) < 0 || fstat(fd, &st) < 0))
 		r = cryo_error_set(err, errno, "write `%s`", tmp);
@@ -649,10 +713,19 @@ int checkpoint_archive_write_fd_flags(const char *dir, int fd, const char *what,
                                       enum checkpoint_compression c, int level, const struct signing_key *key,
                                       unsigned flags, struct checkpoint_archive_stats *stats, cryo_err *err)
 {
+	return checkpoint_archive_write_fd_sources(dir, fd, what, c, level, key, flags, NULL, 0, stats, err);
+}
+
+int checkpoint_archive_write_fd_sources(const char *dir, int fd, const char *what,
+                                        enum checkpoint_compression c, int level,
+                                        const struct signing_key *key, unsigned flags,
+                                        const struct checkpoint_archive_source *sources, size_t n_sources,
+                                        struct checkpoint_archive_stats *stats, cryo_err *err)
+{
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
 	struct archive_sink sink = {.fd = fd, .framed = flags & CHECKPOINT_ARCHIVE_FRAMED};
-	int r = write_archive(&w, &sink, what, dir, c, level, key, err);
+	int r = write_archive(&w, &sink, what, dir, c, level, key, sources, n_sources, err);
 	if (r == 0 && sink.framed) {
 		/* The end: an empty frame. */
 		unsigned char h[FRAME_HEADER_LEN];

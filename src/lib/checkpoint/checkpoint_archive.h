@@ -109,6 +109,29 @@ int checkpoint_archive_write_fd_flags(const char *dir, int fd, const char *what,
                                       enum checkpoint_compression c, int level, const struct signing_key *key,
                                       unsigned flags, struct checkpoint_archive_stats *stats, cryo_err *err);
 
+/* A file of the archive made while the archive is written, instead of read
+ * from the checkpoint directory (a snapshot's tar, rootfs_diff.h: streamed
+ * without a copy on disk first). The directory holds a placeholder under its
+ * name (a regular file: its mode and times are the entry's); write() must
+ * pass exactly `size` bytes to emit, in order, or the archive fails. */
+typedef int (*checkpoint_archive_emit_fn)(void *ctx, const void *buf, size_t len, cryo_err *err);
+struct checkpoint_archive_source {
+	const char *name; /* relative to the directory: "rootfs-diff.tar", "volumes/data.tar" */
+	int64_t size;
+	int (*write)(void *data, checkpoint_archive_emit_fn emit, void *emit_ctx, cryo_err *err);
+	void *data;
+};
+
+int checkpoint_archive_write_sources(const char *dir, const char *target, enum checkpoint_compression c,
+                                     const struct signing_key *key,
+                                     const struct checkpoint_archive_source *sources, size_t n_sources,
+                                     struct checkpoint_archive_stats *stats, cryo_err *err);
+int checkpoint_archive_write_fd_sources(const char *dir, int fd, const char *what,
+                                        enum checkpoint_compression c, int level,
+                                        const struct signing_key *key, unsigned flags,
+                                        const struct checkpoint_archive_source *sources, size_t n_sources,
+                                        struct checkpoint_archive_stats *stats, cryo_err *err);
+
 enum checkpoint_signature {
 	CHECKPOINT_UNSIGNED,  /* no manifest.sig */
 	CHECKPOINT_TRUSTED,   /* signed by a key in opts->keys */

@@ -99,6 +99,8 @@ struct tree_writer {
 	struct precopied *pre; /* sorted by device and inode once the walk is done */
 	size_t n_pre, pre_cap;
 	bool precopy_trust_all; /* ROOTFS_TEST_PRECOPY_TRUST_ALL */
+	bool dry;               /* sizing a snapshot's tar: its data is not read (zeros instead) */
+	const bool *stop;       /* set: the tar's sink failed, stop writing */
 };
 
 /* A file copied ahead of the freeze, and what it was then. */
@@ -287,6 +289,8 @@ static int write_header(struct tree_writer *w, struct archive_entry *entry, cryo
 	 * as raw bytes (hdrcharset=BINARY), which restores it exactly. */
 	if (archive_write_header(w->a, entry) < ARCHIVE_WARN)
 		return archive_failure(w->a, err, "write tar header for", w->path.s);
+	if (w->stop && *w->stop)
+		return -EIO;
 	return 0;
 }
 
@@ -294,6 +298,8 @@ static int write_chunk(struct tree_writer *w, const void *data, size_t len, cryo
 {
 	if (archive_write_data(w->a, data, len) < 0)
 		return archive_failure(w->a, err, "write data of", w->path.s);
+	if (w->stop && *w->stop)
+		return -EIO;
 	w->stats.bytes += len;
 	return 0;
 }
@@ -303,6 +309,15 @@ static int write_chunk(struct tree_writer *w, const void *data, size_t len, cryo
  * pads the entry with zeros. */
 static int copy_range(struct tree_writer *w, int fd, off_t offset, off_t len, cryo_err *err)
 {
+	if (w->dry) {
+		if (!w->zeros)
+			w->zeros = xcalloc(1, DATA_CHUNK_SIZE);
+		for (; len > 0; len -= DATA_CHUNK_SIZE)
+			if (write_chunk(w, w->zeros, len < DATA_CHUNK_SIZE ? (size_t)len : DATA_CHUNK_SIZE,
+			                err) < 0)
+				return -EIO;
+		return 0;
+	}
 	while (len > 0) {
 		size_t want = len < DATA_CHUNK_SIZE ? (size_t)len : DATA_CHUNK_SIZE;
 		ssize_t n = pread(fd, w->data, want, offset);
@@ -923,6 +938,35 @@ out:
 	return r;
 }
 
+/* A fresh tar writer in w->a (the previous one freed): pax, written in
+ * blocks of TAR_BLOCK_SIZE, the last one not padded (the tar's size is the
+ * sum of what it writes). */
+static int new_tar_writer(struct tree_writer *w, const char *root, cryo_err *err)
+{
+	if (w->a)
+		archive_write_free(w->a);
+	w->a = archive_write_new();
+	if (!w->a)
+		oom();
+	if (archive_write_set_format_pax(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, TAR_BLOCK_SIZE) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK)
+		return archive_failure(w->a, err, "set up tar writer for", root);
+	return 0;
+}
+
+/* Finish with w->a now, while its output is still there (archive_write_free
+ * flushes an archive that was not closed). */
+static void drop_tar_writer(struct tree_writer *w)
+{
+	if (w->a) {
+		archive_write_close(w->a);
+		archive_write_free(w->a);
+		w->a = NULL;
+	}
+}
+
 static int tree_writer_init(struct tree_writer *w, const char *root, bool overlay, char *const *skip_paths,
                             cryo_err *err)
 {
@@ -956,16 +1000,10 @@ static int tree_writer_init(struct tree_writer *w, const char *root, bool overla
 	w->deleted = json_object_new_array();
 	w->entry = archive_entry_new();
 	w->links = archive_entry_linkresolver_new();
-	w->a = archive_write_new();
-	if (!w->deleted || !w->entry || !w->links || !w->a)
+	if (!w->deleted || !w->entry || !w->links)
 		oom();
 	archive_entry_linkresolver_set_strategy(w->links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
-	if (archive_write_set_format_pax(w->a) != ARCHIVE_OK ||
-	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(w->a, TAR_BLOCK_SIZE) != ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK)
-		return archive_failure(w->a, err, "set up tar writer for", root);
-	return 0;
+	return new_tar_writer(w, root, err);
 }
 
 /* Capture root into out_tar (already open as out_fd). */
@@ -1289,6 +1327,33 @@ int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err)
 	return 0;
 }
 
+/* Write the snapshot's tar through w->a, opened by the caller. */
+static int snapshot_entries(struct capture_snapshot *s, const char *what, cryo_err *err)
+{
+	struct tree_writer *w = &s->w;
+	/* libarchive refuses an entry with the tar's own device and inode: the
+	 * entries describe the tree when it was taken, and an inode freed since
+	 * (a file the container replaced) may well be the tar's now. */
+	archive_write_set_skip_file(w->a, 0, 0);
+	w->deferred = false;
+	w->stats.bytes = 0;
+	int r;
+	for (size_t i = 0; i < w->n_pending; i++) {
+		struct deferred_entry *e = &w->pending[i];
+		const char *name = archive_entry_pathname(e->entry);
+		path_pop(&w->path, w->root_len);
+		if (name && strcmp(name, ".") != 0)
+			path_push(&w->path, name);
+		if ((r = write_header(w, e->entry, err)) < 0)
+			return r;
+		if (e->base >= 0 && (r = write_data(w, w->blob, e->base, e->entry, e->size, err)) < 0)
+			return r;
+	}
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return archive_failure(w->a, err, "finish tar", what);
+	return 0;
+}
+
 int capture_snapshot_write(struct capture_snapshot *s, const char *out_tar, const char *out_deleted,
                            struct rootfs_diff_stats *stats, cryo_err *err)
 {
@@ -1298,31 +1363,14 @@ int capture_snapshot_write(struct capture_snapshot *s, const char *out_tar, cons
 	cleanup_close int fd = open(out_tar, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cryo_error_set(err, errno, "create `%s`", out_tar);
+	if ((r = new_tar_writer(w, s->root, err)) < 0)
+		goto out;
 	if (archive_write_open_fd(w->a, fd) != ARCHIVE_OK) {
 		r = archive_failure(w->a, err, "open tar", out_tar);
 		goto out;
 	}
-	/* libarchive refuses an entry with the tar's own device and inode: the
-	 * entries describe the tree when it was taken, and an inode freed since
-	 * (a file the container replaced) may well be the tar's now. */
-	archive_write_set_skip_file(w->a, 0, 0);
-	w->deferred = false;
-	w->stats.bytes = 0;
-	for (size_t i = 0; i < w->n_pending; i++) {
-		struct deferred_entry *e = &w->pending[i];
-		const char *name = archive_entry_pathname(e->entry);
-		path_pop(&w->path, w->root_len);
-		if (name && strcmp(name, ".") != 0)
-			path_push(&w->path, name);
-		if ((r = write_header(w, e->entry, err)) < 0)
-			goto out;
-		if (e->base >= 0 && (r = write_data(w, w->blob, e->base, e->entry, e->size, err)) < 0)
-			goto out;
-	}
-	if (archive_write_close(w->a) != ARCHIVE_OK) {
-		r = archive_failure(w->a, err, "finish tar", out_tar);
+	if ((r = snapshot_entries(s, out_tar, err)) < 0)
 		goto out;
-	}
 	if (close(move_fd(fd)) < 0) {
 		r = cryo_error_set(err, errno, "write `%s`", out_tar);
 		goto out;
@@ -1330,6 +1378,10 @@ int capture_snapshot_write(struct capture_snapshot *s, const char *out_tar, cons
 	if (out_deleted)
 		r = write_deleted(w, out_deleted, err);
 out:
+	/* Done with it, before its descriptor is closed: freeing an archive
+	 * that failed before its close would flush it. */
+	if (fd >= 0)
+		drop_tar_writer(w);
 	if (r < 0) {
 		unlink(out_tar);
 		if (out_deleted)
@@ -1340,6 +1392,91 @@ out:
 	if (stats)
 		*stats = w->stats;
 	return 0;
+}
+
+struct emit_sink {
+	capture_emit_fn emit;
+	void *ctx;
+	int64_t written;
+	cryo_err failure;
+	bool failed;
+	bool dropped; /* the archive is being freed: nothing more goes out */
+};
+
+static la_ssize_t emit_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	(void)a;
+	struct emit_sink *sink = data;
+	if (sink->dropped || sink->failed)
+		return (la_ssize_t)len;
+	if (sink->emit && sink->emit(sink->ctx, buf, len, &sink->failure) < 0) {
+		/* Taken as written, so that libarchive stays able to free
+		 * itself; the walk stops at its next write (tree_writer.stop). */
+		sink->failed = true;
+		return (la_ssize_t)len;
+	}
+	sink->written += (int64_t)len;
+	return (la_ssize_t)len;
+}
+
+/* The tar through `emit` (NULL: a dry run that reads no data and only
+ * counts); *size_out: its size. */
+static int snapshot_emit(struct capture_snapshot *s, capture_emit_fn emit, void *ctx, int64_t *size_out,
+                         cryo_err *err)
+{
+	struct tree_writer *w = &s->w;
+	struct emit_sink sink = {.emit = emit, .ctx = ctx};
+	int r = new_tar_writer(w, s->root, err);
+	if (r < 0)
+		return r;
+	w->dry = !emit;
+	w->stop = &sink.failed;
+	if (archive_write_open(w->a, &sink, NULL, emit_write, NULL) != ARCHIVE_OK)
+		r = archive_failure(w->a, err, "open tar", s->root);
+	if (r == 0)
+		r = snapshot_entries(s, s->root, err);
+	w->dry = false;
+	w->stop = NULL;
+	sink.dropped = true;
+	drop_tar_writer(w);
+	if (sink.failed) {
+		/* the sink's own error, not the walk's stop */
+		cryo_error_free(err);
+		r = cryo_error_code(sink.failure);
+		if (err)
+			*err = sink.failure;
+		else
+			cryo_error_free(&sink.failure);
+	}
+	if (r < 0)
+		return cryo_error_wrap(err, "write the capture of `%s`", s->root);
+	*size_out = sink.written;
+	return 0;
+}
+
+int capture_snapshot_tar_size(struct capture_snapshot *s, int64_t *size, struct rootfs_diff_stats *stats,
+                              cryo_err *err)
+{
+	int r = snapshot_emit(s, NULL, NULL, size, err);
+	if (r == 0 && stats)
+		*stats = s->w.stats;
+	return r;
+}
+
+int capture_snapshot_emit_tar(struct capture_snapshot *s, capture_emit_fn emit, void *ctx, int64_t size,
+                              cryo_err *err)
+{
+	int64_t written = 0;
+	int r = snapshot_emit(s, emit, ctx, &written, err);
+	if (r == 0 && written != size)
+		return cryo_error_set(err, EIO, "the capture of `%s` came to %lld bytes instead of %lld",
+		                      s->root, (long long)written, (long long)size);
+	return r;
+}
+
+int capture_snapshot_write_deleted(struct capture_snapshot *s, const char *out_deleted, cryo_err *err)
+{
+	return write_deleted(&s->w, out_deleted, err);
 }
 
 void capture_snapshot_stats(const struct capture_snapshot *s, struct capture_snapshot_stats *out)

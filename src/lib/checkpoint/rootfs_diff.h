@@ -18,6 +18,7 @@
 #define CRYO_ROOTFS_DIFF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -128,6 +129,19 @@ int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err);
  * rootfs_diff_capture() would have from the tree when it was taken. */
 int capture_snapshot_write(struct capture_snapshot *s, const char *out_tar, const char *out_deleted,
                            struct rootfs_diff_stats *stats, cryo_err *err);
+/* The same tar streamed instead of written to a file (into a checkpoint
+ * archive, without a copy on disk first): emit gets it in order, in chunks;
+ * a negative return stops it (its error is the one returned).
+ * capture_snapshot_tar_size() finds its exact size first (reading none of
+ * the data: the tar's layout does not depend on it; stats as
+ * capture_snapshot_write's); capture_snapshot_emit_tar() fails should it
+ * come to another size. The deleted list is written on its own. */
+typedef int (*capture_emit_fn)(void *ctx, const void *buf, size_t len, cryo_err *err);
+int capture_snapshot_tar_size(struct capture_snapshot *s, int64_t *size, struct rootfs_diff_stats *stats,
+                              cryo_err *err);
+int capture_snapshot_emit_tar(struct capture_snapshot *s, capture_emit_fn emit, void *ctx, int64_t size,
+                              cryo_err *err);
+int capture_snapshot_write_deleted(struct capture_snapshot *s, const char *out_deleted, cryo_err *err);
 void capture_snapshot_stats(const struct capture_snapshot *s, struct capture_snapshot_stats *out);
 void capture_snapshot_free(struct capture_snapshot *s);
 
