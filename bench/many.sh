@@ -117,7 +117,9 @@ running=$(cryo ps --format json | jq '[.[] | select(.State.Status == "running")]
 [ "$running" -eq "$count" ] || log "WARNING: only $running of $count containers run after restore --all"
 
 skip_podman=""
-if command -v podman >/dev/null && bash bench/setup-podman.sh >/dev/null 2>&1; then
+# The peer gets the CRIU stepping decision cryo makes here (as in bench/run).
+criu_fault=$(cryo info --format json | jq -r '.checkpoint.criu_fault_injection // "none"')
+if command -v podman >/dev/null && bash bench/setup-podman.sh --criu-fault "$criu_fault" >"$WORK/setup-podman.log" 2>&1; then
 	have_podman=true
 	p() { podman "${podman_flags[@]}" "$@"; }
 	p import "$rootfs" workload >/dev/null 2>&1 || { log "podman import failed"; exit 1; }
@@ -139,7 +141,7 @@ if command -v podman >/dev/null && bash bench/setup-podman.sh >/dev/null 2>&1; t
 	row "Podman, $count sequential \`checkpoint\`" "$((t1 - t0))" - -
 	row "Podman, $count sequential \`restore\`" "$((t2 - t1))" - -
 else
-	skip_podman="Podman rows skipped: bench/setup-podman.sh's Podman is not available on this machine."
+	skip_podman="Podman rows skipped: bench/setup-podman.sh failed: $(tail -n 1 "$WORK/setup-podman.log")"
 	log "$skip_podman"
 fi
 
