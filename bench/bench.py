@@ -84,7 +84,8 @@ SYSTEMS = ["cryo", "cryo-comparison", "podman"]
 # `cryo` (CNI chain at start and restore, CRIU's network lock in every dump).
 # cryo-inwindow: cryo without the copies made ahead of the freeze where reflinks are absent
 # (CRYO_TEST_NO_PRECOPY=1): the frozen window copies every changed file, as before.
-EXTRA_SYSTEMS = ["cryo-bridge", "cryo-inwindow"]
+# cryo-nosync: cryo exporting with --no-sync (the archive not fsynced: Podman does not sync).
+EXTRA_SYSTEMS = ["cryo-bridge", "cryo-inwindow", "cryo-nosync"]
 COMPRESSIONS = ["zstd", "none"]
 
 
@@ -168,8 +169,9 @@ class Engine:
 
 
 class Cryo(Engine):
-    def __init__(self, binary, root, runroot, comparison=False, network=None, inwindow=False):
+    def __init__(self, binary, root, runroot, comparison=False, network=None, inwindow=False, nosync=False):
         self.network = network
+        self.nosync = nosync
         env = dict(os.environ)
         if comparison:
             # Podman 6.0's order: keep the container frozen until the archive is written.
@@ -182,7 +184,7 @@ class Cryo(Engine):
             env.pop("CRYO_TEST_NO_PRECOPY", None)
         super().__init__([binary, "--root", root, "--runroot", runroot], env)
         self.name = ("cryo-comparison" if comparison else "cryo-bridge" if network
-                     else "cryo-inwindow" if inwindow else "cryo")
+                     else "cryo-inwindow" if inwindow else "cryo-nosync" if nosync else "cryo")
 
     def import_image(self, tar):
         self.cmd("image", "import", tar, "workload")
@@ -196,8 +198,9 @@ class Cryo(Engine):
             self.cmd("network", "rm", self.network, check=False, timeout=120)
 
     def checkpoint(self, name, archive, compression):
+        sync = ["--no-sync"] if self.nosync else []
         out, wall = self.cmd("checkpoint", "--leave-running", "--export", archive, "--compress", compression,
-                             "--print-stats", name)
+                             *sync, "--print-stats", name)
         s = parse_json_output(out, "cryo checkpoint")
         return wall, {
             "checkpoint_duration_us": s.get("checkpoint_duration"),
@@ -515,6 +518,8 @@ RATIOS = [
      ("cryo", "stall_us"), ("podman", "stall_us")),
     ("checkpoint_wall_cryo_vs_podman", "checkpoint wall time: cryo / Podman",
      ("cryo", "checkpoint_wall_us"), ("podman", "checkpoint_wall_us")),
+    ("checkpoint_wall_nosync_vs_podman", "checkpoint wall time: cryo --no-sync / Podman (neither synced)",
+     ("cryo-nosync", "checkpoint_wall_us"), ("podman", "checkpoint_wall_us")),
     ("restore_wall_cryo_vs_podman", "restore wall time: cryo / Podman",
      ("cryo", "restore_wall_us"), ("podman", "restore_wall_us")),
     ("archive_cryo_vs_podman", "archive size: cryo / Podman",
@@ -723,6 +728,8 @@ def main():
         engines["cryo-bridge"] = Cryo(a.cryo, cryo_root, cryo_runroot, network="cryo")
     if "cryo-inwindow" in systems:
         engines["cryo-inwindow"] = Cryo(a.cryo, cryo_root, cryo_runroot, inwindow=True)
+    if "cryo-nosync" in systems:
+        engines["cryo-nosync"] = Cryo(a.cryo, cryo_root, cryo_runroot, nosync=True)
     if "podman" in systems:
         p = os.path.join(a.workdir, "podman")
         engines["podman"] = Podman(os.path.join(p, "root"), os.path.join(p, "run"), os.path.join(p, "tmp"))

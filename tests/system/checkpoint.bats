@@ -572,6 +572,29 @@ start_tcp_container() {
 	jq -e '.frozen_window == 0' <<<"$output"
 }
 
+@test "--no-sync exports a complete, restorable archive without waiting for the disk; the default is durable" {
+	start_counter
+	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/d.tar.zst" --print-stats src
+	[ "$status" -eq 0 ]
+	jq -e '.archive_synced == true' <<<"$output"
+	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/n.tar.zst" --no-sync --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.archive_synced == false and .archive_size > 0' <<<"$output"
+	[ "$(stat -c %a "$TEST_DIR/n.tar.zst")" = 600 ]
+	run --separate-stderr cryo restore --import "$TEST_DIR/n.tar.zst" --name nosync
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo nosync
+	# only for an archive file
+	run cryo checkpoint --leave-running --no-sync src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"--no-sync only applies with --export FILE"* ]]
+	run cryo checkpoint --leave-running --export - --no-sync src
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"a stream is never synced"* ]]
+}
+
 # What container $2 (engine $1) sees at /sys/firmware: "MODE ENTRIES WRITE" with
 # WRITE "refused" when creating a file there fails.
 firmware_view() { # engine-function container
@@ -683,6 +706,14 @@ start_counter_with_data() {
 	[ "$(freezer_state cryo src)" = THAWED ]
 }
 
+@test "a tree of small files only is captured in the window directly: copying it ahead would not pay" {
+	start_counter
+	run --separate-stderr cryo checkpoint --leave-running --export "$TEST_DIR/t.tar.zst" --print-stats src
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "copy" and .capture_precopied_bytes == 0' <<<"$output"
+}
+
 @test "on ext4 (no reflinks) the files are copied ahead of the freeze, and only what changed since is copied in the window: consistent" {
 	engine_on_loop_fs ext4
 	start_counter_with_data
@@ -736,15 +767,19 @@ start_counter_with_data() {
 }
 
 # The counter writing its files through a shared writable mapping (stores
-# into a dirty page set no file times), left running a second first.
+# into a dirty page set no file times), left running a second first; with an
+# 8 MiB file beside it, so that copying the tree ahead of the freeze pays.
 start_mmap_counter() {
-	cryo run -d --name src workload "${counter_cmd[@]}" --mmap >/dev/null
-	wait_for 10 log_has cryo src READY
+	cryo run -d --name src workload "${counter_cmd[@]}" --mmap --fill-file /state/fill --fill-mib 8 >/dev/null
+	wait_for 20 log_has cryo src READY
 	sleep 1
 }
 
 @test "a file written through a shared mapping is copied again in the frozen window: consistent" {
 	start_mmap_counter
+	run --separate-stderr cryo checkpoint --leave-running --print-stats src
+	[ "$status" -eq 0 ]
+	jq -e '.capture_method == "precopy"' <<<"$output"
 	export CRYO_TEST_PRECOPY_DELAY_MS=300
 	run --separate-stderr consistency_cycles 3 /state/counter cryo
 	unset CRYO_TEST_PRECOPY_DELAY_MS

@@ -1302,6 +1302,33 @@ static void snapshot_tar_streamed_is_the_file(void **state)
 	assert_memory_equal(a, b, la); /* the first emit; the refused second one follows */
 }
 
+/* Copying ahead pays for a tree whose bytes are in larger files, not for
+ * many small ones, nor for a small tree. */
+static void precopy_pays_for_large_files_only(void **state)
+{
+	struct fixture *f = *state;
+	cleanup_free char *small = join(f->base, "small");
+	cleanup_free char *big = join(f->base, "big");
+	assert_int_equal(mkdir(small, 0755), 0);
+	assert_int_equal(mkdir(big, 0755), 0);
+	for (int i = 0; i < 300; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "f%d", i);
+		write_big(small, name, 4096, 's');
+		write_big(big, name, 4096, 's');
+	}
+	write_big(small, "medium", 200 << 10, 'm');
+	struct capture_survey sv;
+	assert_false(capture_snapshot_precopy_pays(small, &sv));
+	assert_int_equal(sv.entries, 302);
+	assert_int_equal(sv.large_bytes, 200 << 10);
+	write_big(big, "large", 8 << 20, 'L');
+	assert_true(capture_snapshot_precopy_pays(big, &sv));
+	assert_int_equal(sv.large_bytes, 8 << 20);
+	cleanup_free char *missing = join(f->base, "missing");
+	assert_false(capture_snapshot_precopy_pays(missing, NULL));
+}
+
 static int teardown_loop_fs(void **state)
 {
 	struct fixture *f = *state;
@@ -1336,6 +1363,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(snapshot_copied_ahead_control_trusts_all, setup,
 	                                    teardown_loop_fs),
 	    cmocka_unit_test_setup_teardown(snapshot_tar_streamed_is_the_file, setup, teardown_loop_fs),
+	    cmocka_unit_test_setup_teardown(precopy_pays_for_large_files_only, setup, teardown),
 	};
 	if (getenv("CMOCKA_FILTER")) /* run a subset while working on one */
 		cmocka_set_test_filter(getenv("CMOCKA_FILTER"));

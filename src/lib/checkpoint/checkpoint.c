@@ -407,9 +407,11 @@ static int open_snapshot(struct checkpoint_run *run, const char *root, bool over
 {
 	struct capture_snapshot *snap = NULL;
 	/* Where reflinks are absent, a copy made ahead of the freeze keeps
-	 * the unchanged files' data out of the frozen window; not for a paused
-	 * container, which cannot change its files anyway. */
-	bool precopy = run->freeze_mode != FREEZE_PAUSED && !test_switch_on(CHECKPOINT_TEST_NO_PRECOPY);
+	 * the unchanged files' data out of the frozen window, where it pays
+	 * (most bytes in larger files); not for a paused container, which
+	 * cannot change its files anyway. */
+	bool precopy = run->freeze_mode != FREEZE_PAUSED && !test_switch_on(CHECKPOINT_TEST_NO_PRECOPY) &&
+	               capture_snapshot_precopy_pays(root, NULL);
 	int r = capture_snapshot_open(root, overlay, skip, run->dir, precopy, &snap, err);
 	if (r < 0)
 		return r;
@@ -1017,9 +1019,10 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 		    run->opts->export_what ? run->opts->export_what : "the stream", run->opts->compression, 0,
 		    run->signing_key, 0, run->sources, run->n_sources, &ws, err);
 	else
-		r = checkpoint_archive_write_sources(run->dir, run->opts->export_path, run->opts->compression,
-		                                     run->signing_key, run->sources, run->n_sources, &ws,
-		                                     err);
+		r = checkpoint_archive_write_sources(
+		    run->dir, run->opts->export_path, run->opts->compression, run->signing_key,
+		    run->opts->export_no_sync ? CHECKPOINT_ARCHIVE_NO_SYNC : 0, run->sources, run->n_sources, &ws,
+		    err);
 	run->stats->archive_duration = now_monotonic_us() - start;
 	if (r < 0)
 		return cryo_error_wrap(err, "export checkpoint");
@@ -1028,6 +1031,7 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 		run->stats->archive_size = ws.bytes_out;
 	else if (stat(run->opts->export_path, &st) == 0)
 		run->stats->archive_size = (uint64_t)st.st_size;
+	run->stats->archive_synced = !run->opts->export_stream && !run->opts->export_no_sync;
 	run->exported = true;
 	return 0;
 }
@@ -1374,6 +1378,7 @@ struct json_object *checkpoint_stats_json(const struct checkpoint_stats *s)
 	json_object_object_add(o, "archive_duration", json_object_new_int64(s->archive_duration));
 	json_object_object_add(o, "rootfs_diff_bytes", json_object_new_int64((int64_t)s->rootfs_diff_bytes));
 	json_object_object_add(o, "archive_size", json_object_new_int64((int64_t)s->archive_size));
+	json_object_object_add(o, "archive_synced", json_object_new_boolean(s->archive_synced));
 	static const char *const methods[] = {[CAPTURE_NONE] = "none",
 	                                      [CAPTURE_COPY] = "copy",
 	                                      [CAPTURE_REFLINK] = "reflink",

@@ -35,6 +35,7 @@ struct checkpoint_opts {
 	bool ignore_rootfs;
 	bool ignore_volumes;
 	bool keep;            /* keep CRIU's logs and the engine copy even when exported */
+	bool export_no_sync;  /* export_path: not fsynced (CHECKPOINT_ARCHIVE_NO_SYNC) */
 	const char *sign_key; /* sign the export with this Ed25519 PEM key; NULL: the engine's own */
 
 	/* Hand the container over (migrate.h): called inside the frozen window,
@@ -74,6 +75,7 @@ struct checkpoint_stats {
 	                               * (the error says why); the source was killed all the same */
 	uint64_t rootfs_diff_bytes;
 	uint64_t archive_size;
+	bool archive_synced; /* the exported file was fsynced (durable) before success */
 	/* How the file systems were captured in the frozen window: copied into
 	 * tars, reflink snapshots, or snapshots copied ahead of the freeze
 	 * whose unchanged files are taken over (precopy); the snapshots' tars

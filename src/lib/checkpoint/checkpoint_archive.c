@@ -659,14 +659,15 @@ int checkpoint_archive_write(const char *dir, const char *target, enum checkpoin
                              const struct signing_key *key, struct checkpoint_archive_stats *stats,
                              cryo_err *err)
 {
-	return checkpoint_archive_write_sources(dir, target, c, key, NULL, 0, stats, err);
+	return checkpoint_archive_write_sources(dir, target, c, key, 0, NULL, 0, stats, err);
 }
 
 int checkpoint_archive_write_sources(const char *dir, const char *target, enum checkpoint_compression c,
-                                     const struct signing_key *key,
+                                     const struct signing_key *key, unsigned flags,
                                      const struct checkpoint_archive_source *sources, size_t n_sources,
                                      struct checkpoint_archive_stats *stats, cryo_err *err)
 {
+	bool sync = !(flags & CHECKPOINT_ARCHIVE_NO_SYNC);
 	int64_t start = now_monotonic_us();
 	_cleanup_(ckpt_writer_free) struct ckpt_writer w = {.rootfd = -1};
 	cleanup_free char *prefix = checkpoint_archive_temp_prefix(target);
@@ -678,11 +679,11 @@ int checkpoint_archive_write_sources(const char *dir, const char *target, enum c
 		return cryo_error_set(err, errno, "write checkpoint archive `%s`: create temporary file `%s`",
 		                      target, tmp);
 	int r = fchmod(fd, 0600) < 0 ? cryo_error_set(err, errno, "chmod temporary file") : 0;
-	struct archive_sink sink = {.fd = fd, .writeback = true};
+	struct archive_sink sink = {.fd = fd, .writeback = sync};
 	if (r == 0)
 		r = write_archive(&w, &sink, tmp, dir, c, 0, key, sources, n_sources, err);
 	struct stat st = {0};
-	if (r == 0 && (fsync(fd) < 0 || fstat(fd, &st) < 0))
+	if (r == 0 && ((sync && fsync(fd) < 0) || fstat(fd, &st) < 0))
 		r = cryo_error_set(err, errno, "write `%s`", tmp);
 	if (r == 0 && close(move_fd(fd)) < 0)
 		r = cryo_error_set(err, errno, "write `%s`", tmp);
@@ -692,7 +693,7 @@ int checkpoint_archive_write_sources(const char *dir, const char *target, enum c
 		unlink(tmp);
 		return cryo_error_wrap(err, "write checkpoint archive `%s` from `%s`", target, dir);
 	}
-	if (fsync_parent(target, err) < 0)
+	if (sync && fsync_parent(target, err) < 0)
 		return cryo_error_wrap(err, "write checkpoint archive `%s`", target);
 
 	w.stats.bytes_out = (uint64_t)st.st_size;

@@ -122,8 +122,15 @@ struct checkpoint_archive_source {
 	void *data;
 };
 
+/* CHECKPOINT_ARCHIVE_NO_SYNC (checkpoint_archive_write_sources): the file
+ * is not fsynced, nor its directory: renamed into place once written, it
+ * may be lost or cut short should the host crash before the kernel writes
+ * it back (about 30 s). Faster where the disk is the bottleneck; the
+ * default is durable. */
+#define CHECKPOINT_ARCHIVE_NO_SYNC 2U
+
 int checkpoint_archive_write_sources(const char *dir, const char *target, enum checkpoint_compression c,
-                                     const struct signing_key *key,
+                                     const struct signing_key *key, unsigned flags,
                                      const struct checkpoint_archive_source *sources, size_t n_sources,
                                      struct checkpoint_archive_stats *stats, cryo_err *err);
 int checkpoint_archive_write_fd_sources(const char *dir, int fd, const char *what,

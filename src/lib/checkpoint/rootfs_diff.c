@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <limits.h>
 #include <linux/fs.h>
 #include <json-c/json.h>
@@ -1146,6 +1147,43 @@ int capture_snapshot_open(const char *root, bool overlay, char *const *skip_path
 	}
 	*out = s;
 	return 0;
+}
+
+/* What a copy made ahead saves is the data of the larger files (the frozen
+ * walk takes over their copies); what it costs in the window is a little
+ * more per entry than a direct capture (each header is recorded, about
+ * 3.5 µs more per file here). So it pays when the bytes in files of at
+ * least CLONE_MIN_SIZE are at least PRECOPY_BYTES_PER_ENTRY per entry of
+ * the tree (about twice the break-even measured here) and at least
+ * PRECOPY_MIN_BYTES in all. */
+#define PRECOPY_BYTES_PER_ENTRY (8 << 10)
+#define PRECOPY_MIN_BYTES (1 << 20)
+
+bool capture_snapshot_precopy_pays(const char *root, struct capture_survey *out)
+{
+	struct capture_survey sv = {0};
+	char *paths[] = {(char *)root, NULL};
+	/* Metadata only, never following a link, within one file system. */
+	FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR | FTS_XDEV, NULL);
+	bool complete = fts != NULL;
+	FTSENT *e;
+	while (fts && (e = fts_read(fts))) {
+		if (e->fts_info == FTS_DP)
+			continue;
+		if (e->fts_info == FTS_ERR || e->fts_info == FTS_DNR || e->fts_info == FTS_NS) {
+			complete = false; /* changing under us, or unreadable: capture directly */
+			break;
+		}
+		sv.entries++;
+		if (e->fts_info == FTS_F && e->fts_statp->st_size >= CLONE_MIN_SIZE)
+			sv.large_bytes += (uint64_t)e->fts_statp->st_size;
+	}
+	if (fts)
+		fts_close(fts);
+	if (out)
+		*out = sv;
+	return complete && sv.large_bytes >= PRECOPY_MIN_BYTES &&
+	       sv.large_bytes >= sv.entries * (uint64_t)PRECOPY_BYTES_PER_ENTRY;
 }
 
 bool capture_snapshot_clones(const struct capture_snapshot *s)

@@ -105,6 +105,15 @@ struct capture_snapshot_stats {
  * calls. */
 int capture_snapshot_open(const char *root, bool overlay, char *const *skip_paths, const char *scratch_dir,
                           bool copy_fallback, struct capture_snapshot **out, cryo_err *err);
+/* Whether copying root ahead of the freeze pays (capture_snapshot_precopy),
+ * from a walk of its metadata: it does for a tree whose bytes are mostly in
+ * larger files, not for many small ones (the frozen walk visits every entry
+ * either way). out (may be NULL): what the walk found. */
+struct capture_survey {
+	uint64_t entries;     /* everything below root, root included */
+	uint64_t large_bytes; /* in regular files of 64 KiB or more */
+};
+bool capture_snapshot_precopy_pays(const char *root, struct capture_survey *out);
 /* Whether the snapshot clones (else it copies). */
 bool capture_snapshot_clones(const struct capture_snapshot *s);
 /* A copying snapshot, filled ahead of the freeze while the tree is still
