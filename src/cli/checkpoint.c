@@ -263,8 +263,8 @@ int cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	if (compress_given && !opts.export_path)
 		return cli_usage_error(cli, "--compress only applies with --export");
 	if (opts.export_no_sync && (!opts.export_path || strcmp(opts.export_path, "-") == 0))
-		return cli_usage_error(cli,
-		                       "--no-sync only applies with --export FILE (a stream is never synced)");
+		return cli_usage_error(
+		    cli, "--no-sync only applies with --export FILE (a stream is never synced)");
 	if (opts.sign_key && !opts.export_path && !create_image)
 		return cli_usage_error(cli, "--sign only applies with --export or --create-image");
 	/* --export -: the archive gets standard output to itself; everything

@@ -1021,8 +1021,8 @@ static int checkpoint_export(struct checkpoint_run *run, cryo_err *err)
 	else
 		r = checkpoint_archive_write_sources(
 		    run->dir, run->opts->export_path, run->opts->compression, run->signing_key,
-		    run->opts->export_no_sync ? CHECKPOINT_ARCHIVE_NO_SYNC : 0, run->sources, run->n_sources, &ws,
-		    err);
+		    run->opts->export_no_sync ? CHECKPOINT_ARCHIVE_NO_SYNC : 0, run->sources, run->n_sources,
+		    &ws, err);
 	run->stats->archive_duration = now_monotonic_us() - start;
 	if (r < 0)
 		return cryo_error_wrap(err, "export checkpoint");
