@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # What a new page of memory costs on this machine: the capture and CRIU's
 # page writes in the frozen window allocate page cache, and on a virtual
-# machine with free page reporting (virtio-balloon, page_reporting_order)
-# memory the guest freed a while ago has been handed back to the host, so
-# touching it again goes through the host.
+# machine that backs guest memory lazily and takes free memory back
+# (virtio-balloon free page reporting), a page the guest has not used
+# recently goes through the host on first touch.
 #
 #	bench/page-cache.sh [WORKDIR] [MIB] [REPS]
 #
 # Each repetition writes three files of MIB MiB (dd, no sync) one after the
 # other into WORKDIR: "cold" when nothing was freed before them, then removes
 # them and at once writes three more ("warm": the pages just freed are taken
-# again), then removes those, waits IDLE seconds (the reporting delay) and
-# writes one more ("after idle"). Prints a Markdown table (ms, median (min-max))
+# again), then removes those, waits 5 seconds and writes one more ("after
+# idle": whether freed memory turns slow again by itself). Prints a Markdown table (ms, median (min-max))
 # and whether the kernel reports free pages.
 set -euo pipefail
 work=${1:-/var/tmp/cryo-page-cache}
