@@ -753,8 +753,13 @@ static int checkpoint_capture_rootfs(struct checkpoint_run *run, cryo_err *err)
 	                                     err);
 	run->stats->rootfs_capture_duration = now_monotonic_us() - start;
 	run->stats->rootfs_diff_bytes = ds.bytes;
-	if (snap && r == 0)
+	if (snap && r == 0) {
 		note_snapshot(run, snap);
+		/* known now, though its tar is written after the thaw */
+		struct capture_snapshot_stats ss;
+		capture_snapshot_stats(snap, &ss);
+		run->stats->rootfs_diff_bytes = ss.bytes;
+	}
 	if (r < 0)
 		return cryo_error_wrap(err, "capture root file system changes");
 	return 0;

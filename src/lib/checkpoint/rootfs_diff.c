@@ -1520,6 +1520,7 @@ int capture_snapshot_write_deleted(struct capture_snapshot *s, const char *out_d
 void capture_snapshot_stats(const struct capture_snapshot *s, struct capture_snapshot_stats *out)
 {
 	*out = s->w.snap;
+	out->bytes = s->taken ? s->w.stats.bytes : 0;
 }
 
 /* ---- apply ---- */

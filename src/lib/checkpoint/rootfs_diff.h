@@ -90,6 +90,7 @@ struct capture_snapshot_stats {
 	uint64_t copied_bytes;    /* data copied by capture_snapshot_take() */
 	uint64_t precopied_bytes; /* data copied ahead by capture_snapshot_precopy() */
 	uint64_t reused_bytes;    /* of which capture_snapshot_take() took over (unchanged files) */
+	uint64_t bytes;           /* file data in the snapshot, once taken (the tar's data) */
 	int64_t duration_us;      /* of capture_snapshot_take() */
 	int64_t precopy_duration_us;
 };
