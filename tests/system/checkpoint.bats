@@ -672,6 +672,23 @@ start_counter_with_data() {
 	wait_for 20 log_has cryo src READY
 }
 
+# Restore archive $1 of start_counter_with_data's container on the second
+# engine (the volume is the source's there): consistent, with the same data
+# in the root file system and the volume; then remove it.
+restore_data_on_engine2() { # archive
+	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
+	trust_engine1_on_engine2
+	run --separate-stderr cryo2 restore --import "$1" --name r
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	assert_consistent_and_running cryo2 r
+	local sum
+	sum=$(cryo exec src md5sum /state/fill | cut -d' ' -f1)
+	[ "$(cryo2 exec r md5sum /state/fill | cut -d' ' -f1)" = "$sum" ]
+	[ "$(cryo2 exec r md5sum /vol/fill | cut -d' ' -f1)" = "$sum" ]
+	cryo2 rm -f r >/dev/null
+}
+
 @test "on XFS with reflinks, the frozen window only clones the file system: consistent, and the stats say reflink" {
 	engine_on_loop_fs xfs
 	start_counter_with_data
@@ -688,17 +705,7 @@ start_counter_with_data() {
 	[ -z "$(ls -A "$ROOT/checkpoints")" ]
 	# restored on another engine (the volume is the source's here), with
 	# the same data in the root file system and the volume
-	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
-	trust_engine1_on_engine2
-	run --separate-stderr cryo2 restore --import "$TEST_DIR/x.tar.zst" --name r
-	echo "$stderr"
-	[ "$status" -eq 0 ]
-	assert_consistent_and_running cryo2 r
-	local sum
-	sum=$(cryo exec src md5sum /state/fill | cut -d' ' -f1)
-	[ "$(cryo2 exec r md5sum /state/fill | cut -d' ' -f1)" = "$sum" ]
-	[ "$(cryo2 exec r md5sum /vol/fill | cut -d' ' -f1)" = "$sum" ]
-	cryo2 rm -f r >/dev/null
+	restore_data_on_engine2 "$TEST_DIR/x.tar.zst"
 	run --separate-stderr consistency_cycles 5 /state/counter cryo2 --replace-volumes
 	echo "$stderr"
 	[ "$status" -eq 0 ]
@@ -731,17 +738,7 @@ start_counter_with_data() {
 	jq -e '.capture_write_duration > 0 and .rootfs_diff_bytes >= 4194304' <<<"$output"
 	jq -e '.frozen_window >= .frozen_time and .frozen_window <= .checkpoint_duration' <<<"$output"
 	[ -z "$(ls -A "$ROOT/checkpoints")" ]
-	cryo2 image import "$(workload_rootfs_tar)" workload >/dev/null
-	trust_engine1_on_engine2
-	run --separate-stderr cryo2 restore --import "$TEST_DIR/e.tar.zst" --name r
-	echo "$stderr"
-	[ "$status" -eq 0 ]
-	assert_consistent_and_running cryo2 r
-	local sum
-	sum=$(cryo exec src md5sum /state/fill | cut -d' ' -f1)
-	[ "$(cryo2 exec r md5sum /state/fill | cut -d' ' -f1)" = "$sum" ]
-	[ "$(cryo2 exec r md5sum /vol/fill | cut -d' ' -f1)" = "$sum" ]
-	cryo2 rm -f r >/dev/null
+	restore_data_on_engine2 "$TEST_DIR/e.tar.zst"
 	# the container writes on for a while between the copies and the freeze
 	export CRYO_TEST_PRECOPY_DELAY_MS=300
 	run --separate-stderr consistency_cycles 3 /state/counter cryo2 --replace-volumes

@@ -463,9 +463,8 @@ static int checkpoint_open_snapshots(struct checkpoint_run *run, cryo_err *err)
 		int64_t start = now_monotonic_us();
 		for (size_t i = 0; i < run->n_captures; i++) {
 			struct capture_snapshot *snap = run->captures[i].snap;
-			if (snap && !capture_snapshot_clones(snap) &&
-			    (r = capture_snapshot_precopy(snap, err)) < 0)
-				return r;
+			if (snap && !capture_snapshot_clones(snap))
+				capture_snapshot_precopy(snap);
 			if (snap) {
 				struct capture_snapshot_stats ss;
 				capture_snapshot_stats(snap, &ss);
@@ -494,7 +493,8 @@ static bool stream_snapshots(const struct checkpoint_run *run)
 }
 
 /* A snapshot's tar as a source of the archive: its deleted list written,
- * its tar's size found (no data read), a placeholder in its place. */
+ * its tar's size found (no data read), an empty file of that name in its
+ * place (its mode and times go into the archive entry). */
 static int stream_snapshot(struct checkpoint_run *run, struct pending_capture *pc, const char *tar,
                            const char *deleted, struct rootfs_diff_stats *ds, cryo_err *err)
 {

@@ -290,7 +290,8 @@ static int source_emit(void *ctx, const void *buf, size_t len, cryo_err *err)
 }
 
 /* A file made while it is archived (checkpoint_archive_source): its
- * placeholder's metadata, the source's data, exactly the size announced. */
+ * empty stand-in file's mode and times, the source's data, exactly the size
+ * announced. */
 static int write_source_entry(struct ckpt_writer *w, const struct checkpoint_archive_source *src,
                               struct stat *st, cryo_err *err)
 {

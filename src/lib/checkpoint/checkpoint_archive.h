@@ -111,8 +111,8 @@ int checkpoint_archive_write_fd_flags(const char *dir, int fd, const char *what,
 
 /* A file of the archive made while the archive is written, instead of read
  * from the checkpoint directory (a snapshot's tar, rootfs_diff.h: streamed
- * without a copy on disk first). The directory holds a placeholder under its
- * name (a regular file: its mode and times are the entry's); write() must
+ * without a copy on disk first). The directory holds an empty regular file
+ * under its name (its mode and times are the entry's); write() must
  * pass exactly `size` bytes to emit, in order, or the archive fails. */
 typedef int (*checkpoint_archive_emit_fn)(void *ctx, const void *buf, size_t len, cryo_err *err);
 struct checkpoint_archive_source {

@@ -4,7 +4,6 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <fts.h>
 #include <limits.h>
 #include <linux/fs.h>
 #include <json-c/json.h>
@@ -1159,27 +1158,51 @@ int capture_snapshot_open(const char *root, bool overlay, char *const *skip_path
 #define PRECOPY_BYTES_PER_ENTRY (8 << 10)
 #define PRECOPY_MIN_BYTES (1 << 20)
 
+/* A survey deeper than this gives up (capture directly): it holds one
+ * directory open per level. */
+#define SURVEY_MAX_DEPTH 64
+
+/* Count the entries below directory fd (taken over) and the bytes of its
+ * larger files. Every directory is opened from its parent's descriptor
+ * without following a link (the tree is the container's and may change
+ * under the walk), so nothing outside it is ever read. False when the walk
+ * could not finish. */
+static bool survey_dir(int fd, unsigned depth, struct capture_survey *sv)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	bool ok = depth < SURVEY_MAX_DEPTH;
+	struct dirent *e;
+	while (ok && (errno = 0, e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		sv->entries++;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			ok = errno == ENOENT; /* gone since listed */
+			continue;
+		}
+		if (S_ISREG(st.st_mode) && st.st_size >= CLONE_MIN_SIZE)
+			sv->large_bytes += (uint64_t)st.st_size;
+		if (!S_ISDIR(st.st_mode))
+			continue;
+		int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		ok = sub >= 0 ? survey_dir(sub, depth + 1, sv) : errno == ENOENT;
+	}
+	if (ok && errno != 0)
+		ok = false; /* readdir failed */
+	closedir(d);
+	return ok;
+}
+
 bool capture_snapshot_precopy_pays(const char *root, struct capture_survey *out)
 {
-	struct capture_survey sv = {0};
-	char *paths[] = {(char *)root, NULL};
-	/* Metadata only, never following a link, within one file system. */
-	FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_NOCHDIR | FTS_XDEV, NULL);
-	bool complete = fts != NULL;
-	FTSENT *e;
-	while (fts && (e = fts_read(fts))) {
-		if (e->fts_info == FTS_DP)
-			continue;
-		if (e->fts_info == FTS_ERR || e->fts_info == FTS_DNR || e->fts_info == FTS_NS) {
-			complete = false; /* changing under us, or unreadable: capture directly */
-			break;
-		}
-		sv.entries++;
-		if (e->fts_info == FTS_F && e->fts_statp->st_size >= CLONE_MIN_SIZE)
-			sv.large_bytes += (uint64_t)e->fts_statp->st_size;
-	}
-	if (fts)
-		fts_close(fts);
+	struct capture_survey sv = {.entries = 1};
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	bool complete = fd >= 0 && survey_dir(fd, 0, &sv);
 	if (out)
 		*out = sv;
 	return complete && sv.large_bytes >= PRECOPY_MIN_BYTES &&
@@ -1288,11 +1311,11 @@ static void snapshot_reset(struct capture_snapshot *s, off_t keep_end)
 	}
 }
 
-int capture_snapshot_precopy(struct capture_snapshot *s, cryo_err *err)
+void capture_snapshot_precopy(struct capture_snapshot *s)
 {
 	struct tree_writer *w = &s->w;
 	if (w->clone || s->taken || w->n_pending)
-		return 0;
+		return;
 	int64_t start = now_monotonic_us();
 	/* A change made from now on sets a ctime at or after the cutoff: the
 	 * coarse clock that stamps it lags by up to a tick (clock_getres). */
@@ -1333,7 +1356,6 @@ int capture_snapshot_precopy(struct capture_snapshot *s, cryo_err *err)
 		snapshot_reset(s, w->blob_end);
 	}
 	cryo_error_free(&why);
-	return 0;
 }
 
 int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err)

@@ -107,7 +107,8 @@ struct capture_snapshot_stats {
 int capture_snapshot_open(const char *root, bool overlay, char *const *skip_paths, const char *scratch_dir,
                           bool copy_fallback, struct capture_snapshot **out, cryo_err *err);
 /* Whether copying root ahead of the freeze pays (capture_snapshot_precopy),
- * from a walk of its metadata: it does for a tree whose bytes are mostly in
+ * from a walk of its metadata (never following a link, at most 64 levels
+ * deep): it does for a tree whose bytes are mostly in
  * larger files, not for many small ones (the frozen walk visits every entry
  * either way). out (may be NULL): what the walk found. */
 struct capture_survey {
@@ -132,7 +133,7 @@ bool capture_snapshot_clones(const struct capture_snapshot *s);
  * full disk, an unreadable /proc/PID/maps leave the snapshot empty, to be
  * filled in the frozen window (the reason goes to the debug log). Does
  * nothing for a cloning snapshot. */
-int capture_snapshot_precopy(struct capture_snapshot *s, cryo_err *err);
+void capture_snapshot_precopy(struct capture_snapshot *s);
 /* Walk the tree (the frozen window's part). A second call does nothing. */
 int capture_snapshot_take(struct capture_snapshot *s, cryo_err *err);
 /* Write the tar and the deleted list (out_deleted may be NULL) as
